@@ -1,0 +1,109 @@
+# Homebot: `make run` serves it, `make check` tests it. Both install what
+# they need first (see scripts/deps.sh).
+
+VERSION		:= 0.1.0
+SCHEMA_VERSION	:= $(shell ls schema 2>/dev/null | grep -E '^[0-9]{4}_[a-z0-9_]+\.sql$$' | grep -v '\.down\.sql$$' | sort | tail -n 1 | cut -c1-4)
+PREFIX		?= /opt/homebot
+
+ifeq ($(SANITIZE),1)
+BUILD		?= build-asan
+SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT		:= -O1
+else
+BUILD		?= build
+SANFLAGS	:=
+OPT		:= -O2 -D_FORTIFY_SOURCE=2
+endif
+
+CC		?= cc
+CFLAGS		+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 \
+		   -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+		   $(OPT) -g -fstack-protector-strong -fPIE -fno-strict-aliasing \
+		   -I/usr/include/postgresql -Ilib -I$(BUILD)/gen $(SANFLAGS)
+LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+LDLIBS		:= -lfcgi -lpq -ljson-c -luuid -lcrypt -lcrypto
+
+# version.h changes only when a version does, so only then are the
+# programs that include it rebuilt.
+VERSION_H	:= $(BUILD)/gen/version.h
+_		:= $(shell mkdir -p $(BUILD)/gen && \
+		   printf '\043define HB_VERSION "%s"\n\043define HB_SCHEMA_VERSION "%s"\n' \
+		   '$(VERSION)' '$(SCHEMA_VERSION)' >$(VERSION_H).tmp && \
+		   { cmp -s $(VERSION_H).tmp $(VERSION_H) || mv $(VERSION_H).tmp $(VERSION_H); } ; \
+		   rm -f $(VERSION_H).tmp)
+
+LIB_SRC		:= $(wildcard lib/*.c)
+LIB_OBJ		:= $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB		:= $(BUILD)/lib/libhomebot.a
+PROG_SRC	:= $(wildcard cgi-bin/*.c)
+PROGS		:= $(PROG_SRC:%.c=$(BUILD)/%)
+UNIT_SRC	:= $(wildcard tests/unit/*.c)
+UNIT_TESTS	:= $(UNIT_SRC:%.c=$(BUILD)/%.t)
+SWAGGER		:= node_modules/swagger-ui-dist
+SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
+		   $(addprefix $(BUILD)/share/,swagger-ui.css swagger-ui-bundle.js \
+		   swagger-ui-standalone-preset.js favicon-32x32.png)
+
+.PHONY: all build deps run check test-unit lint bench install clean superadmin
+
+all: deps build
+
+build: $(LIB) $(PROGS) $(UNIT_TESTS) $(SHARE)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	@echo "CC $@"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	@echo "AR $@"
+	@ar rcs $@ $^
+
+$(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB)
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/unit/%.t: tests/unit/%.c tests/unit/tap.h $(LIB)
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -Itests/unit -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/share/openapi.json: docs/openapi.json
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(BUILD)/share/swagger-init.js: docs/swagger-init.js
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(BUILD)/share/%: $(SWAGGER)/%
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(SWAGGER)/%: package-lock.json
+	@test -f $@ || scripts/deps.sh
+
+-include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(UNIT_TESTS:.t=.d)
+
+test-unit: $(UNIT_TESTS)
+	prove --exec '' $(UNIT_TESTS)
+
+lint:
+	npx --no-install redocly lint docs/openapi.json
+
+run: all
+	BUILD=$(BUILD) scripts/stack.sh run
+
+check: all
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
+
+install: all
+	scripts/install.sh "$(BUILD)" "$(PREFIX)"
+
+clean:
+	rm -rf build build-asan

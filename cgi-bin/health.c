@@ -1,0 +1,109 @@
+/*
+ * GET /health and GET /ready; also the web server's catch-all, so an
+ * unknown path gets the error envelope like every other answer.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "json.h"
+#include "version.h"
+
+static const char SQL_SCHEMA_VERSION[] =
+    "SELECT max(version) FROM public.schema_migrations";
+
+/* /health touches nothing: answering is the whole check. */
+static int
+handle_health(struct hb_request *r, struct hb_app *app)
+{
+	static const char body[] =
+	    "{\"status\":\"ok\",\"version\":\"" HB_VERSION "\"}";
+
+	(void)app;
+	return http_send(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static struct json_object *
+check_new(const char *status, const char *message)
+{
+	struct json_object *c = json_object_new_object();
+
+	json_object_object_add(c, "status", json_object_new_string(status));
+	if (message != NULL)
+		json_object_object_add(c, "message",
+		    json_object_new_string(message));
+	return c;
+}
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int
+handle_ready(struct hb_request *r, struct hb_app *app)
+{
+	struct json_object *body, *checks, *db, *mig;
+	struct timespec t0;
+	PGresult *res;
+	const char *current = NULL;
+	bool ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	res = db_exec(app->db, SQL_SCHEMA_VERSION, 0, NULL, &r->err);
+	if (res != NULL) {
+		db = check_new("ok", NULL);
+		json_object_object_add(db, "latency_ms",
+		    json_new_ms(ms_since(&t0)));
+		if (!PQgetisnull(res, 0, 0))
+			current = PQgetvalue(res, 0, 0);
+	} else
+		db = check_new("error", "The database is unreachable.");
+	ok = current != NULL && strcmp(current, HB_SCHEMA_VERSION) == 0;
+	mig = check_new(ok ? "ok" : "error", ok ? NULL : res == NULL ?
+	    "The migration version cannot be read." :
+	    "Migrations are pending: run ./migrate up.");
+	json_object_object_add(mig, "current", current != NULL ?
+	    json_object_new_string(current) : NULL);
+	json_object_object_add(mig, "expected",
+	    json_object_new_string(HB_SCHEMA_VERSION));
+	PQclear(res);
+	checks = json_object_new_object();
+	json_object_object_add(checks, "database", db);
+	json_object_object_add(checks, "migrations", mig);
+	body = json_object_new_object();
+	json_object_object_add(body, "status",
+	    json_object_new_string(ok ? "ready" : "unavailable"));
+	json_object_object_add(body, "checks", checks);
+	if (!ok)
+		http_add_header(r, "Retry-After", "5");
+	return http_json(r, ok ? 200 : 503, body);
+}
+
+static const struct hb_route routes[] = {
+	{ "GET", "/health", handle_health, 0 },
+	{ "GET", "/ready", handle_ready, 0 },
+};
+
+int
+main(void)
+{
+	struct hb_app app = { .name = "homebot-health", .routes = routes,
+	    .nroutes = sizeof(routes) / sizeof(routes[0]) };
+	struct hb_error err = {0};
+	int rc;
+
+	if (app_init(&app, &err) == -1) {
+		fprintf(stderr, "homebot-health: %s\n", err.message);
+		return 1;
+	}
+	rc = app_run(&app);
+	app_free(&app);
+	return rc;
+}

@@ -1,0 +1,77 @@
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "log.h"
+
+int
+app_init(struct hb_app *app, struct hb_error *err)
+{
+	if (config_load(&app->cfg, err) == -1)
+		return -1;
+	log_init(stderr, app->cfg.debug);
+	app->db = db_new(app->cfg.database_url, app->name);
+	if (app->db == NULL)
+		return hb_fail(err, 500, "config", "out of memory");
+	return 0;
+}
+
+void
+app_free(struct hb_app *app)
+{
+	db_free(app->db);
+	app->db = NULL;
+}
+
+static int
+fcgi_read(void *ctx, char *buf, int n)
+{
+	return FCGX_GetStr(buf, n, ((FCGX_Request *)ctx)->in);
+}
+
+static int
+fcgi_write(void *ctx, const char *buf, int n)
+{
+	return FCGX_PutStr(buf, n, ((FCGX_Request *)ctx)->out);
+}
+
+static void
+serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
+{
+	struct hb_io io = { fcgi_read, fcgi_write, fr };
+	struct hb_request r;
+	struct hb_error err = {0};
+
+	if (http_request_init(&r, arena, fr->envp, &io, &app->cfg,
+	    &err) == -1)
+		http_error(&r, &err);
+	else
+		http_dispatch(&r, app->routes, app->nroutes, app);
+	log_request(&r);
+	hb_error_clear(&err);
+	http_request_done(&r);
+	arena_reset(arena);
+}
+
+int
+app_run(struct hb_app *app)
+{
+	FCGX_Request fr;
+	struct hb_arena arena;
+
+	/* A client that goes away must not kill the worker mid-write. */
+	signal(SIGPIPE, SIG_IGN);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0)
+		return 1;
+	arena_init(&arena);
+	while (FCGX_Accept_r(&fr) >= 0) {
+		serve_one(app, &fr, &arena);
+		FCGX_Finish_r(&fr);
+	}
+	arena_free(&arena);
+	FCGX_Free(&fr, 1);
+	return 0;
+}

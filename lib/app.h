@@ -1,0 +1,29 @@
+#ifndef HB_APP_H
+#define HB_APP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "http.h"
+
+/* One FastCGI program: its routes, its configuration, its connection. */
+struct hb_app {
+	const char		*name;
+	const struct hb_route	*routes;
+	size_t			 nroutes;
+	struct hb_config	 cfg;
+	struct hb_db		*db;	/* owned; connects on first use */
+};
+
+/*
+ * Loads the configuration and prepares the (not yet opened) database
+ * handle. Returns 0, or -1 with err->message the one line to stop with.
+ */
+int	app_init(struct hb_app *app, struct hb_error *err);
+/* Serves FastCGI requests until the web server stops the program. */
+int	app_run(struct hb_app *app);
+void	app_free(struct hb_app *app);
+
+#endif

@@ -1,0 +1,305 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define ENV_MAX_LINE	4096
+#define ENV_MAX_VARS	128
+
+struct env_var {
+	char	*name;
+	char	*value;
+};
+
+struct env_file {
+	struct env_var	 vars[ENV_MAX_VARS];
+	int		 n;
+};
+
+static void
+env_file_clear(struct env_file *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		free(f->vars[i].name);
+		free(f->vars[i].value);
+	}
+	f->n = 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static bool
+valid_name(const char *s)
+{
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+/* Parses one "NAME=value" line into f; blank lines and comments are skipped. */
+static int
+env_file_line(struct env_file *f, char *line, const char *path, int lineno,
+    struct hb_error *err)
+{
+	char *eq, *name, *value;
+	size_t vlen;
+
+	line = trim(line);
+	if (*line == '\0' || *line == '#')
+		return 0;
+	if (strncmp(line, "export ", 7) == 0)
+		line = trim(line + 7);
+	eq = strchr(line, '=');
+	if (eq == NULL)
+		return hb_fail(err, 500, "config",
+		    "%s:%d: expected NAME=value", path, lineno);
+	*eq = '\0';
+	name = trim(line);
+	value = trim(eq + 1);
+	if (!valid_name(name))
+		return hb_fail(err, 500, "config",
+		    "%s:%d: invalid variable name", path, lineno);
+	vlen = strlen(value);
+	if (vlen >= 2 && (value[0] == '"' || value[0] == '\'') &&
+	    value[vlen - 1] == value[0]) {
+		value[vlen - 1] = '\0';
+		value++;
+	}
+	if (f->n == ENV_MAX_VARS)
+		return hb_fail(err, 500, "config",
+		    "%s: more than %d variables", path, ENV_MAX_VARS);
+	f->vars[f->n].name = strdup(name);
+	f->vars[f->n].value = strdup(value);
+	if (f->vars[f->n].name == NULL || f->vars[f->n].value == NULL) {
+		free(f->vars[f->n].name);
+		free(f->vars[f->n].value);
+		return hb_fail(err, 500, "config", "out of memory");
+	}
+	f->n++;
+	return 0;
+}
+
+/* A missing file is fine unless HOMEBOT_CONFIG named it explicitly. */
+static int
+env_file_read(struct env_file *f, struct hb_error *err)
+{
+	const char *path = getenv("HOMEBOT_CONFIG");
+	bool explicit = path != NULL && *path != '\0';
+	char line[ENV_MAX_LINE];
+	int lineno = 0, rc = 0;
+	FILE *fp;
+
+	if (!explicit)
+		path = "./homebot.env";
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		if (!explicit && errno == ENOENT)
+			return 0;
+		return hb_fail(err, 500, "config", "HOMEBOT_CONFIG: cannot read %s: %s",
+		    path, strerror(errno));
+	}
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp))
+			rc = hb_fail(err, 500, "config", "%s:%d: line too long",
+			    path, lineno);
+		else
+			rc = env_file_line(f, line, path, lineno, err);
+	}
+	fclose(fp);
+	return rc;
+}
+
+static const char *
+lookup(const struct env_file *f, const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v != NULL)
+		return v;
+	for (int i = f->n - 1; i >= 0; i--)
+		if (strcmp(f->vars[i].name, name) == 0)
+			return f->vars[i].value;
+	return NULL;
+}
+
+static int
+get_str(const struct env_file *f, const char *name, const char *def,
+    char *out, size_t outsz, struct hb_error *err)
+{
+	const char *v = lookup(f, name);
+
+	if (v == NULL)
+		v = def;
+	if (strlen(v) >= outsz)
+		return hb_fail(err, 500, "config", "%s: longer than %zu bytes",
+		    name, outsz - 1);
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int
+get_long(const struct env_file *f, const char *name, long def, long min,
+    long max, long *out, struct hb_error *err)
+{
+	const char *v = lookup(f, name);
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0') {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
+		return hb_fail(err, 500, "config",
+		    "%s: expected an integer from %ld to %ld, got \"%.40s\"",
+		    name, min, max, v);
+	*out = n;
+	return 0;
+}
+
+static int
+get_int(const struct env_file *f, const char *name, int def, int min,
+    int max, int *out, struct hb_error *err)
+{
+	long n;
+
+	if (get_long(f, name, def, min, max, &n, err) == -1)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+get_bool(const struct env_file *f, const char *name, bool def, bool *out,
+    struct hb_error *err)
+{
+	const char *v = lookup(f, name);
+
+	if (v == NULL || *v == '\0')
+		*out = def;
+	else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+	    strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 ||
+	    strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+		*out = false;
+	else
+		return hb_fail(err, 500, "config",
+		    "%s: expected true or false, got \"%.40s\"", name, v);
+	return 0;
+}
+
+static int
+check_secret(const struct hb_config *cfg, struct hb_error *err)
+{
+	if (cfg->secret_key[0] == '\0')
+		return hb_fail(err, 500, "config",
+		    "SECRET_KEY is not set (at least %d bytes are required)",
+		    HB_SECRET_MIN);
+	if (strlen(cfg->secret_key) < HB_SECRET_MIN)
+		return hb_fail(err, 500, "config",
+		    "SECRET_KEY is too short: at least %d bytes are required",
+		    HB_SECRET_MIN);
+	return 0;
+}
+
+static int
+config_fill(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	if (get_str(f, "DATABASE_URL", "", c->database_url,
+	    sizeof(c->database_url), err) == -1 ||
+	    get_str(f, "ADMIN_DATABASE_URL", "", c->admin_database_url,
+	    sizeof(c->admin_database_url), err) == -1 ||
+	    get_str(f, "SECRET_KEY", "", c->secret_key,
+	    sizeof(c->secret_key), err) == -1 ||
+	    get_bool(f, "HOMEBOT_DEBUG", false, &c->debug, err) == -1 ||
+	    get_int(f, "HOMEBOT_PORT", 3334, 1, 65535, &c->port, err) == -1 ||
+	    get_long(f, "HOMEBOT_MAX_BODY", 65536, 1024, 16L << 20,
+	    &c->max_body, err) == -1 ||
+	    get_str(f, "CORS_ORIGINS", "", c->cors_origins,
+	    sizeof(c->cors_origins), err) == -1 ||
+	    get_bool(f, "HOMEBOT_HSTS", false, &c->hsts, err) == -1 ||
+	    get_int(f, "ACCESS_TOKEN_TTL", 900, 30, 86400,
+	    &c->access_token_ttl, err) == -1 ||
+	    get_int(f, "REFRESH_TOKEN_TTL", 604800, 60, 31536000,
+	    &c->refresh_token_ttl, err) == -1 ||
+	    get_str(f, "HOMEBOT_ISSUER", "homebot", c->issuer,
+	    sizeof(c->issuer), err) == -1 ||
+	    get_str(f, "JWT_PRIVATE_KEY_FILE", "", c->jwt_private_key_file,
+	    sizeof(c->jwt_private_key_file), err) == -1 ||
+	    get_int(f, "BCRYPT_COST", 12, 4, 31, &c->bcrypt_cost, err) == -1 ||
+	    get_int(f, "PASSWORD_MIN_LENGTH", 10, 1, 72,
+	    &c->password_min_length, err) == -1 ||
+	    get_int(f, "LOGIN_MAX_ATTEMPTS", 5, 1, 1000,
+	    &c->login_max_attempts, err) == -1 ||
+	    get_int(f, "LOGIN_WINDOW", 900, 1, 86400, &c->login_window,
+	    err) == -1 ||
+	    get_int(f, "AUTH_RATE_PER_MINUTE", 60, 1, 1000000,
+	    &c->auth_rate_per_minute, err) == -1 ||
+	    get_bool(f, "REGISTRATION_OPEN", true, &c->registration_open,
+	    err) == -1)
+		return -1;
+	return check_secret(c, err);
+}
+
+int
+config_load(struct hb_config *cfg, struct hb_error *err)
+{
+	struct env_file *f;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return hb_fail(err, 500, "config", "out of memory");
+	rc = env_file_read(f, err);
+	if (rc == 0)
+		rc = config_fill(cfg, f, err);
+	env_file_clear(f);
+	free(f);
+	return rc;
+}
+
+bool
+config_origin_allowed(const struct hb_config *cfg, const char *origin)
+{
+	const char *p = cfg->cors_origins, *end;
+	size_t olen;
+
+	if (origin == NULL || *origin == '\0')
+		return false;
+	olen = strlen(origin);
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p;
+		while (*end != '\0' && *end != ',' && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == olen && memcmp(p, origin, olen) == 0)
+			return true;
+		p = end;
+	}
+	return false;
+}

@@ -1,0 +1,44 @@
+#ifndef HB_CONFIG_H
+#define HB_CONFIG_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+#define HB_SECRET_MIN	32
+
+/*
+ * Every setting Homebot reads, from the environment or the env file named
+ * by HOMEBOT_CONFIG (default ./homebot.env); the environment wins.
+ */
+struct hb_config {
+	char	 database_url[1024];
+	char	 admin_database_url[1024];
+	char	 secret_key[512];
+	bool	 debug;
+	int	 port;
+	long	 max_body;
+	char	 cors_origins[2048];
+	bool	 hsts;
+	int	 access_token_ttl;
+	int	 refresh_token_ttl;
+	char	 issuer[128];
+	char	 jwt_private_key_file[1024];
+	int	 bcrypt_cost;
+	int	 password_min_length;
+	int	 login_max_attempts;
+	int	 login_window;
+	int	 auth_rate_per_minute;
+	bool	 registration_open;
+};
+
+/*
+ * Fills *cfg. Returns 0, or -1 with err->message naming the variable that
+ * is missing or cannot be parsed; the program stops on it.
+ */
+int	config_load(struct hb_config *cfg, struct hb_error *err);
+
+/* Whether origin is one of the comma-separated CORS_ORIGINS. */
+bool	config_origin_allowed(const struct hb_config *cfg, const char *origin);
+
+#endif

@@ -1,0 +1,137 @@
+#ifndef HB_HTTP_H
+#define HB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "arena.h"
+#include "config.h"
+#include "error.h"
+
+#define HB_REQUEST_ID_MAX	128
+#define HB_MAX_QUERY_PARAMS	64
+#define HB_MAX_ROUTE_PARAMS	4
+#define HB_JSON_MAX_DEPTH	32
+
+struct hb_app;
+struct hb_request;
+
+/* Where a request's body comes from and its response goes to. */
+struct hb_io {
+	/* Reads up to n bytes; returns the count, 0 at the end, -1 on error. */
+	int	(*read)(void *ctx, char *buf, int n);
+	/* Writes n bytes; returns n or -1. */
+	int	(*write)(void *ctx, const char *buf, int n);
+	void	*ctx;
+};
+
+struct hb_kv {
+	const char	*name;
+	const char	*value;
+};
+
+typedef int (*hb_handler)(struct hb_request *r, struct hb_app *app);
+
+#define HB_ROUTE_FORM	0x01	/* also accepts application/x-www-form-urlencoded */
+
+/* One line of a program's route table: "{name}" matches one path segment. */
+struct hb_route {
+	const char	*method;
+	const char	*pattern;
+	hb_handler	 handler;
+	unsigned	 flags;
+};
+
+/* One request; every pointer in it is borrowed or lives in the arena. */
+struct hb_request {
+	struct hb_arena		*arena;
+	char			**envp;
+	const struct hb_config	*cfg;
+	struct hb_io		 io;
+
+	const char	*method;
+	const char	*path;		/* percent-decoded */
+	const char	*remote_addr;
+	const char	*origin;
+	char		 request_id[HB_REQUEST_ID_MAX + 1];
+	struct timespec	 started;
+
+	struct hb_kv	 query[HB_MAX_QUERY_PARAMS];
+	int		 nquery;
+	struct hb_kv	 route[HB_MAX_ROUTE_PARAMS];
+	int		 nroute;
+	const struct hb_route *matched;
+	char		 allow[128];	/* methods of the path, for a 405 */
+
+	char		*body;		/* NUL-terminated copy, or NULL */
+	size_t		 body_len;
+	struct json_object *json;	/* owned; the parsed JSON body or NULL */
+	struct hb_kv	*form;		/* a parsed form body */
+	int		 nform;
+
+	/* Filled in once the request is authenticated, for the log line. */
+	char		 org_id[37];
+	char		 user_id[37];
+
+	/* The response. */
+	int		 status;
+	bool		 sent;
+	const char	*csp;		/* overrides the default policy */
+	const char	*cache_control;	/* overrides "no-store" */
+	char		 extra[1024];	/* more header lines, CRLF-terminated */
+	size_t		 extra_len;
+	struct hb_error	 err;		/* scratch error for the handler */
+};
+
+/*
+ * Reads method, path, query, request ID and peer from the FastCGI
+ * parameters. Returns 0, or -1 with err set to a 400 to answer with.
+ */
+int	 http_request_init(struct hb_request *r, struct hb_arena *arena,
+	    char **envp, const struct hb_io *io, const struct hb_config *cfg,
+	    struct hb_error *err);
+/* Frees what the request owns outside its arena. */
+void	 http_request_done(struct hb_request *r);
+
+/* A request header by its HTTP name ("Authorization"), or NULL. */
+const char *http_header(const struct hb_request *r, const char *name);
+const char *http_query(const struct hb_request *r, const char *name);
+const char *http_route_param(const struct hb_request *r, const char *name);
+const char *http_form(const struct hb_request *r, const char *name);
+
+/*
+ * Finds the route for the request: 0 and r->matched set; 1 for a CORS
+ * preflight (OPTIONS) of a known path; or -1 with a 404 or 405 (with
+ * Allow) in err.
+ */
+int	 http_route(struct hb_request *r, const struct hb_route *routes,
+	    size_t n, struct hb_error *err);
+/* Reads and checks the body: 413, 415 and 400 as api.md §1 says. */
+int	 http_read_body(struct hb_request *r, struct hb_error *err);
+/*
+ * The whole life of a request after init: route, body, handler. Always
+ * answers; returns the status sent.
+ */
+int	 http_dispatch(struct hb_request *r, const struct hb_route *routes,
+	    size_t n, struct hb_app *app);
+
+void	 http_add_header(struct hb_request *r, const char *name,
+	    const char *value);
+int	 http_send(struct hb_request *r, int status, const char *ctype,
+	    const char *body, size_t len);
+/* Sends obj as JSON and releases it. */
+int	 http_json(struct hb_request *r, int status, struct json_object *obj);
+/* Writes the error envelope; returns the status. */
+int	 http_error(struct hb_request *r, const struct hb_error *err);
+int	 http_no_content(struct hb_request *r);
+
+/* Percent-decodes s[0..n) into the arena; NULL on a bad escape or NUL. */
+char	*http_decode(struct hb_arena *a, const char *s, size_t n, bool plus);
+bool	 http_valid_request_id(const char *s);
+/* Writes a new lowercase UUID into out[37]. */
+void	 http_new_uuid(char out[37]);
+
+#endif

@@ -1,0 +1,232 @@
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http.h"
+#include "json.h"
+#include "log.h"
+
+#define REDACTED	"[REDACTED]"
+
+static FILE	*log_out;
+static bool	 log_debug_on;
+
+void
+log_init(FILE *out, bool debug)
+{
+	log_out = out;
+	log_debug_on = debug;
+}
+
+bool
+log_debug_enabled(void)
+{
+	return log_debug_on;
+}
+
+bool
+log_key_is_secret(const char *key)
+{
+	static const char *const words[] = {
+		"password", "passwd", "secret", "token", "authorization",
+		"api_key", "apikey", "api-key", "cookie", "key_hash", "hash",
+		"credential", "private",
+	};
+	char low[64];
+	size_t i;
+
+	if (strcasecmp(key, "key") == 0)
+		return true;
+	for (i = 0; i < sizeof(low) - 1 && key[i] != '\0'; i++)
+		low[i] = (char)tolower((unsigned char)key[i]);
+	low[i] = '\0';
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(low, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* A token pasted into an ordinary text field is redacted too. */
+static void
+redact_string_field(struct json_object *obj, const char *key,
+    struct json_object *val)
+{
+	char *copy = strdup(json_object_get_string(val));
+
+	if (copy == NULL)
+		return;
+	log_redact_text(copy);
+	if (strcmp(copy, json_object_get_string(val)) != 0)
+		json_object_object_add(obj, key, json_object_new_string(copy));
+	free(copy);
+}
+
+void
+log_redact(struct json_object *obj)
+{
+	size_t n;
+
+	if (json_object_is_type(obj, json_type_array)) {
+		n = json_object_array_length(obj);
+		for (size_t i = 0; i < n; i++)
+			log_redact(json_object_array_get_idx(obj, i));
+		return;
+	}
+	if (!json_object_is_type(obj, json_type_object))
+		return;
+	json_object_object_foreach(obj, key, val) {
+		if (log_key_is_secret(key))
+			json_object_object_add(obj, key,
+			    json_object_new_string(REDACTED));
+		else if (json_object_is_type(val, json_type_string))
+			redact_string_field(obj, key, val);
+		else
+			log_redact(val);
+	}
+}
+
+static bool
+token_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' ||
+	    c == '+' || c == '/' || c == '=';
+}
+
+/* Overwrites the token starting at p with REDACTED, keeping the rest. */
+static void
+redact_at(char *p)
+{
+	char *end = p;
+	size_t rlen = strlen(REDACTED), tlen;
+
+	while (token_char(*end))
+		end++;
+	tlen = (size_t)(end - p);
+	if (tlen < rlen) {
+		memset(p, '*', tlen);
+		return;
+	}
+	memcpy(p, REDACTED, rlen);
+	memmove(p + rlen, end, strlen(end) + 1);
+}
+
+void
+log_redact_text(char *s)
+{
+	static const char *const marks[] = { "Bearer ", "bearer ", "eyJ",
+	    "hb_" };
+	char *p;
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		size_t mlen = strlen(marks[i]);
+		bool keep = marks[i][mlen - 1] == ' ';
+
+		for (p = strstr(s, marks[i]); p != NULL;
+		    p = strstr(p + 1, marks[i])) {
+			/* "jwt=eyJ…" is a token too; "xeyJ" is inside a word. */
+			if (p > s && isalnum((unsigned char)p[-1]) && !keep)
+				continue;
+			redact_at(keep ? p + mlen : p);
+		}
+	}
+}
+
+static void
+now_rfc3339(char *out, size_t outsz)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, outsz - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void
+emit(struct json_object *line)
+{
+	if (log_out == NULL)
+		return;
+	fputs(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), log_out);
+	fputc('\n', log_out);
+	fflush(log_out);
+}
+
+static struct json_object *
+line_new(const char *level, const struct hb_request *r)
+{
+	struct json_object *line = json_object_new_object();
+	char ts[40];
+
+	now_rfc3339(ts, sizeof(ts));
+	json_object_object_add(line, "ts", json_object_new_string(ts));
+	json_object_object_add(line, "level", json_object_new_string(level));
+	if (r != NULL)
+		json_object_object_add(line, "request_id",
+		    json_object_new_string(r->request_id));
+	return line;
+}
+
+static double
+elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+	    (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+void
+log_request(const struct hb_request *r)
+{
+	struct json_object *line;
+	const char *level = r->status >= 500 ? "error" :
+	    r->status >= 400 ? "warn" : "info";
+
+	line = line_new(level, r);
+	json_object_object_add(line, "method",
+	    json_object_new_string(r->method));
+	json_object_object_add(line, "path", json_object_new_string(r->path));
+	json_object_object_add(line, "status", json_object_new_int(r->status));
+	json_object_object_add(line, "duration_ms",
+	    json_new_ms(elapsed_ms(&r->started)));
+	json_object_object_add(line, "remote_addr",
+	    json_object_new_string(r->remote_addr));
+	if (r->org_id[0] != '\0')
+		json_object_object_add(line, "org_id",
+		    json_object_new_string(r->org_id));
+	if (r->user_id[0] != '\0')
+		json_object_object_add(line, "user_id",
+		    json_object_new_string(r->user_id));
+	emit(line);
+	json_object_put(line);
+}
+
+void
+log_event(const struct hb_request *r, const char *level, const char *msg,
+    struct json_object *fields)
+{
+	struct json_object *line;
+	char text[1024];
+
+	if (strcmp(level, "debug") == 0 && !log_debug_on) {
+		json_object_put(fields);
+		return;
+	}
+	line = line_new(level, r);
+	snprintf(text, sizeof(text), "%s", msg);
+	log_redact_text(text);
+	json_object_object_add(line, "msg", json_object_new_string(text));
+	if (fields != NULL) {
+		log_redact(fields);
+		json_object_object_add(line, "fields", fields);
+	}
+	emit(line);
+	json_object_put(line);
+}

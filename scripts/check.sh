@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# make check: every test, against real servers started here and stopped
+# again on any exit (a failure or Ctrl-C included).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export BUILD=${BUILD:-build} SANITIZE=${SANITIZE:-}
+PYTEST=/usr/bin/python3
+T=$(mktemp -d /tmp/homebot-check.XXXXXX)
+chmod 0755 "$T"
+failed=()
+
+cleanup() {
+	scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n=== %s\n' "$*"; }
+run() {
+	local name=$1
+	shift
+	step "$name"
+	if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED"; failed+=("$name"); fi
+}
+
+if [ "$SANITIZE" = 1 ]; then
+	mkdir -p "$T/asan"
+	chmod 1777 "$T/asan"
+	# Worker reports land in files: the web server owns their stderr.
+	export ASAN_OPTIONS="log_path=$T/asan/asan:detect_leaks=0:abort_on_error=1"
+	export UBSAN_OPTIONS="log_path=$T/asan/ubsan:print_stacktrace=1"
+	UNIT_ASAN="detect_leaks=1:abort_on_error=1"
+fi
+
+unit_tests() {
+	ASAN_OPTIONS=${UNIT_ASAN:-} prove --exec '' "$BUILD"/tests/unit/*.t
+}
+
+valgrind_unit_tests() {
+	local t rc=0
+	for t in "$BUILD"/tests/unit/*.t; do
+		valgrind -q --error-exitcode=1 --leak-check=full \
+		    --errors-for-leak-kinds=definite,indirect "$t" >/dev/null || {
+			echo "valgrind: $t"; rc=1; }
+	done
+	return $rc
+}
+
+static_analysis() {
+	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
+	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tests/unit
+}
+
+sql_tests() {
+	mkdir -p "$T/db"
+	scripts/stack.sh db "$T/db" || return 1
+	local owner="host=$T/db/pg user=postgres dbname=homebot"
+	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" &&
+	    pg_prove --host "$T/db/pg" --username postgres --dbname homebot \
+	    tests/sql/*.sql
+}
+
+migrate_tests() {
+	HOMEBOT_TEST_ADMIN_URL="host=$T/db/pg user=postgres dbname=postgres" \
+	    prove tests/migrate/
+}
+
+e2e() {
+	HOMEBOT_WEB=$1 "$PYTEST" -m pytest tests/phase1/ -v --tb=short -p no:cacheprovider
+}
+
+no_sanitizer_reports() {
+	if compgen -G "$T/asan/*" >/dev/null; then
+		cat "$T"/asan/*
+		return 1
+	fi
+	echo "no sanitizer reports"
+}
+
+run "C unit tests" unit_tests
+if [ "$SANITIZE" != 1 ]; then
+	run "C unit tests under valgrind" valgrind_unit_tests
+	run "cppcheck" static_analysis
+	run "OpenAPI lint" npx --no-install redocly lint docs/openapi.json
+fi
+run "pgTAP" sql_tests
+run "migrate" migrate_tests
+scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
+run "end-to-end (lighttpd)" e2e lighttpd
+run "end-to-end (apache)" e2e apache
+[ "$SANITIZE" = 1 ] && run "sanitizer reports" no_sanitizer_reports
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+	printf 'make check: FAILED: %s\n' "${failed[*]}"
+	exit 1
+fi
+echo "make check: all passed"

@@ -1,0 +1,95 @@
+"""Service endpoints of api.md §6: health, readiness, OpenAPI, docs."""
+import re
+
+from conftest import assert_error
+
+
+def test_health_answers_ok_with_version(stack):
+    r = stack.get("/health")
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("application/json")
+    body = r.json()
+    assert body["status"] == "ok"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", body["version"]), body
+
+
+def test_ready_reports_database_and_migrations(stack):
+    r = stack.get("/ready")
+    assert r.status == 200, r
+    body = r.json()
+    assert body["status"] == "ready"
+    db = body["checks"]["database"]
+    assert db["status"] == "ok"
+    assert isinstance(db["latency_ms"], (int, float)) and db["latency_ms"] >= 0
+    mig = body["checks"]["migrations"]
+    assert mig["status"] == "ok"
+    assert re.fullmatch(r"\d{4}", mig["expected"]), mig
+    assert mig["current"] == mig["expected"]
+
+
+def test_ready_is_503_while_database_down_and_recovers_without_restart(stack):
+    web_pids = stack.worker_pids("health")
+    stack.control("pg-stop")
+    try:
+        r = stack.get("/ready")
+        assert r.status == 503, r
+        assert r.header("Retry-After"), r.headers
+        body = r.json()
+        assert body["status"] == "unavailable"
+        assert body["checks"]["database"]["status"] == "error"
+        assert body["checks"]["migrations"]["status"] == "error"
+        # Liveness does not depend on the database.
+        assert stack.get("/health").status == 200
+    finally:
+        stack.control("pg-start")
+    # Every worker notices the restart by itself: no 503 once PostgreSQL
+    # is back, and no worker was restarted.
+    statuses = [stack.get("/ready").status for _ in range(12)]
+    assert statuses == [200] * 12, statuses
+    assert stack.worker_pids("health") == web_pids
+
+
+def test_openapi_document_describes_every_endpoint(stack):
+    r = stack.get("/openapi.json")
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("application/json")
+    doc = r.json()
+    assert doc["openapi"].startswith("3.")
+    assert {"/health", "/ready", "/openapi.json", "/docs"} <= set(doc["paths"])
+    assert {"bearerAuth", "apiKeyAuth"} <= set(doc["components"]["securitySchemes"])
+
+
+def test_docs_page_is_swagger_ui_from_local_assets(stack):
+    r = stack.get("/docs")
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/html")
+    html = r.body.decode()
+    assert "swagger-ui" in html
+    assert not re.search(r"(src|href)=\"(https?:)?//", html), "external asset"
+    csp = r.header("Content-Security-Policy")
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-eval" not in csp
+    assets = re.findall(r"(?:src|href)=\"(/docs/[^\"]+)\"", html)
+    assert len(assets) >= 4, assets
+    for path in assets:
+        a = stack.get(path)
+        assert a.status == 200, (path, a)
+        assert len(a.body) > 0
+
+
+def test_docs_initializer_points_at_openapi_json(stack):
+    r = stack.get("/docs/swagger-init.js")
+    assert r.status == 200
+    assert '"/openapi.json"' in r.body.decode()
+
+
+def test_docs_unknown_asset_is_404(stack):
+    for path in ("/docs/package.json", "/docs/swagger-ui-bundle.js.map",
+                 "/docs/openapi.json", "/docs/..."):
+        assert_error(stack.get(path), 404, "not_found")
+
+
+def test_docs_path_traversal_reads_nothing(stack):
+    r = stack.get("/docs/..%2f..%2fsettings.env")
+    assert r.status == 404, r
+    assert b"SECRET_KEY" not in r.body
