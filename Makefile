@@ -85,9 +85,6 @@ $(BUILD)/share/%: $(SWAGGER)/%
 	@mkdir -p $(@D)
 	@cp $< $@
 
-$(SWAGGER)/%: package-lock.json
-	@test -f $@ || scripts/deps.sh
-
 -include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(UNIT_TESTS:.t=.d)
 
 test-unit: $(UNIT_TESTS)
