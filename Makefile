@@ -46,7 +46,10 @@ SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin
 
-all: deps build
+# deps runs first and on its own: make reads directories once, so files
+# npm ci creates are only seen by a second make.
+all: deps
+	@$(MAKE) --no-print-directory build
 
 build: $(LIB) $(PROGS) $(UNIT_TESTS) $(SHARE)
 
@@ -94,10 +97,10 @@ lint:
 	npx --no-install redocly lint docs/openapi.json
 
 run: all
-	BUILD=$(BUILD) scripts/stack.sh run
+	@BUILD=$(BUILD) scripts/stack.sh run
 
 check: all
-	BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
 
 install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)"
