@@ -21,7 +21,7 @@ CFLAGS		+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 \
 		   $(OPT) -g -fstack-protector-strong -fPIE -fno-strict-aliasing \
 		   -I/usr/include/postgresql -Ilib -I$(BUILD)/gen $(SANFLAGS)
 LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
-LDLIBS		:= -lfcgi -lpq -ljson-c -luuid -lcrypt -lcrypto
+LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto
 
 # version.h changes only when a version does, so only then are the
 # programs that include it rebuilt.
@@ -37,6 +37,8 @@ LIB_OBJ		:= $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB		:= $(BUILD)/lib/libhomebot.a
 PROG_SRC	:= $(wildcard cgi-bin/*.c)
 PROGS		:= $(PROG_SRC:%.c=$(BUILD)/%)
+TOOL_SRC	:= $(wildcard tools/*.c)
+TOOLS		:= $(TOOL_SRC:tools/%.c=$(BUILD)/bin/homebot-%)
 UNIT_SRC	:= $(wildcard tests/unit/*.c)
 UNIT_TESTS	:= $(UNIT_SRC:%.c=$(BUILD)/%.t)
 SWAGGER		:= node_modules/swagger-ui-dist
@@ -51,7 +53,7 @@ SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(PROGS) $(UNIT_TESTS) $(SHARE)
+build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE)
 
 deps:
 	@scripts/deps.sh
@@ -67,6 +69,11 @@ $(LIB): $(LIB_OBJ)
 	@ar rcs $@ $^
 
 $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB)
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/bin/homebot-%: tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -88,7 +95,7 @@ $(BUILD)/share/%: $(SWAGGER)/%
 	@mkdir -p $(@D)
 	@cp $< $@
 
--include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(UNIT_TESTS:.t=.d)
+-include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d)
 
 test-unit: $(UNIT_TESTS)
 	prove --exec '' $(UNIT_TESTS)
@@ -101,6 +108,14 @@ run: all
 
 check: all
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
+
+bench: all
+	@BUILD=$(BUILD) bench/run.sh
+
+# make superadmin EMAIL=you@example.com [PASSWORD=...]: creates or resets a
+# platform superadmin; without PASSWORD one is generated and printed once.
+superadmin: all
+	@BUILD=$(BUILD) scripts/stack.sh superadmin "$(EMAIL)" "$(PASSWORD)"
 
 install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)"

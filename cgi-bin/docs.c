@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "program.h"
 
 /* Swagger UI styles elements inline; scripts come only from this server. */
 static const char DOCS_CSP[] =
@@ -142,7 +143,17 @@ handle_asset(struct hb_request *r, struct hb_app *app)
 	return send_asset(r, http_route_param(r, "asset"));
 }
 
+/* The public keys access tokens are signed with ({"keys": []} under HS256). */
+static int
+handle_jwks(struct hb_request *r, struct hb_app *app)
+{
+	r->cache_control = "public, max-age=300";
+	return http_send(r, 200, "application/json", app->keys.jwks,
+	    strlen(app->keys.jwks));
+}
+
 static const struct hb_route routes[] = {
+	{ "GET", "/.well-known/jwks.json", handle_jwks, 0 },
 	{ "GET", "/openapi.json", handle_openapi, 0 },
 	{ "GET", "/docs", handle_docs, 0 },
 	{ "GET", "/docs/", handle_docs, 0 },
@@ -154,18 +165,10 @@ main(void)
 {
 	struct hb_app app = { .name = "homebot-docs", .routes = routes,
 	    .nroutes = sizeof(routes) / sizeof(routes[0]) };
-	struct hb_error err = {0};
-	int rc;
 
-	if (app_init(&app, &err) == -1) {
-		fprintf(stderr, "homebot-docs: %s\n", err.message);
-		return 1;
-	}
 	if (share_dir_init() == -1) {
 		fprintf(stderr, "homebot-docs: cannot find the share directory\n");
 		return 1;
 	}
-	rc = app_run(&app);
-	app_free(&app);
-	return rc;
+	return program_main(&app);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "program.h"
 #include "json.h"
 #include "version.h"
 
@@ -91,19 +92,4 @@ static const struct hb_route routes[] = {
 	{ "GET", "/ready", handle_ready, 0 },
 };
 
-int
-main(void)
-{
-	struct hb_app app = { .name = "homebot-health", .routes = routes,
-	    .nroutes = sizeof(routes) / sizeof(routes[0]) };
-	struct hb_error err = {0};
-	int rc;
-
-	if (app_init(&app, &err) == -1) {
-		fprintf(stderr, "homebot-health: %s\n", err.message);
-		return 1;
-	}
-	rc = app_run(&app);
-	app_free(&app);
-	return rc;
-}
+PROGRAM("homebot-health", routes)

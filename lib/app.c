@@ -13,7 +13,14 @@ app_init(struct hb_app *app, struct hb_error *err)
 	if (config_load(&app->cfg, err) == -1)
 		return -1;
 	log_init(stderr, app->cfg.debug);
-	app->db = db_new(app->cfg.database_url, app->name);
+	if (auth_jwt_keys_load(&app->keys, &app->cfg, err) == -1)
+		return -1;
+	/* Only the admin program may use the homebot_admin role. */
+	if (app->admin_db && app->cfg.admin_database_url[0] == '\0')
+		return hb_fail(err, 500, "config",
+		    "ADMIN_DATABASE_URL is not set (the admin program needs it)");
+	app->db = db_new(app->admin_db ? app->cfg.admin_database_url :
+	    app->cfg.database_url, app->name);
 	if (app->db == NULL)
 		return hb_fail(err, 500, "config", "out of memory");
 	return 0;
@@ -24,6 +31,7 @@ app_free(struct hb_app *app)
 {
 	db_free(app->db);
 	app->db = NULL;
+	auth_jwt_keys_free(&app->keys);
 }
 
 static int
@@ -50,6 +58,8 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 		http_error(&r, &err);
 	else
 		http_dispatch(&r, app->routes, app->nroutes, app);
+	/* No transaction outlives its request, whatever the handler did. */
+	db_tx_rollback(app->db);
 	log_request(&r);
 	hb_error_clear(&err);
 	http_request_done(&r);

@@ -1,8 +1,10 @@
 #ifndef HB_APP_H
 #define HB_APP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "auth_jwt.h"
 #include "config.h"
 #include "db.h"
 #include "error.h"
@@ -13,8 +15,10 @@ struct hb_app {
 	const char		*name;
 	const struct hb_route	*routes;
 	size_t			 nroutes;
+	bool			 admin_db;	/* connect as ADMIN_DATABASE_URL */
 	struct hb_config	 cfg;
 	struct hb_db		*db;	/* owned; connects on first use */
+	struct hb_jwt_keys	 keys;	/* owned */
 };
 
 /*

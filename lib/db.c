@@ -3,10 +3,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <poll.h>
+
 #include "db.h"
+
+#define DB_MAX_PREPARED	64
 
 struct hb_db {
 	PGconn	*conn;
+	/*
+	 * Statements prepared on this connection, by the address of their
+	 * SQL constant: a prepared statement is planned once instead of on
+	 * every request, which is most of the cost of a short query.
+	 */
+	const char *prepared[DB_MAX_PREPARED];
+	int	 nprepared;
 	char	*conninfo;
 	char	*appname;
 	char	 last_error[512];
@@ -20,7 +31,11 @@ struct hb_db {
  */
 static const char SQL_CONTEXT[] =
     "SELECT set_config('app.org_id', COALESCE($1, ''), true),"
-    " set_config('app.request_id', COALESCE($2, ''), true)";
+    " set_config('app.user_id', COALESCE($2, ''), true),"
+    " set_config('app.request_id', COALESCE($3, ''), true),"
+    " set_config('app.api_key_id', COALESCE($4, ''), true),"
+    " set_config('app.ip', COALESCE($5, ''), true),"
+    " set_config('app.user_agent', COALESCE($6, ''), true)";
 
 struct hb_db *
 db_new(const char *conninfo, const char *application_name)
@@ -83,6 +98,53 @@ drop_connection(struct hb_db *db)
 {
 	PQfinish(db->conn);
 	db->conn = NULL;
+	db->nprepared = 0;
+}
+
+/*
+ * The name of sql's prepared statement ("" when there is no room left, so
+ * it runs unprepared); *fresh says it must be prepared first.
+ */
+static void
+stmt_name(struct hb_db *db, const char *sql, char name[16], bool *fresh)
+{
+	*fresh = false;
+	for (int i = 0; i < db->nprepared; i++) {
+		if (db->prepared[i] == sql) {
+			snprintf(name, 16, "hb%d", i);
+			return;
+		}
+	}
+	if (db->nprepared == DB_MAX_PREPARED) {
+		name[0] = '\0';
+		return;
+	}
+	snprintf(name, 16, "hb%d", db->nprepared);
+	db->prepared[db->nprepared++] = sql;
+	*fresh = true;
+}
+
+/*
+ * Queues sql in the pipeline, preparing it first on this connection if
+ * needed. Returns the number of results it adds (1 or 2), or -1.
+ */
+static int
+send_stmt(struct hb_db *db, const char *sql, int nparams,
+    const char *const *params)
+{
+	char name[16];
+	bool fresh;
+
+	stmt_name(db, sql, name, &fresh);
+	if (name[0] == '\0')
+		return PQsendQueryParams(db->conn, sql, nparams, NULL, params,
+		    NULL, NULL, 0) == 1 ? 1 : -1;
+	if (fresh && PQsendPrepare(db->conn, name, sql, nparams, NULL) != 1)
+		return -1;
+	if (PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL,
+	    0) != 1)
+		return -1;
+	return fresh ? 2 : 1;
 }
 
 static int
@@ -107,6 +169,26 @@ fail(struct hb_db *db, const PGresult *res, struct hb_error *err)
 	    "The request could not be completed.");
 }
 
+/*
+ * Reads whatever an idle connection has received. A shut-down server
+ * first sends its FATAL message, then closes: one PQconsumeInput() reads
+ * the message and reports success, so read on while the socket stays
+ * readable, until libpq sees the end of the stream.
+ */
+static bool
+idle_connection_alive(PGconn *conn)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+
+	for (int i = 0; i < 8 && PQstatus(conn) == CONNECTION_OK; i++) {
+		if (poll(&pfd, 1, 0) != 1)
+			return true;
+		if (PQconsumeInput(conn) == 0)
+			return false;
+	}
+	return PQstatus(conn) == CONNECTION_OK && poll(&pfd, 1, 0) == 0;
+}
+
 int
 db_connect(struct hb_db *db, struct hb_error *err)
 {
@@ -119,8 +201,7 @@ db_connect(struct hb_db *db, struct hb_error *err)
 	 * notices that before the request's statement is sent, so the
 	 * first request after a restart is served, not failed.
 	 */
-	if (db->conn != NULL && (PQconsumeInput(db->conn) == 0 ||
-	    PQstatus(db->conn) != CONNECTION_OK))
+	if (db->conn != NULL && !idle_connection_alive(db->conn))
 		drop_connection(db);
 	if (db->conn != NULL)
 		return 0;
@@ -142,30 +223,49 @@ db_exec(struct hb_db *db, const char *sql, int nparams,
 	PGresult *res;
 	ExecStatusType st;
 
+	char name[16];
+	bool fresh;
+
 	if (db_connect(db, err) == -1)
 		return NULL;
-	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
-	    0);
+	stmt_name(db, sql, name, &fresh);
+	if (fresh) {
+		res = PQprepare(db->conn, name, sql, nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			db->nprepared--;
+			fail(db, res, err);
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+	}
+	res = name[0] != '\0' ?
+	    PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0) :
+	    PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
 	fail(db, res, err);
 	PQclear(res);
+	/* A failed statement ends the request's transaction too. */
+	db_tx_rollback(db);
 	return NULL;
 }
 
 /*
- * Reads the results of a pipeline up to its Sync. Returns the result of
- * statement number want (or NULL when want < 0 or on failure, with err
- * set when any statement failed).
+ * Reads the results of a pipeline up to its Sync and keeps the result of
+ * statement number want in *out (want < 0: none). Returns 0, or -1 with
+ * err set when the connection or any statement failed.
  */
-static PGresult *
-pipeline_collect(struct hb_db *db, int want, struct hb_error *err)
+static int
+pipeline_collect(struct hb_db *db, int want, PGresult **out,
+    struct hb_error *err)
 {
-	PGresult *res, *kept = NULL, *failed = NULL;
+	PGresult *res, *failed = NULL;
 	int idx = 0;
 	bool done = false;
 
+	*out = NULL;
 	while (!done) {
 		res = PQgetResult(db->conn);
 		if (res == NULL) {
@@ -181,8 +281,8 @@ pipeline_collect(struct hb_db *db, int want, struct hb_error *err)
 			break;
 		case PGRES_COMMAND_OK:
 		case PGRES_TUPLES_OK:
-			if (idx == want && kept == NULL)
-				kept = res;
+			if (idx == want && *out == NULL)
+				*out = res;
 			else
 				PQclear(res);
 			break;
@@ -198,68 +298,76 @@ pipeline_collect(struct hb_db *db, int want, struct hb_error *err)
 		}
 	}
 	if (done && failed == NULL && PQexitPipelineMode(db->conn) == 1)
-		return want < 0 ? (PQclear(kept), NULL) : kept;
-	PQclear(kept);
-	if (failed != NULL || !done)
-		fail(db, failed, err);
-	else
-		fail(db, NULL, err);
+		return 0;
+	PQclear(*out);
+	*out = NULL;
+	fail(db, failed, err);
 	PQclear(failed);
 	if (db->conn != NULL && PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF &&
 	    PQexitPipelineMode(db->conn) != 1)
 		drop_connection(db);
-	return NULL;
+	return -1;
 }
 
+/* Queues the context statement; returns the results it adds, or -1. */
 static int
-send_context(struct hb_db *db, const char *org_id, const char *request_id)
+send_context(struct hb_db *db, const struct hb_db_ctx *ctx)
 {
-	const char *params[2] = { org_id, request_id };
+	const char *params[6] = { ctx->org_id, ctx->user_id, ctx->request_id,
+	    ctx->api_key_id, ctx->ip, ctx->user_agent };
 
-	return PQsendQueryParams(db->conn, SQL_CONTEXT, 2, NULL, params, NULL,
-	    NULL, 0);
+	return send_stmt(db, SQL_CONTEXT, 6, params);
 }
 
 PGresult *
-db_tenant_query(struct hb_db *db, const char *org_id, const char *request_id,
-    const char *sql, int nparams, const char *const *params,
+db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
+    bool keep_open, const char *sql, int nparams, const char *const *params,
     struct hb_error *err)
 {
 	PGresult *res;
+	int before = keep_open ? 1 : 0, n_ctx, n_stmt = -1;
 
 	if (db_connect(db, err) == -1)
 		return NULL;
 	if (PQenterPipelineMode(db->conn) != 1 ||
-	    send_context(db, org_id, request_id) != 1 ||
-	    PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL,
-	    NULL, 0) != 1 ||
+	    (keep_open && PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL,
+	    NULL, NULL, 0) != 1) ||
+	    (n_ctx = send_context(db, ctx)) == -1 ||
+	    (n_stmt = send_stmt(db, sql, nparams, params)) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
 		fail(db, NULL, err);
 		if (db->conn != NULL)
 			drop_connection(db);
 		return NULL;
 	}
-	res = pipeline_collect(db, 1, err);
+	/* The statement's result is the last of the ones it added. */
+	if (pipeline_collect(db, before + n_ctx + n_stmt - 1, &res,
+	    err) == -1) {
+		if (keep_open)
+			db_tx_rollback(db);
+		return NULL;
+	}
 	return res;
 }
 
 int
-db_tx_begin(struct hb_db *db, const char *org_id, const char *request_id,
+db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_error *err)
 {
+	PGresult *res = NULL;
+
 	if (db_connect(db, err) == -1)
 		return -1;
 	if (PQenterPipelineMode(db->conn) != 1 ||
 	    PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
-	    0) != 1 ||
-	    send_context(db, org_id, request_id) != 1 ||
+	    0) != 1 || send_context(db, ctx) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
 		fail(db, NULL, err);
 		if (db->conn != NULL)
 			drop_connection(db);
 		return -1;
 	}
-	if (pipeline_collect(db, -1, err) == NULL && err->status != 0) {
+	if (pipeline_collect(db, -1, &res, err) == -1) {
 		db_tx_rollback(db);
 		return -1;
 	}

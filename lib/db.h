@@ -1,9 +1,15 @@
 #ifndef HB_DB_H
 #define HB_DB_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "error.h"
+
+/* RFC 3339 UTC with microseconds: exact, so it can also key a page. */
+#define HB_SQL_TS(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /*
  * One PostgreSQL connection per process, opened on first use and opened
@@ -29,25 +35,34 @@ const char	*db_sqlstate(const struct hb_db *db);
 PGresult	*db_exec(struct hb_db *db, const char *sql, int nparams,
 		    const char *const *params, struct hb_error *err);
 
-/*
- * Runs one statement as its own transaction with the tenant context set
- * transaction-locally, in one round trip: set_config() and the statement
- * go out as one pipeline, which PostgreSQL runs as one implicit
- * transaction ended by the Sync. org_id may be NULL (no tenant). Returns a
- * result the caller PQclear()s, or NULL with err set.
- */
-PGresult	*db_tenant_query(struct hb_db *db, const char *org_id,
-		    const char *request_id, const char *sql, int nparams,
-		    const char *const *params, struct hb_error *err);
+/* The request's tenant context; any member may be NULL. */
+struct hb_db_ctx {
+	const char	*org_id;
+	const char	*user_id;
+	const char	*request_id;
+	const char	*api_key_id;	/* the actor, when a key authenticated */
+	const char	*ip;		/* for audit rows written in SQL */
+	const char	*user_agent;
+};
 
 /*
- * For requests of several statements: BEGIN and the transaction-local
- * tenant context in one round trip, then db_exec() calls, then commit or
- * rollback.
+ * Sets the context transaction-locally and runs one statement, in one
+ * round trip: set_config() and the statement go out as one pipeline.
+ * Without keep_open PostgreSQL runs the pipeline as one implicit
+ * transaction ended by its Sync; with keep_open it starts with BEGIN and
+ * the transaction stays open for db_exec() calls until db_tx_commit() or
+ * db_tx_rollback(). Returns a result the caller PQclear()s, or NULL with
+ * err set (and no transaction left open).
  */
-int		 db_tx_begin(struct hb_db *db, const char *org_id,
-		    const char *request_id, struct hb_error *err);
+PGresult	*db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
+		    bool keep_open, const char *sql, int nparams,
+		    const char *const *params, struct hb_error *err);
+
+/* BEGIN and the context in one round trip, for several statements. */
+int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
+		    struct hb_error *err);
 int		 db_tx_commit(struct hb_db *db, struct hb_error *err);
+/* Rolls back an open transaction; does nothing (and costs nothing) if none. */
 void		 db_tx_rollback(struct hb_db *db);
 
 #endif

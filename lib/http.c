@@ -7,6 +7,7 @@
 
 #include <uuid/uuid.h>
 
+#include "crypto.h"
 #include "http.h"
 #include "json.h"
 
@@ -159,12 +160,39 @@ http_valid_request_id(const char *s)
 	return n > 0;
 }
 
+/*
+ * Random bytes for request IDs come from a pool filled by one getrandom()
+ * per 256 IDs instead of one call per request.
+ */
+static void
+pool_random(unsigned char *out, size_t n)
+{
+	static unsigned char pool[4096];
+	static size_t left;
+
+	if (left < n) {
+		if (crypto_random(pool, sizeof(pool)) == -1) {
+			uuid_t u;
+
+			uuid_generate(u);
+			memcpy(out, u, n < sizeof(u) ? n : sizeof(u));
+			return;
+		}
+		left = sizeof(pool);
+	}
+	memcpy(out, pool + sizeof(pool) - left, n);
+	explicit_bzero(pool + sizeof(pool) - left, n);
+	left -= n;
+}
+
 void
 http_new_uuid(char out[37])
 {
-	uuid_t u;
+	uuid_t u = {0};
 
-	uuid_generate_random(u);
+	pool_random(u, sizeof(u));
+	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
+	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
 	uuid_unparse_lower(u, out);
 }
 

@@ -182,30 +182,89 @@ elapsed_ms(const struct timespec *since)
 	    (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
+/* Appends s as a JSON string (quotes included) to buf[*used..n). */
+static void
+put_json_string(char *buf, size_t n, size_t *used, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t u = *used;
+	/* Bytes of invalid UTF-8 are escaped one by one, keeping JSON valid. */
+	bool utf8 = json_utf8_valid(s, strlen(s));
+
+	if (u + 2 >= n)
+		return;
+	buf[u++] = '"';
+	for (; *s != '\0' && u + 8 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			buf[u++] = '\\';
+			buf[u++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+			memcpy(buf + u, "\\u00", 4);
+			buf[u + 4] = hex[c >> 4];
+			buf[u + 5] = hex[c & 15];
+			u += 6;
+		} else
+			buf[u++] = (char)c;
+	}
+	buf[u++] = '"';
+	*used = u;
+}
+
+static void
+put_raw(char *buf, size_t n, size_t *used, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (*used + len < n) {
+		memcpy(buf + *used, s, len);
+		*used += len;
+	}
+}
+
+/*
+ * The request line is formatted by hand rather than through json-c: it
+ * is written once per request, on the hot path of every endpoint. Only
+ * bytes of valid UTF-8 strings reach it (the path is escaped as JSON).
+ */
 void
 log_request(const struct hb_request *r)
 {
-	struct json_object *line;
+	char line[2048], ts[40], num[64];
+	size_t u = 0;
 	const char *level = r->status >= 500 ? "error" :
 	    r->status >= 400 ? "warn" : "info";
 
-	line = line_new(level, r);
-	json_object_object_add(line, "method",
-	    json_object_new_string(r->method));
-	json_object_object_add(line, "path", json_object_new_string(r->path));
-	json_object_object_add(line, "status", json_object_new_int(r->status));
-	json_object_object_add(line, "duration_ms",
-	    json_new_ms(elapsed_ms(&r->started)));
-	json_object_object_add(line, "remote_addr",
-	    json_object_new_string(r->remote_addr));
-	if (r->org_id[0] != '\0')
-		json_object_object_add(line, "org_id",
-		    json_object_new_string(r->org_id));
-	if (r->user_id[0] != '\0')
-		json_object_object_add(line, "user_id",
-		    json_object_new_string(r->user_id));
-	emit(line);
-	json_object_put(line);
+	if (log_out == NULL)
+		return;
+	now_rfc3339(ts, sizeof(ts));
+	put_raw(line, sizeof(line), &u, "{\"ts\":\"");
+	put_raw(line, sizeof(line), &u, ts);
+	put_raw(line, sizeof(line), &u, "\",\"level\":\"");
+	put_raw(line, sizeof(line), &u, level);
+	put_raw(line, sizeof(line), &u, "\",\"request_id\":");
+	put_json_string(line, sizeof(line), &u, r->request_id);
+	put_raw(line, sizeof(line), &u, ",\"method\":");
+	put_json_string(line, sizeof(line), &u, r->method);
+	put_raw(line, sizeof(line), &u, ",\"path\":");
+	put_json_string(line, sizeof(line), &u, r->path);
+	snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f",
+	    r->status, elapsed_ms(&r->started));
+	put_raw(line, sizeof(line), &u, num);
+	put_raw(line, sizeof(line), &u, ",\"remote_addr\":");
+	put_json_string(line, sizeof(line), &u, r->remote_addr);
+	if (r->org_id[0] != '\0') {
+		put_raw(line, sizeof(line), &u, ",\"org_id\":");
+		put_json_string(line, sizeof(line), &u, r->org_id);
+	}
+	if (r->user_id[0] != '\0') {
+		put_raw(line, sizeof(line), &u, ",\"user_id\":");
+		put_json_string(line, sizeof(line), &u, r->user_id);
+	}
+	put_raw(line, sizeof(line), &u, "}\n");
+	fwrite(line, 1, u, log_out);
+	fflush(log_out);
 }
 
 void

@@ -9,6 +9,7 @@
 #   stack.sh stop DIR         stops what start (or db) started
 #   stack.sh pg-stop DIR      stops only PostgreSQL (readiness tests)
 #   stack.sh pg-start DIR     starts it again
+#   stack.sh superadmin EMAIL [PASSWORD]   make superadmin
 #
 # start writes DIR/stack.env (HOMEBOT_URL, OWNER_URL, APP_URL, ...).
 set -euo pipefail
@@ -112,13 +113,17 @@ stage_app() {
 	chmod -R a+rX "$dir/app"
 }
 
-# The programs' env file: the user's settings plus this stack's database.
+# The programs' env file: the user's settings plus this stack's database
+# (homebot_app for every program, homebot_admin for the admin program).
 write_env() {
 	local dir=$1 src=$2 dburl=$3
 	{
 		[ -f "$src" ] && cat "$src"
 		echo
-		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
+		if [ -n "$dburl" ]; then
+			echo "DATABASE_URL=$dburl"
+			echo "ADMIN_DATABASE_URL=${dburl/user=homebot_app/user=homebot_admin}"
+		fi
 		true
 	} >"$dir/run/homebot.env"
 	chown "$WEB_USER" "$dir/run/homebot.env"
@@ -240,6 +245,67 @@ run_dir() {
 	echo "$dir"
 }
 
+# Creates or resets a superadmin through the schema owner's connection.
+# Prints the password when it generated one.
+ensure_superadmin() {
+	local owner=$1 email=$2 password=$3 cost hash generated=no
+	cost=${BCRYPT_COST:-$(env_file_get BCRYPT_COST "$ROOT/homebot.env")}
+	cost=${cost:-12}
+	if [ -z "$password" ]; then
+		password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
+		generated=yes
+	fi
+	hash=$(printf '%s' "$password" | "$BUILD/bin/homebot-hashpw" "$cost") ||
+	    die "cannot hash the password"
+	# psql variables are quoted by psql itself (:'name'), never spliced.
+	psql -X -q -v ON_ERROR_STOP=1 "$owner" >/dev/null <<SQL ||
+\set email '$(printf '%s' "$email" | sed "s/'/''/g")'
+\set hash '$hash'
+SELECT * FROM homebot.ensure_superadmin(:'email', :'hash');
+SQL
+	    die "cannot create the superadmin"
+	if [ "$generated" = yes ]; then
+		echo "homebot: superadmin $email, password (shown once): $password"
+	else
+		echo "homebot: superadmin $email is ready"
+	fi
+}
+
+# make superadmin: against the external database, or the embedded
+# cluster (started for the moment if it is not running).
+cmd_superadmin() {
+	local email=${1:-} password=${2:-} dir dburl started=no
+	[ -n "$email" ] || die "usage: make superadmin EMAIL=you@example.com [PASSWORD=...]"
+	case "$email" in *@*) ;; *) die "EMAIL must be an email address" ;; esac
+	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$ROOT/homebot.env")}
+	if [ -n "$dburl" ]; then
+		ensure_superadmin "${MIGRATE_DATABASE_URL:-$dburl}" "$email" "$password"
+		return
+	fi
+	dir=$(run_dir)
+	prepare_dirs "$dir"
+	[ -f "$dir/pg/data/PG_VERSION" ] ||
+	    die "no database yet: run make run once first"
+	if [ ! -f "$dir/pg/data/postmaster.pid" ]; then
+		pg_start "$dir"
+		started=yes
+	fi
+	db_prepare "$dir" >/dev/null
+	ensure_superadmin "host=$dir/pg user=postgres dbname=homebot" "$email" "$password"
+	[ "$started" = yes ] && pg_stop "$dir"
+	return 0
+}
+
+# The first start of make run creates admin@localhost when no superadmin
+# exists, and prints its one-time password.
+first_superadmin() {
+	local owner=$1 count
+	count=$(psql -X -A -t "$owner" -c \
+	    "SELECT count(*) FROM homebot.users WHERE is_superadmin") || return 0
+	[ "$count" = 0 ] || return 0
+	ensure_superadmin "$owner" admin@localhost ""
+}
+
 # What make run started, for the traps (they run after cmd_run returns).
 RUN_DIR=
 RUN_EMBEDDED=no
@@ -272,9 +338,11 @@ cmd_run() {
 		pg_initdb "$dir" no
 		pg_start "$dir"
 		db_prepare "$dir"
+		first_superadmin "host=$dir/pg user=postgres dbname=homebot"
 		write_env "$dir" "$envfile" "host=$dir/pg user=homebot_app dbname=homebot"
 	else
 		DATABASE_URL=${MIGRATE_DATABASE_URL:-$dburl} "$ROOT/migrate" up
+		first_superadmin "${MIGRATE_DATABASE_URL:-$dburl}"
 		write_env "$dir" "$envfile" ""
 	fi
 	stage_app "$dir"
@@ -288,6 +356,7 @@ run) cmd_run ;;
 start) cmd_start "${2:-}" ;;
 stop) cmd_stop "${2:-}" ;;
 db) cmd_db "${2:-}" ;;
+superadmin) cmd_superadmin "${2:-}" "${3:-}" ;;
 pg-stop) pg_stop "${2:?}" ;;
 pg-start) pg_start "${2:?}" ;;
 *) die "usage: stack.sh run | start DIR | db DIR | stop DIR | pg-stop DIR | pg-start DIR" ;;

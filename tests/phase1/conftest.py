@@ -3,34 +3,75 @@
 Unless HOMEBOT_URL is set, the session starts its own stack with
 scripts/stack.sh in a throwaway directory on a free port, and stops it again
 whatever happens. HOMEBOT_WEB=apache serves it with Apache instead of
-lighttpd.
+lighttpd. A module that needs other settings starts a stack of its own with
+start_stack() (see own_stack).
+
+Tests that look into the database (psql as the owner), sign tokens with the
+stack's SECRET_KEY or read its log need a stack started here: they skip
+when HOMEBOT_URL is set.
 """
 import atexit
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
 
-# Settings the conventions tests rely on.
+# Settings of the session stack. BCRYPT_COST 4 keeps the many logins of the
+# suite fast; the per-IP limit is out of the way (test_auth_rate_limit.py
+# starts a stack of its own to test it); the login lockout keeps its
+# defaults (5 attempts in 900 s), which the tests rely on.
 TEST_SETTINGS = {
     "CORS_ORIGINS": "https://app.example.com,https://admin.example.com",
+    "BCRYPT_COST": "4",
+    "AUTH_RATE_PER_MINUTE": "100000",
 }
+
+# Every password, refresh token, access token and API key the suite sent or
+# received; test_logs.py checks that none of them reached a log.
+SECRETS = set()
+_SECRET_FIELDS = {"password", "current_password", "new_password", "refresh_token",
+                  "access_token", "key", "invite_token"}
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _remember_secrets(obj):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in _SECRET_FIELDS and isinstance(v, str):
+                # Short or repetitive strings ("x" * 72) and emails (a
+                # password may be the email in a validation test) could be
+                # in a log for other reasons.
+                if len(v) >= 10 and len(set(v)) >= 8 and "@" not in v:
+                    SECRETS.add(v)
+            else:
+                _remember_secrets(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            _remember_secrets(v)
 
 
 class Response:
@@ -59,30 +100,50 @@ class Stack:
         self.host = parts.hostname
         self.port = parts.port or 80
         self.dir = stack_dir
-        self.env = {}
+        # Without a stack directory, HOMEBOT_WEB says which server it is.
+        self.env = {"HOMEBOT_WEB": os.environ.get("HOMEBOT_WEB", "lighttpd")}
+        self.settings = {}
         if stack_dir:
-            for line in (Path(stack_dir) / "stack.env").read_text().splitlines():
-                k, _, v = line.partition("=")
-                self.env[k] = v
+            self.env = _read_env(Path(stack_dir) / "stack.env")
+            self.settings = _read_env(Path(stack_dir) / "settings.env")
 
     def request(self, method, path, body=None, headers=None):
         """One request on a fresh connection; body may be bytes or JSON."""
         hdrs = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, str)):
+            _remember_secrets(body)
             body = json.dumps(body)
             hdrs.setdefault("Content-Type", "application/json")
         if isinstance(body, str):
             body = body.encode()
+        for name in ("Authorization", "X-API-Key"):
+            if name in hdrs:
+                _remember_secrets({"key": hdrs[name].split(" ")[-1]})
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=hdrs)
             r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read())
+            resp = Response(r.status, r.getheaders(), r.read())
         finally:
             conn.close()
+        if (resp.header("Content-Type") or "").startswith("application/json"):
+            try:
+                _remember_secrets(resp.json())
+            except ValueError:
+                pass
+        return resp
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
 
     def raw(self, data, read=True):
         """Sends raw bytes, half-closes, returns whatever comes back."""
@@ -100,35 +161,93 @@ class Stack:
                 chunks.append(c)
             return b"".join(chunks)
 
-    def control(self, command):
+    def need_own(self):
+        """Skips the calling test unless this stack was started here."""
         if not self.dir:
             pytest.skip("needs a stack started by these tests (HOMEBOT_URL is set)")
+
+    def control(self, command):
+        self.need_own()
         subprocess.run([str(STACK), command, self.dir], check=True)
 
     def worker_pids(self, program):
-        if not self.dir:
-            pytest.skip("needs a stack started by these tests (HOMEBOT_URL is set)")
+        self.need_own()
         out = subprocess.run(["pgrep", "-f", f"{self.dir}/app/cgi-bin/{program}"],
                              capture_output=True, text=True).stdout
         return sorted(int(p) for p in out.split())
 
+    def psql(self, sql, **params):
+        """Runs sql as the database owner; returns the rows as tuples of str.
 
-@pytest.fixture(scope="session")
-def stack():
-    if os.environ.get("HOMEBOT_URL"):
-        yield Stack(os.environ["HOMEBOT_URL"], os.environ.get("HOMEBOT_STACK_DIR"))
-        return
-    subprocess.run(["make", "-s", "-C", str(ROOT), "build"], check=True)
+        params become psql variables: write :'name' in sql for a literal.
+        NULL reads as ''.
+        """
+        self.need_own()
+        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\x1f"]
+        for k, v in params.items():
+            cmd += ["-v", f"{k}={v}"]
+        cmd.append(self.env["OWNER_URL"])
+        out = subprocess.run(cmd, input=sql, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return [tuple(line.split("\x1f")) for line in out.stdout.splitlines() if line]
+
+    def psql_error(self, sql, **params):
+        """Runs sql as the owner, expecting it to fail; returns psql's stderr."""
+        self.need_own()
+        cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+        for k, v in params.items():
+            cmd += ["-v", f"{k}={v}"]
+        cmd.append(self.env["OWNER_URL"])
+        out = subprocess.run(cmd, input=sql, capture_output=True, text=True)
+        assert out.returncode != 0, f"succeeded: {sql}\n{out.stdout}"
+        return out.stderr
+
+    def secret_key(self):
+        self.need_own()
+        return self.settings["SECRET_KEY"]
+
+    def web_log(self):
+        self.need_own()
+        return Path(self.dir, "log", "web.log").read_text(errors="replace")
+
+
+def _read_env(path):
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        k, _, v = line.partition("=")
+        if k:
+            env[k] = v
+    return env
+
+
+_built = False
+
+
+def build_once():
+    global _built
+    if not _built:
+        subprocess.run(["make", "-s", "-C", str(ROOT), "build"], check=True)
+        _built = True
+
+
+def start_stack(settings):
+    """Starts a throwaway stack with these settings on a free port.
+
+    Returns (stack, stop); stop() stops it and removes its directory, and
+    also runs at exit should the caller never get to it.
+    """
+    build_once()
     d = tempfile.mkdtemp(prefix="homebot-e2e-")
     with open(os.path.join(d, "settings.env"), "w") as f:
         f.write("SECRET_KEY=" + os.urandom(32).hex() + "\n")
-        for k, v in TEST_SETTINGS.items():
+        for k, v in settings.items():
             f.write(f"{k}={v}\n")
     env = dict(os.environ, HOMEBOT_PORT=str(free_port()))
 
     def stop():
         subprocess.run([str(STACK), "stop", d], env=env, check=False)
         shutil.rmtree(d, ignore_errors=True)
+        atexit.unregister(stop)
 
     atexit.register(stop)
     try:
@@ -136,13 +255,58 @@ def stack():
     except subprocess.CalledProcessError:
         log = Path(d, "log", "web.log")
         print(log.read_text() if log.exists() else "(no web log)")
+        stop()
         raise
-    s = Stack(f"http://127.0.0.1:{env['HOMEBOT_PORT']}", d)
+    return Stack(f"http://127.0.0.1:{env['HOMEBOT_PORT']}", d), stop
+
+
+def own_stack(**settings):
+    """A second stack for one module: TEST_SETTINGS with these changes.
+
+    Use as a generator fixture: yield from own_stack(AUTH_RATE_PER_MINUTE=5).
+    """
+    if os.environ.get("HOMEBOT_URL"):
+        pytest.skip("starts a stack of its own (HOMEBOT_URL is set)")
+    s, stop = start_stack(dict(TEST_SETTINGS, **{k: str(v) for k, v in settings.items()}))
     try:
         yield s
     finally:
         stop()
-        atexit.unregister(stop)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    if os.environ.get("HOMEBOT_URL"):
+        yield Stack(os.environ["HOMEBOT_URL"], os.environ.get("HOMEBOT_STACK_DIR"))
+        return
+    s, stop = start_stack(TEST_SETTINGS)
+    try:
+        yield s
+    finally:
+        stop()
+
+
+# Figures a test measured (requests, leaks, ...): printed in a section of
+# their own at the end of the run, whatever the capture mode.
+FIGURES = []
+
+
+def report(line):
+    """Prints line now (visible with -s) and again in the final summary."""
+    FIGURES.append(line)
+    print(line)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("Homebot figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(items):
+    # test_logs.py looks for every secret the suite sent: it runs last.
+    items.sort(key=lambda item: item.path.name == "test_logs.py")
 
 
 def assert_error(resp, status, code):
@@ -157,3 +321,218 @@ def assert_error(resp, status, code):
     allowed = {"code", "message", "request_id"} | ({"details"} if status == 422 else set())
     assert set(err) <= allowed, body
     return err
+
+
+def assert_invalid(resp, *fields):
+    """422 validation_failed whose details name each of these fields."""
+    err = assert_error(resp, 422, "validation_failed")
+    named = {d["field"] for d in err.get("details", [])}
+    for f in fields:
+        assert f in named, err
+    return err
+
+
+def assert_unauthenticated(resp, code):
+    """401 with this code and the WWW-Authenticate challenge."""
+    assert_error(resp, 401, code)
+    assert resp.header("WWW-Authenticate") == "Bearer", resp.headers
+
+
+# ---- accounts and credentials ----------------------------------------------
+
+def new_email():
+    return f"user-{uuid.uuid4().hex}@example.com"
+
+
+def new_password():
+    return "pw-" + secrets.token_urlsafe(18)
+
+
+def bearer(credential):
+    return {"Authorization": f"Bearer {credential}"}
+
+
+class Account:
+    """A registered user, with the token response of his newest session."""
+
+    def __init__(self, stack, email, password, tokens):
+        self.stack = stack
+        self.email = email
+        self.password = password
+        self.use(tokens)
+
+    def use(self, tokens):
+        self.tokens = tokens
+        self.access = tokens["access_token"]
+        self.refresh = tokens["refresh_token"]
+        self.user_id = tokens["user"]["id"]
+        self.org_id = tokens["organization"]["id"]
+        self.session_id = jwt_parts(self.access)[1]["sid"]
+        return self
+
+    @property
+    def auth(self):
+        return bearer(self.access)
+
+    def login(self, **extra):
+        """A new session (a fresh login); returns its token response."""
+        r = login(self.stack, self.email, self.password, **extra)
+        assert r.status == 200, r
+        return r.json()
+
+    def get(self, path, **kw):
+        return self.stack.get(path, headers={**self.auth, **kw.pop("headers", {})}, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.stack.post(path, body, headers={**self.auth, **kw.pop("headers", {})}, **kw)
+
+    def delete(self, path, **kw):
+        return self.stack.delete(path, headers={**self.auth, **kw.pop("headers", {})}, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.stack.patch(path, body, headers={**self.auth, **kw.pop("headers", {})}, **kw)
+
+    def switch(self, org_id):
+        """A new session of this user in org_id; returns an Account for it."""
+        r = self.post("/api/v1/auth/switch", {"organization_id": org_id})
+        assert r.status == 200, r
+        return Account(self.stack, self.email, self.password, r.json())
+
+
+def register(stack, email=None, password=None, organization_name=None, **extra):
+    """Registers a new user (and organization); returns his Account."""
+    email = email or new_email()
+    password = password or new_password()
+    body = {"email": email, "password": password,
+            "organization_name": organization_name or f"Org {uuid.uuid4().hex[:12]}",
+            **extra}
+    r = stack.post("/api/v1/auth/register", body)
+    assert r.status == 201, r
+    return Account(stack, email, password, r.json())
+
+
+def login(stack, email, password, headers=None, **extra):
+    return stack.post("/api/v1/auth/login", {"email": email, "password": password, **extra},
+                      headers=headers)
+
+
+def login_form(stack, username, password):
+    return stack.post("/api/v1/auth/login", urlencode({"username": username, "password": password}),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def create_key(account, scopes, name="service", **extra):
+    """Creates an API key as account; returns the 201 body (with key)."""
+    r = account.post("/api/v1/api-keys", {"name": name, "scopes": scopes, **extra})
+    assert r.status == 201, r
+    return r.json()
+
+
+def add_member(owner, role="member"):
+    """A newly registered user added to owner's organization with role,
+    logged in there; returns his Account (his session in that organization),
+    whose .home is his Account in the organization he registered with."""
+    a = register(owner.stack)
+    r = owner.post("/api/v1/members", {"email": a.email, "role": role})
+    assert r.status == 201, r
+    inside = a.switch(owner.org_id)
+    inside.home = a
+    return inside
+
+
+def invite(account, email=None, role="member"):
+    """Invites a new email into account's organization; returns the 201 body."""
+    r = account.post("/api/v1/members", {"email": email or new_email(), "role": role})
+    assert r.status == 201, r
+    assert "invite_token" in r.json(), r
+    return r.json()
+
+
+def accept_invite(stack, invite_token, password=None, **extra):
+    return stack.post("/api/v1/auth/accept-invite",
+                      {"invite_token": invite_token, "password": password or new_password(),
+                       **extra})
+
+
+@pytest.fixture
+def account(stack):
+    """A freshly registered user, owner of a fresh organization."""
+    return register(stack)
+
+
+# ---- JWTs ------------------------------------------------------------------
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt_parts(token):
+    """(header, payload) of a JWT, unverified."""
+    h, p, _ = token.split(".")
+    return json.loads(b64url_decode(h)), json.loads(b64url_decode(p))
+
+
+_HMAC = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def jwt_sign(header, payload, secret):
+    """A JWT with this header and payload, HMAC-signed by header['alg']."""
+    signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
+                     b64url(json.dumps(payload, separators=(",", ":")).encode()))
+    alg = header.get("alg")
+    sig = b""
+    if alg in _HMAC:
+        sig = hmac.new(secret.encode(), signing_input.encode(), _HMAC[alg]).digest()
+    return signing_input + "." + b64url(sig)
+
+
+# ---- database state (psql as the owner) -------------------------------------
+
+def join_org(stack, org_id, user_id, role="member"):
+    """Makes the user an active member of the organization."""
+    stack.psql("INSERT INTO homebot.memberships (organization_id, user_id, role)"
+               " VALUES (:'org', :'user', :'role')", org=org_id, user=user_id, role=role)
+
+
+def set_role(stack, org_id, user_id, role):
+    stack.psql("UPDATE homebot.memberships SET role = :'role'"
+               " WHERE organization_id = :'org' AND user_id = :'user'",
+               org=org_id, user=user_id, role=role)
+
+
+def hash_password(password, cost=4):
+    """A bcrypt hash made by homebot-hashpw, as make superadmin makes it."""
+    build = Path(os.environ.get("BUILD", "build"))
+    hashpw = (build if build.is_absolute() else ROOT / build) / "bin" / "homebot-hashpw"
+    out = subprocess.run([str(hashpw), str(cost)], input=password, capture_output=True,
+                         text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def make_superadmin(stack, email=None, password=None):
+    """A platform superadmin, made with the SQL of make superadmin
+    (homebot.ensure_superadmin); returns his logged-in Account."""
+    email = email or new_email()
+    password = password or new_password()
+    SECRETS.add(password)
+    stack.psql("SELECT * FROM homebot.ensure_superadmin(:'email', :'hash')",
+               email=email, hash=hash_password(password))
+    r = login(stack, email, password)
+    assert r.status == 200, r
+    return Account(stack, email, password, r.json())
+
+
+@pytest.fixture(scope="session")
+def superadmin(stack):
+    return make_superadmin(stack)
+
+
+def assert_status(resp, status):
+    """The status, with the response body in the failure message."""
+    assert resp.status == status, resp
+    return resp

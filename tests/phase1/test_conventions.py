@@ -199,3 +199,53 @@ def test_never_500_for_odd_methods(stack):
     for method in ("PROPFIND", "MKCOL", "LOCK", "FOO"):
         r = stack.request(method, "/health")
         assert r.status < 500 or r.status == 501, (method, r)
+
+
+# The same rules on the authentication and API-key endpoints.
+
+@pytest.mark.parametrize("method,path,allowed", [
+    ("GET", "/api/v1/auth/login", {"POST"}),
+    ("GET", "/api/v1/auth/logout", {"POST"}),
+    ("POST", "/api/v1/auth/me", {"GET"}),
+    ("POST", "/api/v1/auth/sessions", {"GET"}),
+    ("PUT", "/api/v1/api-keys", {"GET", "POST"}),
+    ("PATCH", "/api/v1/api-keys/00000000-0000-4000-8000-000000000000", {"GET", "DELETE"}),
+])
+def test_wrong_method_on_an_api_endpoint_is_405_with_allow(stack, method, path, allowed):
+    r = stack.request(method, path)
+    assert_error(r, 405, "method_not_allowed")
+    allow = {m.strip() for m in r.header("Allow").split(",")}
+    assert allowed <= allow and method not in allow, allow
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/nope", "/api/v1/auth/me/more",
+                                  "/api/v1/api-keys/x/y"])
+def test_unknown_path_under_an_api_program_is_404(stack, path):
+    assert_error(stack.get(path), 404, "not_found")
+
+
+def test_only_login_accepts_a_form_body(stack):
+    r = stack.request("POST", "/api/v1/auth/register", body=b"email=a%40b.c&password=x",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(r, 415, "unsupported_media_type")
+
+
+def test_malformed_form_body_is_400(stack):
+    r = stack.request("POST", "/api/v1/auth/login", body=b"%zz",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(r, 400, "malformed_request")
+
+
+ODD_BODIES = [b"[]", b'"text"', b"123", b"null", b'{"email": {"$ne": 1}, "password": [1]}',
+              b'{"refresh_token": null, "all_sessions": "yes"}', b'{"scopes": [null], "name": 1}',
+              b'{"email": "' + b"a" * 60000 + b'@example.com"}']
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/auth/login",
+                                  "/api/v1/auth/refresh", "/api/v1/auth/logout",
+                                  "/api/v1/auth/password", "/api/v1/api-keys"])
+def test_odd_json_bodies_never_get_a_500(stack, account, path):
+    for body in ODD_BODIES:
+        r = stack.request("POST", path, body=body,
+                          headers={**account.auth, "Content-Type": "application/json"})
+        assert r.status < 500, (body[:60], r)

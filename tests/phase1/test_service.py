@@ -1,7 +1,7 @@
 """Service endpoints of api.md §6: health, readiness, OpenAPI, docs."""
 import re
 
-from conftest import assert_error
+from conftest import assert_error, assert_status, register
 
 
 def test_health_answers_ok_with_version(stack):
@@ -49,6 +49,24 @@ def test_ready_is_503_while_database_down_and_recovers_without_restart(stack):
     assert stack.worker_pids("health") == web_pids
 
 
+def test_programs_holding_a_connection_serve_the_first_request_after_a_database_restart(stack):
+    # /ready above starts from workers that lost their connection while
+    # the database was down; these hold an idle one when it restarts.
+    a = register(stack)
+    calls = {
+        "me": lambda: a.get("/api/v1/auth/me"),
+        "api_keys": lambda: a.get("/api/v1/api-keys"),
+        "auth": lambda: a.get("/api/v1/auth/sessions"),
+    }
+    for call in calls.values():
+        for _ in range(8):
+            assert_status(call(), 200)
+    stack.control("pg-stop")
+    stack.control("pg-start")
+    statuses = {name: [call().status for _ in range(8)] for name, call in calls.items()}
+    assert statuses == {name: [200] * 8 for name in calls}, statuses
+
+
 def test_openapi_document_describes_every_endpoint(stack):
     r = stack.get("/openapi.json")
     assert r.status == 200, r
@@ -93,3 +111,38 @@ def test_docs_path_traversal_reads_nothing(stack):
     r = stack.get("/docs/..%2f..%2fsettings.env")
     assert r.status == 404, r
     assert b"SECRET_KEY" not in r.body
+
+
+def test_jwks_is_empty_under_hs256(stack):
+    r = stack.get("/.well-known/jwks.json")
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("application/json")
+    assert r.json() == {"keys": []}
+
+
+AUTH_OPERATIONS = {
+    "/api/v1/auth/register": {"post"},
+    "/api/v1/auth/login": {"post"},
+    "/api/v1/auth/refresh": {"post"},
+    "/api/v1/auth/logout": {"post"},
+    "/api/v1/auth/me": {"get"},
+    "/api/v1/auth/password": {"post"},
+    "/api/v1/auth/sessions": {"get"},
+    "/api/v1/auth/sessions/{id}": {"delete"},
+    "/api/v1/api-keys": {"get", "post"},
+    "/api/v1/api-keys/{id}": {"get", "delete"},
+    "/.well-known/jwks.json": {"get"},
+}
+
+
+def test_openapi_documents_every_auth_and_api_key_operation(stack):
+    paths = stack.get("/openapi.json").json()["paths"]
+    for path, methods in AUTH_OPERATIONS.items():
+        assert path in paths, path
+        assert methods <= set(paths[path]), (path, sorted(paths[path]))
+
+
+def test_openapi_login_accepts_the_password_form(stack):
+    login = stack.get("/openapi.json").json()["paths"]["/api/v1/auth/login"]["post"]
+    assert {"application/json", "application/x-www-form-urlencoded"} <= set(
+        login["requestBody"]["content"]), login["requestBody"]

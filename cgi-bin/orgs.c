@@ -1,0 +1,239 @@
+/*
+ * Organizations (api.md §3): the caller's organizations, creating one,
+ * and reading or updating the credential's own organization.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "json.h"
+#include "page.h"
+#include "program.h"
+
+/* A user's organizations cross tenants: a SECURITY DEFINER function. */
+static const char SQL_LIST[] =
+    "SELECT id, name, slug, role, " HB_SQL_TS("created_at")
+    " FROM homebot.user_organizations($1, $2, $3, $4)";
+static const char SQL_CREATE[] =
+    "SELECT status, id, name, slug, settings, " HB_SQL_TS("created_at")
+    " FROM homebot.create_organization($1, $2, $3)";
+/* organizations_pkey under RLS: only the credential's organization. */
+static const char SQL_CURRENT[] =
+    "SELECT id, name, slug, settings::text, " HB_SQL_TS("created_at")
+    " FROM homebot.organizations"
+    " WHERE id = NULLIF(current_setting('app.org_id', true), '')::uuid";
+static const char SQL_UPDATE[] =
+    "UPDATE homebot.organizations SET name = COALESCE($1, name),"
+    " settings = COALESCE($2::jsonb, settings), updated_at = now()"
+    " WHERE id = NULLIF(current_setting('app.org_id', true), '')::uuid"
+    " RETURNING id, name, slug, settings::text, " HB_SQL_TS("created_at");
+
+static int
+fail(struct hb_request *r, int status, const char *code, const char *msg)
+{
+	hb_fail(&r->err, status, code, "%s", msg);
+	return http_error(r, &r->err);
+}
+
+/* {id, name, slug, settings, created_at} from columns 0..4 of row i. */
+static struct json_object *
+org_json(PGresult *res, int i)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "id",
+	    json_object_new_string(PQgetvalue(res, i, 0)));
+	json_object_object_add(o, "name",
+	    json_object_new_string(PQgetvalue(res, i, 1)));
+	json_object_object_add(o, "slug",
+	    json_object_new_string(PQgetvalue(res, i, 2)));
+	json_object_object_add(o, "settings",
+	    json_tokener_parse(PQgetvalue(res, i, 3)));
+	json_object_object_add(o, "created_at",
+	    json_object_new_string(PQgetvalue(res, i, 4)));
+	return o;
+}
+
+static int
+handle_list(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_page page;
+	struct hb_db_ctx ctx;
+	struct json_object *data, *o;
+	const char *params[4], *next = NULL;
+	char limit[16];
+	PGresult *res;
+	int n;
+
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
+	    &r->err) == -1 ||
+	    page_parse(r, "organizations", who.user_id, &page, &r->err) == -1)
+		return http_error(r, &r->err);
+	snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+	params[0] = who.user_id;
+	params[1] = page.after ? page.ts : NULL;
+	params[2] = page.after ? page.id : NULL;
+	params[3] = limit;
+	ctx = auth_ctx(&who, r);
+	res = db_tenant_query(app->db, &ctx, false, SQL_LIST, 4, params,
+	    &r->err);
+	if (res == NULL)
+		return http_error(r, &r->err);
+	n = PQntuples(res);
+	data = json_object_new_array();
+	for (int i = 0; i < n && i < page.limit; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id",
+		    json_object_new_string(PQgetvalue(res, i, 0)));
+		json_object_object_add(o, "name",
+		    json_object_new_string(PQgetvalue(res, i, 1)));
+		json_object_object_add(o, "slug",
+		    json_object_new_string(PQgetvalue(res, i, 2)));
+		json_object_object_add(o, "role",
+		    json_object_new_string(PQgetvalue(res, i, 3)));
+		json_object_object_add(o, "created_at",
+		    json_object_new_string(PQgetvalue(res, i, 4)));
+		json_object_array_add(data, o);
+	}
+	if (n > page.limit)
+		next = page_cursor(r, "organizations", who.user_id,
+		    PQgetvalue(res, page.limit - 1, 4),
+		    PQgetvalue(res, page.limit - 1, 0));
+	PQclear(res);
+	return page_send(r, data, next);
+}
+
+static int
+handle_create(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_json_check c;
+	struct hb_db_ctx ctx;
+	const char *name, *slug, *params[3], *status;
+	struct json_object *o;
+	PGresult *res;
+
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
+	    &r->err) == -1)
+		return http_error(r, &r->err);
+	json_check_begin(&c, r->json);
+	name = json_get_string(&c, "name", true, 1, 200);
+	slug = json_get_string(&c, "slug", false, 1, 63);
+	if (json_check_done(&c, &r->err) == -1)
+		return http_error(r, &r->err);
+	params[0] = who.user_id;
+	params[1] = name;
+	params[2] = slug;
+	ctx = auth_ctx(&who, r);
+	res = db_tenant_query(app->db, &ctx, false, SQL_CREATE, 3, params,
+	    &r->err);
+	if (res == NULL)
+		return http_error(r, &r->err);
+	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
+	if (strcmp(status, "ok") != 0) {
+		bool taken = strcmp(status, "slug_taken") == 0;
+
+		PQclear(res);
+		if (taken)
+			return fail(r, 409, "slug_taken",
+			    "Another organization has this slug.");
+		json_check_begin(&c, r->json);
+		json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and "
+		    "'-', not starting or ending with '-'");
+		json_check_done(&c, &r->err);
+		return http_error(r, &r->err);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "id",
+	    json_object_new_string(PQgetvalue(res, 0, 1)));
+	json_object_object_add(o, "name",
+	    json_object_new_string(PQgetvalue(res, 0, 2)));
+	json_object_object_add(o, "slug",
+	    json_object_new_string(PQgetvalue(res, 0, 3)));
+	json_object_object_add(o, "settings",
+	    json_tokener_parse(PQgetvalue(res, 0, 4)));
+	json_object_object_add(o, "created_at",
+	    json_object_new_string(PQgetvalue(res, 0, 5)));
+	json_object_object_add(o, "role", json_object_new_string("owner"));
+	PQclear(res);
+	return http_json(r, 201, o);
+}
+
+static int
+handle_current(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx;
+	PGresult *res;
+	int rc;
+
+	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
+	    auth_require(&who, "org:read", &r->err) == -1)
+		return http_error(r, &r->err);
+	ctx = auth_ctx(&who, r);
+	res = db_tenant_query(app->db, &ctx, false, SQL_CURRENT, 0, NULL,
+	    &r->err);
+	if (res == NULL)
+		return http_error(r, &r->err);
+	rc = PQntuples(res) == 1 ? http_json(r, 200, org_json(res, 0)) :
+	    fail(r, 404, "not_found", "No such organization.");
+	PQclear(res);
+	return rc;
+}
+
+static int
+handle_update(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_json_check c;
+	struct hb_db_ctx ctx;
+	struct json_object *settings;
+	const char *params[2];
+	PGresult *res;
+	int rc;
+
+	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
+	    auth_require(&who, "org:update", &r->err) == -1)
+		return http_error(r, &r->err);
+	json_check_begin(&c, r->json);
+	params[0] = json_get_string(&c, "name", false, 1, 200);
+	settings = json_get_object(&c, "settings", false);
+	params[1] = settings != NULL ? json_object_to_json_string_ext(settings,
+	    JSON_C_TO_STRING_PLAIN) : NULL;
+	if (params[1] != NULL && strlen(params[1]) > 16384)
+		json_check_fail(&c, "settings", "must be at most 16 KiB of JSON");
+	if (json_check_done(&c, &r->err) == -1)
+		return http_error(r, &r->err);
+	ctx = auth_ctx(&who, r);
+	if (db_tx_begin(app->db, &ctx, &r->err) == -1)
+		return http_error(r, &r->err);
+	res = db_exec(app->db, SQL_UPDATE, 2, params, &r->err);
+	if (res == NULL)
+		return http_error(r, &r->err);
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_tx_rollback(app->db);
+		return fail(r, 404, "not_found", "No such organization.");
+	}
+	if (audit_write(app->db, r, &who, &(struct hb_audit_event){ NULL, false,
+	    "organization.updated", "organization", who.org_id, NULL },
+	    &r->err) == -1 ||
+	    db_tx_commit(app->db, &r->err) == -1) {
+		PQclear(res);
+		return http_error(r, &r->err);
+	}
+	rc = http_json(r, 200, org_json(res, 0));
+	PQclear(res);
+	return rc;
+}
+
+static const struct hb_route routes[] = {
+	{ "GET", "/api/v1/organizations", handle_list, 0 },
+	{ "POST", "/api/v1/organizations", handle_create, 0 },
+	{ "GET", "/api/v1/organizations/current", handle_current, 0 },
+	{ "PATCH", "/api/v1/organizations/current", handle_update, 0 },
+};
+
+PROGRAM("homebot-orgs", routes)

@@ -1,0 +1,277 @@
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "auth_token.h"
+#include "crypto.h"
+
+/*
+ * The hot path of every token-authenticated request: one read-only
+ * statement under the tenant context of the token's organization. The
+ * role comes from the membership, not the token, so a role change or
+ * removal applies to the very next request. A session's last_used_at is
+ * written when it refreshes (every ACCESS_TOKEN_TTL at most), not here:
+ * a write on every request cost a fifth of the throughput.
+ * Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey
+ * and role_permissions_pkey.
+ */
+static const char SQL_AUTH_JWT[] =
+    "SELECT u.email, u.full_name, " HB_SQL_TS("u.created_at") ","
+    "  u.disabled_at IS NOT NULL,"
+    "  o.name, o.slug, o.suspended_at IS NOT NULL, m.role,"
+    "  array_to_string(ARRAY("
+    "   SELECT rp.permission FROM homebot.role_permissions rp"
+    "    WHERE rp.role = m.role"
+    "   UNION SELECT up.permission FROM homebot.user_permissions up"
+    "    WHERE up.organization_id = m.organization_id"
+    "      AND up.user_id = m.user_id ORDER BY 1), ','),"
+    "  s.revoked_at IS NOT NULL, u.is_superadmin"
+    " FROM homebot.sessions s"
+    " JOIN homebot.memberships m ON m.organization_id = s.organization_id"
+    "  AND m.user_id = s.user_id AND m.status = 'active'"
+    " JOIN homebot.users u ON u.id = s.user_id"
+    " JOIN homebot.organizations o ON o.id = s.organization_id"
+    " WHERE s.id = $1 AND s.user_id = $2 AND s.organization_id = $3";
+
+/*
+ * API keys are found by prefix before any tenant is known, through a
+ * SECURITY DEFINER function; the same statement then sets the tenant
+ * context of the key's organization for the rest of the transaction.
+ */
+static const char SQL_AUTH_KEY[] =
+    "SELECT set_config('app.org_id', k.organization_id::text, true),"
+    " set_config('app.user_id', k.user_id::text, true),"
+    " set_config('app.api_key_id', k.key_id::text, true),"
+    " encode(k.key_hash, 'hex'), k.key_id, k.key_name,"
+    " array_to_string(k.scopes, ','), array_to_string(k.permissions, ','),"
+    " k.expired, k.revoked, k.organization_id, k.org_name, k.org_slug,"
+    " k.org_suspended, k.user_id, k.email, k.full_name, "
+    HB_SQL_TS("k.user_created_at") ","
+    " k.user_disabled, k.role"
+    " FROM homebot.authenticate_api_key($1, decode($2, 'hex')) k";
+
+int
+auth_split_list(struct hb_arena *a, const char *s, const char **out, int max)
+{
+	int n = 0;
+
+	while (s != NULL && *s != '\0' && n < max) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma != NULL ? (size_t)(comma - s) : strlen(s);
+
+		if (len > 0 && (out[n] = arena_strndup(a, s, len)) != NULL)
+			n++;
+		s += len;
+		if (*s == ',')
+			s++;
+	}
+	return n;
+}
+
+static const char *
+col(struct hb_request *r, PGresult *res, int c)
+{
+	return PQgetisnull(res, 0, c) ? NULL :
+	    arena_strdup(r->arena, PQgetvalue(res, 0, c));
+}
+
+static bool
+col_true(PGresult *res, int c)
+{
+	return !PQgetisnull(res, 0, c) && PQgetvalue(res, 0, c)[0] == 't';
+}
+
+/*
+ * The credential: "Authorization: Bearer X" or "X-API-Key: X". *is_key
+ * says it is an API key: a Bearer credential that looks like one, or
+ * anything sent as X-API-Key, which carries nothing else.
+ */
+static const char *
+credential(const struct hb_request *r, bool *is_key)
+{
+	const char *h = http_header(r, "Authorization");
+
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		while (*h == ' ')
+			h++;
+		*is_key = strncmp(h, "hb_", 3) == 0;
+		return *h != '\0' ? h : NULL;
+	}
+	h = http_header(r, "X-API-Key");
+	*is_key = true;
+	return h != NULL && *h != '\0' ? h : NULL;
+}
+
+static int
+fail_rollback(struct hb_db *db, unsigned flags, struct hb_error *err,
+    int status, const char *code, const char *msg)
+{
+	if (flags & HB_AUTH_KEEP_TX)
+		db_tx_rollback(db);
+	return hb_fail(err, status, code, "%s", msg);
+}
+
+static int
+auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
+    unsigned flags, const char *token, struct hb_principal *who,
+    struct hb_error *err)
+{
+	struct hb_claims *c = &who->claims;
+	struct hb_db_ctx ctx;
+	const char *params[3];
+	PGresult *res;
+	int rc;
+
+	if (auth_jwt_verify(k, r->cfg->issuer, token, (long)time(NULL), c,
+	    err) == -1)
+		return -1;
+	ctx = (struct hb_db_ctx){ c->org, c->sub, r->request_id, NULL,
+	    r->remote_addr, audit_user_agent(r) };
+	params[0] = c->sid;
+	params[1] = c->sub;
+	params[2] = c->org;
+	res = db_tenant_query(db, &ctx, flags & HB_AUTH_KEEP_TX, SQL_AUTH_JWT,
+	    3, params, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || col_true(res, 9) || col_true(res, 3))
+		rc = fail_rollback(db, flags, err, 401, "invalid_token",
+		    "The access token is not valid.");
+	else if (col_true(res, 6))
+		rc = fail_rollback(db, flags, err, 403,
+		    "organization_suspended", "The organization is suspended.");
+	else {
+		who->method = HB_AUTH_JWT;
+		who->is_superadmin = col_true(res, 10);
+		who->user_id = arena_strdup(r->arena, c->sub);
+		who->org_id = arena_strdup(r->arena, c->org);
+		who->session_id = arena_strdup(r->arena, c->sid);
+		who->email = col(r, res, 0);
+		who->full_name = col(r, res, 1);
+		who->user_created_at = col(r, res, 2);
+		who->org_name = col(r, res, 4);
+		who->org_slug = col(r, res, 5);
+		who->role = col(r, res, 7);
+		who->npermissions = auth_split_list(r->arena,
+		    PQgetvalue(res, 0, 8), who->permissions,
+		    HB_MAX_PERMISSIONS);
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+auth_key(struct hb_request *r, struct hb_db *db, unsigned flags,
+    const char *key, struct hb_principal *who, struct hb_error *err)
+{
+	char prefix[HB_API_KEY_PREFIX_LEN + 1], hex[2 * HB_SHA256_LEN + 1];
+	unsigned char hash[HB_SHA256_LEN];
+	struct hb_db_ctx ctx = { NULL, NULL, r->request_id, NULL,
+	    r->remote_addr, audit_user_agent(r) };
+	const char *params[2] = { prefix, hex };
+	const char *stored;
+	PGresult *res;
+	int rc;
+
+	if (!auth_api_key_parse(key, prefix))
+		return hb_fail(err, 401, "invalid_api_key",
+		    "The API key is not valid.");
+	crypto_sha256(key, strlen(key), hash);
+	crypto_hex(hash, sizeof(hash), hex);
+	res = db_tenant_query(db, &ctx, flags & HB_AUTH_KEEP_TX, SQL_AUTH_KEY,
+	    2, params, err);
+	if (res == NULL)
+		return -1;
+	stored = PQntuples(res) == 1 ? PQgetvalue(res, 0, 3) : "";
+	/* The hash is compared here, in constant time, not by SQL '='. */
+	if (strlen(stored) != sizeof(hex) - 1 ||
+	    !crypto_equal(stored, hex, sizeof(hex) - 1) ||
+	    col_true(res, 8) || col_true(res, 9) || col_true(res, 18))
+		rc = fail_rollback(db, flags, err, 401, "invalid_api_key",
+		    "The API key is not valid.");
+	else if (col_true(res, 13))
+		rc = fail_rollback(db, flags, err, 403,
+		    "organization_suspended", "The organization is suspended.");
+	else {
+		who->method = HB_AUTH_API_KEY;
+		who->key_id = col(r, res, 4);
+		who->key_name = col(r, res, 5);
+		who->key_prefix = arena_strdup(r->arena, prefix);
+		who->nscopes = auth_split_list(r->arena, PQgetvalue(res, 0, 6),
+		    who->scopes, HB_MAX_PERMISSIONS);
+		who->npermissions = auth_split_list(r->arena,
+		    PQgetvalue(res, 0, 7), who->permissions,
+		    HB_MAX_PERMISSIONS);
+		who->org_id = col(r, res, 10);
+		who->org_name = col(r, res, 11);
+		who->org_slug = col(r, res, 12);
+		who->user_id = col(r, res, 14);
+		who->email = col(r, res, 15);
+		who->full_name = col(r, res, 16);
+		who->user_created_at = col(r, res, 17);
+		who->role = col(r, res, 19);
+		rc = 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
+int
+auth_request(struct hb_request *r, struct hb_db *db,
+    const struct hb_jwt_keys *keys, unsigned flags, struct hb_principal *who,
+    struct hb_error *err)
+{
+	bool is_key;
+	const char *cred = credential(r, &is_key);
+	int rc;
+
+	memset(who, 0, sizeof(*who));
+	if (cred == NULL)
+		return hb_fail(err, 401, "not_authenticated",
+		    "Send an access token or API key as a Bearer credential.");
+	if (is_key) {
+		if (flags & HB_AUTH_TOKEN_ONLY)
+			return hb_fail(err, 403, "forbidden",
+			    "This endpoint needs an access token, not an "
+			    "API key.");
+		rc = auth_key(r, db, flags, cred, who, err);
+	} else
+		rc = auth_jwt(r, db, keys, flags, cred, who, err);
+	if (rc == 0) {
+		snprintf(r->org_id, sizeof(r->org_id), "%s", who->org_id);
+		snprintf(r->user_id, sizeof(r->user_id), "%s", who->user_id);
+	}
+	return rc;
+}
+
+bool
+auth_has(const struct hb_principal *who, const char *permission)
+{
+	for (int i = 0; i < who->npermissions; i++)
+		if (strcmp(who->permissions[i], permission) == 0)
+			return true;
+	return false;
+}
+
+int
+auth_require(const struct hb_principal *who, const char *permission,
+    struct hb_error *err)
+{
+	if (auth_has(who, permission))
+		return 0;
+	return hb_fail(err, 403, "forbidden",
+	    "This needs the permission %s.", permission);
+}
+
+struct hb_db_ctx
+auth_ctx(const struct hb_principal *who, const struct hb_request *r)
+{
+	return (struct hb_db_ctx){ who->org_id, who->user_id, r->request_id,
+	    who->method == HB_AUTH_API_KEY ? who->key_id : NULL,
+	    r->remote_addr, audit_user_agent(r) };
+}

@@ -1,0 +1,69 @@
+#ifndef HB_AUTH_H
+#define HB_AUTH_H
+
+#include <stdbool.h>
+
+#include "auth_jwt.h"
+#include "db.h"
+#include "error.h"
+#include "http.h"
+
+#define HB_MAX_PERMISSIONS	32
+
+enum hb_auth_method {
+	HB_AUTH_JWT,
+	HB_AUTH_API_KEY,
+};
+
+/* Who is calling; every string lives in the request's arena. */
+struct hb_principal {
+	enum hb_auth_method method;
+	struct hb_claims claims;	/* HB_AUTH_JWT only */
+	const char	*user_id;
+	const char	*email;
+	const char	*full_name;
+	const char	*user_created_at;
+	const char	*org_id;
+	const char	*org_name;
+	const char	*org_slug;
+	const char	*role;
+	const char	*session_id;	/* HB_AUTH_JWT only */
+	bool		 is_superadmin;	/* HB_AUTH_JWT only */
+	const char	*key_id;	/* HB_AUTH_API_KEY only */
+	const char	*key_name;
+	const char	*key_prefix;
+	const char	*scopes[HB_MAX_PERMISSIONS];
+	int		 nscopes;
+	/* The permissions this request holds (a key's: its live scopes). */
+	const char	*permissions[HB_MAX_PERMISSIONS];
+	int		 npermissions;
+};
+
+#define HB_AUTH_TOKEN_ONLY	0x01	/* access tokens only, no API keys */
+#define HB_AUTH_KEEP_TX		0x02	/* leave the transaction open */
+
+/*
+ * Authenticates the request's credential and loads session, membership,
+ * user and organization in one round trip that also sets the tenant
+ * context. With HB_AUTH_KEEP_TX the transaction stays open for the
+ * handler's statements (db_exec, then db_tx_commit). Returns 0, or -1
+ * with a 401/403/503 in err and no transaction open.
+ */
+int	 auth_request(struct hb_request *r, struct hb_db *db,
+	    const struct hb_jwt_keys *keys, unsigned flags,
+	    struct hb_principal *who, struct hb_error *err);
+
+/* The one permission check: 0, or -1 with 403 forbidden. */
+int	 auth_require(const struct hb_principal *who, const char *permission,
+	    struct hb_error *err);
+bool	 auth_has(const struct hb_principal *who, const char *permission);
+
+/* The context for the principal's further statements. */
+struct hb_db_ctx auth_ctx(const struct hb_principal *who,
+	    const struct hb_request *r);
+
+/* Splits "a,b,c" into up to max arena strings; returns the count. */
+int	 auth_split_list(struct hb_arena *a, const char *s, const char **out,
+	    int max);
+
+#endif

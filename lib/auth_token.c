@@ -1,0 +1,88 @@
+#include <string.h>
+
+#include "auth_token.h"
+
+static bool
+b64url_chars(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static int
+new_secret(char out[HB_SECRET_B64_LEN + 1])
+{
+	unsigned char raw[32];
+
+	if (crypto_random(raw, sizeof(raw)) == -1)
+		return -1;
+	crypto_b64url_encode(raw, sizeof(raw), out, HB_SECRET_B64_LEN + 1);
+	return 0;
+}
+
+int
+auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
+    unsigned char hash[HB_SHA256_LEN])
+{
+	if (new_secret(token) == -1)
+		return -1;
+	crypto_sha256(token, HB_SECRET_B64_LEN, hash);
+	return 0;
+}
+
+bool
+auth_refresh_valid(const char *s)
+{
+	return s != NULL && strlen(s) == HB_SECRET_B64_LEN &&
+	    b64url_chars(s, HB_SECRET_B64_LEN);
+}
+
+int
+auth_api_key_new(char key[HB_API_KEY_LEN + 1],
+    char prefix[HB_API_KEY_PREFIX_LEN + 1], unsigned char hash[HB_SHA256_LEN])
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char raw[HB_API_KEY_PREFIX_LEN];
+	char secret[HB_SECRET_B64_LEN + 1];
+
+	if (crypto_random(raw, sizeof(raw)) == -1 || new_secret(secret) == -1)
+		return -1;
+	/* 252 = 7 * 36: bytes above it are rerolled to avoid bias. */
+	for (int i = 0; i < HB_API_KEY_PREFIX_LEN; i++) {
+		while (raw[i] >= 252)
+			if (crypto_random(&raw[i], 1) == -1)
+				return -1;
+		prefix[i] = alnum[raw[i] % 36];
+	}
+	prefix[HB_API_KEY_PREFIX_LEN] = '\0';
+	memcpy(key, "hb_", 3);
+	memcpy(key + 3, prefix, HB_API_KEY_PREFIX_LEN);
+	key[3 + HB_API_KEY_PREFIX_LEN] = '_';
+	memcpy(key + 4 + HB_API_KEY_PREFIX_LEN, secret, HB_SECRET_B64_LEN + 1);
+	crypto_sha256(key, HB_API_KEY_LEN, hash);
+	return 0;
+}
+
+bool
+auth_api_key_parse(const char *key, char prefix[HB_API_KEY_PREFIX_LEN + 1])
+{
+	if (key == NULL || strlen(key) != HB_API_KEY_LEN ||
+	    strncmp(key, "hb_", 3) != 0 || key[3 + HB_API_KEY_PREFIX_LEN] != '_' ||
+	    !b64url_chars(key + 4 + HB_API_KEY_PREFIX_LEN, HB_SECRET_B64_LEN))
+		return false;
+	for (int i = 0; i < HB_API_KEY_PREFIX_LEN; i++) {
+		char c = key[3 + i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return false;
+		prefix[i] = c;
+	}
+	prefix[HB_API_KEY_PREFIX_LEN] = '\0';
+	return true;
+}

@@ -1,0 +1,28 @@
+#ifndef HB_AUTH_TOKEN_H
+#define HB_AUTH_TOKEN_H
+
+#include <stdbool.h>
+
+#include "crypto.h"
+
+/* 32 random bytes, base64url: 43 characters. */
+#define HB_SECRET_B64_LEN	43
+#define HB_REFRESH_TOKEN_MAX	64
+/* "hb_" + 8-character prefix + "_" + 43-character secret. */
+#define HB_API_KEY_LEN		(3 + 8 + 1 + HB_SECRET_B64_LEN)
+#define HB_API_KEY_PREFIX_LEN	8
+
+/* A new refresh token (256 bits from the OS) and its SHA-256; 0 or -1. */
+int	auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
+	    unsigned char hash[HB_SHA256_LEN]);
+/* Whether s has the shape of a refresh token (43 base64url characters). */
+bool	auth_refresh_valid(const char *s);
+/* A new API key "hb_<prefix>_<secret>", its prefix and SHA-256; 0 or -1. */
+int	auth_api_key_new(char key[HB_API_KEY_LEN + 1],
+	    char prefix[HB_API_KEY_PREFIX_LEN + 1],
+	    unsigned char hash[HB_SHA256_LEN]);
+/* Whether key has the API key shape; copies its prefix when it does. */
+bool	auth_api_key_parse(const char *key,
+	    char prefix[HB_API_KEY_PREFIX_LEN + 1]);
+
+#endif

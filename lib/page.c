@@ -1,0 +1,130 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth_jwt.h"
+#include "crypto.h"
+#include "page.h"
+
+#define MAC_LEN	16
+
+static void
+cursor_mac(const struct hb_request *r, const char *payload,
+    unsigned char mac[HB_SHA256_LEN])
+{
+	crypto_hmac_sha256(r->cfg->secret_key, strlen(r->cfg->secret_key),
+	    payload, strlen(payload), mac);
+}
+
+const char *
+page_cursor(struct hb_request *r, const char *kind, const char *scope,
+    const char *ts, const char *id)
+{
+	char payload[256], b64[400], macb64[32], *out;
+	unsigned char mac[HB_SHA256_LEN];
+	int n;
+
+	n = snprintf(payload, sizeof(payload), "%s|%s|%s|%s", kind, scope,
+	    ts, id);
+	if (n < 0 || (size_t)n >= sizeof(payload))
+		return NULL;
+	cursor_mac(r, payload, mac);
+	crypto_b64url_encode((unsigned char *)payload, (size_t)n, b64,
+	    sizeof(b64));
+	crypto_b64url_encode(mac, MAC_LEN, macb64, sizeof(macb64));
+	out = arena_alloc(r->arena, strlen(b64) + strlen(macb64) + 2);
+	if (out != NULL)
+		sprintf(out, "%s.%s", b64, macb64);
+	return out;
+}
+
+static int
+bad_cursor(struct hb_error *err)
+{
+	return hb_fail(err, 400, "invalid_cursor",
+	    "The cursor is not valid for this collection.");
+}
+
+static int
+cursor_parse(struct hb_request *r, const char *cursor, const char *kind,
+    const char *scope, struct hb_page *p, struct hb_error *err)
+{
+	const char *dot = strchr(cursor, '.');
+	char payload[256], want[256];
+	unsigned char mac[HB_SHA256_LEN], got[MAC_LEN];
+	char *ts, *id;
+	long n;
+
+	if (dot == NULL || strlen(cursor) > 400)
+		return bad_cursor(err);
+	n = crypto_b64url_decode(cursor, (size_t)(dot - cursor),
+	    (unsigned char *)payload, sizeof(payload) - 1);
+	if (n <= 0 || crypto_b64url_decode(dot + 1, strlen(dot + 1), got,
+	    sizeof(got)) != MAC_LEN)
+		return bad_cursor(err);
+	payload[n] = '\0';
+	cursor_mac(r, payload, mac);
+	if (!crypto_equal(mac, got, MAC_LEN))
+		return bad_cursor(err);
+	snprintf(want, sizeof(want), "%s|%s|", kind, scope);
+	if (strncmp(payload, want, strlen(want)) != 0)
+		return bad_cursor(err);
+	ts = payload + strlen(want);
+	id = strchr(ts, '|');
+	if (id == NULL)
+		return bad_cursor(err);
+	*id++ = '\0';
+	if (strlen(ts) >= sizeof(p->ts) || !auth_is_uuid(id))
+		return bad_cursor(err);
+	memcpy(p->ts, ts, strlen(ts) + 1);
+	memcpy(p->id, id, 37);
+	p->after = true;
+	return 0;
+}
+
+int
+page_parse(struct hb_request *r, const char *kind, const char *scope,
+    struct hb_page *p, struct hb_error *err)
+{
+	const char *limit = http_query(r, "limit");
+	const char *cursor = http_query(r, "cursor");
+	char *end;
+	long n;
+
+	memset(p, 0, sizeof(*p));
+	p->limit = HB_PAGE_DEFAULT;
+	if (limit != NULL) {
+		n = strtol(limit, &end, 10);
+		if (*limit == '\0' || *end != '\0' || n < 1 ||
+		    n > HB_PAGE_MAX) {
+			struct json_object *d = json_object_new_array();
+			struct json_object *e = json_object_new_object();
+
+			json_object_object_add(e, "field",
+			    json_object_new_string("limit"));
+			json_object_object_add(e, "message",
+			    json_object_new_string("must be from 1 to 200"));
+			json_object_array_add(d, e);
+			hb_fail(err, 422, "validation_failed",
+			    "The request is not valid.");
+			err->details = d;
+			return -1;
+		}
+		p->limit = (int)n;
+	}
+	if (cursor != NULL && *cursor != '\0')
+		return cursor_parse(r, cursor, kind, scope, p, err);
+	return 0;
+}
+
+int
+page_send(struct hb_request *r, struct json_object *data,
+    const char *next_cursor)
+{
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "data", data);
+	json_object_object_add(body, "next_cursor", next_cursor != NULL ?
+	    json_object_new_string(next_cursor) : NULL);
+	return http_json(r, 200, body);
+}

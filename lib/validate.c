@@ -1,0 +1,123 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth_password.h"
+#include "validate.h"
+
+static bool
+email_shape(const char *s)
+{
+	const char *at = strchr(s, '@'), *dot;
+
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL)
+		return false;
+	dot = strrchr(at + 1, '.');
+	if (dot == NULL || dot == at + 1 || dot[1] == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s))
+			return false;
+	return true;
+}
+
+const char *
+validate_email(struct hb_json_check *c, struct hb_arena *a,
+    const char *field, bool required)
+{
+	const char *raw = json_get_string(c, field, required, 1, 1024);
+	size_t n;
+
+	if (raw == NULL)
+		return NULL;
+	while (isspace((unsigned char)*raw))
+		raw++;
+	n = strlen(raw);
+	while (n > 0 && isspace((unsigned char)raw[n - 1]))
+		n--;
+	if (n == 0 || n > HB_EMAIL_MAX) {
+		json_check_fail(c, field, "must be an email address of at most "
+		    "254 bytes");
+		return NULL;
+	}
+	raw = arena_strndup(a, raw, n);
+	if (raw == NULL || !email_shape(raw)) {
+		json_check_fail(c, field, "not a valid email");
+		return NULL;
+	}
+	return raw;
+}
+
+char *
+validate_email_key(struct hb_arena *a, const char *s)
+{
+	size_t n;
+	char *out;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	out = arena_strndup(a, s, n);
+	for (char *p = out; p != NULL && *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return out;
+}
+
+void
+validate_new_password(struct hb_json_check *c, const struct hb_config *cfg,
+    const char *field, const char *pw, const char *email)
+{
+	char msg[96];
+	size_t n;
+
+	if (pw == NULL)
+		return;
+	n = strlen(pw);
+	if (n < (size_t)cfg->password_min_length || n > HB_PASSWORD_MAX) {
+		snprintf(msg, sizeof(msg), "must be %d to %d bytes long",
+		    cfg->password_min_length, HB_PASSWORD_MAX);
+		json_check_fail(c, field, msg);
+	} else if (email != NULL && strcasecmp(pw, email) == 0)
+		json_check_fail(c, field, "must not be the email address");
+}
+
+static bool
+digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool
+validate_timestamp(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 20 || n > 40 || !digits(s, 4) || s[4] != '-' ||
+	    !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+	    s[16] != ':' || !digits(s + 17, 2))
+		return false;
+	if (s[5] > '1' || (s[5] == '1' && s[6] > '2') || (s[5] == '0' &&
+	    s[6] == '0') || s[8] > '3' || (s[8] == '0' && s[9] == '0') ||
+	    s[11] > '2' || s[14] > '5' || s[17] > '6')
+		return false;
+	s += 19;
+	if (*s == '.') {
+		s++;
+		if (!isdigit((unsigned char)*s))
+			return false;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
+		return true;
+	return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':' &&
+	    digits(s + 4, 2) && s[6] == '\0';
+}

@@ -1,0 +1,36 @@
+#ifndef HB_VALIDATE_H
+#define HB_VALIDATE_H
+
+#include <stdbool.h>
+
+#include "arena.h"
+#include "config.h"
+#include "json.h"
+
+#define HB_EMAIL_MAX	254
+
+/*
+ * Reads an email field: trimmed, at most 254 bytes, one "@" between a
+ * local part and a dotted domain, no spaces. Returns the trimmed text in
+ * the arena, or NULL with a detail added (when invalid or required).
+ */
+const char *validate_email(struct hb_json_check *c, struct hb_arena *a,
+	    const char *field, bool required);
+/*
+ * The trimmed, lowercase copy of s in the arena: the key emails are
+ * compared and locked out by, case-insensitively.
+ */
+char	*validate_email_key(struct hb_arena *a, const char *s);
+/*
+ * A new password: PASSWORD_MIN_LENGTH..72 bytes (never cut short) and
+ * not the email. Adds a detail to c when it breaks a rule.
+ */
+void	 validate_new_password(struct hb_json_check *c,
+	    const struct hb_config *cfg, const char *field, const char *pw,
+	    const char *email);
+
+/* Whether s is an RFC 3339 date-time (2026-11-22T14:46:25Z, offsets and
+ * fractions allowed). */
+bool	 validate_timestamp(const char *s);
+
+#endif
