@@ -130,52 +130,26 @@ user_json(PGresult *res, int i, int first)
 	return u;
 }
 
-typedef struct json_object *(*row_fn)(PGresult *, int);
-
 static struct json_object *
 user_row(PGresult *res, int i)
 {
 	return user_json(res, i, 0);
 }
 
-/*
- * A platform collection: page through sql (keyset params last but one
- * and last but two, the limit last) with extra leading params.
- */
+/* A platform collection: every organization's rows, paged. */
 static int
 send_page(struct hb_request *r, struct hb_app *app, struct hb_principal *who,
     const char *kind, const char *sql, const char **params, int nextra,
-    int ts_col, row_fn row)
+    int ts_col, hb_row_fn row)
 {
 	struct hb_page page;
 	struct hb_db_ctx ctx;
-	struct json_object *data;
-	const char *next = NULL;
-	char limit[16];
-	PGresult *res;
-	int n;
 
 	if (page_parse(r, kind, "platform", &page, &r->err) == -1)
 		return http_error(r, &r->err);
-	snprintf(limit, sizeof(limit), "%d", page.limit + 1);
-	params[nextra] = page.after ? page.ts : NULL;
-	params[nextra + 1] = page.after ? page.id : NULL;
-	params[nextra + 2] = limit;
 	ctx = auth_ctx(who, r);
-	res = db_tenant_query(app->db, &ctx, false, sql, nextra + 3, params,
-	    &r->err);
-	if (res == NULL)
-		return http_error(r, &r->err);
-	n = PQntuples(res);
-	data = json_object_new_array();
-	for (int i = 0; i < n && i < page.limit; i++)
-		json_object_array_add(data, row(res, i));
-	if (n > page.limit)
-		next = page_cursor(r, kind, "platform",
-		    PQgetvalue(res, page.limit - 1, ts_col),
-		    PQgetvalue(res, page.limit - 1, 0));
-	PQclear(res);
-	return page_send(r, data, next);
+	return page_run(r, app->db, &ctx, &page, kind, "platform", sql,
+	    params, nextra, ts_col, row);
 }
 
 static int

@@ -2,8 +2,6 @@
  * GET /api/v1/audit-log (api.md §3, §4): this organization's audit
  * events, newest first, filtered by action, actor and time.
  */
-#include <stdio.h>
-
 #include "audit.h"
 #include "auth.h"
 #include "page.h"
@@ -30,40 +28,20 @@ handle_list(struct hb_request *r, struct hb_app *app)
 	struct hb_audit_filter f;
 	struct hb_page page;
 	struct hb_db_ctx ctx;
-	struct json_object *data;
-	const char *params[7], *next = NULL;
-	char limit[16];
-	PGresult *res;
-	int n;
+	const char *params[7];
 
 	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
 	    auth_require(&who, "audit:read", &r->err) == -1 ||
 	    audit_filter_parse(r, &f, &r->err) == -1 ||
 	    page_parse(r, "audit", who.org_id, &page, &r->err) == -1)
 		return http_error(r, &r->err);
-	snprintf(limit, sizeof(limit), "%d", page.limit + 1);
 	params[0] = f.action;
 	params[1] = f.actor_id;
 	params[2] = f.since;
 	params[3] = f.until;
-	params[4] = page.after ? page.ts : NULL;
-	params[5] = page.after ? page.id : NULL;
-	params[6] = limit;
 	ctx = auth_ctx(&who, r);
-	res = db_tenant_query(app->db, &ctx, false, SQL_LIST, 7, params,
-	    &r->err);
-	if (res == NULL)
-		return http_error(r, &r->err);
-	n = PQntuples(res);
-	data = json_object_new_array();
-	for (int i = 0; i < n && i < page.limit; i++)
-		json_object_array_add(data, audit_row_json(res, i));
-	if (n > page.limit)
-		next = page_cursor(r, "audit", who.org_id,
-		    PQgetvalue(res, page.limit - 1, 1),
-		    PQgetvalue(res, page.limit - 1, 0));
-	PQclear(res);
-	return page_send(r, data, next);
+	return page_run(r, app->db, &ctx, &page, "audit", who.org_id,
+	    SQL_LIST, params, 4, 1, audit_row_json);
 }
 
 static const struct hb_route routes[] = {

@@ -38,11 +38,11 @@ static const char SQL_REFRESH[] =
 /* The caller's sessions, by sessions(user_id, created_at DESC, id DESC). */
 static const char SQL_SESSIONS[] =
     "SELECT id, " HB_SQL_TS("created_at") ", " HB_SQL_TS("last_used_at") ","
-    " ip, user_agent, organization_id FROM homebot.sessions"
+    " ip, user_agent, organization_id, id = $2::uuid FROM homebot.sessions"
     " WHERE user_id = $1 AND revoked_at IS NULL"
-    "   AND last_used_at > now() - make_interval(secs => $2::int)"
-    "   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $5";
+    "   AND last_used_at > now() - make_interval(secs => $3::int)"
+    "   AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $6";
 static const char SQL_REVOKE_SESSION[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
@@ -475,24 +475,17 @@ handle_password(struct hb_request *r, struct hb_app *app)
 }
 
 static struct json_object *
-session_json(PGresult *res, int i, const char *current)
+session_json(PGresult *res, int i)
 {
+	static const char *const names[] = { "id", "created_at",
+	    "last_used_at", "ip", "user_agent", "organization_id" };
 	struct json_object *s = json_object_new_object();
 
-	json_object_object_add(s, "id",
-	    json_object_new_string(PQgetvalue(res, i, 0)));
-	json_object_object_add(s, "created_at",
-	    json_object_new_string(PQgetvalue(res, i, 1)));
-	json_object_object_add(s, "last_used_at",
-	    json_object_new_string(PQgetvalue(res, i, 2)));
-	json_object_object_add(s, "ip", PQgetisnull(res, i, 3) ? NULL :
-	    json_object_new_string(PQgetvalue(res, i, 3)));
-	json_object_object_add(s, "user_agent", PQgetisnull(res, i, 4) ? NULL :
-	    json_object_new_string(PQgetvalue(res, i, 4)));
-	json_object_object_add(s, "organization_id",
-	    json_object_new_string(PQgetvalue(res, i, 5)));
-	json_object_object_add(s, "current", json_object_new_boolean(
-	    strcmp(PQgetvalue(res, i, 0), current) == 0));
+	for (int c = 0; c < 6; c++)
+		json_object_object_add(s, names[c], PQgetisnull(res, i, c) ?
+		    NULL : json_object_new_string(PQgetvalue(res, i, c)));
+	json_object_object_add(s, "current",
+	    json_object_new_boolean(PQgetvalue(res, i, 6)[0] == 't'));
 	return s;
 }
 
@@ -502,39 +495,20 @@ handle_sessions(struct hb_request *r, struct hb_app *app)
 	struct hb_principal who;
 	struct hb_page page;
 	struct hb_db_ctx ctx;
-	struct json_object *data;
-	char ttl[16], limit[16];
-	const char *params[5], *next = NULL;
-	PGresult *res;
-	int n;
+	char ttl[16];
+	const char *params[6];
 
 	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
 	    &r->err) == -1 ||
 	    page_parse(r, "sessions", who.user_id, &page, &r->err) == -1)
 		return http_error(r, &r->err);
 	itoa_buf(ttl, sizeof(ttl), app->cfg.refresh_token_ttl);
-	itoa_buf(limit, sizeof(limit), page.limit + 1);
-	ctx = auth_ctx(&who, r);
 	params[0] = who.user_id;
-	params[1] = ttl;
-	params[2] = page.after ? page.ts : NULL;
-	params[3] = page.after ? page.id : NULL;
-	params[4] = limit;
-	res = db_tenant_query(app->db, &ctx, false, SQL_SESSIONS, 5, params,
-	    &r->err);
-	if (res == NULL)
-		return http_error(r, &r->err);
-	n = PQntuples(res);
-	data = json_object_new_array();
-	for (int i = 0; i < n && i < page.limit; i++)
-		json_object_array_add(data, session_json(res, i,
-		    who.session_id));
-	if (n > page.limit)
-		next = page_cursor(r, "sessions", who.user_id,
-		    PQgetvalue(res, page.limit - 1, 1),
-		    PQgetvalue(res, page.limit - 1, 0));
-	PQclear(res);
-	return page_send(r, data, next);
+	params[1] = who.session_id;
+	params[2] = ttl;
+	ctx = auth_ctx(&who, r);
+	return page_run(r, app->db, &ctx, &page, "sessions", who.user_id,
+	    SQL_SESSIONS, params, 3, 1, session_json);
 }
 
 static int

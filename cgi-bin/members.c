@@ -77,41 +77,27 @@ read_role(struct hb_json_check *c)
 	return NULL;
 }
 
+static struct json_object *
+member_row(PGresult *res, int i)
+{
+	return member_json(res, i, 0);
+}
+
 static int
 handle_list(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_principal who;
 	struct hb_page page;
 	struct hb_db_ctx ctx;
-	struct json_object *data;
-	const char *params[3], *next = NULL;
-	char limit[16];
-	PGresult *res;
-	int n;
+	const char *params[3];
 
 	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
 	    auth_require(&who, "members:read", &r->err) == -1 ||
 	    page_parse(r, "members", who.org_id, &page, &r->err) == -1)
 		return http_error(r, &r->err);
-	snprintf(limit, sizeof(limit), "%d", page.limit + 1);
-	params[0] = page.after ? page.ts : NULL;
-	params[1] = page.after ? page.id : NULL;
-	params[2] = limit;
 	ctx = auth_ctx(&who, r);
-	res = db_tenant_query(app->db, &ctx, false, SQL_LIST, 3, params,
-	    &r->err);
-	if (res == NULL)
-		return http_error(r, &r->err);
-	n = PQntuples(res);
-	data = json_object_new_array();
-	for (int i = 0; i < n && i < page.limit; i++)
-		json_object_array_add(data, member_json(res, i, 0));
-	if (n > page.limit)
-		next = page_cursor(r, "members", who.org_id,
-		    PQgetvalue(res, page.limit - 1, 5),
-		    PQgetvalue(res, page.limit - 1, 0));
-	PQclear(res);
-	return page_send(r, data, next);
+	return page_run(r, app->db, &ctx, &page, "members", who.org_id,
+	    SQL_LIST, params, 0, 5, member_row);
 }
 
 static int

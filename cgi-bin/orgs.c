@@ -55,54 +55,36 @@ org_json(PGresult *res, int i)
 	return o;
 }
 
+/* {id, name, slug, role, created_at} of one of the caller's organizations. */
+static struct json_object *
+my_org_json(PGresult *res, int i)
+{
+	static const char *const names[] = { "id", "name", "slug", "role",
+	    "created_at" };
+	struct json_object *o = json_object_new_object();
+
+	for (int c = 0; c < 5; c++)
+		json_object_object_add(o, names[c],
+		    json_object_new_string(PQgetvalue(res, i, c)));
+	return o;
+}
+
 static int
 handle_list(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_principal who;
 	struct hb_page page;
 	struct hb_db_ctx ctx;
-	struct json_object *data, *o;
-	const char *params[4], *next = NULL;
-	char limit[16];
-	PGresult *res;
-	int n;
+	const char *params[4];
 
 	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
 	    &r->err) == -1 ||
 	    page_parse(r, "organizations", who.user_id, &page, &r->err) == -1)
 		return http_error(r, &r->err);
-	snprintf(limit, sizeof(limit), "%d", page.limit + 1);
 	params[0] = who.user_id;
-	params[1] = page.after ? page.ts : NULL;
-	params[2] = page.after ? page.id : NULL;
-	params[3] = limit;
 	ctx = auth_ctx(&who, r);
-	res = db_tenant_query(app->db, &ctx, false, SQL_LIST, 4, params,
-	    &r->err);
-	if (res == NULL)
-		return http_error(r, &r->err);
-	n = PQntuples(res);
-	data = json_object_new_array();
-	for (int i = 0; i < n && i < page.limit; i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "id",
-		    json_object_new_string(PQgetvalue(res, i, 0)));
-		json_object_object_add(o, "name",
-		    json_object_new_string(PQgetvalue(res, i, 1)));
-		json_object_object_add(o, "slug",
-		    json_object_new_string(PQgetvalue(res, i, 2)));
-		json_object_object_add(o, "role",
-		    json_object_new_string(PQgetvalue(res, i, 3)));
-		json_object_object_add(o, "created_at",
-		    json_object_new_string(PQgetvalue(res, i, 4)));
-		json_object_array_add(data, o);
-	}
-	if (n > page.limit)
-		next = page_cursor(r, "organizations", who.user_id,
-		    PQgetvalue(res, page.limit - 1, 4),
-		    PQgetvalue(res, page.limit - 1, 0));
-	PQclear(res);
-	return page_send(r, data, next);
+	return page_run(r, app->db, &ctx, &page, "organizations", who.user_id,
+	    SQL_LIST, params, 1, 4, my_org_json);
 }
 
 static int

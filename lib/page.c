@@ -128,3 +128,36 @@ page_send(struct hb_request *r, struct json_object *data,
 	    json_object_new_string(next_cursor) : NULL);
 	return http_json(r, 200, body);
 }
+
+int
+page_run(struct hb_request *r, struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_page *p, const char *kind, const char *scope,
+    const char *sql, const char **params, int nextra, int ts_col,
+    hb_row_fn row)
+{
+	struct json_object *data;
+	const char *next = NULL;
+	char limit[16];
+	PGresult *res;
+	int n;
+
+	snprintf(limit, sizeof(limit), "%d", p->limit + 1);
+	params[nextra] = p->after ? p->ts : NULL;
+	params[nextra + 1] = p->after ? p->id : NULL;
+	params[nextra + 2] = limit;
+	res = db_tenant_query(db, ctx, false, sql, nextra + 3, params,
+	    &r->err);
+	if (res == NULL)
+		return http_error(r, &r->err);
+	n = PQntuples(res);
+	data = json_object_new_array();
+	for (int i = 0; i < n && i < p->limit; i++)
+		json_object_array_add(data, row(res, i));
+	/* One row more than asked for: there is a next page. */
+	if (n > p->limit)
+		next = page_cursor(r, kind, scope,
+		    PQgetvalue(res, p->limit - 1, ts_col),
+		    PQgetvalue(res, p->limit - 1, 0));
+	PQclear(res);
+	return page_send(r, data, next);
+}

@@ -28,6 +28,20 @@ int	 page_parse(struct hb_request *r, const char *kind, const char *scope,
 /* The opaque cursor after the row (ts, id), in the arena. */
 const char *page_cursor(struct hb_request *r, const char *kind,
 	    const char *scope, const char *ts, const char *id);
+/* Shapes row i of a result as one item of a collection. */
+typedef struct json_object *(*hb_row_fn)(PGresult *res, int i);
+
+/*
+ * Runs one page of a collection and answers it: sql's parameters are
+ * params[0..nextra) and then the page's created-at, id and limit + 1,
+ * which this fills in. Column 0 of the result is the id and column ts_col
+ * the created-at that key the next page. Returns the status sent.
+ */
+int	 page_run(struct hb_request *r, struct hb_db *db,
+	    const struct hb_db_ctx *ctx, const struct hb_page *p,
+	    const char *kind, const char *scope, const char *sql,
+	    const char **params, int nextra, int ts_col, hb_row_fn row);
+
 /* Sends {"data": data, "next_cursor": cursor or null}; releases data. */
 int	 page_send(struct hb_request *r, struct json_object *data,
 	    const char *next_cursor);
