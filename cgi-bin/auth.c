@@ -397,17 +397,19 @@ handle_logout(struct hb_request *r, struct hb_app *app)
 	const char *params[3];
 	bool all;
 
+	if (auth_request(r, app->db, &app->keys,
+	    HB_AUTH_TOKEN_ONLY | HB_AUTH_KEEP_TX, &who, &r->err) == -1)
+		return http_error(r, &r->err);
 	/* The body is optional here. */
 	all = false;
 	if (r->json != NULL) {
 		json_check_begin(&c, r->json);
 		all = json_get_bool(&c, "all_sessions", false, false);
-		if (json_check_done(&c, &r->err) == -1)
+		if (json_check_done(&c, &r->err) == -1) {
+			db_tx_rollback(app->db);
 			return http_error(r, &r->err);
+		}
 	}
-	if (auth_request(r, app->db, &app->keys,
-	    HB_AUTH_TOKEN_ONLY | HB_AUTH_KEEP_TX, &who, &r->err) == -1)
-		return http_error(r, &r->err);
 	params[0] = who.session_id;
 	params[1] = all ? "true" : "false";
 	params[2] = who.user_id;
@@ -571,11 +573,37 @@ static const char SQL_ACCEPT[] =
     " role, email, full_name FROM homebot.accept_invite(decode($1, 'hex'),"
     " $2, $3, $4, $5, $6, decode($7, 'hex'), $8)";
 
+static const char SQL_INVITE_EMAIL[] =
+    "SELECT homebot.invitation_email(decode($1, 'hex'))";
+
+/*
+ * The email of a live invitation, so the new password can be checked
+ * against it before anything is written: 0 with *email set, or -1 with
+ * 401 invalid_invite (or 503) in r->err.
+ */
+static int
+invite_email(struct hb_request *r, struct hb_app *app, const char *token_hex,
+    const char **email)
+{
+	PGresult *res = db_exec(app->db, SQL_INVITE_EMAIL, 1, &token_hex,
+	    &r->err);
+
+	if (res == NULL)
+		return -1;
+	*email = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+	    col(r, res, 0) : NULL;
+	PQclear(res);
+	if (*email == NULL)
+		return hb_fail(&r->err, 401, "invalid_invite",
+		    "The invitation is not valid.");
+	return 0;
+}
+
 static int
 handle_accept_invite(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_json_check c;
-	const char *token, *password, *full_name, *params[8];
+	const char *token, *password, *full_name, *params[8], *email = NULL;
 	char hash[HB_HASH_MAX], ttl[16], token_hex[2 * HB_SHA256_LEN + 1];
 	char *refresh, *refresh_hex;
 	unsigned char token_hash[HB_SHA256_LEN];
@@ -588,14 +616,22 @@ handle_accept_invite(struct hb_request *r, struct hb_app *app)
 	token = json_get_string(&c, "invite_token", true, 1, 1024);
 	password = json_get_string(&c, "password", true, 1, 1024);
 	full_name = json_get_string(&c, "full_name", false, 0, 200);
-	validate_new_password(&c, &app->cfg, "password", password, NULL);
-	if (json_check_done(&c, &r->err) == -1)
-		return http_error(r, &r->err);
-	if (!auth_refresh_valid(token))
+	if (token != NULL && !auth_refresh_valid(token)) {
+		json_object_put(c.details);
 		return fail(r, 401, "invalid_invite",
 		    "The invitation is not valid.");
-	crypto_sha256(token, strlen(token), token_hash);
-	crypto_hex(token_hash, sizeof(token_hash), token_hex);
+	}
+	if (token != NULL) {
+		crypto_sha256(token, strlen(token), token_hash);
+		crypto_hex(token_hash, sizeof(token_hash), token_hex);
+		if (invite_email(r, app, token_hex, &email) == -1) {
+			json_object_put(c.details);
+			return http_error(r, &r->err);
+		}
+	}
+	validate_new_password(&c, &app->cfg, "password", password, email);
+	if (json_check_done(&c, &r->err) == -1)
+		return http_error(r, &r->err);
 	if (auth_password_hash(password, app->cfg.bcrypt_cost, hash,
 	    &r->err) == -1 || new_refresh(r, &refresh, &refresh_hex) == -1)
 		return http_error(r, &r->err);

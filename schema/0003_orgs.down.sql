@@ -2,6 +2,7 @@
 -- as 0002_auth defined it, the invitations table, the admin role's policies
 -- and grants, and the audit_log indexes. The audit events the triggers and
 -- functions wrote stay: the log is append-only.
+DROP FUNCTION homebot.invitation_email(bytea);
 DROP TRIGGER audit_fill_context ON homebot.audit_log;
 DROP FUNCTION homebot.audit_fill_context();
 DROP TRIGGER audit_row ON homebot.organizations;

@@ -932,3 +932,24 @@ REVOKE EXECUTE ON FUNCTION homebot.audit_fill_context() FROM PUBLIC;
 
 CREATE TRIGGER audit_fill_context BEFORE INSERT ON homebot.audit_log
 	FOR EACH ROW EXECUTE FUNCTION homebot.audit_fill_context();
+
+-- invitation_email (POST /api/v1/auth/accept-invite): the email of a live
+-- invitation (unused, unexpired, membership still invited), or NULL, so
+-- the new password can be refused when it equals the email before
+-- anything is written.
+CREATE FUNCTION homebot.invitation_email(p_token_hash bytea)
+RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT u.email
+	  FROM homebot.invitations i
+	  JOIN homebot.memberships m ON m.organization_id = i.organization_id
+	                            AND m.user_id = i.user_id AND m.status = 'invited'
+	  JOIN homebot.users u ON u.id = i.user_id
+	 WHERE i.token_hash = p_token_hash AND i.used_at IS NULL AND i.expires_at > now()
+$$;
+REVOKE EXECUTE ON FUNCTION homebot.invitation_email(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION homebot.invitation_email(bytea) TO homebot_app;

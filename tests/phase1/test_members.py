@@ -55,9 +55,9 @@ def test_list_shows_every_member_with_role_and_status(account):
     invited = invite(account, role="admin")
     listed = members(account)
     assert set(listed) == {account.user_id, viewer.user_id, invited["user_id"]}
-    assert (listed[viewer.user_id]["role"], listed[viewer.user_id]["status"]) == ("viewer", "active")
-    assert (listed[invited["user_id"]]["role"], listed[invited["user_id"]]["status"]) == \
-        ("admin", "invited")
+    role_status = {uid: (m["role"], m["status"]) for uid, m in listed.items()}
+    assert role_status[viewer.user_id] == ("viewer", "active")
+    assert role_status[invited["user_id"]] == ("admin", "invited")
 
 
 def test_list_is_newest_first_and_pages(account):
@@ -270,6 +270,11 @@ def test_weak_password_is_422(stack, account, password):
     m = invite(account)
     assert_invalid(accept_invite(stack, m["invite_token"], password), "password")
     assert membership(stack, account.org_id, m["user_id"]) == [("member", "invited")]
+
+
+def test_password_equal_to_the_email_is_422(stack, account):
+    m = invite(account)
+    assert_invalid(accept_invite(stack, m["invite_token"], m["email"]), "password")
 
 
 def test_token_still_works_after_a_refused_password(stack, account):

@@ -63,7 +63,8 @@ def test_list_leaves_out_organizations_the_user_only_is_invited_to(stack, accoun
     r = other.post("/api/v1/members", {"email": account.email, "role": "member"})
     assert_status(r, 201)
     stack.psql("UPDATE homebot.memberships SET status = 'invited'"
-               " WHERE organization_id = :'o' AND user_id = :'u'", o=other.org_id, u=account.user_id)
+               " WHERE organization_id = :'o' AND user_id = :'u'",
+               o=other.org_id, u=account.user_id)
     assert set(listed(account)) == {account.org_id}
 
 
@@ -350,7 +351,8 @@ def test_switch_to_an_organization_only_invited_to_is_403_not_a_member(stack, ac
     other = register(stack)
     assert_status(other.post("/api/v1/members", {"email": account.email, "role": "member"}), 201)
     stack.psql("UPDATE homebot.memberships SET status = 'invited'"
-               " WHERE organization_id = :'o' AND user_id = :'u'", o=other.org_id, u=account.user_id)
+               " WHERE organization_id = :'o' AND user_id = :'u'",
+               o=other.org_id, u=account.user_id)
     assert_error(account.post(SWITCH, {"organization_id": other.org_id}), 403, "not_a_member")
 
 

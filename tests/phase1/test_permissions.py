@@ -197,7 +197,8 @@ def test_user_permission_lets_a_key_carry_that_scope(stack, account):
 def test_role_mapping_is_read_from_the_database_at_every_request(stack, account):
     viewer = add_member(account, "viewer")
     assert_error(viewer.get(AUDIT), 403, "forbidden")
-    stack.psql("INSERT INTO homebot.role_permissions (role, permission) VALUES ('viewer', 'audit:read')")
+    stack.psql("INSERT INTO homebot.role_permissions (role, permission)"
+               " VALUES ('viewer', 'audit:read')")
     try:
         assert_status(viewer.get(AUDIT), 200)
     finally:
