@@ -169,7 +169,12 @@ handle_create(struct hb_request *r, struct hb_app *app)
 	int64_t expires;
 	PGresult *res;
 
-	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
+	/*
+	 * Only a person creates keys: a key that could mint keys would let a
+	 * short-lived or revoked key leave a lasting successor behind.
+	 */
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
+	    &r->err) == -1 ||
 	    auth_require(&who, "api_keys:write", &r->err) == -1)
 		return http_error(r, &r->err);
 	json_check_begin(&c, r->json);

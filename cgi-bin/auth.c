@@ -173,10 +173,16 @@ login_input(struct hb_request *r, const char **email, const char **password,
 		*org_id = NULL;
 		if (*email == NULL || **email == '\0')
 			json_check_fail(&c, "username", "is required");
+		else if (strlen(*email) > 1024 ||
+		    !json_utf8_valid(*email, strlen(*email)))
+			json_check_fail(&c, "username",
+			    "must be at most 1024 bytes of UTF-8 text");
 		if (*password == NULL || **password == '\0')
 			json_check_fail(&c, "password", "is required");
-		else if (strlen(*password) > 1024)
-			json_check_fail(&c, "password", "is too long");
+		else if (strlen(*password) > 1024 ||
+		    !json_utf8_valid(*password, strlen(*password)))
+			json_check_fail(&c, "password",
+			    "must be at most 1024 bytes of UTF-8 text");
 		return json_check_done(&c, &r->err);
 	}
 	json_check_begin(&c, r->json);
@@ -430,8 +436,9 @@ handle_password(struct hb_request *r, struct hb_app *app)
 	PGresult *res;
 	bool ok;
 
+	/* Guesses of the current password count against the IP's limit. */
 	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
-	    &r->err) == -1)
+	    &r->err) == -1 || ratelimit_auth(r, app->db, &r->err) == -1)
 		return http_error(r, &r->err);
 	json_check_begin(&c, r->json);
 	current = json_get_string(&c, "current_password", true, 1, 1024);

@@ -26,8 +26,9 @@ static const char SQL_LIST[] =
     " JOIN homebot.users u ON u.id = m.user_id"
     " WHERE ($1::timestamptz IS NULL OR (m.created_at, m.user_id) < ($1, $2::uuid))"
     " ORDER BY m.created_at DESC, m.user_id DESC LIMIT $3";
+/* Locked: the role judged here is the role changed by the same transaction. */
 static const char SQL_ROLE_OF[] =
-    "SELECT role FROM homebot.memberships WHERE user_id = $1";
+    "SELECT role FROM homebot.memberships WHERE user_id = $1 FOR UPDATE";
 static const char SQL_INVITE[] =
     "SELECT status, user_id, email, full_name, role, member_status, "
     HB_SQL_TS("joined_at")

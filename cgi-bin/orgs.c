@@ -186,6 +186,9 @@ handle_update(struct hb_request *r, struct hb_app *app)
 	    JSON_C_TO_STRING_PLAIN) : NULL;
 	if (params[1] != NULL && strlen(params[1]) > 16384)
 		json_check_fail(&c, "settings", "must be at most 16 KiB of JSON");
+	/* PostgreSQL's jsonb cannot hold a NUL character, even escaped. */
+	else if (params[1] != NULL && strstr(params[1], "\\u0000") != NULL)
+		json_check_fail(&c, "settings", "must not contain \\u0000");
 	if (json_check_done(&c, &r->err) == -1)
 		return http_error(r, &r->err);
 	ctx = auth_ctx(&who, r);

@@ -15,18 +15,41 @@ static const char SQL_AUDIT[] =
     " $1, $2::uuid, $3, $4, $5, $6, $7,"
     " current_setting('app.request_id', true), $8::jsonb)";
 
+/*
+ * The User-Agent goes into text columns: it is cut at a character
+ * boundary and bytes that are not UTF-8 become '?', so a hostile header
+ * can never make the request's statements fail.
+ */
 const char *
 audit_user_agent(const struct hb_request *r)
 {
 	const char *ua = http_header(r, "User-Agent");
-	char *cut;
+	size_t n, i = 0, len;
+	char *out;
 
 	if (ua == NULL)
 		return "";
-	if (strlen(ua) <= USER_AGENT_MAX)
+	n = strlen(ua);
+	if (n <= USER_AGENT_MAX && json_utf8_valid(ua, n))
 		return ua;
-	cut = arena_strndup(r->arena, ua, USER_AGENT_MAX);
-	return cut != NULL ? cut : "";
+	out = arena_alloc(r->arena, USER_AGENT_MAX + 1);
+	if (out == NULL)
+		return "";
+	while (i < n) {
+		unsigned char c = (unsigned char)ua[i];
+
+		len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (i + len > USER_AGENT_MAX)
+			break;
+		if (c >= 0x80 && (i + len > n || !json_utf8_valid(ua + i, len))) {
+			out[i++] = '?';
+			continue;
+		}
+		memcpy(out + i, ua + i, len);
+		i += len;
+	}
+	out[i] = '\0';
+	return out;
 }
 
 int

@@ -125,6 +125,22 @@ stmt_name(struct hb_db *db, const char *sql, char name[16], bool *fresh)
 }
 
 /*
+ * After a failed pipeline it is unknown which of its fresh Parse messages
+ * the server ran (it skips everything after an error), so every name is
+ * dropped on both sides and statements are prepared again as needed.
+ */
+static void
+forget_prepared(struct hb_db *db, int before)
+{
+	if (db->conn == NULL || db->nprepared == before)
+		return;
+	PQclear(PQexec(db->conn, "DEALLOCATE ALL"));
+	db->nprepared = 0;
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		drop_connection(db);
+}
+
+/*
  * Queues sql in the pipeline, preparing it first on this connection if
  * needed. Returns the number of results it adds (1 or 2), or -1.
  */
@@ -165,6 +181,13 @@ fail(struct hb_db *db, const PGresult *res, struct hb_error *err)
 		drop_connection(db);
 		return unavailable(db, err);
 	}
+	/*
+	 * SQLSTATE class 22 (data exception) means a value the client sent
+	 * could not be stored or compared: its fault, never a 500.
+	 */
+	if (strncmp(db->sqlstate, "22", 2) == 0)
+		return hb_fail(err, 400, "malformed_request",
+		    "A value in the request is not valid.");
 	return hb_fail(err, 500, "internal_error",
 	    "The request could not be completed.");
 }
@@ -325,10 +348,11 @@ db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_error *err)
 {
 	PGresult *res;
-	int before = keep_open ? 1 : 0, n_ctx, n_stmt = -1;
+	int before = keep_open ? 1 : 0, n_ctx, n_stmt = -1, prepared;
 
 	if (db_connect(db, err) == -1)
 		return NULL;
+	prepared = db->nprepared;
 	if (PQenterPipelineMode(db->conn) != 1 ||
 	    (keep_open && PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL,
 	    NULL, NULL, 0) != 1) ||
@@ -345,6 +369,7 @@ db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    err) == -1) {
 		if (keep_open)
 			db_tx_rollback(db);
+		forget_prepared(db, prepared);
 		return NULL;
 	}
 	return res;
@@ -355,9 +380,11 @@ db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_error *err)
 {
 	PGresult *res = NULL;
+	int prepared;
 
 	if (db_connect(db, err) == -1)
 		return -1;
+	prepared = db->nprepared;
 	if (PQenterPipelineMode(db->conn) != 1 ||
 	    PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
 	    0) != 1 || send_context(db, ctx) == -1 ||
@@ -369,6 +396,7 @@ db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 	}
 	if (pipeline_collect(db, -1, &res, err) == -1) {
 		db_tx_rollback(db);
+		forget_prepared(db, prepared);
 		return -1;
 	}
 	return 0;

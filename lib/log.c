@@ -224,6 +224,32 @@ put_raw(char *buf, size_t n, size_t *used, const char *s)
 }
 
 /*
+ * The path is the one field of the request line a client can make long:
+ * it is cut to PATH_LOG_MAX bytes (escaped up to six times that), so the
+ * fields after it and the line's end always fit in the buffer.
+ */
+#define PATH_LOG_MAX	200
+
+static void
+put_json_path(char *line, size_t *used, const char *path)
+{
+	char cut[PATH_LOG_MAX + 4];
+	size_t n = strlen(path);
+
+	if (n <= PATH_LOG_MAX) {
+		put_json_string(line, 1400, used, path);
+		return;
+	}
+	/* Back off to a character boundary before appending "...". */
+	n = PATH_LOG_MAX;
+	while (n > 0 && ((unsigned char)path[n] & 0xc0) == 0x80)
+		n--;
+	memcpy(cut, path, n);
+	memcpy(cut + n, "...", 4);
+	put_json_string(line, 1400, used, cut);
+}
+
+/*
  * The request line is formatted by hand rather than through json-c: it
  * is written once per request, on the hot path of every endpoint. Only
  * bytes of valid UTF-8 strings reach it (the path is escaped as JSON).
@@ -246,9 +272,10 @@ log_request(const struct hb_request *r)
 	put_raw(line, sizeof(line), &u, "\",\"request_id\":");
 	put_json_string(line, sizeof(line), &u, r->request_id);
 	put_raw(line, sizeof(line), &u, ",\"method\":");
-	put_json_string(line, sizeof(line), &u, r->method);
+	put_json_string(line, sizeof(line), &u,
+	    strlen(r->method) <= 32 ? r->method : "(too long)");
 	put_raw(line, sizeof(line), &u, ",\"path\":");
-	put_json_string(line, sizeof(line), &u, r->path);
+	put_json_path(line, &u, r->path);
 	snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f",
 	    r->status, elapsed_ms(&r->started));
 	put_raw(line, sizeof(line), &u, num);

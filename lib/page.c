@@ -8,12 +8,20 @@
 
 #define MAC_LEN	16
 
+/*
+ * Cursors are signed with a key derived from SECRET_KEY, not with the
+ * key that signs access tokens, so neither signature can stand in for
+ * the other.
+ */
 static void
 cursor_mac(const struct hb_request *r, const char *payload,
     unsigned char mac[HB_SHA256_LEN])
 {
+	unsigned char key[HB_SHA256_LEN];
+
 	crypto_hmac_sha256(r->cfg->secret_key, strlen(r->cfg->secret_key),
-	    payload, strlen(payload), mac);
+	    "homebot cursor", 14, key);
+	crypto_hmac_sha256(key, sizeof(key), payload, strlen(payload), mac);
 }
 
 const char *

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -93,6 +94,18 @@ digits(const char *s, int n)
 	return true;
 }
 
+static bool
+date_valid(int y, int m, int d)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	if (y < 1 || m < 1 || m > 12 || d < 1)
+		return false;
+	return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
+}
+
 bool
 validate_timestamp(const char *s)
 {
@@ -104,9 +117,8 @@ validate_timestamp(const char *s)
 	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
 	    s[16] != ':' || !digits(s + 17, 2))
 		return false;
-	if (s[5] > '1' || (s[5] == '1' && s[6] > '2') || (s[5] == '0' &&
-	    s[6] == '0') || s[8] > '3' || (s[8] == '0' && s[9] == '0') ||
-	    s[11] > '2' || s[14] > '5' || s[17] > '6')
+	if (!date_valid(atoi(s), atoi(s + 5), atoi(s + 8)) ||
+	    atoi(s + 11) > 23 || atoi(s + 14) > 59 || atoi(s + 17) > 59)
 		return false;
 	s += 19;
 	if (*s == '.') {

@@ -485,9 +485,10 @@ BEGIN
 		RETURN;
 	END IF;
 
-	v_invite := v_created
-	            OR (v_user.password_hash IS NULL
-	                AND NOT EXISTS (SELECT FROM homebot.memberships m WHERE m.user_id = v_user_id));
+	-- A user without a password has never proven who they are: whoever
+	-- holds one of their invitations could still choose the password, so
+	-- every organization invites them rather than adding them at once.
+	v_invite := v_created OR v_user.password_hash IS NULL;
 
 	-- The user's row lock makes callers of this function take turns; the
 	-- primary key still decides against any other writer.
@@ -572,6 +573,9 @@ BEGIN
 	   OR v_invite.expires_at <= now()
 	   OR v_member.status IS DISTINCT FROM 'invited'
 	   OR v_user.id IS NULL OR v_user.disabled_at IS NOT NULL
+	   -- Once a password is set (through another invitation), an
+	   -- invitation can no longer choose it: the user logs in instead.
+	   OR v_user.password_hash IS NOT NULL
 	   OR v_org.id IS NULL OR v_org.suspended_at IS NOT NULL THEN
 		RETURN QUERY SELECT 'invalid'::text, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
 		                    NULL::text, NULL::text, NULL::text;
@@ -728,6 +732,12 @@ BEGIN
 
 	DELETE FROM homebot.memberships m WHERE m.organization_id = v_org_id AND m.user_id = p_user;
 
+	-- The member's API keys go with the membership: they must not come
+	-- back to life if the user is added again.
+	UPDATE homebot.api_keys k
+	   SET revoked_at = now()
+	 WHERE k.organization_id = v_org_id AND k.created_by = p_user AND k.revoked_at IS NULL;
+
 	-- sessions_organization_id_user_id_idx
 	UPDATE homebot.sessions s
 	   SET revoked_at = now()
@@ -783,9 +793,10 @@ BEGIN
 
 	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_owner_email) f;
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_user_id;
-	v_invite := v_created
-	            OR (v_user.password_hash IS NULL
-	                AND NOT EXISTS (SELECT FROM homebot.memberships m WHERE m.user_id = v_user_id));
+	-- A user without a password has never proven who they are: whoever
+	-- holds one of their invitations could still choose the password, so
+	-- every organization invites them rather than adding them at once.
+	v_invite := v_created OR v_user.password_hash IS NULL;
 
 	INSERT INTO homebot.memberships (organization_id, user_id, role, status)
 	VALUES (v_org.id, v_user_id, 'owner', CASE WHEN v_invite THEN 'invited' ELSE 'active' END);

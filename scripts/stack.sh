@@ -113,21 +113,28 @@ stage_app() {
 	chmod -R a+rX "$dir/app"
 }
 
-# The programs' env file: the user's settings plus this stack's database
-# (homebot_app for every program, homebot_admin for the admin program).
+# The programs' env files: the user's settings plus this stack's database
+# as homebot_app; the admin program's file alone adds homebot_admin.
 write_env() {
-	local dir=$1 src=$2 dburl=$3
+	local dir=$1 src=$2 dburl=$3 f
 	{
-		[ -f "$src" ] && cat "$src"
+		[ -f "$src" ] && { grep -v '^[[:space:]]*ADMIN_DATABASE_URL=' "$src" || true; }
 		echo
-		if [ -n "$dburl" ]; then
-			echo "DATABASE_URL=$dburl"
-			echo "ADMIN_DATABASE_URL=${dburl/user=homebot_app/user=homebot_admin}"
-		fi
+		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
 		true
 	} >"$dir/run/homebot.env"
-	chown "$WEB_USER" "$dir/run/homebot.env"
-	chmod 0600 "$dir/run/homebot.env"
+	{
+		cat "$dir/run/homebot.env"
+		if [ -n "$dburl" ]; then
+			echo "ADMIN_DATABASE_URL=${dburl/user=homebot_app/user=homebot_admin}"
+		elif [ -f "$src" ]; then
+			grep '^[[:space:]]*ADMIN_DATABASE_URL=' "$src" || true
+		fi
+	} >"$dir/run/admin.env"
+	for f in homebot.env admin.env; do
+		chown "$WEB_USER" "$dir/run/$f"
+		chmod 0600 "$dir/run/$f"
+	done
 }
 
 web_start() {
@@ -135,6 +142,7 @@ web_start() {
 	local conf
 	export HOMEBOT_HOME="$dir/app" HOMEBOT_RUN="$dir/run" HOMEBOT_PORT
 	export HOMEBOT_CONFIG="$dir/run/homebot.env"
+	export HOMEBOT_ADMIN_CONFIG="$dir/run/admin.env"
 	export HOMEBOT_WEB_USER="$WEB_USER" HOMEBOT_WEB_GROUP="$WEB_GROUP"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"

@@ -116,13 +116,20 @@ def test_role_may_call_the_endpoint_only_with_its_permission(orgs, role, endpoin
         assert_error(r, 403, "forbidden")
 
 
+# Endpoints an API key may never call, whatever its scopes.
+TOKEN_ONLY = {"POST api-keys"}
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
 def test_key_with_exactly_the_needed_scopes_may_call_the_endpoint(stack, orgs, endpoint):
     name, needs, call, success = endpoint
     owner, _ = orgs["owner"]
     key = Key(stack, create_key(owner, sorted(needs))["key"])
     r = call(key, owner)
-    assert r.status == success, (name, r)
+    if name in TOKEN_ONLY:
+        assert_error(r, 403, "forbidden")
+    else:
+        assert r.status == success, (name, r)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)

@@ -1,5 +1,6 @@
 """Service endpoints of api.md §6: health, readiness, OpenAPI, docs."""
 import re
+from pathlib import Path
 
 from conftest import assert_error, assert_status, register
 
@@ -146,3 +147,19 @@ def test_openapi_login_accepts_the_password_form(stack):
     login = stack.get("/openapi.json").json()["paths"]["/api/v1/auth/login"]["post"]
     assert {"application/json", "application/x-www-form-urlencoded"} <= set(
         login["requestBody"]["content"]), login["requestBody"]
+
+
+def test_only_the_admin_program_can_see_the_admin_role_credentials(stack):
+    # design.md: least privilege per program. The admin program alone gets
+    # the env file with ADMIN_DATABASE_URL (the homebot_admin role).
+    stack.need_own()
+    run = Path(stack.dir) / "run"
+    assert "ADMIN_DATABASE_URL" not in (run / "homebot.env").read_text()
+    assert "ADMIN_DATABASE_URL=" in (run / "admin.env").read_text()
+    assert stack.get("/api/v1/auth/me").status == 401  # start a me worker
+    pids = stack.worker_pids("me")
+    assert pids
+    for pid in pids:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"ADMIN_DATABASE_URL" not in environ
+        assert b"admin.env" not in environ
