@@ -32,7 +32,7 @@ measure() {
 
 rss_kb() {
 	local max=0 v
-	for p in $(pgrep -f "$T/app/cgi-bin/$1"); do
+	for p in $(pgrep -f "$T/app/cgi-bin/$1\$"); do
 		v=$(awk '/VmRSS/ {print $2}' "/proc/$p/status")
 		[ "$v" -gt "$max" ] && max=$v
 	done
@@ -55,7 +55,7 @@ audit=$(CREDS="$T/owner_token.txt" BENCH_PATH="/api/v1/audit-log?limit=50" \
 login=$(CREDS="$T/logins.txt" measure -t2 -c4 -d"${DUR}s" -s bench/login.lua "$URL")
 conns=$(psql -X -A -t "host=$T/pg user=postgres dbname=homebot" -c \
     "SELECT count(*) FROM pg_stat_activity WHERE usename = 'homebot_app'")
-workers=$(pgrep -f "$T/app/cgi-bin/me" | wc -l)
+workers=$(pgrep -f "$T/app/cgi-bin/me\$" | wc -l)
 requests=$(( ($(cut -d' ' -f1 <<<"$me_jwt") + $(cut -d' ' -f1 <<<"$me_key")) * DUR / workers ))
 
 set -- $health; h_rps=$1 h50=$2 h99=$3

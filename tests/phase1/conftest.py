@@ -172,7 +172,7 @@ class Stack:
 
     def worker_pids(self, program):
         self.need_own()
-        out = subprocess.run(["pgrep", "-f", f"{self.dir}/app/cgi-bin/{program}"],
+        out = subprocess.run(["pgrep", "-f", f"{self.dir}/app/cgi-bin/{program}$"],
                              capture_output=True, text=True).stdout
         return sorted(int(p) for p in out.split())
 
