@@ -65,13 +65,6 @@ static const char SQL_AUDIT[] =
     "   AND ($5::timestamptz IS NULL OR (occurred_at, id) < ($5, $6::uuid))"
     " ORDER BY occurred_at DESC, id DESC LIMIT $7";
 
-static int
-fail(struct hb_request *r, int status, const char *code, const char *msg)
-{
-	hb_fail(&r->err, status, code, "%s", msg);
-	return http_error(r, &r->err);
-}
-
 /* Every admin endpoint: an access token of a superadmin, else 403. */
 static int
 admin_auth(struct hb_request *r, struct hb_app *app, unsigned flags,
@@ -185,7 +178,7 @@ handle_create_org(struct hb_request *r, struct hb_app *app)
 	if (json_check_done(&c, &r->err) == -1)
 		return http_error(r, &r->err);
 	if (auth_refresh_new(token, hash) == -1)
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "No randomness available.");
 	crypto_hex(hash, sizeof(hash), hex);
 	params[3] = hex;
@@ -204,7 +197,7 @@ handle_create_org(struct hb_request *r, struct hb_app *app)
 
 		PQclear(res);
 		if (taken)
-			return fail(r, 409, "slug_taken",
+			return http_fail(r, 409, "slug_taken",
 			    "Another organization has this slug.");
 		json_check_begin(&c, r->json);
 		json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and "
@@ -273,7 +266,7 @@ begin_change(struct hb_request *r, struct hb_app *app,
 	}
 	if (!auth_is_uuid(*id)) {
 		db_tx_rollback(app->db);
-		fail(r, 404, "not_found", "No such resource.");
+		http_fail(r, 404, "not_found", "No such resource.");
 		return -1;
 	}
 	return 0;
@@ -404,7 +397,7 @@ handle_unlock(struct hb_request *r, struct hb_app *app)
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		db_tx_rollback(app->db);
-		return fail(r, 404, "not_found", "No such user.");
+		return http_fail(r, 404, "not_found", "No such user.");
 	}
 	ev = (struct hb_audit_event){ NULL, true, "admin.user.unlocked", "user", id,
 	    NULL };

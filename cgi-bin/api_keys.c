@@ -54,13 +54,6 @@ static const char SQL_REVOKE[] =
     "  jsonb_build_object('name', k.name) FROM k)"
     " SELECT id FROM k";
 
-static int
-fail(struct hb_request *r, int status, const char *code, const char *msg)
-{
-	hb_fail(&r->err, status, code, "%s", msg);
-	return http_error(r, &r->err);
-}
-
 static struct json_object *
 nullable(PGresult *res, int i, int c)
 {
@@ -184,7 +177,7 @@ handle_create(struct hb_request *r, struct hb_app *app)
 	if (json_check_done(&c, &r->err) == -1)
 		return http_error(r, &r->err);
 	if (auth_api_key_new(key, prefix, hash) == -1)
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "No randomness available.");
 	crypto_hex(hash, sizeof(hash), hex);
 	snprintf(days, sizeof(days), "%lld", (long long)expires);
@@ -202,7 +195,7 @@ handle_create(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "The key could not be stored; try again.");
 	}
 	body = key_json(res, 0);
@@ -225,13 +218,13 @@ handle_get(struct hb_request *r, struct hb_app *app)
 	    auth_require(&who, "api_keys:read", &r->err) == -1)
 		return http_error(r, &r->err);
 	if (!auth_is_uuid(id))
-		return fail(r, 404, "not_found", "No such API key.");
+		return http_fail(r, 404, "not_found", "No such API key.");
 	ctx = auth_ctx(&who, r);
 	res = db_tenant_query(app->db, &ctx, false, SQL_GET, 1, &id, &r->err);
 	if (res == NULL)
 		return http_error(r, &r->err);
 	rc = PQntuples(res) == 1 ? http_json(r, 200, key_json(res, 0)) :
-	    fail(r, 404, "not_found", "No such API key.");
+	    http_fail(r, 404, "not_found", "No such API key.");
 	PQclear(res);
 	return rc;
 }
@@ -250,7 +243,7 @@ handle_delete(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	params[4] = http_route_param(r, "id");
 	if (!auth_is_uuid(params[4]))
-		return fail(r, 404, "not_found", "No such API key.");
+		return http_fail(r, 404, "not_found", "No such API key.");
 	actor_params(r, &who, params);
 	ctx = auth_ctx(&who, r);
 	res = db_tenant_query(app->db, &ctx, false, SQL_REVOKE, 5, params,
@@ -260,7 +253,7 @@ handle_delete(struct hb_request *r, struct hb_app *app)
 	found = PQntuples(res) == 1;
 	PQclear(res);
 	if (!found)
-		return fail(r, 404, "not_found", "No such API key.");
+		return http_fail(r, 404, "not_found", "No such API key.");
 	return http_no_content(r);
 }
 

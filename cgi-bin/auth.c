@@ -60,13 +60,6 @@ static const char SQL_REVOKE_OTHERS[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
 
-static int
-fail(struct hb_request *r, int status, const char *code, const char *msg)
-{
-	hb_fail(&r->err, status, code, "%s", msg);
-	return http_error(r, &r->err);
-}
-
 static const char *
 col(struct hb_request *r, PGresult *res, int c)
 {
@@ -88,7 +81,7 @@ send_tokens(struct hb_request *r, struct hb_app *app, int status,
 	struct json_object *body = auth_token_response(&app->keys, &app->cfg, l);
 
 	if (body == NULL)
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "The access token cannot be signed now.");
 	return http_json(r, status, body);
 }
@@ -118,7 +111,7 @@ handle_register(struct hb_request *r, struct hb_app *app)
 	PGresult *res;
 
 	if (!app->cfg.registration_open)
-		return fail(r, 403, "registration_closed",
+		return http_fail(r, 403, "registration_closed",
 		    "Registration is closed on this server.");
 	if (ratelimit_auth(r, app->db, &r->err) == -1)
 		return http_error(r, &r->err);
@@ -148,7 +141,7 @@ handle_register(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "ok") != 0) {
 		PQclear(res);
-		return fail(r, 409, "email_taken",
+		return http_fail(r, 409, "email_taken",
 		    "An account with this email already exists.");
 	}
 	l = (struct hb_login){ col(r, res, 1), email, params[2],
@@ -210,7 +203,7 @@ login_refused(struct hb_request *r, struct hb_app *app, const char *email,
 	if (res == NULL)
 		return http_error(r, &r->err);
 	PQclear(res);
-	return fail(r, 401, "invalid_credentials",
+	return http_fail(r, 401, "invalid_credentials",
 	    "Email or password is wrong.");
 }
 
@@ -218,12 +211,12 @@ static int
 login_status(struct hb_request *r, const char *status)
 {
 	if (strcmp(status, "account_disabled") == 0)
-		return fail(r, 403, "account_disabled",
+		return http_fail(r, 403, "account_disabled",
 		    "This account is disabled.");
 	if (strcmp(status, "organization_suspended") == 0)
-		return fail(r, 403, "organization_suspended",
+		return http_fail(r, 403, "organization_suspended",
 		    "The organization is suspended.");
-	return fail(r, 403, "not_a_member",
+	return http_fail(r, 403, "not_a_member",
 	    "You are not a member of that organization.");
 }
 
@@ -238,7 +231,7 @@ login_start(struct hb_request *r, struct hb_app *app, const char *user_id,
 	PGresult *res;
 
 	if (new_refresh(r, &refresh, &refresh_hex) == -1)
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "No randomness available.");
 	itoa_buf(ttl, sizeof(ttl), app->cfg.refresh_token_ttl);
 	params[0] = user_id;
@@ -280,7 +273,7 @@ handle_login(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	email = validate_email_key(r->arena, email);
 	if (email == NULL)
-		return fail(r, 503, "service_unavailable", "Out of memory.");
+		return http_fail(r, 503, "service_unavailable", "Out of memory.");
 	itoa_buf(max, sizeof(max), app->cfg.login_max_attempts);
 	itoa_buf(window, sizeof(window), app->cfg.login_window);
 	params[0] = email;
@@ -339,12 +332,12 @@ handle_refresh(struct hb_request *r, struct hb_app *app)
 	if (json_check_done(&c, &r->err) == -1)
 		return http_error(r, &r->err);
 	if (!auth_refresh_valid(old))
-		return fail(r, 401, "invalid_refresh_token",
+		return http_fail(r, 401, "invalid_refresh_token",
 		    "The refresh token is not valid.");
 	crypto_sha256(old, strlen(old), old_hash);
 	crypto_hex(old_hash, sizeof(old_hash), old_hex);
 	if (new_refresh(r, &refresh, &refresh_hex) == -1)
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "No randomness available.");
 	itoa_buf(ttl, sizeof(ttl), app->cfg.refresh_token_ttl);
 	params[0] = old_hex;
@@ -360,9 +353,9 @@ handle_refresh(struct hb_request *r, struct hb_app *app)
 	if (strcmp(status, "ok") != 0) {
 		PQclear(res);
 		if (strcmp(status, "reused") == 0)
-			return fail(r, 401, "refresh_token_reused", "This refresh "
+			return http_fail(r, 401, "refresh_token_reused", "This refresh "
 			    "token was already used; the session is revoked.");
-		return fail(r, 401, "invalid_refresh_token",
+		return http_fail(r, 401, "invalid_refresh_token",
 		    "The refresh token is not valid.");
 	}
 	l = (struct hb_login){ col(r, res, 2), col(r, res, 7), col(r, res, 8),
@@ -457,7 +450,7 @@ handle_password(struct hb_request *r, struct hb_app *app)
 	    auth_password_verify(current, PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (!ok)
-		return fail(r, 401, "invalid_credentials",
+		return http_fail(r, 401, "invalid_credentials",
 		    "The current password is wrong.");
 	if (auth_password_hash(next, app->cfg.bcrypt_cost, hash,
 	    &r->err) == -1 || db_tx_begin(app->db, &ctx, &r->err) == -1)
@@ -472,7 +465,7 @@ handle_password(struct hb_request *r, struct hb_app *app)
 	PQclear(res);
 	if (!ok) {
 		db_tx_rollback(app->db);
-		return fail(r, 401, "invalid_token",
+		return http_fail(r, 401, "invalid_token",
 		    "The access token is not valid.");
 	}
 	params[0] = who.user_id;
@@ -534,7 +527,7 @@ handle_session_delete(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	if (!auth_is_uuid(id)) {
 		db_tx_rollback(app->db);
-		return fail(r, 404, "not_found", "No such session.");
+		return http_fail(r, 404, "not_found", "No such session.");
 	}
 	params[0] = id;
 	params[1] = who.user_id;
@@ -545,7 +538,7 @@ handle_session_delete(struct hb_request *r, struct hb_app *app)
 	PQclear(res);
 	if (!found) {
 		db_tx_rollback(app->db);
-		return fail(r, 404, "not_found", "No such session.");
+		return http_fail(r, 404, "not_found", "No such session.");
 	}
 	ev = (struct hb_audit_event){ NULL, false, "auth.session.revoked", "session",
 	    id, NULL };
@@ -625,7 +618,7 @@ handle_accept_invite(struct hb_request *r, struct hb_app *app)
 	full_name = json_get_string(&c, "full_name", false, 0, 200);
 	if (token != NULL && !auth_refresh_valid(token)) {
 		json_object_put(c.details);
-		return fail(r, 401, "invalid_invite",
+		return http_fail(r, 401, "invalid_invite",
 		    "The invitation is not valid.");
 	}
 	if (token != NULL) {
@@ -656,7 +649,7 @@ handle_accept_invite(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "ok") != 0) {
 		PQclear(res);
-		return fail(r, 401, "invalid_invite",
+		return http_fail(r, 401, "invalid_invite",
 		    "The invitation is not valid.");
 	}
 	l = (struct hb_login){ col(r, res, 1), col(r, res, 7), col(r, res, 8),

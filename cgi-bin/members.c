@@ -41,13 +41,6 @@ static const char SQL_REMOVE[] =
 
 static const char *const ROLES[] = { "owner", "admin", "member", "viewer" };
 
-static int
-fail(struct hb_request *r, int status, const char *code, const char *msg)
-{
-	hb_fail(&r->err, status, code, "%s", msg);
-	return http_error(r, &r->err);
-}
-
 /* A member from columns first..first+5: user_id ... joined_at. */
 static struct json_object *
 member_json(PGresult *res, int i, int first)
@@ -124,7 +117,7 @@ handle_add(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	/* The invite token: 256 bits, only its hash is stored. */
 	if (auth_refresh_new(token, hash) == -1)
-		return fail(r, 503, "service_unavailable",
+		return http_fail(r, 503, "service_unavailable",
 		    "No randomness available.");
 	crypto_hex(hash, sizeof(hash), hex);
 	params[0] = email;
@@ -138,7 +131,7 @@ handle_add(struct hb_request *r, struct hb_app *app)
 	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
 	if (strcmp(status, "added") != 0 && strcmp(status, "invited") != 0) {
 		PQclear(res);
-		return fail(r, 409, "already_member",
+		return http_fail(r, 409, "already_member",
 		    "This user is already a member.");
 	}
 	m = member_json(res, 0, 1);
@@ -201,9 +194,9 @@ finish_status(struct hb_request *r, struct hb_app *app, const char *status)
 {
 	db_tx_rollback(app->db);
 	if (strcmp(status, "last_owner") == 0)
-		return fail(r, 409, "last_owner",
+		return http_fail(r, 409, "last_owner",
 		    "The organization must keep at least one owner.");
-	return fail(r, 404, "not_found", "No such member.");
+	return http_fail(r, 404, "not_found", "No such member.");
 }
 
 static int

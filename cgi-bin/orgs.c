@@ -29,13 +29,6 @@ static const char SQL_UPDATE[] =
     " WHERE id = NULLIF(current_setting('app.org_id', true), '')::uuid"
     " RETURNING id, name, slug, settings::text, " HB_SQL_TS("created_at");
 
-static int
-fail(struct hb_request *r, int status, const char *code, const char *msg)
-{
-	hb_fail(&r->err, status, code, "%s", msg);
-	return http_error(r, &r->err);
-}
-
 /* {id, name, slug, settings, created_at} from columns 0..4 of row i. */
 static struct json_object *
 org_json(PGresult *res, int i)
@@ -119,7 +112,7 @@ handle_create(struct hb_request *r, struct hb_app *app)
 
 		PQclear(res);
 		if (taken)
-			return fail(r, 409, "slug_taken",
+			return http_fail(r, 409, "slug_taken",
 			    "Another organization has this slug.");
 		json_check_begin(&c, r->json);
 		json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and "
@@ -160,7 +153,7 @@ handle_current(struct hb_request *r, struct hb_app *app)
 	if (res == NULL)
 		return http_error(r, &r->err);
 	rc = PQntuples(res) == 1 ? http_json(r, 200, org_json(res, 0)) :
-	    fail(r, 404, "not_found", "No such organization.");
+	    http_fail(r, 404, "not_found", "No such organization.");
 	PQclear(res);
 	return rc;
 }
@@ -200,7 +193,7 @@ handle_update(struct hb_request *r, struct hb_app *app)
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		db_tx_rollback(app->db);
-		return fail(r, 404, "not_found", "No such organization.");
+		return http_fail(r, 404, "not_found", "No such organization.");
 	}
 	if (audit_write(app->db, r, &who, &(struct hb_audit_event){ NULL, false,
 	    "organization.updated", "organization", who.org_id, NULL },

@@ -628,6 +628,14 @@ http_error(struct hb_request *r, const struct hb_error *err)
 }
 
 int
+http_fail(struct hb_request *r, int status, const char *code,
+    const char *message)
+{
+	hb_fail(&r->err, status, code, "%s", message);
+	return http_error(r, &r->err);
+}
+
+int
 http_no_content(struct hb_request *r)
 {
 	return http_send(r, 204, "", "", 0);

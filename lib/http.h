@@ -126,6 +126,9 @@ int	 http_send(struct hb_request *r, int status, const char *ctype,
 int	 http_json(struct hb_request *r, int status, struct json_object *obj);
 /* Writes the error envelope; returns the status. */
 int	 http_error(struct hb_request *r, const struct hb_error *err);
+/* Answers with an error made here: http_error() of a new hb_error. */
+int	 http_fail(struct hb_request *r, int status, const char *code,
+	    const char *message);
 int	 http_no_content(struct hb_request *r);
 
 /* Percent-decodes s[0..n) into the arena; NULL on a bad escape or NUL. */
