@@ -18,12 +18,17 @@
 #include "ratelimit.h"
 #include "validate.h"
 
-/* Uses users_email_key (lower(email)) and login_attempts(email, attempted_at). */
+/*
+ * Uses users_email_key (lower(email)) and login_attempts(email, attempted_at).
+ * Unless the email is locked, it records the attempt as failed before the
+ * password is checked (attempt_id), so that concurrent logins cannot check
+ * more passwords than the lockout allows.
+ */
 static const char SQL_LOGIN_LOOKUP[] =
-    "SELECT user_id, password_hash, disabled, retry_after"
-    " FROM homebot.login_lookup($1, $2, $3)";
+    "SELECT user_id, password_hash, disabled, retry_after, attempt_id"
+    " FROM homebot.login_lookup($1, $2, $3, $4)";
 static const char SQL_LOGIN_FAILED[] =
-    "SELECT homebot.login_failed($1, $2, $3, $4, $5, $6, $7)";
+    "SELECT homebot.login_failed($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char SQL_LOGIN_START[] =
     "SELECT status, session_id, organization_id, org_name, org_slug, role,"
     " email, full_name FROM homebot.login_start($1, $2, $3, $4, $5,"
@@ -187,19 +192,22 @@ login_input(struct hb_request *r, const char **email, const char **password,
 	return json_check_done(&c, &r->err);
 }
 
-/* Records a failed login (and the lockout it may start): 401. */
+/*
+ * Audits a failed login (and the lockout it may start), whose attempt
+ * login_lookup already counted: 401.
+ */
 static int
 login_refused(struct hb_request *r, struct hb_app *app, const char *email,
-    const char *user_id)
+    const char *user_id, const char *attempt_id)
 {
 	char max[16], window[16];
-	const char *params[7] = { email, user_id, r->remote_addr,
-	    audit_user_agent(r), r->request_id, max, window };
+	const char *params[8] = { email, user_id, r->remote_addr,
+	    audit_user_agent(r), r->request_id, max, window, attempt_id };
 	PGresult *res;
 
 	itoa_buf(max, sizeof(max), app->cfg.login_max_attempts);
 	itoa_buf(window, sizeof(window), app->cfg.login_window);
-	res = db_exec(app->db, SQL_LOGIN_FAILED, 7, params, &r->err);
+	res = db_exec(app->db, SQL_LOGIN_FAILED, 8, params, &r->err);
 	if (res == NULL)
 		return http_error(r, &r->err);
 	PQclear(res);
@@ -262,7 +270,8 @@ login_start(struct hb_request *r, struct hb_app *app, const char *user_id,
 static int
 handle_login(struct hb_request *r, struct hb_app *app)
 {
-	const char *email, *password, *org_id, *user_id, *hash, *params[3];
+	const char *email, *password, *org_id, *user_id, *hash, *attempt_id;
+	const char *params[4];
 	char max[16], window[16], rehash[HB_HASH_MAX];
 	PGresult *res;
 	int wait;
@@ -279,12 +288,14 @@ handle_login(struct hb_request *r, struct hb_app *app)
 	params[0] = email;
 	params[1] = max;
 	params[2] = window;
-	res = db_exec(app->db, SQL_LOGIN_LOOKUP, 3, params, &r->err);
+	params[3] = r->remote_addr;
+	res = db_exec(app->db, SQL_LOGIN_LOOKUP, 4, params, &r->err);
 	if (res == NULL)
 		return http_error(r, &r->err);
 	user_id = col(r, res, 0);
 	hash = col(r, res, 1);
 	wait = atoi(PQgetvalue(res, 0, 3));
+	attempt_id = col(r, res, 4);
 	PQclear(res);
 	if (wait > 0) {
 		hb_fail(&r->err, 429, "too_many_attempts",
@@ -293,6 +304,9 @@ handle_login(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	}
 	/*
+	 * From here on the attempt counts as a failed one (attempt_id) until
+	 * login_start records a success. No transaction is open during bcrypt.
+	 *
 	 * An unknown email costs one bcrypt verification too, against a
 	 * dummy hash, so the answer's timing does not reveal which emails
 	 * have accounts. Passwords over 72 bytes never match: bcrypt would
@@ -305,7 +319,7 @@ handle_login(struct hb_request *r, struct hb_app *app)
 		ok = auth_password_verify(password, hash) &&
 		    strlen(password) <= HB_PASSWORD_MAX;
 	if (!ok)
-		return login_refused(r, app, email, user_id);
+		return login_refused(r, app, email, user_id, attempt_id);
 	if (auth_password_cost(hash) != app->cfg.bcrypt_cost &&
 	    auth_password_hash(password, app->cfg.bcrypt_cost, rehash,
 	    &r->err) == -1)

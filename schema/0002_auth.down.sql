@@ -4,8 +4,8 @@ DROP FUNCTION homebot.authenticate_api_key(text, bytea);
 DROP FUNCTION homebot.refresh_rotate(bytea, bytea, integer, text, text, text);
 DROP FUNCTION homebot.register(text, text, text, text, text, text, text, bytea, integer);
 DROP FUNCTION homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text);
-DROP FUNCTION homebot.login_failed(text, uuid, text, text, text, integer, integer);
-DROP FUNCTION homebot.login_lookup(text, integer, integer);
+DROP FUNCTION homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint);
+DROP FUNCTION homebot.login_lookup(text, integer, integer, text);
 DROP FUNCTION homebot.auth_rate_hit(text, integer);
 
 DROP TABLE homebot.audit_log;

@@ -277,9 +277,9 @@ BEGIN
 END
 $$;
 
--- login_lookup: always one row. user_id, password_hash and disabled are NULL
--- for an unknown email, so the caller can run a dummy bcrypt and answer
--- exactly as for a wrong password.
+-- login_lookup: the start of every login attempt. Always one row.
+-- user_id, password_hash and disabled are NULL for an unknown email, so the
+-- caller can run a dummy bcrypt and answer exactly as for a wrong password.
 --
 -- retry_after > 0 while the email is locked: at least p_max_attempts failed
 -- attempts within the last p_window seconds and after the last success.
@@ -287,46 +287,86 @@ $$;
 -- the oldest of them leaves the window, which leaves p_max_attempts - 1.
 -- "After the last success" goes by id, not by time, so that a success and
 -- the failures before it are ordered even within one transaction.
-CREATE FUNCTION homebot.login_lookup(p_email text, p_max_attempts integer, p_window integer)
-RETURNS TABLE (user_id uuid, password_hash text, disabled boolean, retry_after integer)
-LANGUAGE sql STABLE SECURITY DEFINER
+--
+-- While the email is not locked, the attempt counts at once, before its
+-- password is checked: a failed attempt is recorded and its id returned as
+-- attempt_id (NULL while locked, when nothing is recorded). The caller
+-- then checks the password outside any transaction and either passes
+-- attempt_id to login_failed, or calls login_start, whose successful
+-- attempt ends the count (a login_start that refuses leaves the failure
+-- counted). Check and record happen under the email's advisory lock, and
+-- the lock is held until the recording transaction ends, so concurrent
+-- attempts take turns and each sees those before it: however many run at
+-- once, at most p_max_attempts passwords of one email are checked within
+-- the window (plus those after a correct one).
+CREATE FUNCTION homebot.login_lookup(p_email text, p_max_attempts integer, p_window integer, p_ip text)
+RETURNS TABLE (user_id uuid, password_hash text, disabled boolean, retry_after integer,
+               attempt_id bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	SELECT u.id,
-	       u.password_hash,
-	       CASE WHEN u.id IS NOT NULL THEN u.disabled_at IS NOT NULL END,
-	       CASE WHEN f.failures >= p_max_attempts
-	            THEN greatest(1, ceil(extract(epoch FROM
-	                     f.oldest + make_interval(secs => p_window) - now())))::integer
-	            ELSE 0
-	       END
-	  FROM (SELECT lower(p_email) AS email) AS e
-	  -- users_email_key
-	  LEFT JOIN homebot.users u ON lower(u.email) = e.email
-	 CROSS JOIN LATERAL (
-		SELECT count(*) AS failures, min(c.attempted_at) AS oldest
-		  FROM (SELECT a.attempted_at
-		          -- login_attempts_email_attempted_at_idx
-		          FROM homebot.login_attempts a
-		         WHERE a.email = e.email
-		           AND NOT a.succeeded
-		           AND a.attempted_at > now() - make_interval(secs => p_window)
-		           AND a.id > coalesce(
-		                   (SELECT max(s.id)
-		                      FROM homebot.login_attempts s
-		                     WHERE s.email = e.email
-		                       AND s.succeeded
-		                       AND s.attempted_at > now() - make_interval(secs => p_window)),
-		                   0)
-		         ORDER BY a.attempted_at DESC, a.id DESC
-		         LIMIT greatest(p_max_attempts, 1)) AS c) AS f
+#variable_conflict use_column
+DECLARE
+	v_email text := lower(p_email);
+	v_user_id uuid;
+	v_password_hash text;
+	v_disabled boolean;
+	v_failures bigint;
+	v_oldest timestamptz;
+	v_retry_after integer := 0;
+	v_attempt_id bigint;
+BEGIN
+	-- The same lock as login_failed's. Taken before reading the count: the
+	-- next statement's snapshot then sees every attempt recorded by the
+	-- holders before this one.
+	PERFORM pg_advisory_xact_lock(hashtextextended('homebot.login_failed ' || v_email, 0));
+
+	-- users_email_key
+	SELECT u.id, u.password_hash, u.disabled_at IS NOT NULL
+	  INTO v_user_id, v_password_hash, v_disabled
+	  FROM homebot.users u
+	 WHERE lower(u.email) = v_email;
+
+	SELECT count(*), min(c.attempted_at) INTO v_failures, v_oldest
+	  FROM (SELECT a.attempted_at
+	          -- login_attempts_email_attempted_at_idx
+	          FROM homebot.login_attempts a
+	         WHERE a.email = v_email
+	           AND NOT a.succeeded
+	           AND a.attempted_at > now() - make_interval(secs => p_window)
+	           AND a.id > coalesce(
+	                   (SELECT max(s.id)
+	                      FROM homebot.login_attempts s
+	                     WHERE s.email = v_email
+	                       AND s.succeeded
+	                       AND s.attempted_at > now() - make_interval(secs => p_window)),
+	                   0)
+	         ORDER BY a.attempted_at DESC, a.id DESC
+	         LIMIT greatest(p_max_attempts, 1)) AS c;
+
+	IF v_failures >= p_max_attempts THEN
+		v_retry_after := greatest(1, ceil(extract(epoch FROM
+		                     v_oldest + make_interval(secs => p_window) - now())))::integer;
+	ELSE
+		INSERT INTO homebot.login_attempts (email, ip, succeeded)
+		VALUES (v_email, p_ip, false)
+		RETURNING id INTO v_attempt_id;
+	END IF;
+
+	RETURN QUERY SELECT v_user_id, v_password_hash, v_disabled, v_retry_after, v_attempt_id;
+END
 $$;
 
--- login_failed: records a failed login (wrong password or unknown email),
--- audits it, and audits auth.locked when this failure is the one that
--- locks the email (the count of login_lookup reaches p_max_attempts).
+-- login_failed: audits a failed login (wrong password or unknown email)
+-- whose attempt login_lookup recorded as p_attempt_id, and audits
+-- auth.locked when this attempt is the one that locked the email: the
+-- count of login_lookup, when the attempt was recorded, reached
+-- p_max_attempts with it. Records nothing in login_attempts. An attempt
+-- that is gone (an admin unlocked the email meanwhile), or is not a failed
+-- attempt of this email, is audited as a failure but locked nothing.
 CREATE FUNCTION homebot.login_failed(p_email text, p_user_id uuid, p_ip text, p_user_agent text,
-                                     p_request_id text, p_max_attempts integer, p_window integer)
+                                     p_request_id text, p_max_attempts integer, p_window integer,
+                                     p_attempt_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
@@ -336,32 +376,46 @@ DECLARE
 	v_user_agent text := left(p_user_agent, 512);
 	v_actor_type text := CASE WHEN p_user_id IS NULL THEN 'system' ELSE 'user' END;
 	v_changes jsonb := jsonb_build_object('email', lower(p_email));
+	v_attempted_at timestamptz;
 	v_failures bigint;
 BEGIN
-	-- Failures of one email take turns, so that exactly one of several
-	-- concurrent ones sees the count reach the limit and writes auth.locked.
+	-- Failures of one email take turns with each other and with
+	-- login_lookup.
 	PERFORM pg_advisory_xact_lock(hashtextextended('homebot.login_failed ' || v_email, 0));
-
-	INSERT INTO homebot.login_attempts (email, ip, succeeded)
-	VALUES (v_email, p_ip, false);
 
 	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
 	                               target_id, ip, user_agent, request_id, changes)
 	VALUES (NULL, v_actor_type, p_user_id, 'auth.login.failed', 'user',
 	        p_user_id::text, p_ip, v_user_agent, p_request_id, v_changes);
 
-	-- The same count as login_lookup's, without its LIMIT.
+	-- login_attempts_pkey
+	SELECT a.attempted_at INTO v_attempted_at
+	  FROM homebot.login_attempts a
+	 WHERE a.id = p_attempt_id
+	   AND a.email = v_email
+	   AND NOT a.succeeded;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+
+	-- login_lookup's count (without its LIMIT) as of this attempt: the
+	-- failures up to it, after the last success before it. Attempts of one
+	-- email are recorded in turn, so their ids give their order, and
+	-- exactly one attempt of several concurrent ones is the one at which
+	-- the count reaches the limit.
 	SELECT count(*) INTO v_failures
 	  FROM homebot.login_attempts a
 	 WHERE a.email = v_email
 	   AND NOT a.succeeded
-	   AND a.attempted_at > now() - make_interval(secs => p_window)
+	   AND a.id <= p_attempt_id
+	   AND a.attempted_at > v_attempted_at - make_interval(secs => p_window)
 	   AND a.id > coalesce(
 	           (SELECT max(s.id)
 	              FROM homebot.login_attempts s
 	             WHERE s.email = v_email
 	               AND s.succeeded
-	               AND s.attempted_at > now() - make_interval(secs => p_window)),
+	               AND s.id < p_attempt_id
+	               AND s.attempted_at > v_attempted_at - make_interval(secs => p_window)),
 	           0);
 
 	IF v_failures = p_max_attempts THEN
@@ -755,8 +809,8 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION
 	homebot.auth_rate_hit(text, integer),
-	homebot.login_lookup(text, integer, integer),
-	homebot.login_failed(text, uuid, text, text, text, integer, integer),
+	homebot.login_lookup(text, integer, integer, text),
+	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
 	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text),
 	homebot.register(text, text, text, text, text, text, text, bytea, integer),
 	homebot.refresh_rotate(bytea, bytea, integer, text, text, text),
@@ -765,8 +819,8 @@ FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
 	homebot.auth_rate_hit(text, integer),
-	homebot.login_lookup(text, integer, integer),
-	homebot.login_failed(text, uuid, text, text, text, integer, integer),
+	homebot.login_lookup(text, integer, integer, text),
+	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
 	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text),
 	homebot.register(text, text, text, text, text, text, text, bytea, integer),
 	homebot.refresh_rotate(bytea, bytea, integer, text, text, text),

@@ -1,5 +1,8 @@
 """POST /api/v1/auth/login (api.md §2): passwords, the lockout, and the
 choice of organization."""
+import collections
+import concurrent.futures
+import threading
 import uuid
 import warnings
 from urllib.parse import urlencode
@@ -7,13 +10,14 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import (assert_error, assert_invalid, assert_status, assert_unauthenticated, join_org,
-                      login, login_form, new_email, new_password, register)
+                      login, login_form, new_email, new_password, register, report)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # crypt leaves Python in 3.13
     import crypt
 
 LOGIN = "/api/v1/auth/login"
+LOGIN_MAX_ATTEMPTS = 5  # the default, which the session stack keeps
 
 
 def fail_logins(stack, email, n):
@@ -119,6 +123,67 @@ def test_five_failures_lock_an_unknown_email_too(stack):
     r = login(stack, email, "wrong-password-123")
     assert_error(r, 429, "too_many_attempts")
     assert int(r.header("Retry-After")) > 0, r.headers
+
+
+def test_a_success_after_four_failures_resets_the_count(stack, account):
+    fail_logins(stack, account.email, 4)
+    assert_status(login(stack, account.email, account.password), 200)
+    # 8 failures in the window now, but only the 4 after the success count.
+    fail_logins(stack, account.email, 4)
+    assert_status(login(stack, account.email, account.password), 200)
+    fail_logins(stack, account.email, 5)
+    assert_error(login(stack, account.email, account.password), 429, "too_many_attempts")
+
+
+def _parallel_logins(stack, email, n):
+    """n wrong-password logins for email, released all at once."""
+    start = threading.Barrier(n)
+
+    def attempt(_):
+        start.wait()
+        return login(stack, email, "wrong-" + new_password())
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(attempt, range(n)))
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
+def test_parallel_failures_never_check_more_passwords_than_the_limit(stack, known):
+    # An attempt counts before its password is checked, under the email's
+    # lock: however many run at once, at most LOGIN_MAX_ATTEMPTS get as far
+    # as bcrypt (401); the others are locked out before it (429).
+    n = 16
+    if known:
+        a = register(stack)
+        email = a.email
+        # A stored hash of cost 12 makes each check last ~200 ms, so that
+        # the requests are all in flight together.
+        slow = crypt.crypt(new_password(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2 ** 12))
+        stack.psql("UPDATE homebot.users SET password_hash = :'h' WHERE id = :'id'",
+                   h=slow, id=a.user_id)
+    else:
+        email = new_email()
+    answers = _parallel_logins(stack, email, n)
+    codes = collections.Counter((r.status, r.json()["error"]["code"]) for r in answers)
+    checked = codes[(401, "invalid_credentials")]
+    report(f"login lockout race ({'known' if known else 'unknown'} email): {n} parallel "
+           f"wrong-password logins, {checked} password checks (401), "
+           f"{codes[(429, 'too_many_attempts')]} locked out (429), limit {LOGIN_MAX_ATTEMPTS}")
+    assert set(codes) <= {(401, "invalid_credentials"), (429, "too_many_attempts")}, answers
+    assert checked <= LOGIN_MAX_ATTEMPTS, codes
+    # Nothing else held them back: exactly the limit went through.
+    assert checked == LOGIN_MAX_ATTEMPTS, codes
+    for r in answers:
+        if r.status == 429:
+            assert 0 < int(r.header("Retry-After")) <= 900, r.headers
+    [(failed,)] = stack.psql("SELECT count(*) FROM homebot.login_attempts"
+                             " WHERE email = lower(:'email') AND NOT succeeded", email=email)
+    assert int(failed) == checked
+    [(failed_events, locked_events)] = stack.psql(
+        "SELECT count(*) FILTER (WHERE action = 'auth.login.failed'),"
+        "       count(*) FILTER (WHERE action = 'auth.locked')"
+        "  FROM homebot.audit_log WHERE changes->>'email' = lower(:'email')", email=email)
+    assert (int(failed_events), int(locked_events)) == (checked, 1)
 
 
 def test_lockout_counts_the_email_regardless_of_case(stack, account):

@@ -56,15 +56,17 @@ SELECT * FROM homebot.register('pgtap-09-owner@example.test', 'hash-09', 'Nine',
                                '192.0.2.90', 'pgtap-agent', 'pgtap-09-reg', sha256('pgtap-09-r1'), 604800);
 SELECT is((SELECT status FROM reg), 'ok',
 	'register works under a non-superuser owner (users, organizations, memberships, sessions, tokens, audit)');
+CREATE TEMP TABLE lookup AS
+SELECT * FROM homebot.login_lookup('pgtap-09-owner@example.test', 1, 900, '192.0.2.90');
 SELECT results_eq(
-	$$SELECT user_id, password_hash, disabled, retry_after FROM homebot.login_lookup('pgtap-09-owner@example.test', 5, 900)$$,
-	$$SELECT user_id, 'hash-09'::text, false, 0 FROM reg$$,
-	'login_lookup finds the user across every tenant');
+	$$SELECT user_id, password_hash, disabled, retry_after, attempt_id IS NOT NULL FROM lookup$$,
+	$$SELECT user_id, 'hash-09'::text, false, 0, true FROM reg$$,
+	'login_lookup finds the user across every tenant and records the attempt');
 SELECT lives_ok(
 	$$SELECT homebot.login_failed('pgtap-09-owner@example.test', (SELECT user_id FROM reg), '192.0.2.90',
-	                              'pgtap-agent', 'pgtap-09-failed', 1, 900)$$,
-	'login_failed records an attempt and writes platform audit events (auth.login.failed, auth.locked)');
-SELECT is((SELECT retry_after FROM homebot.login_lookup('pgtap-09-owner@example.test', 1, 900)), 900,
+	                              'pgtap-agent', 'pgtap-09-failed', 1, 900, (SELECT attempt_id FROM lookup))$$,
+	'login_failed reads the attempt and writes platform audit events (auth.login.failed, auth.locked)');
+SELECT is((SELECT retry_after FROM homebot.login_lookup('pgtap-09-owner@example.test', 1, 900, '192.0.2.90')), 900,
 	'login_lookup counts the failure: locked at a limit of 1');
 CREATE TEMP TABLE login AS
 SELECT * FROM homebot.login_start((SELECT user_id FROM reg), NULL, '192.0.2.91', 'pgtap-agent', 'pgtap-09-login',
@@ -73,7 +75,7 @@ SELECT results_eq(
 	$$SELECT status, organization_id, role FROM login$$,
 	$$SELECT 'ok'::text, organization_id, 'owner'::text FROM reg$$,
 	'login_start picks the organization used last and opens a session');
-SELECT is((SELECT retry_after FROM homebot.login_lookup('pgtap-09-owner@example.test', 1, 900)), 0,
+SELECT is((SELECT retry_after FROM homebot.login_lookup('pgtap-09-owner@example.test', 1, 900, '192.0.2.91')), 0,
 	'the successful login unlocked the email');
 SELECT results_eq(
 	$$SELECT status, session_id FROM homebot.refresh_rotate(sha256('pgtap-09-r1'), sha256('pgtap-09-r2'), 3600,
@@ -135,10 +137,10 @@ DROP POLICY definer_access ON homebot.users;
 DROP POLICY definer_access ON homebot.audit_log;
 SET LOCAL ROLE homebot_app;
 SELECT set_config('app.org_id', '', true);
-SELECT is((SELECT user_id FROM homebot.login_lookup('pgtap-09-owner@example.test', 5, 900)), NULL,
+SELECT is((SELECT user_id FROM homebot.login_lookup('pgtap-09-owner@example.test', 5, 900, NULL)), NULL,
 	'control: without definer_access on users, login_lookup (run as the owner) no longer finds the user');
 SELECT throws_ok(
-	$$SELECT homebot.login_failed('pgtap-09-owner@example.test', NULL, NULL, NULL, NULL, 5, 900)$$,
+	$$SELECT homebot.login_failed('pgtap-09-owner@example.test', NULL, NULL, NULL, NULL, 5, 900, NULL)$$,
 	'42501', 'new row violates row-level security policy for table "audit_log"',
 	'control: without definer_access on audit_log, the owner cannot write a platform event');
 RESET ROLE;
