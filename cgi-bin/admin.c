@@ -30,6 +30,9 @@ static const char SQL_CREATE_ORG[] =
     "SELECT status, id, name, slug, owner_id, owner_status, "
     HB_SQL_TS("created_at") " FROM homebot.admin_create_organization($1, $2,"
     " $3, decode($4, 'hex'), " INVITE_TTL ", $5, $6, $7, $8)";
+/* The columns 1..6 of SQL_CREATE_ORG, as the answer names them. */
+static const char *const CREATED_ORG_FIELDS[] = { "id", "name", "slug",
+    "owner_id", "owner_status", "created_at" };
 static const char SQL_SUSPEND[] =
     "UPDATE homebot.organizations SET suspended_at = CASE WHEN $2"
     " THEN COALESCE(suspended_at, now()) END, updated_at = now()"
@@ -85,16 +88,10 @@ admin_auth(struct hb_request *r, struct hb_app *app, unsigned flags,
 static struct json_object *
 org_json(PGresult *res, int i)
 {
-	struct json_object *o = json_object_new_object();
+	static const char *const names[] = { "id", "name", "slug",
+	    "created_at" };
+	struct json_object *o = json_row_strings(res, i, 0, names, 4);
 
-	json_object_object_add(o, "id",
-	    json_object_new_string(PQgetvalue(res, i, 0)));
-	json_object_object_add(o, "name",
-	    json_object_new_string(PQgetvalue(res, i, 1)));
-	json_object_object_add(o, "slug",
-	    json_object_new_string(PQgetvalue(res, i, 2)));
-	json_object_object_add(o, "created_at",
-	    json_object_new_string(PQgetvalue(res, i, 3)));
 	json_object_object_add(o, "suspended",
 	    json_object_new_boolean(PQgetvalue(res, i, 4)[0] == 't'));
 	json_object_object_add(o, "member_count",
@@ -106,16 +103,10 @@ org_json(PGresult *res, int i)
 static struct json_object *
 user_json(PGresult *res, int i, int first)
 {
-	struct json_object *u = json_object_new_object();
+	static const char *const names[] = { "id", "email", "full_name",
+	    "created_at" };
+	struct json_object *u = json_row_strings(res, i, first, names, 4);
 
-	json_object_object_add(u, "id",
-	    json_object_new_string(PQgetvalue(res, i, first)));
-	json_object_object_add(u, "email",
-	    json_object_new_string(PQgetvalue(res, i, first + 1)));
-	json_object_object_add(u, "full_name",
-	    json_object_new_string(PQgetvalue(res, i, first + 2)));
-	json_object_object_add(u, "created_at",
-	    json_object_new_string(PQgetvalue(res, i, first + 3)));
 	json_object_object_add(u, "disabled",
 	    json_object_new_boolean(PQgetvalue(res, i, first + 4)[0] == 't'));
 	json_object_object_add(u, "is_superadmin",
@@ -193,31 +184,11 @@ handle_create_org(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
 	if (strcmp(status, "ok") != 0) {
-		bool taken = strcmp(status, "slug_taken") == 0;
-
+		status = arena_strdup(r->arena, status);
 		PQclear(res);
-		if (taken)
-			return http_fail(r, 409, "slug_taken",
-			    "Another organization has this slug.");
-		json_check_begin(&c, r->json);
-		json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and "
-		    "'-', not starting or ending with '-'");
-		json_check_done(&c, &r->err);
-		return http_error(r, &r->err);
+		return validate_answer_slug(r, status);
 	}
-	o = json_object_new_object();
-	json_object_object_add(o, "id",
-	    json_object_new_string(PQgetvalue(res, 0, 1)));
-	json_object_object_add(o, "name",
-	    json_object_new_string(PQgetvalue(res, 0, 2)));
-	json_object_object_add(o, "slug",
-	    json_object_new_string(PQgetvalue(res, 0, 3)));
-	json_object_object_add(o, "owner_id",
-	    json_object_new_string(PQgetvalue(res, 0, 4)));
-	json_object_object_add(o, "owner_status",
-	    json_object_new_string(PQgetvalue(res, 0, 5)));
-	json_object_object_add(o, "created_at",
-	    json_object_new_string(PQgetvalue(res, 0, 6)));
+	o = json_row_strings(res, 0, 1, CREATED_ORG_FIELDS, 6);
 	if (strcmp(PQgetvalue(res, 0, 5), "invited") == 0)
 		json_object_object_add(o, "invite_token",
 		    json_object_new_string(token));

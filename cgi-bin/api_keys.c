@@ -13,10 +13,11 @@
 #include "page.h"
 #include "program.h"
 
+/* The order key_json() reads: KEY_FIELDS, then the scopes. */
 #define KEY_COLUMNS \
-	"id, name, prefix, array_to_json(scopes)::text, " \
-	HB_SQL_TS("created_at") ", " HB_SQL_TS("expires_at") ", " \
-	HB_SQL_TS("last_used_at") ", created_by"
+	"id, name, prefix, " HB_SQL_TS("created_at") ", " \
+	HB_SQL_TS("expires_at") ", " HB_SQL_TS("last_used_at") ", " \
+	"created_by, array_to_json(scopes)::text"
 
 /* By api_keys(organization_id, created_at DESC, id DESC) under RLS. */
 static const char SQL_LIST[] =
@@ -55,26 +56,14 @@ static const char SQL_REVOKE[] =
     " SELECT id FROM k";
 
 static struct json_object *
-nullable(PGresult *res, int i, int c)
-{
-	return PQgetisnull(res, i, c) ? NULL :
-	    json_object_new_string(PQgetvalue(res, i, c));
-}
-
-static struct json_object *
 key_json(PGresult *res, int i)
 {
-	struct json_object *k = json_object_new_object();
+	static const char *const names[] = { "id", "name", "prefix",
+	    "created_at", "expires_at", "last_used_at", "created_by" };
+	struct json_object *k = json_row_strings(res, i, 0, names, 7);
 
-	json_object_object_add(k, "id", nullable(res, i, 0));
-	json_object_object_add(k, "name", nullable(res, i, 1));
-	json_object_object_add(k, "prefix", nullable(res, i, 2));
 	json_object_object_add(k, "scopes",
-	    json_tokener_parse(PQgetvalue(res, i, 3)));
-	json_object_object_add(k, "created_at", nullable(res, i, 4));
-	json_object_object_add(k, "expires_at", nullable(res, i, 5));
-	json_object_object_add(k, "last_used_at", nullable(res, i, 6));
-	json_object_object_add(k, "created_by", nullable(res, i, 7));
+	    json_tokener_parse(PQgetvalue(res, i, 7)));
 	return k;
 }
 
@@ -103,7 +92,7 @@ handle_list(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	ctx = auth_ctx(&who, r);
 	return page_run(r, app->db, &ctx, &page, "api_keys", who.org_id,
-	    SQL_LIST, params, 0, 4, key_json);
+	    SQL_LIST, params, 0, 3, key_json);
 }
 
 /*

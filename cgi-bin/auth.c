@@ -495,11 +495,8 @@ session_json(PGresult *res, int i)
 {
 	static const char *const names[] = { "id", "created_at",
 	    "last_used_at", "ip", "user_agent", "organization_id" };
-	struct json_object *s = json_object_new_object();
+	struct json_object *s = json_row_strings(res, i, 0, names, 6);
 
-	for (int c = 0; c < 6; c++)
-		json_object_object_add(s, names[c], PQgetisnull(res, i, c) ?
-		    NULL : json_object_new_string(PQgetvalue(res, i, c)));
 	json_object_object_add(s, "current",
 	    json_object_new_boolean(PQgetvalue(res, i, 6)[0] == 't'));
 	return s;

@@ -47,13 +47,7 @@ member_json(PGresult *res, int i, int first)
 {
 	static const char *const names[] = { "user_id", "email", "full_name",
 	    "role", "status", "joined_at" };
-	struct json_object *m = json_object_new_object();
-
-	for (int c = 0; c < 6; c++)
-		json_object_object_add(m, names[c],
-		    PQgetisnull(res, i, first + c) ? NULL :
-		    json_object_new_string(PQgetvalue(res, i, first + c)));
-	return m;
+	return json_row_strings(res, i, first, names, 6);
 }
 
 static const char *

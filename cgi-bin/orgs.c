@@ -10,6 +10,7 @@
 #include "json.h"
 #include "page.h"
 #include "program.h"
+#include "validate.h"
 
 /* A user's organizations cross tenants: a SECURITY DEFINER function. */
 static const char SQL_LIST[] =
@@ -29,22 +30,17 @@ static const char SQL_UPDATE[] =
     " WHERE id = NULLIF(current_setting('app.org_id', true), '')::uuid"
     " RETURNING id, name, slug, settings::text, " HB_SQL_TS("created_at");
 
-/* {id, name, slug, settings, created_at} from columns 0..4 of row i. */
+/* {id, name, slug, settings, created_at} from columns first.. of row i. */
 static struct json_object *
-org_json(PGresult *res, int i)
+org_json(PGresult *res, int i, int first)
 {
-	struct json_object *o = json_object_new_object();
+	static const char *const names[] = { "id", "name", "slug" };
+	struct json_object *o = json_row_strings(res, i, first, names, 3);
 
-	json_object_object_add(o, "id",
-	    json_object_new_string(PQgetvalue(res, i, 0)));
-	json_object_object_add(o, "name",
-	    json_object_new_string(PQgetvalue(res, i, 1)));
-	json_object_object_add(o, "slug",
-	    json_object_new_string(PQgetvalue(res, i, 2)));
 	json_object_object_add(o, "settings",
-	    json_tokener_parse(PQgetvalue(res, i, 3)));
+	    json_tokener_parse(PQgetvalue(res, i, first + 3)));
 	json_object_object_add(o, "created_at",
-	    json_object_new_string(PQgetvalue(res, i, 4)));
+	    json_object_new_string(PQgetvalue(res, i, first + 4)));
 	return o;
 }
 
@@ -54,12 +50,8 @@ my_org_json(PGresult *res, int i)
 {
 	static const char *const names[] = { "id", "name", "slug", "role",
 	    "created_at" };
-	struct json_object *o = json_object_new_object();
 
-	for (int c = 0; c < 5; c++)
-		json_object_object_add(o, names[c],
-		    json_object_new_string(PQgetvalue(res, i, c)));
-	return o;
+	return json_row_strings(res, i, 0, names, 5);
 }
 
 static int
@@ -108,29 +100,11 @@ handle_create(struct hb_request *r, struct hb_app *app)
 		return http_error(r, &r->err);
 	status = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
 	if (strcmp(status, "ok") != 0) {
-		bool taken = strcmp(status, "slug_taken") == 0;
-
+		status = arena_strdup(r->arena, status);
 		PQclear(res);
-		if (taken)
-			return http_fail(r, 409, "slug_taken",
-			    "Another organization has this slug.");
-		json_check_begin(&c, r->json);
-		json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and "
-		    "'-', not starting or ending with '-'");
-		json_check_done(&c, &r->err);
-		return http_error(r, &r->err);
+		return validate_answer_slug(r, status);
 	}
-	o = json_object_new_object();
-	json_object_object_add(o, "id",
-	    json_object_new_string(PQgetvalue(res, 0, 1)));
-	json_object_object_add(o, "name",
-	    json_object_new_string(PQgetvalue(res, 0, 2)));
-	json_object_object_add(o, "slug",
-	    json_object_new_string(PQgetvalue(res, 0, 3)));
-	json_object_object_add(o, "settings",
-	    json_tokener_parse(PQgetvalue(res, 0, 4)));
-	json_object_object_add(o, "created_at",
-	    json_object_new_string(PQgetvalue(res, 0, 5)));
+	o = org_json(res, 0, 1);
 	json_object_object_add(o, "role", json_object_new_string("owner"));
 	PQclear(res);
 	return http_json(r, 201, o);
@@ -152,7 +126,7 @@ handle_current(struct hb_request *r, struct hb_app *app)
 	    &r->err);
 	if (res == NULL)
 		return http_error(r, &r->err);
-	rc = PQntuples(res) == 1 ? http_json(r, 200, org_json(res, 0)) :
+	rc = PQntuples(res) == 1 ? http_json(r, 200, org_json(res, 0, 0)) :
 	    http_fail(r, 404, "not_found", "No such organization.");
 	PQclear(res);
 	return rc;
@@ -202,7 +176,7 @@ handle_update(struct hb_request *r, struct hb_app *app)
 		PQclear(res);
 		return http_error(r, &r->err);
 	}
-	rc = http_json(r, 200, org_json(res, 0));
+	rc = http_json(r, 200, org_json(res, 0, 0));
 	PQclear(res);
 	return rc;
 }

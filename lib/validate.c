@@ -133,3 +133,19 @@ validate_timestamp(const char *s)
 	return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':' &&
 	    digits(s + 4, 2) && s[6] == '\0';
 }
+
+int
+validate_answer_slug(struct hb_request *r, const char *status)
+{
+	struct hb_json_check c = { NULL, json_object_new_array() };
+
+	if (strcmp(status, "slug_taken") == 0) {
+		json_object_put(c.details);
+		return http_fail(r, 409, "slug_taken",
+		    "Another organization has this slug.");
+	}
+	json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and '-', "
+	    "not starting or ending with '-'");
+	json_check_done(&c, &r->err);
+	return http_error(r, &r->err);
+}

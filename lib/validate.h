@@ -5,6 +5,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "http.h"
 #include "json.h"
 
 #define HB_EMAIL_MAX	254
@@ -32,5 +33,11 @@ void	 validate_new_password(struct hb_json_check *c,
 /* Whether s is an RFC 3339 date-time (2026-11-22T14:46:25Z, offsets and
  * fractions allowed). */
 bool	 validate_timestamp(const char *s);
+
+/*
+ * Answers a status of the organization-creating functions that is not
+ * "ok": 409 slug_taken, or 422 for a slug the database refused.
+ */
+int	 validate_answer_slug(struct hb_request *r, const char *status);
 
 #endif
