@@ -428,6 +428,14 @@ def create_key(account, scopes, name="service", **extra):
     return r.json()
 
 
+def key_secret(key):
+    """The secret part of an API key, by the key's fixed layout
+    hb_<8-character prefix>_<43-character secret>. The secret is base64url
+    and may itself hold '_', so splitting at the last '_' would be wrong."""
+    assert len(key) == 55 and key.startswith("hb_") and key[11] == "_", key
+    return key[12:]
+
+
 def add_member(owner, role="member"):
     """A newly registered user added to owner's organization with role,
     logged in there; returns his Account (his session in that organization),
