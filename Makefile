@@ -102,6 +102,7 @@ test-unit: $(UNIT_TESTS)
 
 lint:
 	npx --no-install redocly lint docs/openapi.json
+	scripts/include-cycles.py
 
 run: all
 	@BUILD=$(BUILD) scripts/stack.sh run

@@ -109,7 +109,7 @@ send_asset(struct hb_request *r, const char *name)
 		return http_send(r, 200, assets[i].ctype, assets[i].data,
 		    assets[i].len);
 	}
-	return http_fail(r, 404, "not_found", "No such resource.");
+	return hb_fail(&r->err, 404, "not_found", "No such resource.");
 }
 
 static int
@@ -136,7 +136,7 @@ handle_asset(struct hb_request *r, struct hb_app *app)
 	(void)app;
 	r->cache_control = "public, max-age=3600";
 	if (strcmp(http_route_param(r, "asset"), "openapi.json") == 0)
-		return http_fail(r, 404, "not_found", "No such resource.");
+		return hb_fail(&r->err, 404, "not_found", "No such resource.");
 	return send_asset(r, http_route_param(r, "asset"));
 }
 

@@ -11,9 +11,6 @@
 #include "json.h"
 #include "version.h"
 
-static const char SQL_SCHEMA_VERSION[] =
-    "SELECT max(version) FROM public.schema_migrations";
-
 /* /health touches nothing: answering is the whole check. */
 static int
 handle_health(struct hb_request *r, struct hb_app *app)
@@ -52,29 +49,26 @@ handle_ready(struct hb_request *r, struct hb_app *app)
 {
 	struct json_object *body, *checks, *db, *mig;
 	struct timespec t0;
-	PGresult *res;
-	const char *current = NULL;
-	bool ok;
+	char current[16];
+	bool reached, ok;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	res = db_exec(app->db, SQL_SCHEMA_VERSION, 0, NULL, &r->err);
-	if (res != NULL) {
+	reached = db_schema_version(app->db, current, sizeof(current),
+	    &r->err) == 0;
+	if (reached) {
 		db = check_new("ok", NULL);
 		json_object_object_add(db, "latency_ms",
 		    json_new_ms(ms_since(&t0)));
-		if (!PQgetisnull(res, 0, 0))
-			current = PQgetvalue(res, 0, 0);
 	} else
 		db = check_new("error", "The database is unreachable.");
-	ok = current != NULL && strcmp(current, HB_SCHEMA_VERSION) == 0;
-	mig = check_new(ok ? "ok" : "error", ok ? NULL : res == NULL ?
+	ok = reached && strcmp(current, HB_SCHEMA_VERSION) == 0;
+	mig = check_new(ok ? "ok" : "error", ok ? NULL : !reached ?
 	    "The migration version cannot be read." :
 	    "Migrations are pending: run ./migrate up.");
-	json_object_object_add(mig, "current", current != NULL ?
+	json_object_object_add(mig, "current", reached && current[0] != '\0' ?
 	    json_object_new_string(current) : NULL);
 	json_object_object_add(mig, "expected",
 	    json_object_new_string(HB_SCHEMA_VERSION));
-	PQclear(res);
 	checks = json_object_new_object();
 	json_object_object_add(checks, "database", db);
 	json_object_object_add(checks, "migrations", mig);

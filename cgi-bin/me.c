@@ -63,7 +63,7 @@ handle_me(struct hb_request *r, struct hb_app *app)
 	struct hb_principal who;
 
 	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1)
-		return http_error(r, &r->err);
+		return -1;
 	return http_json(r, 200, me_to_json(&who));
 }
 

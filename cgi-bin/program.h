@@ -1,10 +1,21 @@
 #ifndef HB_PROGRAM_H
 #define HB_PROGRAM_H
 
-/* The main() every program shares: load the configuration, then serve. */
+/*
+ * What every program shares: its main(), and the one rule for answering.
+ *
+ * A handler parses the request, authenticates and authorizes, calls lib/
+ * for the data, and shapes the answer. It answers through an http_
+ * answer function (http_json, http_no_content, http_send_page) or a
+ * send_* helper built on them, and returns what that returned; on any
+ * failure it returns -1 with r->err set and writes nothing, and the
+ * dispatcher answers r->err. No handler rolls back: lib/ owns its
+ * transactions, and app.c rolls back whatever a request left open.
+ */
 #include <stdio.h>
 
 #include "app.h"
+#include "page.h"
 
 #define PROGRAM(app_name, route_table) \
 	int main(void) \
@@ -29,6 +40,18 @@ program_main(struct hb_app *app)
 	rc = app_run(app);
 	app_free(app);
 	return rc;
+}
+
+/* Answers one page of a collection; rows->data is released. */
+static inline int
+send_rows(struct hb_request *r, const struct hb_page *page,
+    struct hb_rows *rows)
+{
+	const char *next = page_next_cursor(r, page, rows);
+	struct json_object *data = rows->data;
+
+	rows->data = NULL;
+	return http_send_page(r, data, next);
 }
 
 #endif

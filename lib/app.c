@@ -46,6 +46,23 @@ fcgi_write(void *ctx, const char *buf, int n)
 	return FCGX_PutStr(buf, n, ((FCGX_Request *)ctx)->out);
 }
 
+/*
+ * The cause of a failed request, for its log line: the database's, when a
+ * statement or the connection failed, else that of any 5xx answer.
+ */
+static void
+note_fault(struct hb_request *r, const struct hb_db *db)
+{
+	if (db_sqlstate(db)[0] != '\0' || db_last_error(db)[0] != '\0') {
+		snprintf(r->fault_state, sizeof(r->fault_state), "%s",
+		    db_sqlstate(db));
+		snprintf(r->fault, sizeof(r->fault), "%s", db_last_error(db));
+	} else if (r->status >= 500)
+		snprintf(r->fault, sizeof(r->fault), "%.47s: %.200s",
+		    r->err.code[0] != '\0' ? r->err.code : "internal_error",
+		    r->err.message);
+}
+
 static void
 serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 {
@@ -53,6 +70,7 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 	struct hb_request r;
 	struct hb_error err = {0};
 
+	db_clear_error(app->db);
 	if (http_request_init(&r, arena, fr->envp, &io, &app->cfg,
 	    &err) == -1)
 		http_error(&r, &err);
@@ -60,6 +78,8 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 		http_dispatch(&r, app->routes, app->nroutes, app);
 	/* No transaction outlives its request, whatever the handler did. */
 	db_tx_rollback(app->db);
+	r.program = app->name;
+	note_fault(&r, app->db);
 	log_request(&r);
 	hb_error_clear(&err);
 	http_request_done(&r);

@@ -3,9 +3,10 @@
 
 #include <stdbool.h>
 
-#include "auth.h"
 #include "db.h"
+#include "error.h"
 #include "http.h"
+#include "page.h"
 
 /* One explicit audit event; target_id and changes_json may be NULL. */
 struct hb_audit_event {
@@ -18,18 +19,12 @@ struct hb_audit_event {
 };
 
 /*
- * Appends one event to the audit log inside the open transaction: actor,
- * IP, user agent and request ID come from the request and the principal.
+ * Appends one event to the audit log inside the transaction open under
+ * ctx: the actor is ctx's API key, else its user; IP, user agent and
+ * request ID come from the transaction's context.
  */
-int	audit_write(struct hb_db *db, const struct hb_request *r,
-	    const struct hb_principal *who, const struct hb_audit_event *ev,
-	    struct hb_error *err);
-
-/* The columns audit_row_json() reads, in its order. */
-#define AUDIT_COLUMNS \
-	"id, " HB_SQL_TS("occurred_at") ", organization_id, actor_type, " \
-	"actor_id, action, target_type, target_id, ip, user_agent, " \
-	"request_id, changes::text"
+int	audit_write(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_audit_event *ev, struct hb_error *err);
 
 /* The filters of GET …/audit-log; each NULL when not given. */
 struct hb_audit_filter {
@@ -42,10 +37,12 @@ struct hb_audit_filter {
 /* Reads ?action=&actor_id=&since=&until=: 0, or -1 with a 422 in err. */
 int	audit_filter_parse(const struct hb_request *r,
 	    struct hb_audit_filter *f, struct hb_error *err);
-/* One event of api.md §4 from row i of a result of AUDIT_COLUMNS. */
-struct json_object *audit_row_json(PGresult *res, int i);
-
-/* The request's User-Agent, cut to what the tables keep; never NULL. */
-const char *audit_user_agent(const struct hb_request *r);
+/*
+ * One page of the audit events ctx may see (RLS: one organization's, or
+ * every one for the admin role), newest first, as api.md §4 shapes them.
+ */
+int	audit_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_audit_filter *f, const struct hb_page *p,
+	    struct hb_rows *rows, struct hb_error *err);
 
 #endif

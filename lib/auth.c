@@ -3,7 +3,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include "audit.h"
 #include "auth.h"
 #include "auth_token.h"
 #include "crypto.h"
@@ -19,16 +18,17 @@
  * and role_permissions_pkey.
  */
 static const char SQL_AUTH_JWT[] =
-    "SELECT u.email, u.full_name, " HB_SQL_TS("u.created_at") ","
-    "  u.disabled_at IS NOT NULL,"
-    "  o.name, o.slug, o.suspended_at IS NOT NULL, m.role,"
+    "SELECT u.email, u.full_name, " HB_SQL_TS("u.created_at") " AS created_at,"
+    "  u.disabled_at IS NOT NULL AS disabled,"
+    "  o.name AS org_name, o.slug AS org_slug,"
+    "  o.suspended_at IS NOT NULL AS suspended, m.role,"
     "  array_to_string(ARRAY("
     "   SELECT rp.permission FROM homebot.role_permissions rp"
     "    WHERE rp.role = m.role"
     "   UNION SELECT up.permission FROM homebot.user_permissions up"
     "    WHERE up.organization_id = m.organization_id"
-    "      AND up.user_id = m.user_id ORDER BY 1), ','),"
-    "  s.revoked_at IS NOT NULL, u.is_superadmin"
+    "      AND up.user_id = m.user_id ORDER BY 1), ',') AS permissions,"
+    "  s.revoked_at IS NOT NULL AS revoked, u.is_superadmin"
     " FROM homebot.sessions s"
     " JOIN homebot.memberships m ON m.organization_id = s.organization_id"
     "  AND m.user_id = s.user_id AND m.status = 'active'"
@@ -45,11 +45,12 @@ static const char SQL_AUTH_KEY[] =
     "SELECT set_config('app.org_id', k.organization_id::text, true),"
     " set_config('app.user_id', k.user_id::text, true),"
     " set_config('app.api_key_id', k.key_id::text, true),"
-    " encode(k.key_hash, 'hex'), k.key_id, k.key_name,"
-    " array_to_string(k.scopes, ','), array_to_string(k.permissions, ','),"
+    " encode(k.key_hash, 'hex') AS key_hash, k.key_id, k.key_name,"
+    " array_to_string(k.scopes, ',') AS scopes,"
+    " array_to_string(k.permissions, ',') AS permissions,"
     " k.expired, k.revoked, k.organization_id, k.org_name, k.org_slug,"
     " k.org_suspended, k.user_id, k.email, k.full_name, "
-    HB_SQL_TS("k.user_created_at") ","
+    HB_SQL_TS("k.user_created_at") " AS created_at,"
     " k.user_disabled, k.role"
     " FROM homebot.authenticate_api_key($1, decode($2, 'hex')) k";
 
@@ -71,17 +72,13 @@ auth_split_list(struct hb_arena *a, const char *s, const char **out, int max)
 	return n;
 }
 
+/* Column column of row 0 copied into the arena, or NULL. */
 static const char *
-col(struct hb_request *r, PGresult *res, int c)
+col(struct hb_request *r, const PGresult *res, const char *column)
 {
-	return PQgetisnull(res, 0, c) ? NULL :
-	    arena_strdup(r->arena, PQgetvalue(res, 0, c));
-}
+	const char *v = db_value(res, 0, column);
 
-static bool
-col_true(PGresult *res, int c)
-{
-	return !PQgetisnull(res, 0, c) && PQgetvalue(res, 0, c)[0] == 't';
+	return v != NULL ? arena_strdup(r->arena, v) : NULL;
 }
 
 /*
@@ -107,18 +104,8 @@ credential(const struct hb_request *r, bool *is_key)
 }
 
 static int
-fail_rollback(struct hb_db *db, unsigned flags, struct hb_error *err,
-    int status, const char *code, const char *msg)
-{
-	if (flags & HB_AUTH_KEEP_TX)
-		db_tx_rollback(db);
-	return hb_fail(err, status, code, "%s", msg);
-}
-
-static int
 auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
-    unsigned flags, const char *token, struct hb_principal *who,
-    struct hb_error *err)
+    const char *token, struct hb_principal *who, struct hb_error *err)
 {
 	struct hb_claims *c = &who->claims;
 	struct hb_db_ctx ctx;
@@ -129,35 +116,36 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	if (auth_jwt_verify(k, r->cfg->issuer, token, (long)time(NULL), c,
 	    err) == -1)
 		return -1;
-	ctx = (struct hb_db_ctx){ c->org, c->sub, r->request_id, NULL,
-	    r->remote_addr, audit_user_agent(r) };
+	ctx = (struct hb_db_ctx){ .org_id = c->org, .user_id = c->sub,
+	    .request_id = r->request_id, .ip = r->remote_addr,
+	    .user_agent = http_user_agent(r) };
 	params[0] = c->sid;
 	params[1] = c->sub;
 	params[2] = c->org;
-	res = db_tenant_query(db, &ctx, flags & HB_AUTH_KEEP_TX, SQL_AUTH_JWT,
-	    3, params, err);
+	res = db_tenant_query(db, &ctx, false, SQL_AUTH_JWT, 3, params, err);
 	if (res == NULL)
 		return -1;
-	if (PQntuples(res) != 1 || col_true(res, 9) || col_true(res, 3))
-		rc = fail_rollback(db, flags, err, 401, "invalid_token",
+	if (PQntuples(res) != 1 || db_bool(res, 0, "revoked") ||
+	    db_bool(res, 0, "disabled"))
+		rc = hb_fail(err, 401, "invalid_token",
 		    "The access token is not valid.");
-	else if (col_true(res, 6))
-		rc = fail_rollback(db, flags, err, 403,
-		    "organization_suspended", "The organization is suspended.");
+	else if (db_bool(res, 0, "suspended"))
+		rc = hb_fail(err, 403, "organization_suspended",
+		    "The organization is suspended.");
 	else {
 		who->method = HB_AUTH_JWT;
-		who->is_superadmin = col_true(res, 10);
+		who->is_superadmin = db_bool(res, 0, "is_superadmin");
 		who->user_id = arena_strdup(r->arena, c->sub);
 		who->org_id = arena_strdup(r->arena, c->org);
 		who->session_id = arena_strdup(r->arena, c->sid);
-		who->email = col(r, res, 0);
-		who->full_name = col(r, res, 1);
-		who->user_created_at = col(r, res, 2);
-		who->org_name = col(r, res, 4);
-		who->org_slug = col(r, res, 5);
-		who->role = col(r, res, 7);
+		who->email = col(r, res, "email");
+		who->full_name = col(r, res, "full_name");
+		who->user_created_at = col(r, res, "created_at");
+		who->org_name = col(r, res, "org_name");
+		who->org_slug = col(r, res, "org_slug");
+		who->role = col(r, res, "role");
 		who->npermissions = auth_split_list(r->arena,
-		    PQgetvalue(res, 0, 8), who->permissions,
+		    db_value(res, 0, "permissions"), who->permissions,
 		    HB_MAX_PERMISSIONS);
 		rc = 0;
 	}
@@ -166,13 +154,13 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 }
 
 static int
-auth_key(struct hb_request *r, struct hb_db *db, unsigned flags,
-    const char *key, struct hb_principal *who, struct hb_error *err)
+auth_key(struct hb_request *r, struct hb_db *db, const char *key,
+    struct hb_principal *who, struct hb_error *err)
 {
 	char prefix[HB_API_KEY_PREFIX_LEN + 1], hex[2 * HB_SHA256_LEN + 1];
 	unsigned char hash[HB_SHA256_LEN];
-	struct hb_db_ctx ctx = { NULL, NULL, r->request_id, NULL,
-	    r->remote_addr, audit_user_agent(r) };
+	struct hb_db_ctx ctx = { .request_id = r->request_id,
+	    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
 	const char *params[2] = { prefix, hex };
 	const char *stored;
 	PGresult *res;
@@ -183,38 +171,41 @@ auth_key(struct hb_request *r, struct hb_db *db, unsigned flags,
 		    "The API key is not valid.");
 	crypto_sha256(key, strlen(key), hash);
 	crypto_hex(hash, sizeof(hash), hex);
-	res = db_tenant_query(db, &ctx, flags & HB_AUTH_KEEP_TX, SQL_AUTH_KEY,
-	    2, params, err);
+	res = db_tenant_query(db, &ctx, false, SQL_AUTH_KEY, 2, params, err);
 	if (res == NULL)
 		return -1;
-	stored = PQntuples(res) == 1 ? PQgetvalue(res, 0, 3) : "";
+	stored = db_value(res, 0, "key_hash");
+	if (stored == NULL)
+		stored = "";
 	/* The hash is compared here, in constant time, not by SQL '='. */
-	if (strlen(stored) != sizeof(hex) - 1 ||
+	if (PQntuples(res) != 1 || strlen(stored) != sizeof(hex) - 1 ||
 	    !crypto_equal(stored, hex, sizeof(hex) - 1) ||
-	    col_true(res, 8) || col_true(res, 9) || col_true(res, 18))
-		rc = fail_rollback(db, flags, err, 401, "invalid_api_key",
+	    db_bool(res, 0, "expired") || db_bool(res, 0, "revoked") ||
+	    db_bool(res, 0, "user_disabled"))
+		rc = hb_fail(err, 401, "invalid_api_key",
 		    "The API key is not valid.");
-	else if (col_true(res, 13))
-		rc = fail_rollback(db, flags, err, 403,
-		    "organization_suspended", "The organization is suspended.");
+	else if (db_bool(res, 0, "org_suspended"))
+		rc = hb_fail(err, 403, "organization_suspended",
+		    "The organization is suspended.");
 	else {
 		who->method = HB_AUTH_API_KEY;
-		who->key_id = col(r, res, 4);
-		who->key_name = col(r, res, 5);
+		who->key_id = col(r, res, "key_id");
+		who->key_name = col(r, res, "key_name");
 		who->key_prefix = arena_strdup(r->arena, prefix);
-		who->nscopes = auth_split_list(r->arena, PQgetvalue(res, 0, 6),
-		    who->scopes, HB_MAX_PERMISSIONS);
-		who->npermissions = auth_split_list(r->arena,
-		    PQgetvalue(res, 0, 7), who->permissions,
+		who->nscopes = auth_split_list(r->arena,
+		    db_value(res, 0, "scopes"), who->scopes,
 		    HB_MAX_PERMISSIONS);
-		who->org_id = col(r, res, 10);
-		who->org_name = col(r, res, 11);
-		who->org_slug = col(r, res, 12);
-		who->user_id = col(r, res, 14);
-		who->email = col(r, res, 15);
-		who->full_name = col(r, res, 16);
-		who->user_created_at = col(r, res, 17);
-		who->role = col(r, res, 19);
+		who->npermissions = auth_split_list(r->arena,
+		    db_value(res, 0, "permissions"), who->permissions,
+		    HB_MAX_PERMISSIONS);
+		who->org_id = col(r, res, "organization_id");
+		who->org_name = col(r, res, "org_name");
+		who->org_slug = col(r, res, "org_slug");
+		who->user_id = col(r, res, "user_id");
+		who->email = col(r, res, "email");
+		who->full_name = col(r, res, "full_name");
+		who->user_created_at = col(r, res, "created_at");
+		who->role = col(r, res, "role");
 		rc = 0;
 	}
 	PQclear(res);
@@ -239,9 +230,9 @@ auth_request(struct hb_request *r, struct hb_db *db,
 			return hb_fail(err, 403, "forbidden",
 			    "This endpoint needs an access token, not an "
 			    "API key.");
-		rc = auth_key(r, db, flags, cred, who, err);
+		rc = auth_key(r, db, cred, who, err);
 	} else
-		rc = auth_jwt(r, db, keys, flags, cred, who, err);
+		rc = auth_jwt(r, db, keys, cred, who, err);
 	if (rc == 0) {
 		snprintf(r->org_id, sizeof(r->org_id), "%s", who->org_id);
 		snprintf(r->user_id, sizeof(r->user_id), "%s", who->user_id);
@@ -271,7 +262,11 @@ auth_require(const struct hb_principal *who, const char *permission,
 struct hb_db_ctx
 auth_ctx(const struct hb_principal *who, const struct hb_request *r)
 {
-	return (struct hb_db_ctx){ who->org_id, who->user_id, r->request_id,
-	    who->method == HB_AUTH_API_KEY ? who->key_id : NULL,
-	    r->remote_addr, audit_user_agent(r) };
+	if (who == NULL)
+		return (struct hb_db_ctx){ .request_id = r->request_id,
+		    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
+	return (struct hb_db_ctx){ .org_id = who->org_id,
+	    .user_id = who->user_id, .request_id = r->request_id,
+	    .api_key_id = who->method == HB_AUTH_API_KEY ? who->key_id : NULL,
+	    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
 }

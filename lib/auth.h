@@ -40,14 +40,12 @@ struct hb_principal {
 };
 
 #define HB_AUTH_TOKEN_ONLY	0x01	/* access tokens only, no API keys */
-#define HB_AUTH_KEEP_TX		0x02	/* leave the transaction open */
 
 /*
  * Authenticates the request's credential and loads session, membership,
- * user and organization in one round trip that also sets the tenant
- * context. With HB_AUTH_KEEP_TX the transaction stays open for the
- * handler's statements (db_exec, then db_tx_commit). Returns 0, or -1
- * with a 401/403/503 in err and no transaction open.
+ * user and organization in one round trip under the tenant context of
+ * the credential's organization. Returns 0, or -1 with a 401/403/503 in
+ * err; no transaction stays open.
  */
 int	 auth_request(struct hb_request *r, struct hb_db *db,
 	    const struct hb_jwt_keys *keys, unsigned flags,
@@ -58,7 +56,10 @@ int	 auth_require(const struct hb_principal *who, const char *permission,
 	    struct hb_error *err);
 bool	 auth_has(const struct hb_principal *who, const char *permission);
 
-/* The context for the principal's further statements. */
+/*
+ * The context for the principal's further statements; who NULL: an
+ * unauthenticated request (IP, user agent and request ID only).
+ */
 struct hb_db_ctx auth_ctx(const struct hb_principal *who,
 	    const struct hb_request *r);
 

@@ -13,24 +13,9 @@
 
 #include "auth_jwt.h"
 #include "crypto.h"
+#include "uuid.h"
 
 #define TOKEN_MAX	4096
-
-bool
-auth_is_uuid(const char *s)
-{
-	if (s == NULL || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!isxdigit((unsigned char)s[i]) ||
-		    isupper((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
 
 static unsigned char *
 memdup(const void *p, size_t n)
@@ -298,8 +283,8 @@ check_claims(jwt_t *jwt, const char *issuer, long now, struct hb_claims *out)
 	    copy_claim(jwt, "jti", out->jti, sizeof(out->jti)) == -1 ||
 	    copy_claim(jwt, "role", out->role, sizeof(out->role)) == -1)
 		return -1;
-	if (!auth_is_uuid(out->sub) || !auth_is_uuid(out->org) ||
-	    !auth_is_uuid(out->sid))
+	if (!uuid_valid(out->sub) || !uuid_valid(out->org) ||
+	    !uuid_valid(out->sid))
 		return -1;
 	return 0;
 }

@@ -47,6 +47,4 @@ int	 auth_jwt_verify(const struct hb_jwt_keys *k, const char *issuer,
 	    const char *token, long now, struct hb_claims *out,
 	    struct hb_error *err);
 
-bool	 auth_is_uuid(const char *s);
-
 #endif

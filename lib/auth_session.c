@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "auth_session.h"
-#include "http.h"
+#include "uuid.h"
 
 static struct json_object *
 str(const char *s)
@@ -25,7 +25,7 @@ auth_token_response(const struct hb_jwt_keys *k, const struct hb_config *cfg,
 	snprintf(c.org, sizeof(c.org), "%s", l->org_id);
 	snprintf(c.sid, sizeof(c.sid), "%s", l->session_id);
 	snprintf(c.role, sizeof(c.role), "%s", l->role);
-	http_new_uuid(c.jti);
+	uuid_new(c.jti);
 	c.iat = (long)time(NULL);
 	c.exp = c.iat + cfg->access_token_ttl;
 	token = auth_jwt_sign(k, cfg->issuer, &c);

@@ -11,6 +11,8 @@
 /* "hb_" + 8-character prefix + "_" + 43-character secret. */
 #define HB_API_KEY_LEN		(3 + 8 + 1 + HB_SECRET_B64_LEN)
 #define HB_API_KEY_PREFIX_LEN	8
+/* How long an invitation stays valid, in seconds: 7 days. */
+#define HB_INVITE_TTL		604800
 
 /* A new refresh token (256 bits from the OS) and its SHA-256; 0 or -1. */
 int	auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],

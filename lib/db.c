@@ -77,12 +77,29 @@ db_sqlstate(const struct hb_db *db)
 	return db->sqlstate;
 }
 
+void
+db_clear_error(struct hb_db *db)
+{
+	db->last_error[0] = '\0';
+	db->sqlstate[0] = '\0';
+}
+
+/*
+ * Keeps the cause of a failure for the request's log line: the SQLSTATE
+ * and the server's primary message only. DETAIL and CONTEXT are left
+ * out, since they may quote the statement's parameter values.
+ */
 static void
 note_error(struct hb_db *db, const char *msg, const PGresult *res)
 {
 	const char *state = res != NULL ?
 	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary = res != NULL ?
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	size_t n;
+
+	if (primary != NULL)
+		msg = primary;
 
 	snprintf(db->last_error, sizeof(db->last_error), "%s",
 	    msg != NULL ? msg : "");
@@ -424,4 +441,95 @@ db_tx_rollback(struct hb_db *db)
 	PQclear(PQexec(db->conn, "ROLLBACK"));
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		drop_connection(db);
+}
+
+const char *
+db_value(const PGresult *res, int i, const char *column)
+{
+	int c = PQfnumber(res, column);
+
+	if (c < 0 || i >= PQntuples(res) || PQgetisnull(res, i, c))
+		return NULL;
+	return PQgetvalue(res, i, c);
+}
+
+bool
+db_bool(const PGresult *res, int i, const char *column)
+{
+	const char *v = db_value(res, i, column);
+
+	return v != NULL && v[0] == 't';
+}
+
+/* PostgreSQL's type OIDs (pg_type.dat) of the columns decoded by type. */
+enum {
+	OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
+	OID_JSON = 114, OID_JSONB = 3802,
+};
+
+static struct json_object *
+value_json(const PGresult *res, int i, int c)
+{
+	const char *v = PQgetvalue(res, i, c);
+
+	if (PQgetisnull(res, i, c))
+		return NULL;
+	switch (PQftype(res, c)) {
+	case OID_BOOL:
+		return json_object_new_boolean(v[0] == 't');
+	case OID_INT2:
+	case OID_INT4:
+	case OID_INT8:
+		return json_object_new_int64(strtoll(v, NULL, 10));
+	case OID_JSON:
+	case OID_JSONB:
+		return json_tokener_parse(v);
+	default:
+		return json_object_new_string(v);
+	}
+}
+
+struct json_object *
+db_row_json(const PGresult *res, int i)
+{
+	struct json_object *o = json_object_new_object();
+	int n = PQnfields(res);
+
+	for (int c = 0; o != NULL && c < n; c++) {
+		const char *name = PQfname(res, c);
+
+		if (name[0] != '_')
+			json_object_object_add(o, name, value_json(res, i, c));
+	}
+	return o;
+}
+
+struct json_object *
+db_rows_json(const PGresult *res, int max)
+{
+	struct json_object *a = json_object_new_array();
+	int n = PQntuples(res);
+
+	for (int i = 0; a != NULL && i < n && i < max; i++)
+		json_object_array_add(a, db_row_json(res, i));
+	return a;
+}
+
+/* The newest applied migration; public.schema_migrations is migrate's. */
+static const char SQL_SCHEMA_VERSION[] =
+    "SELECT max(version) AS version FROM public.schema_migrations";
+
+int
+db_schema_version(struct hb_db *db, char *out, size_t n,
+    struct hb_error *err)
+{
+	PGresult *res = db_exec(db, SQL_SCHEMA_VERSION, 0, NULL, err);
+	const char *v;
+
+	if (res == NULL)
+		return -1;
+	v = db_value(res, 0, "version");
+	snprintf(out, n, "%s", v != NULL ? v : "");
+	PQclear(res);
+	return 0;
 }

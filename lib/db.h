@@ -2,7 +2,9 @@
 #define HB_DB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
+#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "error.h"
@@ -23,10 +25,15 @@ void		 db_free(struct hb_db *db);
 
 /* Makes sure the connection is usable: 0, or -1 with a 503 in err. */
 int		 db_connect(struct hb_db *db, struct hb_error *err);
-/* The server's last error text, for the log line; never sent to clients. */
+/*
+ * The cause of the last failure, for the request's log line and never for
+ * a client: the server's primary message (or libpq's, for a connection
+ * that failed) and the SQLSTATE ("" when none). db_clear_error() forgets
+ * them, at the start of each request.
+ */
 const char	*db_last_error(const struct hb_db *db);
-/* The SQLSTATE of a failed statement, "" when none. */
 const char	*db_sqlstate(const struct hb_db *db);
+void		 db_clear_error(struct hb_db *db);
 
 /*
  * Runs one parameterized statement outside any tenant context. Returns a
@@ -57,6 +64,28 @@ struct hb_db_ctx {
 PGresult	*db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    bool keep_open, const char *sql, int nparams,
 		    const char *const *params, struct hb_error *err);
+
+/* Column column of row i, or NULL (SQL NULL, no such row or column). */
+const char	*db_value(const PGresult *res, int i, const char *column);
+/* Whether column of row i is true. */
+bool		 db_bool(const PGresult *res, int i, const char *column);
+/*
+ * Row i as a JSON object the caller owns: one field per column, named
+ * as the column (SQL aliases name an answer's fields) and typed by the
+ * column's type: boolean, integers, json/jsonb parsed, SQL NULL as null,
+ * anything else a string. Columns whose name starts with "_" (keys a
+ * caller reads, such as a page's cursor) are left out.
+ */
+struct json_object *db_row_json(const PGresult *res, int i);
+/* The first max rows as a JSON array of db_row_json() objects; owned. */
+struct json_object *db_rows_json(const PGresult *res, int max);
+
+/*
+ * The newest migration applied to the database ("" when none) into
+ * out[n]: 0, or -1 with err set when it cannot be read.
+ */
+int		 db_schema_version(struct hb_db *db, char *out, size_t n,
+		    struct hb_error *err);
 
 /* BEGIN and the context in one round trip, for several statements. */
 int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,

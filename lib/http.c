@@ -5,11 +5,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <uuid/uuid.h>
-
 #include "crypto.h"
 #include "http.h"
 #include "json.h"
+#include "uuid.h"
+
+#define USER_AGENT_MAX	512
 
 static const char *
 env_get(char **envp, const char *name)
@@ -161,39 +162,40 @@ http_valid_request_id(const char *s)
 }
 
 /*
- * Random bytes for request IDs come from a pool filled by one getrandom()
- * per 256 IDs instead of one call per request.
+ * The User-Agent goes into text columns: it is cut at a character
+ * boundary and bytes that are not UTF-8 become '?', so a hostile header
+ * can never make the request's statements fail.
  */
-static void
-pool_random(unsigned char *out, size_t n)
+const char *
+http_user_agent(const struct hb_request *r)
 {
-	static unsigned char pool[4096];
-	static size_t left;
+	const char *ua = http_header(r, "User-Agent");
+	size_t n, i = 0, len;
+	char *out;
 
-	if (left < n) {
-		if (crypto_random(pool, sizeof(pool)) == -1) {
-			uuid_t u;
+	if (ua == NULL)
+		return "";
+	n = strlen(ua);
+	if (n <= USER_AGENT_MAX && json_utf8_valid(ua, n))
+		return ua;
+	out = arena_alloc(r->arena, USER_AGENT_MAX + 1);
+	if (out == NULL)
+		return "";
+	while (i < n) {
+		unsigned char c = (unsigned char)ua[i];
 
-			uuid_generate(u);
-			memcpy(out, u, n < sizeof(u) ? n : sizeof(u));
-			return;
+		len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (i + len > USER_AGENT_MAX)
+			break;
+		if (c >= 0x80 && (i + len > n || !json_utf8_valid(ua + i, len))) {
+			out[i++] = '?';
+			continue;
 		}
-		left = sizeof(pool);
+		memcpy(out + i, ua + i, len);
+		i += len;
 	}
-	memcpy(out, pool + sizeof(pool) - left, n);
-	explicit_bzero(pool + sizeof(pool) - left, n);
-	left -= n;
-}
-
-void
-http_new_uuid(char out[37])
-{
-	uuid_t u = {0};
-
-	pool_random(u, sizeof(u));
-	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
-	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
-	uuid_unparse_lower(u, out);
+	out[i] = '\0';
+	return out;
 }
 
 static int
@@ -248,7 +250,7 @@ http_request_init(struct hb_request *r, struct hb_arena *arena, char **envp,
 	if (http_valid_request_id(rid))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else
-		http_new_uuid(r->request_id);
+		uuid_new(r->request_id);
 	uri = env_get(envp, "REQUEST_URI");
 	if (uri == NULL)
 		uri = env_get(envp, "SCRIPT_NAME");
@@ -628,11 +630,15 @@ http_error(struct hb_request *r, const struct hb_error *err)
 }
 
 int
-http_fail(struct hb_request *r, int status, const char *code,
-    const char *message)
+http_send_page(struct hb_request *r, struct json_object *data,
+    const char *next_cursor)
 {
-	hb_fail(&r->err, status, code, "%s", message);
-	return http_error(r, &r->err);
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "data", data);
+	json_object_object_add(body, "next_cursor", next_cursor != NULL ?
+	    json_object_new_string(next_cursor) : NULL);
+	return http_json(r, 200, body);
 }
 
 int
@@ -664,7 +670,7 @@ http_dispatch(struct hb_request *r, const struct hb_route *routes, size_t n,
 		hb_error_clear(&err);
 		return rc;
 	}
-	r->matched->handler(r, app);
+	(void)r->matched->handler(r, app);
 	if (!r->sent)
 		http_error(r, &r->err);
 	return r->status;

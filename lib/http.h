@@ -33,6 +33,11 @@ struct hb_kv {
 	const char	*value;
 };
 
+/*
+ * A handler answers through one of the http_ answer functions below and
+ * returns what it returned, or returns -1 with r->err set and writes
+ * nothing: the dispatcher answers r->err. Nothing else writes a response.
+ */
 typedef int (*hb_handler)(struct hb_request *r, struct hb_app *app);
 
 #define HB_ROUTE_FORM	0x01	/* also accepts application/x-www-form-urlencoded */
@@ -75,6 +80,10 @@ struct hb_request {
 	/* Filled in once the request is authenticated, for the log line. */
 	char		 org_id[37];
 	char		 user_id[37];
+	/* The program and, after a failure, its cause: for the log line. */
+	const char	*program;
+	char		 fault_state[6];	/* SQLSTATE, "" when none */
+	char		 fault[256];
 
 	/* The response. */
 	int		 status;
@@ -101,6 +110,8 @@ const char *http_header(const struct hb_request *r, const char *name);
 const char *http_query(const struct hb_request *r, const char *name);
 const char *http_route_param(const struct hb_request *r, const char *name);
 const char *http_form(const struct hb_request *r, const char *name);
+/* The request's User-Agent, cut to what the tables keep; never NULL. */
+const char *http_user_agent(const struct hb_request *r);
 
 /*
  * Finds the route for the request: 0 and r->matched set; 1 for a CORS
@@ -112,8 +123,9 @@ int	 http_route(struct hb_request *r, const struct hb_route *routes,
 /* Reads and checks the body: 413, 415 and 400 as api.md §1 says. */
 int	 http_read_body(struct hb_request *r, struct hb_error *err);
 /*
- * The whole life of a request after init: route, body, handler. Always
- * answers; returns the status sent.
+ * The whole life of a request after init: route, body, handler, and the
+ * answer of r->err when the handler failed. Always answers; returns the
+ * status sent.
  */
 int	 http_dispatch(struct hb_request *r, const struct hb_route *routes,
 	    size_t n, struct hb_app *app);
@@ -122,19 +134,21 @@ void	 http_add_header(struct hb_request *r, const char *name,
 	    const char *value);
 int	 http_send(struct hb_request *r, int status, const char *ctype,
 	    const char *body, size_t len);
+/*
+ * The answer functions: the only code that writes a response. Each
+ * returns the status sent.
+ */
 /* Sends obj as JSON and releases it. */
 int	 http_json(struct hb_request *r, int status, struct json_object *obj);
 /* Writes the error envelope; returns the status. */
 int	 http_error(struct hb_request *r, const struct hb_error *err);
-/* Answers with an error made here: http_error() of a new hb_error. */
-int	 http_fail(struct hb_request *r, int status, const char *code,
-	    const char *message);
 int	 http_no_content(struct hb_request *r);
+/* Sends {"data": data, "next_cursor": cursor or null}; releases data. */
+int	 http_send_page(struct hb_request *r, struct json_object *data,
+	    const char *next_cursor);
 
 /* Percent-decodes s[0..n) into the arena; NULL on a bad escape or NUL. */
 char	*http_decode(struct hb_arena *a, const char *s, size_t n, bool plus);
 bool	 http_valid_request_id(const char *s);
-/* Writes a new lowercase UUID into out[37]. */
-void	 http_new_uuid(char out[37]);
 
 #endif

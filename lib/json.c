@@ -347,16 +347,3 @@ json_text_valid(const char *s, size_t n, int max_depth)
 	scan_space(&sc);
 	return sc.p == sc.end;
 }
-
-struct json_object *
-json_row_strings(PGresult *res, int i, int first, const char *const *names,
-    int n)
-{
-	struct json_object *o = json_object_new_object();
-
-	for (int c = 0; c < n; c++)
-		json_object_object_add(o, names[c],
-		    PQgetisnull(res, i, first + c) ? NULL :
-		    json_object_new_string(PQgetvalue(res, i, first + c)));
-	return o;
-}

@@ -6,7 +6,6 @@
 #include <stdint.h>
 
 #include <json-c/json.h>
-#include <libpq-fe.h>
 
 #include "error.h"
 
@@ -49,12 +48,6 @@ bool	 json_utf8_valid(const char *s, size_t n);
  * quotes and raw control characters, which PostgreSQL's jsonb refuses.
  */
 bool	 json_text_valid(const char *s, size_t n, int max_depth);
-/*
- * An object of n string fields named names[], from columns first.. of row
- * i (SQL NULL becomes JSON null). The caller owns the result.
- */
-struct json_object *json_row_strings(PGresult *res, int i, int first,
-	    const char *const *names, int n);
 /* A number printed with three decimals (durations in ms), not 17 digits. */
 struct json_object *json_new_ms(double ms);
 

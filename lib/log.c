@@ -254,6 +254,22 @@ put_json_path(char *line, size_t *used, const char *path)
  * is written once per request, on the hot path of every endpoint. Only
  * bytes of valid UTF-8 strings reach it (the path is escaped as JSON).
  */
+/* The cause of a failure: the SQLSTATE and the message, redacted. */
+static void
+put_fault(char *line, size_t size, size_t *u, const struct hb_request *r)
+{
+	char cause[sizeof(r->fault)];
+
+	snprintf(cause, sizeof(cause), "%s", r->fault);
+	log_redact_text(cause);
+	if (r->fault_state[0] != '\0') {
+		put_raw(line, size, u, ",\"sqlstate\":");
+		put_json_string(line, size, u, r->fault_state);
+	}
+	put_raw(line, size, u, ",\"cause\":");
+	put_json_string(line, size, u, cause);
+}
+
 void
 log_request(const struct hb_request *r)
 {
@@ -279,6 +295,10 @@ log_request(const struct hb_request *r)
 	snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f",
 	    r->status, elapsed_ms(&r->started));
 	put_raw(line, sizeof(line), &u, num);
+	if (r->program != NULL) {
+		put_raw(line, sizeof(line), &u, ",\"program\":");
+		put_json_string(line, sizeof(line), &u, r->program);
+	}
 	put_raw(line, sizeof(line), &u, ",\"remote_addr\":");
 	put_json_string(line, sizeof(line), &u, r->remote_addr);
 	if (r->org_id[0] != '\0') {
@@ -289,6 +309,8 @@ log_request(const struct hb_request *r)
 		put_raw(line, sizeof(line), &u, ",\"user_id\":");
 		put_json_string(line, sizeof(line), &u, r->user_id);
 	}
+	if (r->fault[0] != '\0')
+		put_fault(line, sizeof(line), &u, r);
 	put_raw(line, sizeof(line), &u, "}\n");
 	fwrite(line, 1, u, log_out);
 	fflush(log_out);

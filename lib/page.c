@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_jwt.h"
+#include "uuid.h"
 #include "crypto.h"
 #include "page.h"
 
@@ -82,7 +82,7 @@ cursor_parse(struct hb_request *r, const char *cursor, const char *kind,
 	if (id == NULL)
 		return bad_cursor(err);
 	*id++ = '\0';
-	if (strlen(ts) >= sizeof(p->ts) || !auth_is_uuid(id))
+	if (strlen(ts) >= sizeof(p->ts) || !uuid_valid(id))
 		return bad_cursor(err);
 	memcpy(p->ts, ts, strlen(ts) + 1);
 	memcpy(p->id, id, 37);
@@ -100,6 +100,8 @@ page_parse(struct hb_request *r, const char *kind, const char *scope,
 	long n;
 
 	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->scope = scope;
 	p->limit = HB_PAGE_DEFAULT;
 	if (limit != NULL) {
 		n = strtol(limit, &end, 10);
@@ -125,47 +127,59 @@ page_parse(struct hb_request *r, const char *kind, const char *scope,
 	return 0;
 }
 
-int
-page_send(struct hb_request *r, struct json_object *data,
-    const char *next_cursor)
+static void
+page_params(const struct hb_page *p, const char **params, char buf[16])
 {
-	struct json_object *body = json_object_new_object();
+	snprintf(buf, 16, "%d", p->limit + 1);
+	params[0] = p->after ? p->ts : NULL;
+	params[1] = p->after ? p->id : NULL;
+	params[2] = buf;
+}
 
-	json_object_object_add(body, "data", data);
-	json_object_object_add(body, "next_cursor", next_cursor != NULL ?
-	    json_object_new_string(next_cursor) : NULL);
-	return http_json(r, 200, body);
+static void
+page_collect(const PGresult *res, const struct hb_page *p,
+    const char *ts_col, const char *id_col, struct hb_rows *rows)
+{
+	const char *ts, *id;
+
+	memset(rows, 0, sizeof(*rows));
+	rows->data = db_rows_json(res, p->limit);
+	/* One row more than asked for: there is a next page. */
+	if (PQntuples(res) <= p->limit)
+		return;
+	ts = db_value(res, p->limit - 1, ts_col);
+	id = db_value(res, p->limit - 1, id_col);
+	if (ts == NULL || id == NULL || strlen(ts) >= sizeof(rows->last_ts) ||
+	    strlen(id) >= sizeof(rows->last_id))
+		return;
+	rows->more = true;
+	memcpy(rows->last_ts, ts, strlen(ts) + 1);
+	memcpy(rows->last_id, id, strlen(id) + 1);
+}
+
+const char *
+page_next_cursor(struct hb_request *r, const struct hb_page *p,
+    const struct hb_rows *rows)
+{
+	if (!rows->more)
+		return NULL;
+	return page_cursor(r, p->kind, p->scope, rows->last_ts, rows->last_id);
 }
 
 int
-page_run(struct hb_request *r, struct hb_db *db, const struct hb_db_ctx *ctx,
-    const struct hb_page *p, const char *kind, const char *scope,
-    const char *sql, const char **params, int nextra, int ts_col,
-    hb_row_fn row)
+page_query(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_page *p, const char *sql, const char **params,
+    int nextra, const char *ts_col, const char *id_col, struct hb_rows *rows,
+    struct hb_error *err)
 {
-	struct json_object *data;
-	const char *next = NULL;
 	char limit[16];
 	PGresult *res;
-	int n;
 
-	snprintf(limit, sizeof(limit), "%d", p->limit + 1);
-	params[nextra] = p->after ? p->ts : NULL;
-	params[nextra + 1] = p->after ? p->id : NULL;
-	params[nextra + 2] = limit;
-	res = db_tenant_query(db, ctx, false, sql, nextra + 3, params,
-	    &r->err);
+	page_params(p, params + nextra, limit);
+	res = db_tenant_query(db, ctx, false, sql, nextra + 3, params, err);
 	if (res == NULL)
-		return http_error(r, &r->err);
-	n = PQntuples(res);
-	data = json_object_new_array();
-	for (int i = 0; i < n && i < p->limit; i++)
-		json_object_array_add(data, row(res, i));
-	/* One row more than asked for: there is a next page. */
-	if (n > p->limit)
-		next = page_cursor(r, kind, scope,
-		    PQgetvalue(res, p->limit - 1, ts_col),
-		    PQgetvalue(res, p->limit - 1, 0));
+		return -1;
+	page_collect(res, p, ts_col, id_col, rows);
 	PQclear(res);
-	return page_send(r, data, next);
+	return 0;
 }

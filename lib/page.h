@@ -10,40 +10,54 @@
 #define HB_PAGE_DEFAULT	50
 #define HB_PAGE_MAX	200
 
-/* One page of a collection, newest first, keyed on (created_at, id). */
+/*
+ * One page of a collection, newest first, keyed on (created_at, id). A
+ * cursor is signed for one collection kind and one scope (organization,
+ * user or "platform"), so one from another endpoint or organization is
+ * refused.
+ */
 struct hb_page {
+	const char	*kind;		/* borrowed */
+	const char	*scope;		/* borrowed */
 	int		 limit;
 	bool		 after;		/* a cursor was given */
 	char		 ts[40];	/* its created_at */
 	char		 id[37];	/* its id */
 };
 
+/* What a data module read for one page. */
+struct hb_rows {
+	struct json_object *data;	/* owned: the page's items */
+	bool		 more;		/* there is a next page */
+	char		 last_ts[40];	/* the keys of its last item */
+	char		 last_id[37];
+};
+
 /*
- * Reads ?limit= (1..200, else 422) and ?cursor= (else 400 invalid_cursor).
- * A cursor is signed for one collection kind and one scope (organization
- * or user), so one from another endpoint or organization is refused.
+ * Reads ?limit= (1..200, else 422) and ?cursor= (else 400 invalid_cursor)
+ * for the collection kind in scope.
  */
 int	 page_parse(struct hb_request *r, const char *kind, const char *scope,
 	    struct hb_page *p, struct hb_error *err);
-/* The opaque cursor after the row (ts, id), in the arena. */
-const char *page_cursor(struct hb_request *r, const char *kind,
-	    const char *scope, const char *ts, const char *id);
-/* Shapes row i of a result as one item of a collection. */
-typedef struct json_object *(*hb_row_fn)(PGresult *res, int i);
 
 /*
- * Runs one page of a collection and answers it: sql's parameters are
- * params[0..nextra) and then the page's created-at, id and limit + 1,
- * which this fills in. Column 0 of the result is the id and column ts_col
- * the created-at that key the next page. Returns the status sent.
+ * Runs one page of a collection under ctx and collects it into rows: sql's
+ * parameters are params[0..nextra), then the page's keyset parameters
+ * (the cursor's created-at and id, and limit + 1), which this writes to
+ * params[nextra..nextra+2]. The items are db_row_json() objects; the keys
+ * of the last one come from the columns named ts_col and id_col (which
+ * may be "_" columns).
  */
-int	 page_run(struct hb_request *r, struct hb_db *db,
-	    const struct hb_db_ctx *ctx, const struct hb_page *p,
-	    const char *kind, const char *scope, const char *sql,
-	    const char **params, int nextra, int ts_col, hb_row_fn row);
+int	 page_query(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_page *p, const char *sql, const char **params,
+	    int nextra, const char *ts_col, const char *id_col,
+	    struct hb_rows *rows, struct hb_error *err);
 
-/* Sends {"data": data, "next_cursor": cursor or null}; releases data. */
-int	 page_send(struct hb_request *r, struct json_object *data,
-	    const char *next_cursor);
+/* The opaque cursor after the row (ts, id), in the arena; NULL if too long. */
+const char *page_cursor(struct hb_request *r, const char *kind,
+	    const char *scope, const char *ts, const char *id);
+/* The opaque cursor after rows (in the arena), or NULL on the last page. */
+const char *page_next_cursor(struct hb_request *r, const struct hb_page *p,
+	    const struct hb_rows *rows);
 
 #endif

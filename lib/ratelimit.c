@@ -3,22 +3,25 @@
 
 #include "ratelimit.h"
 
-/* One statement: the upsert on auth_rate_limits_pkey returns the count. */
-static const char SQL_RATE_HIT[] = "SELECT homebot.auth_rate_hit($1, $2)";
+/* One statement: the upsert on auth_rate_limits_pkey returns the wait. */
+static const char SQL_RATE_HIT[] =
+    "SELECT homebot.auth_rate_hit($1, $2) AS retry_after";
 
 int
-ratelimit_auth(struct hb_request *r, struct hb_db *db, struct hb_error *err)
+ratelimit_auth(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_config *cfg, struct hb_error *err)
 {
 	char limit[16];
-	const char *params[2] = { r->remote_addr, limit };
+	const char *params[2] = { ctx->ip, limit }, *v;
 	PGresult *res;
 	int wait;
 
-	snprintf(limit, sizeof(limit), "%d", r->cfg->auth_rate_per_minute);
+	snprintf(limit, sizeof(limit), "%d", cfg->auth_rate_per_minute);
 	res = db_exec(db, SQL_RATE_HIT, 2, params, err);
 	if (res == NULL)
 		return -1;
-	wait = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	v = db_value(res, 0, "retry_after");
+	wait = v != NULL ? atoi(v) : 0;
 	PQclear(res);
 	if (wait <= 0)
 		return 0;

@@ -1,15 +1,16 @@
 #ifndef HB_RATELIMIT_H
 #define HB_RATELIMIT_H
 
+#include "config.h"
 #include "db.h"
-#include "http.h"
+#include "error.h"
 
 /*
- * Counts one call of the unauthenticated auth endpoints for the client IP
- * in PostgreSQL, so the limit holds across all workers and hosts.
+ * Counts one call of the unauthenticated auth endpoints for ctx's client
+ * IP in PostgreSQL, so the limit holds across all workers and hosts.
  * Returns 0, or -1 with 429 rate_limited (and Retry-After) or 503 in err.
  */
-int	ratelimit_auth(struct hb_request *r, struct hb_db *db,
-	    struct hb_error *err);
+int	ratelimit_auth(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_config *cfg, struct hb_error *err);
 
 #endif

@@ -135,17 +135,33 @@ validate_timestamp(const char *s)
 }
 
 int
-validate_answer_slug(struct hb_request *r, const char *status)
+validate_slug_status(const char *status, struct hb_error *err)
 {
 	struct hb_json_check c = { NULL, json_object_new_array() };
 
 	if (strcmp(status, "slug_taken") == 0) {
 		json_object_put(c.details);
-		return http_fail(r, 409, "slug_taken",
+		return hb_fail(err, 409, "slug_taken",
 		    "Another organization has this slug.");
 	}
 	json_check_fail(&c, "slug", "must be 1 to 63 of a-z, 0-9 and '-', "
 	    "not starting or ending with '-'");
-	json_check_done(&c, &r->err);
-	return http_error(r, &r->err);
+	return json_check_done(&c, err);
+}
+
+void
+validate_form_text(struct hb_json_check *c, const char *field,
+    const char *value, size_t max)
+{
+	char msg[80];
+
+	if (value == NULL || *value == '\0') {
+		json_check_fail(c, field, "is required");
+		return;
+	}
+	if (strlen(value) > max || !json_utf8_valid(value, strlen(value))) {
+		snprintf(msg, sizeof(msg),
+		    "must be at most %zu bytes of UTF-8 text", max);
+		json_check_fail(c, field, msg);
+	}
 }

@@ -5,7 +5,6 @@
 
 #include "arena.h"
 #include "config.h"
-#include "http.h"
 #include "json.h"
 
 #define HB_EMAIL_MAX	254
@@ -35,9 +34,13 @@ void	 validate_new_password(struct hb_json_check *c,
 bool	 validate_timestamp(const char *s);
 
 /*
- * Answers a status of the organization-creating functions that is not
- * "ok": 409 slug_taken, or 422 for a slug the database refused.
+ * The error of a status of the organization-creating functions that is
+ * not "ok": 409 slug_taken, or 422 for a slug the database refused.
+ * Returns -1.
  */
-int	 validate_answer_slug(struct hb_request *r, const char *status);
+int	 validate_slug_status(const char *status, struct hb_error *err);
+/* A form field: required, at most max bytes of UTF-8 text. */
+void	 validate_form_text(struct hb_json_check *c, const char *field,
+	    const char *value, size_t max);
 
 #endif

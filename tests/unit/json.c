@@ -435,35 +435,9 @@ test_utf8(void)
 	    "utf8: bytes past n are not read");
 }
 
-/* json_row_strings on a result built by hand (libpq's PQsetvalue). */
-static void
-test_row_strings(void)
-{
-	static const char *const names[] = { "a", "b" };
-	PGresAttDesc attrs[3] = { { .name = "x" }, { .name = "y" },
-	    { .name = "z" } };
-	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	struct json_object *o, *v;
-
-	PQsetResultAttrs(res, 3, attrs);
-	PQsetvalue(res, 0, 0, "skipped", 7);
-	PQsetvalue(res, 0, 1, "one", 3);
-	PQsetvalue(res, 0, 2, NULL, -1);
-	o = json_row_strings(res, 0, 1, names, 2);
-	is_int(json_object_object_length(o), 2, "row_strings: one field per name");
-	ok(json_object_object_get_ex(o, "a", &v) &&
-	    strcmp(json_object_get_string(v), "one") == 0,
-	    "row_strings: fields start at column first");
-	ok(json_object_object_get_ex(o, "b", &v) && v == NULL,
-	    "row_strings: SQL NULL becomes JSON null");
-	json_object_put(o);
-	PQclear(res);
-}
-
 int
 main(void)
 {
-	test_row_strings();
 	test_strings();
 	test_string_bytes();
 	test_ints_bools_objects();

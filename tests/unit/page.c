@@ -337,27 +337,27 @@ test_send(void)
 	request(&r, &cfg, NULL);
 	data = json_object_new_array();
 	json_object_array_add(data, json_object_new_int(1));
-	is_int(page_send(&r, data, "abc.def"), 200, "page_send: 200");
+	is_int(http_send_page(&r, data, "abc.def"), 200, "http_send_page: 200");
 	fake_response_parse(&resp, io.out != NULL ? io.out : "", io.out_len);
 	body = json_tokener_parse(resp.body);
 	ok(json_object_object_length(body) == 2 &&
 	    json_object_object_get_ex(body, "data", &v) &&
 	    json_object_is_type(v, json_type_array) &&
-	    json_object_array_length(v) == 1, "page_send: data is the array");
+	    json_object_array_length(v) == 1, "http_send_page: data is the array");
 	ok(json_object_object_get_ex(body, "next_cursor", &v) &&
 	    json_object_is_type(v, json_type_string) &&
 	    strcmp(json_object_get_string(v), "abc.def") == 0,
-	    "page_send: next_cursor is the cursor");
+	    "http_send_page: next_cursor is the cursor");
 	json_object_put(body);
 	fake_response_free(&resp);
 	http_request_done(&r);
 
 	request(&r, &cfg, NULL);
-	page_send(&r, json_object_new_array(), NULL);
+	http_send_page(&r, json_object_new_array(), NULL);
 	fake_response_parse(&resp, io.out != NULL ? io.out : "", io.out_len);
 	body = json_tokener_parse(resp.body);
 	ok(json_object_object_get_ex(body, "next_cursor", &v) && v == NULL,
-	    "page_send: the last page has \"next_cursor\": null (%s)",
+	    "http_send_page: the last page has \"next_cursor\": null (%s)",
 	    resp.body);
 	json_object_put(body);
 	fake_response_free(&resp);

@@ -1,0 +1,195 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "admin.h"
+#include "audit.h"
+#include "auth_token.h"
+#include "validate.h"
+
+#define ORG_FIELDS \
+	"id, name, slug, " HB_SQL_TS("created_at") " AS created_at," \
+	" suspended_at IS NOT NULL AS suspended," \
+	" (SELECT count(*)::int FROM homebot.memberships m" \
+	"   WHERE m.organization_id = o.id AND m.status = 'active')" \
+	" AS member_count"
+#define USER_FIELDS \
+	"id, email, full_name, " HB_SQL_TS("created_at") " AS created_at," \
+	" disabled_at IS NOT NULL AS disabled, is_superadmin"
+
+static const char SQL_ORGS[] =
+    "SELECT " ORG_FIELDS " FROM homebot.organizations o"
+    " WHERE ($1::timestamptz IS NULL OR (o.created_at, o.id) < ($1, $2::uuid))"
+    " ORDER BY o.created_at DESC, o.id DESC LIMIT $3";
+static const char SQL_CREATE_ORG[] =
+    "SELECT status AS _status, id, name, slug, owner_id, owner_status, "
+    HB_SQL_TS("created_at") " AS created_at"
+    " FROM homebot.admin_create_organization($1, $2, $3, decode($4, 'hex'),"
+    " $5, $6, $7, $8, $9)";
+static const char SQL_SUSPEND[] =
+    "UPDATE homebot.organizations o SET suspended_at = CASE WHEN $2"
+    " THEN COALESCE(suspended_at, now()) END, updated_at = now()"
+    " WHERE id = $1 RETURNING " ORG_FIELDS;
+/* strpos, not LIKE: the search text is never a pattern. */
+static const char SQL_USERS[] =
+    "SELECT " USER_FIELDS " FROM homebot.users"
+    " WHERE ($1::text IS NULL OR strpos(lower(email), lower($1)) > 0)"
+    "   AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $4";
+static const char SQL_DISABLE[] =
+    "UPDATE homebot.users SET disabled_at = CASE WHEN $2"
+    " THEN COALESCE(disabled_at, now()) END, updated_at = now()"
+    " WHERE id = $1 RETURNING " USER_FIELDS;
+static const char SQL_REVOKE_ALL[] =
+    "UPDATE homebot.sessions SET revoked_at = now()"
+    " WHERE user_id = $1 AND revoked_at IS NULL";
+static const char SQL_UNLOCK[] =
+    "SELECT homebot.admin_unlock(email) AS _unlocked, " USER_FIELDS
+    " FROM homebot.users WHERE id = $1";
+
+int
+admin_org_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_page *p, struct hb_rows *rows, struct hb_error *err)
+{
+	const char *params[3];
+
+	return page_query(db, ctx, p, SQL_ORGS, params, 0, "created_at", "id",
+	    rows, err);
+}
+
+int
+admin_org_create(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const struct hb_admin_org_new *in,
+    struct json_object **org, const char **invite_token,
+    struct hb_error *err)
+{
+	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX), hex[65], ttl[16];
+	unsigned char hash[HB_SHA256_LEN];
+	const char *params[9] = { in->name, in->slug, in->owner_email, hex, ttl,
+	    ctx->user_id, ctx->ip, ctx->user_agent, ctx->request_id };
+	const char *status, *owner;
+	PGresult *res;
+	int rc = 0;
+
+	*org = NULL;
+	*invite_token = NULL;
+	if (token == NULL || auth_refresh_new(token, hash) == -1)
+		return hb_fail(err, 503, "service_unavailable",
+		    "No randomness available.");
+	crypto_hex(hash, sizeof(hash), hex);
+	snprintf(ttl, sizeof(ttl), "%d", HB_INVITE_TTL);
+	res = db_tenant_query(db, ctx, false, SQL_CREATE_ORG, 9, params, err);
+	if (res == NULL)
+		return -1;
+	status = db_value(res, 0, "_status");
+	owner = db_value(res, 0, "owner_status");
+	if (status != NULL && strcmp(status, "ok") == 0) {
+		*org = db_row_json(res, 0);
+		if (owner != NULL && strcmp(owner, "invited") == 0)
+			*invite_token = token;
+	} else
+		rc = validate_slug_status(status != NULL ? status : "", err);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Runs one admin change of the row id in a new transaction, then the
+ * statement then (of id; may be NULL), audits ev and commits; *row is
+ * the changed row. 404 when there is no such row.
+ */
+static int
+admin_change(struct hb_db *db, const struct hb_db_ctx *ctx, const char *sql,
+    const char *id, bool on, const char *then,
+    const struct hb_audit_event *ev, struct json_object **row,
+    struct hb_error *err)
+{
+	const char *params[2] = { id, on ? "true" : "false" };
+	PGresult *res = db_tenant_query(db, ctx, true, sql, 2, params, err);
+
+	*row = NULL;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		*row = db_row_json(res, 0);
+	PQclear(res);
+	if (*row == NULL) {
+		db_tx_rollback(db);
+		return hb_fail(err, 404, "not_found", "No such resource.");
+	}
+	res = then != NULL ? db_exec(db, then, 1, &id, err) : NULL;
+	if ((then != NULL && res == NULL) ||
+	    audit_write(db, ctx, ev, err) == -1 ||
+	    db_tx_commit(db, err) == -1) {
+		PQclear(res);
+		json_object_put(*row);
+		*row = NULL;
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+admin_org_suspend(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *id, bool on, struct json_object **org, struct hb_error *err)
+{
+	struct hb_audit_event ev = { .org_id = id,
+	    .action = on ? "admin.organization.suspended" :
+	    "admin.organization.unsuspended",
+	    .target_type = "organization", .target_id = id };
+
+	return admin_change(db, ctx, SQL_SUSPEND, id, on, NULL, &ev, org, err);
+}
+
+int
+admin_user_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *email_part, const struct hb_page *p, struct hb_rows *rows,
+    struct hb_error *err)
+{
+	const char *params[4] = { email_part };
+
+	return page_query(db, ctx, p, SQL_USERS, params, 1, "created_at", "id",
+	    rows, err);
+}
+
+int
+admin_user_disable(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *id, bool on, struct json_object **user,
+    struct hb_error *err)
+{
+	struct hb_audit_event ev = { .platform = true,
+	    .action = on ? "admin.user.disabled" : "admin.user.enabled",
+	    .target_type = "user", .target_id = id };
+
+	/* Disabling also revokes every session of the user, everywhere. */
+	return admin_change(db, ctx, SQL_DISABLE, id, on,
+	    on ? SQL_REVOKE_ALL : NULL, &ev, user, err);
+}
+
+int
+admin_user_unlock(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *id, struct json_object **user, struct hb_error *err)
+{
+	struct hb_audit_event ev = { .platform = true,
+	    .action = "admin.user.unlocked", .target_type = "user",
+	    .target_id = id };
+	PGresult *res = db_tenant_query(db, ctx, true, SQL_UNLOCK, 1, &id, err);
+
+	*user = NULL;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		*user = db_row_json(res, 0);
+	PQclear(res);
+	if (*user == NULL) {
+		db_tx_rollback(db);
+		return hb_fail(err, 404, "not_found", "No such user.");
+	}
+	if (audit_write(db, ctx, &ev, err) == -1 ||
+	    db_tx_commit(db, err) == -1) {
+		json_object_put(*user);
+		*user = NULL;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,183 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "auth_token.h"
+#include "member.h"
+
+#define MEMBER_FIELDS \
+	"user_id, email, full_name, role, member_status AS status, " \
+	HB_SQL_TS("joined_at") " AS joined_at"
+
+/* memberships_pkey (organization_id, ...) under RLS, newest first. */
+static const char SQL_LIST[] =
+    "SELECT m.user_id, u.email, u.full_name, m.role, m.status, "
+    HB_SQL_TS("m.created_at") " AS joined_at FROM homebot.memberships m"
+    " JOIN homebot.users u ON u.id = m.user_id"
+    " WHERE ($1::timestamptz IS NULL OR (m.created_at, m.user_id) < ($1, $2::uuid))"
+    " ORDER BY m.created_at DESC, m.user_id DESC LIMIT $3";
+static const char SQL_INVITE[] =
+    "SELECT status AS _status, " MEMBER_FIELDS
+    " FROM homebot.invite_member($1, $2, decode($3, 'hex'), $4)";
+/* Locked: the role judged here is the role changed by the same transaction. */
+static const char SQL_ROLE_OF[] =
+    "SELECT role FROM homebot.memberships WHERE user_id = $1 FOR UPDATE";
+static const char SQL_CHANGE_ROLE[] =
+    "SELECT status AS _status, " MEMBER_FIELDS
+    " FROM homebot.change_member_role($1, $2)";
+static const char SQL_REMOVE[] =
+    "SELECT status AS _status FROM homebot.remove_member($1)";
+
+bool
+member_role_valid(const char *role)
+{
+	static const char *const roles[] = { "owner", "admin", "member",
+	    "viewer" };
+
+	for (size_t i = 0; role != NULL && i < sizeof(roles) / sizeof(*roles);
+	    i++)
+		if (strcmp(role, roles[i]) == 0)
+			return true;
+	return false;
+}
+
+int
+member_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_page *p, struct hb_rows *rows, struct hb_error *err)
+{
+	const char *params[3];
+
+	return page_query(db, ctx, p, SQL_LIST, params, 0, "joined_at",
+	    "user_id", rows, err);
+}
+
+/* Whether the one row's _status is one of the two given. */
+static bool
+status_is(const PGresult *res, const char *a, const char *b)
+{
+	const char *s = db_value(res, 0, "_status");
+
+	return s != NULL && (strcmp(s, a) == 0 || (b != NULL &&
+	    strcmp(s, b) == 0));
+}
+
+int
+member_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const char *email, const char *role,
+    struct hb_invited *out, struct hb_error *err)
+{
+	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX), hex[65], ttl[16];
+	unsigned char hash[HB_SHA256_LEN];
+	const char *params[4] = { email, role, hex, ttl };
+	PGresult *res;
+
+	memset(out, 0, sizeof(*out));
+	/* The invite token: 256 bits, only its hash is stored. */
+	if (token == NULL || auth_refresh_new(token, hash) == -1)
+		return hb_fail(err, 503, "service_unavailable",
+		    "No randomness available.");
+	crypto_hex(hash, sizeof(hash), hex);
+	snprintf(ttl, sizeof(ttl), "%d", HB_INVITE_TTL);
+	res = db_tenant_query(db, ctx, false, SQL_INVITE, 4, params, err);
+	if (res == NULL)
+		return -1;
+	if (!status_is(res, "added", "invited")) {
+		PQclear(res);
+		return hb_fail(err, 409, "already_member",
+		    "This user is already a member.");
+	}
+	out->member = db_row_json(res, 0);
+	out->invite_token = status_is(res, "invited", NULL) ? token : NULL;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Opens the change of in->user_id: locks the membership and checks that
+ * the caller may touch its role (and the new one). Returns 0 with the
+ * transaction open, or -1 with err set and nothing open.
+ */
+static int
+begin_change(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_member_change *in, struct hb_error *err)
+{
+	PGresult *res = db_tenant_query(db, ctx, true, SQL_ROLE_OF, 1,
+	    &in->user_id, err);
+	const char *current;
+	bool owners;
+
+	if (res == NULL)
+		return -1;
+	current = db_value(res, 0, "role");
+	owners = current != NULL && (strcmp(current, "owner") == 0 ||
+	    (in->role != NULL && strcmp(in->role, "owner") == 0));
+	PQclear(res);
+	if (current != NULL && (!owners || in->may_touch_owners))
+		return 0;
+	db_tx_rollback(db);
+	if (current == NULL)
+		return hb_fail(err, 404, "not_found", "No such member.");
+	return hb_fail(err, 403, "forbidden",
+	    "This needs the permission members:owners.");
+}
+
+/* Ends a change the function refused: 409 last_owner or 404. */
+static int
+change_refused(struct hb_db *db, const PGresult *res, struct hb_error *err)
+{
+	db_tx_rollback(db);
+	if (status_is(res, "last_owner", NULL))
+		return hb_fail(err, 409, "last_owner",
+		    "The organization must keep at least one owner.");
+	return hb_fail(err, 404, "not_found", "No such member.");
+}
+
+int
+member_change_role(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_member_change *in, struct json_object **member,
+    struct hb_error *err)
+{
+	const char *params[2] = { in->user_id, in->role };
+	PGresult *res;
+	int rc;
+
+	*member = NULL;
+	if (begin_change(db, ctx, in, err) == -1)
+		return -1;
+	res = db_exec(db, SQL_CHANGE_ROLE, 2, params, err);
+	if (res == NULL)
+		return -1;
+	if (!status_is(res, "ok", NULL)) {
+		rc = change_refused(db, res, err);
+		PQclear(res);
+		return rc;
+	}
+	*member = db_row_json(res, 0);
+	PQclear(res);
+	if (db_tx_commit(db, err) == -1) {
+		json_object_put(*member);
+		*member = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+member_remove(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_member_change *in, struct hb_error *err)
+{
+	PGresult *res;
+	int rc;
+
+	if (begin_change(db, ctx, in, err) == -1)
+		return -1;
+	res = db_exec(db, SQL_REMOVE, 1, &in->user_id, err);
+	if (res == NULL)
+		return -1;
+	if (!status_is(res, "ok", NULL)) {
+		rc = change_refused(db, res, err);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	return db_tx_commit(db, err);
+}

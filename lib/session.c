@@ -1,0 +1,481 @@
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "auth_token.h"
+#include "crypto.h"
+#include "session.h"
+
+/*
+ * The account functions are SECURITY DEFINER (api.md §2 happens before
+ * any tenant is known); see schema/. They take the request's IP, user
+ * agent and request ID as parameters and run without a context, so the
+ * row changes they make are the system's and their own audit events the
+ * user's. Uses users_email_key (lower(email)) and login_attempts(email,
+ * attempted_at).
+ */
+static const char SQL_REGISTER[] =
+    "SELECT status, user_id, session_id, organization_id, org_name, org_slug"
+    " FROM homebot.register($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9)";
+static const char SQL_LOGIN_LOOKUP[] =
+    "SELECT user_id, password_hash, retry_after, attempt_id"
+    " FROM homebot.login_lookup($1, $2, $3, $4)";
+static const char SQL_LOGIN_FAILED[] =
+    "SELECT homebot.login_failed($1, $2, $3, $4, $5, $6, $7, $8)";
+static const char SQL_LOGIN_START[] =
+    "SELECT status, session_id, organization_id, org_name, org_slug, role,"
+    " email, full_name FROM homebot.login_start($1, $2, $3, $4, $5,"
+    " decode($6, 'hex'), $7, $8)";
+static const char SQL_REFRESH[] =
+    "SELECT status, session_id, user_id, organization_id, org_name, org_slug,"
+    " role, email, full_name FROM homebot.refresh_rotate(decode($1, 'hex'),"
+    " decode($2, 'hex'), $3, $4, $5, $6)";
+static const char SQL_ACCEPT[] =
+    "SELECT status, user_id, session_id, organization_id, org_name, org_slug,"
+    " role, email, full_name FROM homebot.accept_invite(decode($1, 'hex'),"
+    " $2, $3, $4, $5, $6, decode($7, 'hex'), $8)";
+static const char SQL_INVITE_EMAIL[] =
+    "SELECT homebot.invitation_email(decode($1, 'hex')) AS email";
+/* The caller's sessions, by sessions(user_id, created_at DESC, id DESC). */
+static const char SQL_LIST[] =
+    "SELECT id, " HB_SQL_TS("created_at") " AS created_at, "
+    HB_SQL_TS("last_used_at") " AS last_used_at, ip, user_agent,"
+    " organization_id, id = $2::uuid AS current FROM homebot.sessions"
+    " WHERE user_id = $1 AND revoked_at IS NULL"
+    "   AND last_used_at > now() - make_interval(secs => $3::int)"
+    "   AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $6";
+static const char SQL_REVOKE[] =
+    "UPDATE homebot.sessions SET revoked_at = now()"
+    " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
+static const char SQL_LOGOUT[] =
+    "UPDATE homebot.sessions SET revoked_at = now()"
+    " WHERE revoked_at IS NULL AND (id = $1 OR ($2 AND user_id = $3))";
+static const char SQL_PASSWORD_HASH[] =
+    "SELECT password_hash FROM homebot.users WHERE id = $1";
+/* The update only happens while the caller's session is still live. */
+static const char SQL_SET_PASSWORD[] =
+    "UPDATE homebot.users SET password_hash = $1, updated_at = now()"
+    " WHERE id = $2 AND EXISTS (SELECT 1 FROM homebot.sessions"
+    "  WHERE id = $3 AND revoked_at IS NULL) RETURNING id";
+static const char SQL_REVOKE_OTHERS[] =
+    "UPDATE homebot.sessions SET revoked_at = now()"
+    " WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
+
+#define HEX_LEN	(2 * HB_SHA256_LEN + 1)
+
+/* Column column of row 0, copied into the arena; NULL when absent. */
+static const char *
+col(struct hb_arena *a, const PGresult *res, const char *column)
+{
+	const char *v = db_value(res, 0, column);
+
+	return v != NULL ? arena_strdup(a, v) : NULL;
+}
+
+/* Whether the one row's status column says "ok"; else *status is it. */
+static bool
+status_ok(struct hb_arena *a, const PGresult *res, const char **status)
+{
+	const char *s = db_value(res, 0, "status");
+
+	*status = s != NULL ? arena_strdup(a, s) : "";
+	return PQntuples(res) == 1 && s != NULL && strcmp(s, "ok") == 0;
+}
+
+/*
+ * The session a function just started, from the columns the session
+ * functions share; what a function does not return stays as it was.
+ */
+static void
+login_from_row(struct hb_arena *a, const PGresult *res, struct hb_login *l)
+{
+	static const struct { const char *column; size_t off; } cols[] = {
+		{ "user_id", offsetof(struct hb_login, user_id) },
+		{ "email", offsetof(struct hb_login, email) },
+		{ "full_name", offsetof(struct hb_login, full_name) },
+		{ "organization_id", offsetof(struct hb_login, org_id) },
+		{ "org_name", offsetof(struct hb_login, org_name) },
+		{ "org_slug", offsetof(struct hb_login, org_slug) },
+		{ "role", offsetof(struct hb_login, role) },
+		{ "session_id", offsetof(struct hb_login, session_id) },
+	};
+
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		if (PQfnumber(res, cols[i].column) >= 0)
+			*(const char **)((char *)l + cols[i].off) =
+			    col(a, res, cols[i].column);
+	}
+}
+
+static void
+token_hex(const char *token, char hex[HEX_LEN])
+{
+	unsigned char hash[HB_SHA256_LEN];
+
+	crypto_sha256(token, strlen(token), hash);
+	crypto_hex(hash, sizeof(hash), hex);
+}
+
+/* A fresh refresh token in l and the hex of its hash: 0, or -1 (503). */
+static int
+new_refresh(struct hb_arena *a, struct hb_login *l, char hex[HEX_LEN],
+    struct hb_error *err)
+{
+	unsigned char hash[HB_SHA256_LEN];
+	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX);
+
+	if (token == NULL || auth_refresh_new(token, hash) == -1)
+		return hb_fail(err, 503, "service_unavailable",
+		    "No randomness available.");
+	crypto_hex(hash, sizeof(hash), hex);
+	l->refresh_token = token;
+	return 0;
+}
+
+static void
+itoa_buf(char buf[16], long v)
+{
+	snprintf(buf, 16, "%ld", v);
+}
+
+/*
+ * Runs one of the functions that start a session, whose one row carries
+ * a status and the session's columns: 0 with out filled in when the
+ * status is "ok", 1 with *status saying why it refused, or -1 with err.
+ */
+static int
+session_call(struct hb_db *db, struct hb_arena *a, const char *sql, int n,
+    const char *const *params, struct hb_login *out, const char **status,
+    struct hb_error *err)
+{
+	PGresult *res = db_exec(db, sql, n, params, err);
+	bool ok;
+
+	if (res == NULL)
+		return -1;
+	ok = status_ok(a, res, status);
+	if (ok)
+		login_from_row(a, res, out);
+	PQclear(res);
+	return ok ? 0 : 1;
+}
+
+int
+session_register(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const struct hb_register *in, struct hb_login *out,
+    struct hb_error *err)
+{
+	char hex[HEX_LEN], ttl[16];
+	const char *params[9], *status;
+	int rc;
+
+	*out = (struct hb_login){ .email = in->email, .role = "owner",
+	    .full_name = in->full_name != NULL ? in->full_name : "" };
+	if (new_refresh(a, out, hex, err) == -1)
+		return -1;
+	itoa_buf(ttl, in->refresh_ttl);
+	params[0] = in->email;
+	params[1] = in->password_hash;
+	params[2] = out->full_name;
+	params[3] = in->org_name;
+	params[4] = ctx->ip;
+	params[5] = ctx->user_agent;
+	params[6] = ctx->request_id;
+	params[7] = hex;
+	params[8] = ttl;
+	rc = session_call(db, a, SQL_REGISTER, 9, params, out, &status, err);
+	if (rc == 1)
+		return hb_fail(err, 409, "email_taken",
+		    "An account with this email already exists.");
+	return rc;
+}
+
+int
+session_login_lookup(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const char *email_key,
+    const struct hb_login_limits *lim, struct hb_login_lookup *out,
+    struct hb_error *err)
+{
+	char max[16], window[16];
+	const char *params[4] = { email_key, max, window, ctx->ip };
+	const char *wait;
+	PGresult *res;
+
+	itoa_buf(max, lim->max_attempts);
+	itoa_buf(window, lim->window);
+	res = db_exec(db, SQL_LOGIN_LOOKUP, 4, params, err);
+	if (res == NULL)
+		return -1;
+	wait = db_value(res, 0, "retry_after");
+	*out = (struct hb_login_lookup){
+		.user_id = col(a, res, "user_id"),
+		.password_hash = col(a, res, "password_hash"),
+		.retry_after = wait != NULL ? atoi(wait) : 0,
+		.attempt_id = col(a, res, "attempt_id"),
+	};
+	PQclear(res);
+	return 0;
+}
+
+int
+session_login_failed(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *email_key, const struct hb_login_lookup *l,
+    const struct hb_login_limits *lim, struct hb_error *err)
+{
+	char max[16], window[16];
+	const char *params[8] = { email_key, l->user_id, ctx->ip,
+	    ctx->user_agent, ctx->request_id, max, window, l->attempt_id };
+	PGresult *res;
+
+	itoa_buf(max, lim->max_attempts);
+	itoa_buf(window, lim->window);
+	res = db_exec(db, SQL_LOGIN_FAILED, 8, params, err);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static int
+start_refused(const char *status, struct hb_error *err)
+{
+	if (strcmp(status, "account_disabled") == 0)
+		return hb_fail(err, 403, "account_disabled",
+		    "This account is disabled.");
+	if (strcmp(status, "organization_suspended") == 0)
+		return hb_fail(err, 403, "organization_suspended",
+		    "The organization is suspended.");
+	return hb_fail(err, 403, "not_a_member",
+	    "You are not a member of that organization.");
+}
+
+int
+session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const struct hb_session_start *in,
+    struct hb_login *out, struct hb_error *err)
+{
+	char hex[HEX_LEN], ttl[16];
+	const char *params[8], *status;
+	int rc;
+
+	*out = (struct hb_login){ .user_id = in->user_id };
+	if (new_refresh(a, out, hex, err) == -1)
+		return -1;
+	itoa_buf(ttl, in->refresh_ttl);
+	params[0] = in->user_id;
+	params[1] = in->org_id;
+	params[2] = ctx->ip;
+	params[3] = ctx->user_agent;
+	params[4] = ctx->request_id;
+	params[5] = hex;
+	params[6] = ttl;
+	params[7] = in->rehash;
+	rc = session_call(db, a, SQL_LOGIN_START, 8, params, out, &status, err);
+	return rc == 1 ? start_refused(status, err) : rc;
+}
+
+int
+session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const char *refresh_token, int refresh_ttl,
+    struct hb_login *out, struct hb_error *err)
+{
+	char old_hex[HEX_LEN], hex[HEX_LEN], ttl[16];
+	const char *params[6], *status;
+	int rc;
+
+	if (!auth_refresh_valid(refresh_token))
+		return hb_fail(err, 401, "invalid_refresh_token",
+		    "The refresh token is not valid.");
+	*out = (struct hb_login){ 0 };
+	if (new_refresh(a, out, hex, err) == -1)
+		return -1;
+	token_hex(refresh_token, old_hex);
+	itoa_buf(ttl, refresh_ttl);
+	params[0] = old_hex;
+	params[1] = hex;
+	params[2] = ttl;
+	params[3] = ctx->ip;
+	params[4] = ctx->user_agent;
+	params[5] = ctx->request_id;
+	rc = session_call(db, a, SQL_REFRESH, 6, params, out, &status, err);
+	if (rc != 1)
+		return rc;
+	if (strcmp(status, "reused") == 0)
+		return hb_fail(err, 401, "refresh_token_reused", "This refresh "
+		    "token was already used; the session is revoked.");
+	return hb_fail(err, 401, "invalid_refresh_token",
+	    "The refresh token is not valid.");
+}
+
+/*
+ * Runs a statement of params in a new transaction under ctx, then audits
+ * ev and commits. *rows is the number of rows it returned; when it is 0
+ * and need_row, nothing is written.
+ */
+static int
+write_audited(struct hb_db *db, const struct hb_db_ctx *ctx, const char *sql,
+    int n, const char *const *params, const struct hb_audit_event *ev,
+    bool need_row, int *rows, struct hb_error *err)
+{
+	PGresult *res = db_tenant_query(db, ctx, true, sql, n, params, err);
+
+	if (res == NULL)
+		return -1;
+	*rows = PQntuples(res);
+	PQclear(res);
+	if (need_row && *rows == 0) {
+		db_tx_rollback(db);
+		return 0;
+	}
+	if (audit_write(db, ctx, ev, err) == -1)
+		return -1;
+	return db_tx_commit(db, err);
+}
+
+int
+session_logout(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *session_id, bool all, struct hb_error *err)
+{
+	const char *params[3] = { session_id, all ? "true" : "false",
+	    ctx->user_id };
+	struct hb_audit_event ev = { .action = "auth.logout",
+	    .target_type = "session", .target_id = session_id };
+	int rows;
+
+	return write_audited(db, ctx, SQL_LOGOUT, 3, params, &ev, false, &rows,
+	    err);
+}
+
+int
+session_password_hash(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const char **hash, struct hb_error *err)
+{
+	PGresult *res = db_tenant_query(db, ctx, false, SQL_PASSWORD_HASH, 1,
+	    &ctx->user_id, err);
+
+	if (res == NULL)
+		return -1;
+	*hash = col(a, res, "password_hash");
+	PQclear(res);
+	return 0;
+}
+
+int
+session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *session_id, const char *hash, struct hb_error *err)
+{
+	const char *params[3] = { hash, ctx->user_id, session_id };
+	struct hb_audit_event ev = { .action = "auth.password.changed",
+	    .target_type = "user", .target_id = ctx->user_id };
+	PGresult *res;
+	int rows;
+
+	res = db_tenant_query(db, ctx, true, SQL_SET_PASSWORD, 3, params, err);
+	if (res == NULL)
+		return -1;
+	rows = PQntuples(res);
+	PQclear(res);
+	if (rows != 1) {
+		db_tx_rollback(db);
+		return hb_fail(err, 401, "invalid_token",
+		    "The access token is not valid.");
+	}
+	params[0] = ctx->user_id;
+	params[1] = session_id;
+	res = db_exec(db, SQL_REVOKE_OTHERS, 2, params, err);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	if (audit_write(db, ctx, &ev, err) == -1)
+		return -1;
+	return db_tx_commit(db, err);
+}
+
+int
+session_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *session_id, int refresh_ttl, const struct hb_page *p,
+    struct hb_rows *rows, struct hb_error *err)
+{
+	char ttl[16];
+	const char *params[6] = { ctx->user_id, session_id, ttl };
+
+	itoa_buf(ttl, refresh_ttl);
+	return page_query(db, ctx, p, SQL_LIST, params, 3, "created_at", "id",
+	    rows, err);
+}
+
+int
+session_revoke(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+    struct hb_error *err)
+{
+	const char *params[2] = { id, ctx->user_id };
+	struct hb_audit_event ev = { .action = "auth.session.revoked",
+	    .target_type = "session", .target_id = id };
+	int rows;
+
+	if (write_audited(db, ctx, SQL_REVOKE, 2, params, &ev, true, &rows,
+	    err) == -1)
+		return -1;
+	if (rows == 0)
+		return hb_fail(err, 404, "not_found", "No such session.");
+	return 0;
+}
+
+int
+session_invite_email(struct hb_db *db, struct hb_arena *a,
+    const char *invite_token, const char **email, struct hb_error *err)
+{
+	char hex[HEX_LEN];
+	const char *params[1] = { hex };
+	PGresult *res;
+
+	*email = NULL;
+	if (!auth_refresh_valid(invite_token))
+		return hb_fail(err, 401, "invalid_invite",
+		    "The invitation is not valid.");
+	token_hex(invite_token, hex);
+	res = db_exec(db, SQL_INVITE_EMAIL, 1, params, err);
+	if (res == NULL)
+		return -1;
+	*email = col(a, res, "email");
+	PQclear(res);
+	if (*email == NULL)
+		return hb_fail(err, 401, "invalid_invite",
+		    "The invitation is not valid.");
+	return 0;
+}
+
+int
+session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const struct hb_accept_invite *in,
+    struct hb_login *out, struct hb_error *err)
+{
+	char token[HEX_LEN], hex[HEX_LEN], ttl[16];
+	const char *params[8], *status;
+	int rc;
+
+	if (!auth_refresh_valid(in->invite_token))
+		return hb_fail(err, 401, "invalid_invite",
+		    "The invitation is not valid.");
+	*out = (struct hb_login){ 0 };
+	if (new_refresh(a, out, hex, err) == -1)
+		return -1;
+	token_hex(in->invite_token, token);
+	itoa_buf(ttl, in->refresh_ttl);
+	params[0] = token;
+	params[1] = in->password_hash;
+	params[2] = in->full_name;
+	params[3] = ctx->ip;
+	params[4] = ctx->user_agent;
+	params[5] = ctx->request_id;
+	params[6] = hex;
+	params[7] = ttl;
+	rc = session_call(db, a, SQL_ACCEPT, 8, params, out, &status, err);
+	if (rc == 1)
+		return hb_fail(err, 401, "invalid_invite",
+		    "The invitation is not valid.");
+	return rc;
+}
