@@ -18,7 +18,8 @@
  * and role_permissions_pkey.
  */
 static const char SQL_AUTH_JWT[] =
-    "SELECT u.email, u.full_name, " HB_SQL_TS("u.created_at") " AS created_at,"
+    "SELECT s.user_id, s.organization_id, u.email, u.full_name, "
+    HB_SQL_TS("u.created_at") " AS created_at,"
     "  u.disabled_at IS NOT NULL AS disabled,"
     "  o.name AS org_name, o.slug AS org_slug,"
     "  o.suspended_at IS NOT NULL AS suspended, m.role,"
@@ -82,6 +83,27 @@ col(struct hb_request *r, const PGresult *res, const char *column)
 }
 
 /*
+ * The user, organization, role and permissions of either credential, from
+ * the columns both authentication statements name alike.
+ */
+static void
+principal_from_row(struct hb_request *r, const PGresult *res,
+    struct hb_principal *who)
+{
+	who->user_id = col(r, res, "user_id");
+	who->org_id = col(r, res, "organization_id");
+	who->email = col(r, res, "email");
+	who->full_name = col(r, res, "full_name");
+	who->user_created_at = col(r, res, "created_at");
+	who->org_name = col(r, res, "org_name");
+	who->org_slug = col(r, res, "org_slug");
+	who->role = col(r, res, "role");
+	who->npermissions = auth_split_list(r->arena,
+	    db_value(res, 0, "permissions"), who->permissions,
+	    HB_MAX_PERMISSIONS);
+}
+
+/*
  * The credential: "Authorization: Bearer X" or "X-API-Key: X". *is_key
  * says it is an API key: a Bearer credential that looks like one, or
  * anything sent as X-API-Key, which carries nothing else.
@@ -135,18 +157,8 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	else {
 		who->method = HB_AUTH_JWT;
 		who->is_superadmin = db_bool(res, 0, "is_superadmin");
-		who->user_id = arena_strdup(r->arena, c->sub);
-		who->org_id = arena_strdup(r->arena, c->org);
 		who->session_id = arena_strdup(r->arena, c->sid);
-		who->email = col(r, res, "email");
-		who->full_name = col(r, res, "full_name");
-		who->user_created_at = col(r, res, "created_at");
-		who->org_name = col(r, res, "org_name");
-		who->org_slug = col(r, res, "org_slug");
-		who->role = col(r, res, "role");
-		who->npermissions = auth_split_list(r->arena,
-		    db_value(res, 0, "permissions"), who->permissions,
-		    HB_MAX_PERMISSIONS);
+		principal_from_row(r, res, who);
 		rc = 0;
 	}
 	PQclear(res);
@@ -195,17 +207,7 @@ auth_key(struct hb_request *r, struct hb_db *db, const char *key,
 		who->nscopes = auth_split_list(r->arena,
 		    db_value(res, 0, "scopes"), who->scopes,
 		    HB_MAX_PERMISSIONS);
-		who->npermissions = auth_split_list(r->arena,
-		    db_value(res, 0, "permissions"), who->permissions,
-		    HB_MAX_PERMISSIONS);
-		who->org_id = col(r, res, "organization_id");
-		who->org_name = col(r, res, "org_name");
-		who->org_slug = col(r, res, "org_slug");
-		who->user_id = col(r, res, "user_id");
-		who->email = col(r, res, "email");
-		who->full_name = col(r, res, "full_name");
-		who->user_created_at = col(r, res, "created_at");
-		who->role = col(r, res, "role");
+		principal_from_row(r, res, who);
 		rc = 0;
 	}
 	PQclear(res);

@@ -131,53 +131,56 @@ change_refused(struct hb_db *db, const PGresult *res, struct hb_error *err)
 	return hb_fail(err, 404, "not_found", "No such member.");
 }
 
+/*
+ * Runs the change sql (of params) on the locked membership and commits;
+ * the changed member goes to *member unless member is NULL.
+ */
+static int
+change_run(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_member_change *in, const char *sql, int n,
+    const char *const *params, struct json_object **member,
+    struct hb_error *err)
+{
+	PGresult *res;
+	int rc;
+
+	if (begin_change(db, ctx, in, err) == -1)
+		return -1;
+	res = db_exec(db, sql, n, params, err);
+	if (res == NULL)
+		return -1;
+	if (!status_is(res, "ok", NULL)) {
+		rc = change_refused(db, res, err);
+		PQclear(res);
+		return rc;
+	}
+	if (member != NULL)
+		*member = db_row_json(res, 0);
+	PQclear(res);
+	if (db_tx_commit(db, err) == 0)
+		return 0;
+	if (member != NULL) {
+		json_object_put(*member);
+		*member = NULL;
+	}
+	return -1;
+}
+
 int
 member_change_role(struct hb_db *db, const struct hb_db_ctx *ctx,
     const struct hb_member_change *in, struct json_object **member,
     struct hb_error *err)
 {
 	const char *params[2] = { in->user_id, in->role };
-	PGresult *res;
-	int rc;
 
 	*member = NULL;
-	if (begin_change(db, ctx, in, err) == -1)
-		return -1;
-	res = db_exec(db, SQL_CHANGE_ROLE, 2, params, err);
-	if (res == NULL)
-		return -1;
-	if (!status_is(res, "ok", NULL)) {
-		rc = change_refused(db, res, err);
-		PQclear(res);
-		return rc;
-	}
-	*member = db_row_json(res, 0);
-	PQclear(res);
-	if (db_tx_commit(db, err) == -1) {
-		json_object_put(*member);
-		*member = NULL;
-		return -1;
-	}
-	return 0;
+	return change_run(db, ctx, in, SQL_CHANGE_ROLE, 2, params, member,
+	    err);
 }
 
 int
 member_remove(struct hb_db *db, const struct hb_db_ctx *ctx,
     const struct hb_member_change *in, struct hb_error *err)
 {
-	PGresult *res;
-	int rc;
-
-	if (begin_change(db, ctx, in, err) == -1)
-		return -1;
-	res = db_exec(db, SQL_REMOVE, 1, &in->user_id, err);
-	if (res == NULL)
-		return -1;
-	if (!status_is(res, "ok", NULL)) {
-		rc = change_refused(db, res, err);
-		PQclear(res);
-		return rc;
-	}
-	PQclear(res);
-	return db_tx_commit(db, err);
+	return change_run(db, ctx, in, SQL_REMOVE, 1, &in->user_id, NULL, err);
 }
