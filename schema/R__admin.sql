@@ -27,6 +27,7 @@ DECLARE
 	v_user_id uuid;
 	v_created boolean;
 	v_invite boolean;
+	v_context text[];
 BEGIN
 	IF p_slug IS NOT NULL AND p_slug !~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
 		RETURN QUERY SELECT 'invalid_slug'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid,
@@ -56,13 +57,13 @@ BEGIN
 		VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl));
 	END IF;
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, ip, user_agent, request_id, changes)
-	VALUES (v_org.id, 'user', p_actor, 'admin.organization.created', 'organization', v_org.id::text,
-	        p_ip, left(p_user_agent, 512), p_request_id,
-	        jsonb_build_object('name', v_org.name, 'slug', v_org.slug, 'owner_id', v_user_id,
-	                           'owner_email', v_user.email,
-	                           'owner_status', CASE WHEN v_invite THEN 'invited' ELSE 'active' END));
+	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+	PERFORM homebot.audit_event('admin.organization.created', 'organization', v_org.id::text,
+	                            jsonb_build_object('name', v_org.name, 'slug', v_org.slug, 'owner_id', v_user_id,
+	                                               'owner_email', v_user.email,
+	                                               'owner_status', CASE WHEN v_invite THEN 'invited' ELSE 'active' END),
+	                            v_org.id, 'user', p_actor);
+	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_org.id, v_org.name, v_org.slug, v_user_id,
 	                    CASE WHEN v_invite THEN 'invited' ELSE 'active' END, v_org.created_at;
@@ -109,11 +110,10 @@ BEGIN
 		VALUES (v_org.id, v_user_id, 'owner', 'active');
 	END IF;
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, request_id, changes)
-	VALUES (NULL, 'system', NULL, 'admin.superadmin.ensured', 'user', v_user_id::text,
-	        NULLIF(current_setting('app.request_id', true), ''),
-	        jsonb_build_object('email', v_email, 'created', v_created, 'organization_id', v_org.id));
+	PERFORM homebot.audit_event('admin.superadmin.ensured', 'user', v_user_id::text,
+	                            jsonb_build_object('email', v_email, 'created', v_created,
+	                                               'organization_id', v_org.id),
+	                            NULL, 'system', NULL);
 
 	RETURN QUERY SELECT v_user_id, v_created;
 END

@@ -1,6 +1,7 @@
 -- The audit trail's functions and triggers (api.md §4): who acts
--- (context_actor), and the triggers that put every row change of the
--- tenant tables (and users) into the log.
+-- (context_actor), the one function that writes audit events
+-- (audit_event), and the triggers that put every row change of the tenant
+-- tables (and users) into the log.
 --
 -- A repeatable file (docs/migrations.md): migrate applies it again, in one
 -- transaction, whenever it changes, so everything here can run twice:
@@ -63,6 +64,98 @@ END
 $$;
 
 
+-- audit_event: writes one audit event and returns its id. Every audit
+-- event written in SQL comes from here (the row triggers' and the
+-- functions'), so the context is read in one place: the IP, the user
+-- agent (at most 512 characters) and the request ID are the transaction's
+-- (app.ip, app.user_agent, app.request_id), and the actor is the
+-- request's (context_actor) unless p_actor_type names one: the functions
+-- that act before anyone is authenticated (a login, a registration) or on
+-- behalf of a given user name their actor themselves. p_org_id NULL makes
+-- a platform event, which only the definer functions and the admin role
+-- read. SECURITY DEFINER: it writes events the caller itself may not
+-- (other organizations, platform events), so the runtime roles may not
+-- call it.
+CREATE OR REPLACE FUNCTION homebot.audit_event(p_action text, p_target_type text, p_target_id text,
+                                               p_changes jsonb, p_org_id uuid,
+                                               p_actor_type text DEFAULT NULL, p_actor_id uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_actor_type text := p_actor_type;
+	v_actor_id uuid := p_actor_id;
+	v_id uuid;
+BEGIN
+	IF v_actor_type IS NULL THEN
+		SELECT a.actor_type, a.actor_id INTO v_actor_type, v_actor_id FROM homebot.context_actor() a;
+	END IF;
+
+	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
+	                               target_id, ip, user_agent, request_id, changes)
+	VALUES (p_org_id, v_actor_type, v_actor_id, p_action, p_target_type, p_target_id,
+	        NULLIF(current_setting('app.ip', true), ''),
+	        left(NULLIF(current_setting('app.user_agent', true), ''), 512),
+	        NULLIF(current_setting('app.request_id', true), ''),
+	        p_changes)
+	RETURNING id INTO v_id;
+	RETURN v_id;
+END
+$$;
+
+-- audit_context_default: for the functions whose callers pass the IP, the
+-- user agent and the request ID as arguments rather than setting the
+-- context (login, registration, refresh, accepting an invitation, the
+-- admin's new organization): makes each argument the transaction's
+-- context setting where the context has none, so that audit_event finds
+-- it, and returns the names of the settings it set. Those functions call
+-- it right before their audit events and audit_context_reset right after,
+-- so that the row events before and the statements after see the context
+-- as the caller left it. (A function's SET clause restores only the
+-- settings it names: set_config(..., true) of any other setting inside a
+-- function outlives the call, until the transaction ends.)
+CREATE OR REPLACE FUNCTION homebot.audit_context_default(p_ip text, p_user_agent text, p_request_id text)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_set text[] := '{}';
+	v_name text;
+	v_value text;
+BEGIN
+	FOR v_name, v_value IN
+		VALUES ('app.ip', p_ip), ('app.user_agent', p_user_agent), ('app.request_id', p_request_id)
+	LOOP
+		IF v_value IS NOT NULL AND NULLIF(current_setting(v_name, true), '') IS NULL THEN
+			PERFORM set_config(v_name, v_value, true);
+			v_set := v_set || v_name;
+		END IF;
+	END LOOP;
+	RETURN v_set;
+END
+$$;
+
+-- audit_context_reset: empties again the settings audit_context_default
+-- set (p_names, as it returned them). Empty reads as unset: every reader
+-- takes NULLIF(current_setting(...), '').
+CREATE OR REPLACE FUNCTION homebot.audit_context_reset(p_names text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_name text;
+BEGIN
+	FOREACH v_name IN ARRAY coalesce(p_names, '{}') LOOP
+		IF v_name IN ('app.ip', 'app.user_agent', 'app.request_id') THEN
+			PERFORM set_config(v_name, '', true);
+		END IF;
+	END LOOP;
+END
+$$;
+
 -- audit_fill_context: every audit row carries the request's IP, user agent
 -- and request ID, also the rows the programs insert themselves (lib/audit.c,
 -- the API key program): the request sets them transaction-locally
@@ -91,9 +184,8 @@ CREATE OR REPLACE TRIGGER audit_fill_context BEFORE INSERT ON homebot.audit_log
 -- changes a tenant row unrecorded. Arguments: the column holding the
 -- organization ('' for none: users are global) and the column naming the
 -- target. action is row.<table>.<insert|update|delete>; changes holds
--- "old" (not on INSERT) and "new" (not on DELETE), redacted. SECURITY
--- DEFINER: it writes events the caller itself may not (other organizations,
--- platform events).
+-- "old" (not on INSERT) and "new" (not on DELETE), redacted. The actor is
+-- the request's (audit_event).
 CREATE OR REPLACE FUNCTION homebot.audit_row()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -103,7 +195,6 @@ DECLARE
 	v_old jsonb;
 	v_new jsonb;
 	v_row jsonb;
-	v_actor record;
 BEGIN
 	IF TG_OP IN ('UPDATE', 'DELETE') THEN
 		v_old := to_jsonb(OLD);
@@ -112,19 +203,14 @@ BEGIN
 		v_new := to_jsonb(NEW);
 	END IF;
 	v_row := coalesce(v_new, v_old);
-	SELECT * INTO v_actor FROM homebot.context_actor();
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, request_id, changes)
-	VALUES (CASE WHEN TG_ARGV[0] <> '' THEN (v_row ->> TG_ARGV[0])::uuid END,
-	        v_actor.actor_type, v_actor.actor_id,
-	        'row.' || TG_TABLE_NAME || '.' || lower(TG_OP),
-	        TG_TABLE_NAME, v_row ->> TG_ARGV[1],
-	        NULLIF(current_setting('app.request_id', true), ''),
-	        CASE WHEN v_old IS NULL THEN '{}'::jsonb
-	             ELSE jsonb_build_object('old', homebot.audit_redact(v_old)) END
-	        || CASE WHEN v_new IS NULL THEN '{}'::jsonb
-	                ELSE jsonb_build_object('new', homebot.audit_redact(v_new)) END);
+	PERFORM homebot.audit_event(
+		'row.' || TG_TABLE_NAME || '.' || lower(TG_OP), TG_TABLE_NAME, v_row ->> TG_ARGV[1],
+		CASE WHEN v_old IS NULL THEN '{}'::jsonb
+		     ELSE jsonb_build_object('old', homebot.audit_redact(v_old)) END
+		|| CASE WHEN v_new IS NULL THEN '{}'::jsonb
+		        ELSE jsonb_build_object('new', homebot.audit_redact(v_new)) END,
+		CASE WHEN TG_ARGV[0] <> '' THEN (v_row ->> TG_ARGV[0])::uuid END);
 	RETURN NULL;
 END
 $$;
@@ -174,6 +260,9 @@ CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.invitations
 REVOKE ALL ON FUNCTION
 	homebot.context_actor(),
 	homebot.audit_redact(jsonb),
+	homebot.audit_event(text, text, text, jsonb, uuid, text, uuid),
+	homebot.audit_context_default(text, text, text),
+	homebot.audit_context_reset(text[]),
 	homebot.audit_fill_context(),
 	homebot.audit_row()
 FROM PUBLIC, homebot_app, homebot_admin;

@@ -6,6 +6,9 @@
 -- transaction, whenever it changes. Edit a function here, in place.
 --
 -- The functions' SQL is static: arguments are only ever bound as values.
+-- Their callers pass the client's IP, user agent and request ID as
+-- arguments, without a request context: each makes them the context for
+-- its audit events (audit_context_default in R__audit.sql).
 
 -- auth_rate_hit: one hit for p_ip in the current one-minute window. Returns
 -- 0 while the window's hits are at most p_limit, else the seconds until the
@@ -136,20 +139,15 @@ SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
 	v_email text := lower(p_email);
-	v_user_agent text := left(p_user_agent, 512);
 	v_actor_type text := CASE WHEN p_user_id IS NULL THEN 'system' ELSE 'user' END;
 	v_changes jsonb := jsonb_build_object('email', lower(p_email));
 	v_attempted_at timestamptz;
 	v_failures bigint;
+	v_context text[];
 BEGIN
 	-- Failures of one email take turns with each other and with
 	-- login_lookup.
 	PERFORM pg_advisory_xact_lock(hashtextextended('homebot.login_failed ' || v_email, 0));
-
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, ip, user_agent, request_id, changes)
-	VALUES (NULL, v_actor_type, p_user_id, 'auth.login.failed', 'user',
-	        p_user_id::text, p_ip, v_user_agent, p_request_id, v_changes);
 
 	-- login_attempts_pkey
 	SELECT a.attempted_at INTO v_attempted_at
@@ -157,36 +155,37 @@ BEGIN
 	 WHERE a.id = p_attempt_id
 	   AND a.email = v_email
 	   AND NOT a.succeeded;
-	IF NOT FOUND THEN
-		RETURN;
-	END IF;
 
 	-- login_lookup's count (without its LIMIT) as of this attempt: the
 	-- failures up to it, after the last success before it. Attempts of one
 	-- email are recorded in turn, so their ids give their order, and
 	-- exactly one attempt of several concurrent ones is the one at which
 	-- the count reaches the limit.
-	SELECT count(*) INTO v_failures
-	  FROM homebot.login_attempts a
-	 WHERE a.email = v_email
-	   AND NOT a.succeeded
-	   AND a.id <= p_attempt_id
-	   AND a.attempted_at > v_attempted_at - make_interval(secs => p_window)
-	   AND a.id > coalesce(
-	           (SELECT max(s.id)
-	              FROM homebot.login_attempts s
-	             WHERE s.email = v_email
-	               AND s.succeeded
-	               AND s.id < p_attempt_id
-	               AND s.attempted_at > v_attempted_at - make_interval(secs => p_window)),
-	           0);
-
-	IF v_failures = p_max_attempts THEN
-		INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-		                               target_id, ip, user_agent, request_id, changes)
-		VALUES (NULL, v_actor_type, p_user_id, 'auth.locked', 'user',
-		        p_user_id::text, p_ip, v_user_agent, p_request_id, v_changes);
+	IF FOUND THEN
+		SELECT count(*) INTO v_failures
+		  FROM homebot.login_attempts a
+		 WHERE a.email = v_email
+		   AND NOT a.succeeded
+		   AND a.id <= p_attempt_id
+		   AND a.attempted_at > v_attempted_at - make_interval(secs => p_window)
+		   AND a.id > coalesce(
+		           (SELECT max(s.id)
+		              FROM homebot.login_attempts s
+		             WHERE s.email = v_email
+		               AND s.succeeded
+		               AND s.id < p_attempt_id
+		               AND s.attempted_at > v_attempted_at - make_interval(secs => p_window)),
+		           0);
 	END IF;
+
+	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+	PERFORM homebot.audit_event('auth.login.failed', 'user', p_user_id::text, v_changes, NULL,
+	                            v_actor_type, p_user_id);
+	IF v_failures = p_max_attempts THEN
+		PERFORM homebot.audit_event('auth.locked', 'user', p_user_id::text, v_changes, NULL,
+		                            v_actor_type, p_user_id);
+	END IF;
+	PERFORM homebot.audit_context_reset(v_context);
 END
 $$;
 
@@ -212,6 +211,7 @@ DECLARE
 	v_role text;
 	v_status text;
 	v_session_id uuid;
+	v_context text[];
 BEGIN
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user_id;
 
@@ -262,11 +262,11 @@ BEGIN
 	END IF;
 
 	IF v_status <> 'ok' THEN
-		INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-		                               target_id, ip, user_agent, request_id, changes)
-		VALUES (NULL, 'user', p_user_id, 'auth.login.failed', 'user',
-		        p_user_id::text, p_ip, v_user_agent, p_request_id,
-		        jsonb_build_object('email', lower(v_user.email), 'reason', v_status));
+		v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+		PERFORM homebot.audit_event('auth.login.failed', 'user', p_user_id::text,
+		                            jsonb_build_object('email', lower(v_user.email), 'reason', v_status),
+		                            NULL, 'user', p_user_id);
+		PERFORM homebot.audit_context_reset(v_context);
 		RETURN QUERY SELECT v_status, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
 		                    NULL::text, NULL::text, NULL::text, NULL::timestamptz;
 		RETURN;
@@ -290,10 +290,10 @@ BEGIN
 	INSERT INTO homebot.login_attempts (email, ip, succeeded)
 	VALUES (lower(v_user.email), p_ip, true);
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, ip, user_agent, request_id)
-	VALUES (v_org_id, 'user', p_user_id, 'auth.login.succeeded', 'session',
-	        v_session_id::text, p_ip, v_user_agent, p_request_id);
+	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+	PERFORM homebot.audit_event('auth.login.succeeded', 'session', v_session_id::text, NULL, v_org_id,
+	                            'user', p_user_id);
+	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_session_id, v_org_id, v_org.name, v_org.slug,
 	                    v_role, v_user.email, v_user.full_name, v_user.created_at;
@@ -320,6 +320,7 @@ DECLARE
 	v_org homebot.organizations%ROWTYPE;
 	v_session_id uuid;
 	v_constraint text;
+	v_context text[];
 BEGIN
 	-- users_email_key
 	IF EXISTS (SELECT FROM homebot.users u WHERE lower(u.email) = lower(v_email)) THEN
@@ -356,14 +357,14 @@ BEGIN
 	INSERT INTO homebot.refresh_tokens (organization_id, session_id, token_hash, expires_at)
 	VALUES (v_org.id, v_session_id, p_refresh_hash, now() + make_interval(secs => p_refresh_ttl));
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, ip, user_agent, request_id, changes)
-	VALUES (v_org.id, 'user', v_user_id, 'auth.register', 'user',
-	        v_user_id::text, p_ip, v_user_agent, p_request_id,
-	        jsonb_build_object('email', v_email, 'full_name', coalesce(p_full_name, ''))),
-	       (v_org.id, 'user', v_user_id, 'organization.created', 'organization',
-	        v_org.id::text, p_ip, v_user_agent, p_request_id,
-	        jsonb_build_object('name', p_org_name, 'slug', v_org.slug));
+	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+	PERFORM homebot.audit_event('auth.register', 'user', v_user_id::text,
+	                            jsonb_build_object('email', v_email, 'full_name', coalesce(p_full_name, '')),
+	                            v_org.id, 'user', v_user_id);
+	PERFORM homebot.audit_event('organization.created', 'organization', v_org.id::text,
+	                            jsonb_build_object('name', p_org_name, 'slug', v_org.slug),
+	                            v_org.id, 'user', v_user_id);
+	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_user_id, v_session_id, v_org.id, p_org_name, v_org.slug, v_created_at;
 END
@@ -394,6 +395,7 @@ DECLARE
 	v_user homebot.users%ROWTYPE;
 	v_org homebot.organizations%ROWTYPE;
 	v_role text;
+	v_context text[];
 BEGIN
 	-- The row lock makes concurrent refreshes of one token take turns: the
 	-- second waits for the first to commit, then reads the row again, finds
@@ -420,11 +422,11 @@ BEGIN
 		   SET revoked_at = now()
 		 WHERE s.id = v_session.id
 		   AND s.revoked_at IS NULL;
-		INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-		                               target_id, ip, user_agent, request_id, changes)
-		VALUES (v_session.organization_id, 'user', v_session.user_id, 'auth.refresh.reused', 'session',
-		        v_session.id::text, p_ip, v_user_agent, p_request_id,
-		        jsonb_build_object('refresh_token_id', v_token.id));
+		v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+		PERFORM homebot.audit_event('auth.refresh.reused', 'session', v_session.id::text,
+		                            jsonb_build_object('refresh_token_id', v_token.id),
+		                            v_session.organization_id, 'user', v_session.user_id);
+		PERFORM homebot.audit_context_reset(v_context);
 		RETURN QUERY SELECT 'reused'::text, v_session.id, v_session.user_id, v_session.organization_id,
 		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
 		RETURN;

@@ -144,11 +144,9 @@ BEGIN
 	INSERT INTO homebot.memberships (organization_id, user_id, role, status)
 	VALUES (v_org.id, p_user, 'owner', 'active');
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, request_id, changes)
-	VALUES (v_org.id, 'user', p_user, 'organization.created', 'organization', v_org.id::text,
-	        NULLIF(current_setting('app.request_id', true), ''),
-	        jsonb_build_object('name', v_org.name, 'slug', v_org.slug));
+	PERFORM homebot.audit_event('organization.created', 'organization', v_org.id::text,
+	                            jsonb_build_object('name', v_org.name, 'slug', v_org.slug),
+	                            v_org.id, 'user', p_user);
 
 	RETURN QUERY SELECT 'ok'::text, v_org.id, v_org.name, v_org.slug, v_org.settings::text, v_org.created_at;
 END
@@ -196,7 +194,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
-	v_actor record;
 	v_user_id uuid;
 	v_created boolean;
 	v_invite boolean;
@@ -248,12 +245,10 @@ BEGIN
 		        now() + make_interval(secs => p_invite_ttl));
 	END IF;
 
-	SELECT * INTO v_actor FROM homebot.context_actor();
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, request_id, changes)
-	VALUES (v_org_id, v_actor.actor_type, v_actor.actor_id, 'member.added', 'user', v_user_id::text,
-	        NULLIF(current_setting('app.request_id', true), ''),
-	        jsonb_build_object('email', v_user.email, 'role', v_member.role, 'status', v_member.status));
+	PERFORM homebot.audit_event('member.added', 'user', v_user_id::text,
+	                            jsonb_build_object('email', v_user.email, 'role', v_member.role,
+	                                               'status', v_member.status),
+	                            v_org_id);
 
 	RETURN QUERY SELECT CASE WHEN v_invite THEN 'invited' ELSE 'added' END, v_user.id, v_user.email,
 	                    v_user.full_name, v_member.role, v_member.status, v_member.created_at;
@@ -283,6 +278,7 @@ DECLARE
 	v_user homebot.users%ROWTYPE;
 	v_org homebot.organizations%ROWTYPE;
 	v_session_id uuid;
+	v_context text[];
 BEGIN
 	IF p_password_hash IS NULL THEN
 		RAISE EXCEPTION 'accept_invite: a password hash is required' USING ERRCODE = 'null_value_not_allowed';
@@ -338,11 +334,12 @@ BEGIN
 	INSERT INTO homebot.refresh_tokens (organization_id, session_id, token_hash, expires_at)
 	VALUES (v_org.id, v_session_id, p_refresh_hash, now() + make_interval(secs => p_refresh_ttl));
 
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, ip, user_agent, request_id, changes)
-	VALUES (v_org.id, 'user', v_user.id, 'member.joined', 'user', v_user.id::text,
-	        p_ip, v_user_agent, p_request_id,
-	        jsonb_build_object('email', v_user.email, 'role', v_member.role, 'invitation_id', v_invite.id));
+	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+	PERFORM homebot.audit_event('member.joined', 'user', v_user.id::text,
+	                            jsonb_build_object('email', v_user.email, 'role', v_member.role,
+	                                               'invitation_id', v_invite.id),
+	                            v_org.id, 'user', v_user.id);
+	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_user.id, v_session_id, v_org.id, v_org.name, v_org.slug,
 	                    v_member.role, v_user.email, v_user.full_name;
@@ -367,7 +364,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
-	v_actor record;
 	v_member homebot.memberships%ROWTYPE;
 	v_user homebot.users%ROWTYPE;
 BEGIN
@@ -408,12 +404,8 @@ BEGIN
 		   SET role = p_role
 		 WHERE m.organization_id = v_org_id AND m.user_id = p_user;
 
-		SELECT * INTO v_actor FROM homebot.context_actor();
-		INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-		                               target_id, request_id, changes)
-		VALUES (v_org_id, v_actor.actor_type, v_actor.actor_id, 'member.role_changed', 'user', p_user::text,
-		        NULLIF(current_setting('app.request_id', true), ''),
-		        jsonb_build_object('from', v_member.role, 'to', p_role));
+		PERFORM homebot.audit_event('member.role_changed', 'user', p_user::text,
+		                            jsonb_build_object('from', v_member.role, 'to', p_role), v_org_id);
 	END IF;
 
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user;
@@ -435,7 +427,6 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
-	v_actor record;
 	v_member homebot.memberships%ROWTYPE;
 	v_email text;
 BEGIN
@@ -480,12 +471,10 @@ BEGIN
 	 WHERE s.organization_id = v_org_id AND s.user_id = p_user AND s.revoked_at IS NULL;
 
 	SELECT u.email INTO v_email FROM homebot.users u WHERE u.id = p_user;
-	SELECT * INTO v_actor FROM homebot.context_actor();
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, request_id, changes)
-	VALUES (v_org_id, v_actor.actor_type, v_actor.actor_id, 'member.removed', 'user', p_user::text,
-	        NULLIF(current_setting('app.request_id', true), ''),
-	        jsonb_build_object('email', v_email, 'role', v_member.role, 'status', v_member.status));
+	PERFORM homebot.audit_event('member.removed', 'user', p_user::text,
+	                            jsonb_build_object('email', v_email, 'role', v_member.role,
+	                                               'status', v_member.status),
+	                            v_org_id);
 
 	RETURN QUERY SELECT 'ok'::text, v_member.role;
 END
