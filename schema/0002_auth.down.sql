@@ -1,13 +1,7 @@
--- Undoes 0002_auth: its functions, its tables (with their policies and
--- grants), and the definer_access policies it added to 0001's tables.
-DROP FUNCTION homebot.authenticate_api_key(text, bytea);
-DROP FUNCTION homebot.refresh_rotate(bytea, bytea, integer, text, text, text);
-DROP FUNCTION homebot.register(text, text, text, text, text, text, text, bytea, integer);
-DROP FUNCTION homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text);
-DROP FUNCTION homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint);
-DROP FUNCTION homebot.login_lookup(text, integer, integer, text);
-DROP FUNCTION homebot.auth_rate_hit(text, integer);
-
+-- Undoes 0002_auth: its tables (with their policies and grants), and the
+-- definer_access policies it added to 0001's tables. The functions are
+-- gone already: migrate down drops every function and trigger of the
+-- repeatable files before it runs a down migration.
 DROP TABLE homebot.audit_log;
 DROP TABLE homebot.auth_rate_limits;
 DROP TABLE homebot.login_attempts;

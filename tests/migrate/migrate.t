@@ -1,6 +1,7 @@
 #!/bin/sh
-# What ./migrate promises, checked against a scratch database with small
-# fixture migrations of its own (not the real schema).
+# What ./migrate promises, checked against scratch databases with small
+# fixture migrations and repeatable files of their own (not the real
+# schema: tests/migrate/roundtrip.t and upgrade.t use that).
 #
 # HOMEBOT_TEST_ADMIN_URL: libpq conninfo string (or postgresql:// URL) of a
 # superuser, e.g. "host=/path/to/socket user=postgres dbname=postgres".
@@ -20,6 +21,8 @@ migrate=$here/../../migrate
 admin=$HOMEBOT_TEST_ADMIN_URL
 db=homebot_migrate_t_$$
 db2=homebot_migrate_t_$$_concurrent
+db3=homebot_migrate_t_$$_repeatable
+db4=homebot_migrate_t_$$_concurrent_r
 work=$(mktemp -d "${TMPDIR:-/tmp}/migrate-t.XXXXXX") || {
 	echo "Bail out! cannot create a temporary directory"
 	exit 1
@@ -28,7 +31,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/migrate-t.XXXXXX") || {
 cleanup() {
 	psql -X -q -d "$admin" \
 		-c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
-		-c "DROP DATABASE IF EXISTS $db2 WITH (FORCE)" >/dev/null 2>&1
+		-c "DROP DATABASE IF EXISTS $db2 WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS $db3 WITH (FORCE)" \
+		-c "DROP DATABASE IF EXISTS $db4 WITH (FORCE)" >/dev/null 2>&1
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,7 +54,8 @@ conninfo_for() {
 	esac
 }
 
-if ! psql -X -q -v ON_ERROR_STOP=1 -d "$admin" -c "CREATE DATABASE $db" -c "CREATE DATABASE $db2" >"$work/setup.err" 2>&1; then
+if ! psql -X -q -v ON_ERROR_STOP=1 -d "$admin" -c "CREATE DATABASE $db" -c "CREATE DATABASE $db2" \
+	-c "CREATE DATABASE $db3" -c "CREATE DATABASE $db4" >"$work/setup.err" 2>&1; then
 	echo "Bail out! cannot create scratch databases: $(tr '\n' ' ' <"$work/setup.err")"
 	exit 1
 fi
@@ -125,7 +131,7 @@ fixture() { # fixture FILE: writes stdin to the fixture directory
 	cat >"$HOMEBOT_SCHEMA_DIR/$1"
 }
 
-plan=39
+plan=93
 echo "1..$plan"
 
 mkdir "$HOMEBOT_SCHEMA_DIR" "$work/aside"
@@ -293,6 +299,298 @@ is "$(sql "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migratio
 	"0001,0002/1" "each migration was applied exactly once"
 is "$(cat "$work/c1.out" "$work/c2.out" | LC_ALL=C sort)" "applied 0001_slow.sql
 applied 0002_count.sql" "between them the two runs report each migration once"
+
+# -- repeatable files ---------------------------------------------------------
+
+# rmig ARGS...: migrate on the repeatables' database and fixture directory
+url3=$(conninfo_for "$db3")
+rdir=$work/repeatable
+rmig() {
+	DATABASE_URL=$url3 HOMEBOT_SCHEMA_DIR=$rdir run_migrate "$@"
+}
+rsql() {
+	sql "$1" "$url3"
+}
+rfix() { # rfix FILE: writes stdin to the repeatables' fixture directory
+	cat >"$rdir/$1"
+}
+# the functions and triggers outside the system schemas, as down sees them
+layer() {
+	rsql "SELECT (SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc
+	               WHERE pronamespace = 'public'::regnamespace)
+	             || '/' || (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal
+	                          AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace))"
+}
+normalize_status() {
+	printf '%s\n' "$1" | sed -e 's/  *applied [0-9][0-9-]* [0-9:+-]*/ applied/' -e 's/  *pending$/ pending/'
+}
+
+mkdir "$rdir"
+rfix 0001_base.sql <<'EOF'
+CREATE TABLE item (id int PRIMARY KEY);
+CREATE TABLE item_log (msg text);
+EOF
+rfix 0001_base.down.sql <<'EOF'
+DROP TABLE item_log;
+DROP TABLE item;
+EOF
+rfix 0002_note.sql <<'EOF'
+ALTER TABLE item ADD COLUMN note text;
+EOF
+rfix 0002_note.down.sql <<'EOF'
+ALTER TABLE item DROP COLUMN note;
+EOF
+# A LANGUAGE sql body is checked when it is created: item_notes() needs
+# 0002's column, so this file can only run after the numbered migrations.
+rfix R__item.sql <<'EOF'
+CREATE OR REPLACE FUNCTION item_notes() RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(note, ',' ORDER BY id) FROM item
+$$;
+CREATE OR REPLACE FUNCTION item_logged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO item_log VALUES ('item ' || NEW.id);
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER item_logged AFTER INSERT ON item
+	FOR EACH ROW EXECUTE FUNCTION item_logged();
+EOF
+rfix R__version.sql <<'EOF'
+CREATE OR REPLACE FUNCTION rep_version() RETURNS text LANGUAGE sql AS $$ SELECT 'one' $$;
+EOF
+
+rmig up
+is "$rc/$out/$err" "0/applied 0001_base.sql
+applied 0002_note.sql
+applied R__item.sql
+applied R__version.sql/" "up applies the numbered migrations, then the repeatable files in name order"
+is "$(rsql "SELECT string_agg(name || ' ' || checksum, ',' ORDER BY name) FROM schema_repeatables")" \
+	"item $(sha "$rdir/R__item.sql"),version $(sha "$rdir/R__version.sql")" \
+	"schema_repeatables records the name and the sha256 of each repeatable file"
+is "$(rsql "INSERT INTO item VALUES (1, 'a'); SELECT item_notes() || ' ' || rep_version() || ' ' || (SELECT string_agg(msg, ',') FROM item_log)")" \
+	"a one item 1" "the repeatable files' functions and trigger work"
+
+before=$(rsql "SELECT string_agg(name || applied_at, ',' ORDER BY name) FROM schema_repeatables")
+rmig up
+is "$rc/$out/$err" "0//" "a second up applies no repeatable file again"
+is "$(rsql "SELECT string_agg(name || applied_at, ',' ORDER BY name) FROM schema_repeatables")" "$before" \
+	"and leaves their records as they were"
+
+rmig status
+is "$rc/$(normalize_status "$out")" "0/0001_base.sql applied
+0002_note.sql applied
+R__item.sql applied
+R__version.sql applied" "status lists the repeatable files after the migrations"
+
+# -- a changed repeatable file
+
+rfix R__version.sql <<'EOF'
+CREATE OR REPLACE FUNCTION rep_version() RETURNS text LANGUAGE sql AS $$ SELECT 'two' $$;
+EOF
+rmig status
+like "$out" "R__version.sql" "status shows the changed repeatable file..."
+like "$(printf '%s\n' "$out" | grep R__version)" "(file changed: up applies it again)" "...as changed"
+rmig verify
+nonzero "verify exits non-zero when an applied repeatable file has changed"
+like "$err" "R__version.sql: changed since it was applied" "verify names the changed repeatable file"
+rmig up
+is "$rc/$out" "0/applied R__version.sql again" "up applies the changed repeatable file again, and only that one"
+is "$(rsql "SELECT rep_version()")/$(rsql "SELECT checksum FROM schema_repeatables WHERE name = 'version'")" \
+	"two/$(sha "$rdir/R__version.sql")" "the new definition is in, with its new checksum recorded"
+rmig verify
+is "$rc/$out/$err" "0//" "verify passes once the changed file is applied"
+
+# -- a failing repeatable file
+
+cp "$rdir/R__version.sql" "$work/version.sql"
+rfix R__version.sql <<'EOF'
+CREATE OR REPLACE FUNCTION rep_version() RETURNS text LANGUAGE sql AS $$ SELECT 'three' $$;
+SELECT 1 / 0;
+EOF
+rmig up
+nonzero "up exits non-zero when a repeatable file fails"
+like "$err" "R__version.sql" "the error names the failing repeatable file"
+is "$(rsql "SELECT rep_version()")/$(rsql "SELECT checksum FROM schema_repeatables WHERE name = 'version'")" \
+	"two/$(sha "$work/version.sql")" "a failing repeatable file leaves neither its changes nor its new checksum"
+cp "$work/version.sql" "$rdir/R__version.sql"
+
+# -- a new migration and the repeatable file that goes with it, in one up
+
+rfix 0003_tag.sql <<'EOF'
+ALTER TABLE item ADD COLUMN tag text NOT NULL DEFAULT 'x';
+EOF
+rfix 0003_tag.down.sql <<'EOF'
+ALTER TABLE item DROP COLUMN tag;
+EOF
+rfix R__item.sql <<'EOF'
+CREATE OR REPLACE FUNCTION item_notes() RETURNS text LANGUAGE sql AS $$
+	SELECT string_agg(note || ':' || tag, ',' ORDER BY id) FROM item
+$$;
+CREATE OR REPLACE FUNCTION item_logged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO item_log VALUES ('item ' || NEW.id);
+	RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER item_logged AFTER INSERT ON item
+	FOR EACH ROW EXECUTE FUNCTION item_logged();
+EOF
+rmig up
+is "$rc/$out" "0/applied 0003_tag.sql
+applied R__item.sql again" "a repeatable file that needs a new column runs after the migration that adds it"
+is "$(rsql "SELECT item_notes()")" "a:x" "and its function sees the column"
+
+# -- down
+
+rmig down
+is "$rc/$out" "0/dropped 3 function(s) and 1 trigger(s) of the repeatable files (migrate up creates them again)
+rolled back 0003_tag.sql" "down drops the repeatable files' functions and triggers, then rolls back"
+is "$(layer)/$(rsql "SELECT count(*) FROM schema_repeatables")/$(rsql "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations")" \
+	"/0/0001,0002" "no function, no trigger and no repeatable file's record is left"
+is "$(rsql "SELECT count(*) FROM item")" 1 "the data stays"
+rmig status
+is "$rc/$(normalize_status "$out")" "0/0001_base.sql applied
+0002_note.sql applied
+0003_tag.sql pending
+R__item.sql pending
+R__version.sql pending" "status shows the repeatable files pending again"
+rmig up
+is "$rc/$out" "0/applied 0003_tag.sql
+applied R__item.sql
+applied R__version.sql" "up applies the migration and every repeatable file again"
+is "$(layer)/$(rsql "SELECT item_notes() || ' ' || rep_version()")" "item_logged,item_notes,rep_version/1/a:x two" \
+	"the functions and the trigger are back, and work"
+
+rmig down 3
+is "$rc/$out" "0/dropped 3 function(s) and 1 trigger(s) of the repeatable files (migrate up creates them again)
+rolled back 0003_tag.sql
+rolled back 0002_note.sql
+rolled back 0001_base.sql" "down to zero drops them once and rolls back every migration"
+is "$(layer)/$(rsql "SELECT to_regclass('item') IS NULL")" "/t" "nothing is left"
+rmig up
+is "$rc/$(layer)" "0/item_logged,item_notes,rep_version/1" "and up from zero brings everything back"
+is "$(rsql "INSERT INTO item VALUES (2, 'b'); SELECT item_notes() || ' ' || (SELECT string_agg(msg, ',') FROM item_log)")" \
+	"b:x item 2" "the trigger fires again"
+
+# -- down refuses to drop what something else needs
+
+rsql "CREATE VIEW item_summary AS SELECT item_notes() AS notes" >/dev/null
+rmig down
+nonzero "down exits non-zero when a view depends on a repeatable file's function"
+like "$err" "item_summary" "the error names what depends on it"
+is "$(layer)/$(rsql "SELECT count(*) FROM schema_repeatables")/$(rsql "SELECT max(version) FROM schema_migrations")" \
+	"item_logged,item_notes,rep_version/1/2/0003" "nothing is dropped and nothing rolled back"
+rsql "DROP VIEW item_summary" >/dev/null
+
+# -- a repeatable file that is gone
+
+mv "$rdir/R__version.sql" "$work/aside/"
+rmig verify
+nonzero "verify exits non-zero when an applied repeatable file is missing"
+like "$err" "R__version.sql: applied, but the file is missing" "verify names the missing repeatable file"
+rmig up
+is "$rc/$out" "0/forgot R__version.sql (the file is gone)" "up forgets the record of a repeatable file that is gone"
+rmig verify
+is "$rc/$err" "0/" "verify passes then"
+mv "$work/aside/R__version.sql" "$rdir/"
+rmig up
+is "$rc/$out" "0/applied R__version.sql" "a repeatable file that comes back is applied as a new one"
+
+# -- what the numbered files may not do, and names
+
+rfix 0004_fn.sql <<'EOF'
+CREATE OR REPLACE FUNCTION sneaky() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+EOF
+rmig status
+nonzero "a migration that creates a function is refused"
+like "$err" "0004_fn.sql: creates a function" "the refusal names the file"
+rm "$rdir/0004_fn.sql"
+rfix 0004_trg.sql <<'EOF'
+CREATE TRIGGER sneaky AFTER INSERT ON item FOR EACH ROW EXECUTE FUNCTION item_logged();
+EOF
+rmig up
+nonzero "a migration that creates a trigger is refused"
+is "$(rsql "SELECT count(*) FROM pg_trigger WHERE tgname = 'sneaky'")" 0 "and nothing of it runs"
+rm "$rdir/0004_trg.sql"
+rfix 0004_fill.sql <<'EOF'
+CREATE FUNCTION pg_temp.fill(n int) RETURNS void LANGUAGE sql AS $$ INSERT INTO item_log SELECT 'fill ' || n $$;
+SELECT pg_temp.fill(4);
+EOF
+rfix 0004_fill.down.sql <<'EOF'
+DELETE FROM item_log WHERE msg = 'fill 4';
+EOF
+rmig up
+is "$rc/$out/$(rsql "SELECT count(*) FROM item_log WHERE msg = 'fill 4'")" "0/applied 0004_fill.sql/1" \
+	"a migration may use a function of its own in pg_temp"
+rfix R__Upper.sql </dev/null
+rmig status
+nonzero "a repeatable file named with upper case is refused"
+like "$err" "R__Upper.sql" "the refusal names it"
+rm "$rdir/R__Upper.sql"
+rfix R_one.sql </dev/null
+rmig status
+nonzero "a repeatable file named R_ (one underscore) is refused"
+rm "$rdir/R_one.sql"
+
+# -- a rewritten migration that supersedes the released file
+
+old=$(sha "$rdir/0001_base.sql")
+cp "$rdir/0001_base.sql" "$work/base.sql"
+rfix 0001_base.sql <<'EOF'
+-- The tables, as always.
+CREATE TABLE item (id int PRIMARY KEY);
+CREATE TABLE item_log (msg text);
+EOF
+rmig up
+nonzero "up refuses a rewritten migration that does not say what it supersedes"
+printf -- '-- migrate: supersedes %s (as released)\n' "$(sha "$work/base.sql" | tr 0-9a-f a-f0-9)" >>"$rdir/0001_base.sql"
+rmig up
+nonzero "...or that supersedes another checksum than the recorded one"
+rfix 0001_base.sql <<EOF
+-- The tables, as always.
+-- migrate: supersedes $old (as released)
+CREATE TABLE item (id int PRIMARY KEY);
+CREATE TABLE item_log (msg text);
+EOF
+rmig status
+like "$(printf '%s\n' "$out" | grep 0001_base)" "(superseded checksum: up records the new one)" \
+	"status shows a migration recorded with a checksum its file supersedes"
+rmig verify
+nonzero "verify fails on it until up has run"
+like "$err" "0001_base.sql: recorded with the checksum of a release of the file it supersedes" "and says why"
+before=$(rsql "SELECT applied_at FROM schema_migrations WHERE version = '0001'")
+rmig up
+is "$rc/$out" "0/re-recorded 0001_base.sql (its recorded checksum is superseded)" \
+	"up records the rewritten file's checksum in place of the superseded one"
+is "$(rsql "SELECT checksum || ' ' || (applied_at = '$before') FROM schema_migrations WHERE version = '0001'")/$(rsql "SELECT count(*) FROM item")" \
+	"$(sha "$rdir/0001_base.sql") true/1" "without running the migration again"
+rmig verify
+is "$rc/$out/$err" "0//" "verify passes then"
+
+# -- two concurrent runs apply a repeatable file once
+
+mkdir "$work/concurrent_r"
+cat >"$work/concurrent_r/0001_runs.sql" <<'EOF'
+CREATE TABLE runs (id int);
+EOF
+cat >"$work/concurrent_r/R__slow.sql" <<'EOF'
+SELECT pg_sleep(1);
+CREATE OR REPLACE FUNCTION slow() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;
+INSERT INTO runs VALUES (1);
+EOF
+url4=$(conninfo_for "$db4")
+DATABASE_URL=$url4 HOMEBOT_SCHEMA_DIR=$work/concurrent_r "$migrate" up >"$work/c3.out" 2>"$work/c3.err" &
+p1=$!
+DATABASE_URL=$url4 HOMEBOT_SCHEMA_DIR=$work/concurrent_r "$migrate" up >"$work/c4.out" 2>"$work/c4.err" &
+p2=$!
+wait "$p1"
+rc1=$?
+wait "$p2"
+rc2=$?
+is "$rc1/$rc2/$(sql "SELECT count(*) FROM runs" "$url4")" "0/0/1" \
+	"two concurrent up runs apply a repeatable file exactly once" || diag "$(cat "$work/c3.err" "$work/c4.err")"
+is "$(cat "$work/c3.out" "$work/c4.out" | LC_ALL=C sort)" "applied 0001_runs.sql
+applied R__slow.sql" "between them the two runs report it once"
 
 [ "$n" -eq "$plan" ] || echo "# ran $n tests, planned $plan" >&2
 [ "$failed" -eq 0 ]

@@ -1,0 +1,153 @@
+-- Administration (api.md §5): the functions of the admin program (which
+-- connects as homebot_admin) and of make superadmin (which connects as
+-- the owner). The admin role's policies and grants are in 0003_orgs.sql.
+--
+-- A repeatable file (docs/migrations.md): migrate applies it again, in one
+-- transaction, whenever it changes. Edit a function here, in place.
+
+-- admin_create_organization (POST /api/v1/admin/organizations): an
+-- organization with an owner. An existing user (by email, any case)
+-- becomes its active owner; otherwise (or for a user left without password
+-- and memberships, as in invite_member) an invited owner with an
+-- invitation (p_token_hash, valid p_invite_ttl seconds). status 'ok',
+-- 'invalid_slug' or 'slug_taken' as in create_organization (only 'ok'
+-- writes anything). Audits admin.organization.created, actor p_actor.
+CREATE OR REPLACE FUNCTION homebot.admin_create_organization(p_name text, p_slug text, p_owner_email text,
+                                                             p_token_hash bytea, p_invite_ttl integer, p_actor uuid,
+                                                             p_ip text, p_user_agent text, p_request_id text)
+RETURNS TABLE (status text, id uuid, name text, slug text, owner_id uuid, owner_status text,
+               created_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_org homebot.organizations%ROWTYPE;
+	v_user homebot.users%ROWTYPE;
+	v_user_id uuid;
+	v_created boolean;
+	v_invite boolean;
+	v_context text[];
+BEGIN
+	IF p_slug IS NOT NULL AND p_slug !~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
+		RETURN QUERY SELECT 'invalid_slug'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid,
+		                    NULL::text, NULL::timestamptz;
+		RETURN;
+	END IF;
+
+	v_org := homebot.insert_organization(p_name, p_slug);
+	IF v_org.id IS NULL THEN
+		RETURN QUERY SELECT 'slug_taken'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid,
+		                    NULL::text, NULL::timestamptz;
+		RETURN;
+	END IF;
+
+	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_owner_email) f;
+	SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_user_id;
+	-- A user without a password has never proven who they are: whoever
+	-- holds one of their invitations could still choose the password, so
+	-- every organization invites them rather than adding them at once.
+	v_invite := v_created OR v_user.password_hash IS NULL;
+
+	INSERT INTO homebot.memberships (organization_id, user_id, role, status)
+	VALUES (v_org.id, v_user_id, 'owner', CASE WHEN v_invite THEN 'invited' ELSE 'active' END);
+
+	IF v_invite THEN
+		INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+		VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl));
+	END IF;
+
+	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
+	PERFORM homebot.audit_event('admin.organization.created', 'organization', v_org.id::text,
+	                            jsonb_build_object('name', v_org.name, 'slug', v_org.slug, 'owner_id', v_user_id,
+	                                               'owner_email', v_user.email,
+	                                               'owner_status', CASE WHEN v_invite THEN 'invited' ELSE 'active' END),
+	                            v_org.id, 'user', p_actor);
+	PERFORM homebot.audit_context_reset(v_context);
+
+	RETURN QUERY SELECT 'ok'::text, v_org.id, v_org.name, v_org.slug, v_user_id,
+	                    CASE WHEN v_invite THEN 'invited' ELSE 'active' END, v_org.created_at;
+END
+$$;
+
+-- ensure_superadmin (make superadmin, through the owner's connection): the
+-- user with this email, created when missing, with this password hash,
+-- superadmin and enabled. Unless the user is already an active member of
+-- an organization that is not suspended, an organization of its own
+-- ('Administration') with the user as active owner, so that it logs in like
+-- anyone. Pending invitations of the user are deleted: each could set the
+-- password it now has. Audits admin.superadmin.ensured (a platform event).
+CREATE OR REPLACE FUNCTION homebot.ensure_superadmin(p_email text, p_password_hash text)
+RETURNS TABLE (user_id uuid, created boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_user_id uuid;
+	v_created boolean;
+	v_email text;
+	v_org homebot.organizations%ROWTYPE;
+BEGIN
+	IF p_password_hash IS NULL THEN
+		RAISE EXCEPTION 'ensure_superadmin: a password hash is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_email) f;
+
+	UPDATE homebot.users u
+	   SET password_hash = p_password_hash, is_superadmin = true, disabled_at = NULL, updated_at = now()
+	 WHERE u.id = v_user_id
+	RETURNING u.email INTO v_email;
+
+	DELETE FROM homebot.invitations i WHERE i.user_id = v_user_id AND i.used_at IS NULL;
+
+	IF NOT EXISTS (SELECT FROM homebot.memberships m
+	                 JOIN homebot.organizations o ON o.id = m.organization_id
+	                WHERE m.user_id = v_user_id AND m.status = 'active' AND o.suspended_at IS NULL) THEN
+		v_org := homebot.insert_organization('Administration', NULL);
+		INSERT INTO homebot.memberships (organization_id, user_id, role, status)
+		VALUES (v_org.id, v_user_id, 'owner', 'active');
+	END IF;
+
+	PERFORM homebot.audit_event('admin.superadmin.ensured', 'user', v_user_id::text,
+	                            jsonb_build_object('email', v_email, 'created', v_created,
+	                                               'organization_id', v_org.id),
+	                            NULL, 'system', NULL);
+
+	RETURN QUERY SELECT v_user_id, v_created;
+END
+$$;
+
+-- admin_unlock (POST /api/v1/admin/users/{id}/unlock): deletes the failed
+-- login attempts of the email, which ends its lockout (login_lookup);
+-- returns how many. The admin program writes the audit event itself.
+-- A function rather than a DELETE grant: the admin role then never reads
+-- login_attempts, and cannot delete successful attempts.
+CREATE OR REPLACE FUNCTION homebot.admin_unlock(p_email text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_count integer;
+BEGIN
+	-- login_attempts_email_attempted_at_idx
+	DELETE FROM homebot.login_attempts a WHERE a.email = lower(p_email) AND NOT a.succeeded;
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	RETURN v_count;
+END
+$$;
+
+
+-- ensure_superadmin: the owner alone (make superadmin).
+REVOKE ALL ON FUNCTION
+	homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text),
+	homebot.ensure_superadmin(text, text),
+	homebot.admin_unlock(text)
+FROM PUBLIC, homebot_app, homebot_admin;
+
+GRANT EXECUTE ON FUNCTION
+	homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text),
+	homebot.admin_unlock(text)
+TO homebot_admin;

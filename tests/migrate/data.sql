@@ -1,0 +1,185 @@
+-- Real data for the migration tests (roundtrip.t, upgrade.t): a few dozen
+-- rows in every table of schema homebot, written the way the programs
+-- write them: through the SQL functions, with the request context set as
+-- the request path sets it, plus the few rows the programs insert
+-- themselves (API keys, extra permissions). Only the functions' public
+-- interface is used, so the same script fills a database of release 0.1.0
+-- and one of today.
+--
+-- psql -v tag=a -f data.sql: tag keeps emails and slugs apart when the
+-- script runs twice on one database.
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+BEGIN;
+SELECT set_config('migrate_test.tag', :'tag', true) \gset
+
+DO $data$
+DECLARE
+	t text := current_setting('migrate_test.tag');
+	n constant integer := 12;
+	i integer;
+	k integer;
+	r record;
+	v_orgs uuid[] := '{}';
+	v_owners uuid[] := '{}';
+	v_attempt bigint;
+	v_admin uuid;
+BEGIN
+	-- Registrations: a user, an organization, the owner membership, a
+	-- session and its refresh token each.
+	FOR i IN 1..n LOOP
+		SELECT * INTO STRICT r
+		  FROM homebot.register(format('%s-owner-%s@example.test', t, i), '$2b$04$owner' || i, 'Owner ' || i,
+		                        format('Org %s %s', t, i), '192.0.2.' || i, 'data-agent/' || i,
+		                        format('%s-register-%s', t, i), sha256(convert_to(format('%s-refresh-%s', t, i), 'UTF8')),
+		                        3600);
+		IF r.status <> 'ok' THEN
+			RAISE EXCEPTION 'register %: %', i, r.status;
+		END IF;
+		v_orgs := v_orgs || r.organization_id;
+		v_owners := v_owners || r.user_id;
+	END LOOP;
+
+	-- Inside each organization, as its owner's requests: three new members
+	-- invited, the next organization's owner added and made admin, an extra
+	-- permission, two API keys, a second organization of the owner's.
+	FOR i IN 1..n LOOP
+		PERFORM set_config('app.org_id', v_orgs[i]::text, true),
+		        set_config('app.user_id', v_owners[i]::text, true),
+		        set_config('app.api_key_id', '', true),
+		        set_config('app.ip', '198.51.100.' || i, true),
+		        set_config('app.user_agent', 'data-agent/' || i, true),
+		        set_config('app.request_id', format('%s-org-%s', t, i), true);
+		FOR k IN 1..3 LOOP
+			SELECT * INTO STRICT r
+			  FROM homebot.invite_member(format('%s-member-%s-%s@example.test', t, i, k), 'member',
+			                             sha256(convert_to(format('%s-invite-%s-%s', t, i, k), 'UTF8')), 604800);
+			IF r.status <> 'invited' THEN
+				RAISE EXCEPTION 'invite %/%: %', i, k, r.status;
+			END IF;
+		END LOOP;
+		SELECT * INTO STRICT r
+		  FROM homebot.invite_member(format('%s-owner-%s@example.test', t, i % n + 1), 'viewer',
+		                             sha256(convert_to(format('%s-invite-%s-0', t, i), 'UTF8')), 604800);
+		IF r.status <> 'added' THEN
+			RAISE EXCEPTION 'add %: %', i, r.status;
+		END IF;
+		PERFORM homebot.change_member_role(v_owners[i % n + 1], 'admin');
+		INSERT INTO homebot.user_permissions (organization_id, user_id, permission)
+		VALUES (v_orgs[i], v_owners[i % n + 1], 'org:delete');
+		INSERT INTO homebot.api_keys (organization_id, prefix, key_hash, name, scopes, created_by, expires_at)
+		SELECT v_orgs[i], lpad(t || i || 'k' || g.j, 8, 'x'),
+		       sha256(convert_to(format('%s-key-%s-%s', t, i, g.j), 'UTF8')), 'key ' || g.j,
+		       '{org:read,members:read}', v_owners[i], now() + interval '90 days'
+		  FROM generate_series(1, 2) AS g (j);
+		SELECT * INTO STRICT r FROM homebot.create_organization(v_owners[i], format('Second %s %s', t, i), NULL);
+		IF r.status <> 'ok' THEN
+			RAISE EXCEPTION 'create_organization %: %', i, r.status;
+		END IF;
+	END LOOP;
+
+	-- Two of each organization's three invitations accepted (no context, as
+	-- the request path calls accept_invite).
+	PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
+	        set_config('app.ip', '', true), set_config('app.user_agent', '', true),
+	        set_config('app.request_id', '', true);
+	FOR i IN 1..n LOOP
+		FOR k IN 1..2 LOOP
+			SELECT * INTO STRICT r
+			  FROM homebot.accept_invite(sha256(convert_to(format('%s-invite-%s-%s', t, i, k), 'UTF8')),
+			                             '$2b$04$member' || i || k, 'Member ' || i || k, '203.0.113.' || i,
+			                             'data-agent/accept', format('%s-accept-%s-%s', t, i, k),
+			                             sha256(convert_to(format('%s-refresh-%s-%s', t, i, k), 'UTF8')), 3600);
+			IF r.status <> 'ok' THEN
+				RAISE EXCEPTION 'accept %/%: %', i, k, r.status;
+			END IF;
+		END LOOP;
+	END LOOP;
+
+	-- The second accepted member of each organization removed again (its
+	-- sessions revoked).
+	FOR i IN 1..n LOOP
+		PERFORM set_config('app.org_id', v_orgs[i]::text, true),
+		        set_config('app.user_id', v_owners[i]::text, true),
+		        set_config('app.request_id', format('%s-remove-%s', t, i), true);
+		SELECT * INTO STRICT r
+		  FROM homebot.remove_member((SELECT u.id FROM homebot.users u
+		                               WHERE u.email = format('%s-member-%s-2@example.test', t, i)));
+		IF r.status <> 'ok' THEN
+			RAISE EXCEPTION 'remove %: %', i, r.status;
+		END IF;
+	END LOOP;
+	PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
+	        set_config('app.request_id', '', true);
+
+	-- Logins: a wrong password for every owner, then the right one; five
+	-- wrong ones lock the first owner. Refreshes of every registration's
+	-- token, one of them reused. API keys used. Rate limits hit.
+	FOR i IN 1..n LOOP
+		SELECT * INTO STRICT r
+		  FROM homebot.login_lookup(format('%s-owner-%s@example.test', t, i), 5, 900, '192.0.2.' || i);
+		PERFORM homebot.login_failed(format('%s-owner-%s@example.test', t, i), r.user_id, '192.0.2.' || i,
+		                             'data-agent/login', format('%s-failed-%s', t, i), 5, 900, r.attempt_id);
+		SELECT attempt_id INTO v_attempt
+		  FROM homebot.login_lookup(format('%s-owner-%s@example.test', t, i), 5, 900, '192.0.2.' || i);
+		SELECT * INTO STRICT r
+		  FROM homebot.login_start(v_owners[i], NULL, '192.0.2.' || i, 'data-agent/login',
+		                           format('%s-login-%s', t, i),
+		                           sha256(convert_to(format('%s-login-refresh-%s', t, i), 'UTF8')), 3600, NULL);
+		IF r.status <> 'ok' THEN
+			RAISE EXCEPTION 'login %: %', i, r.status;
+		END IF;
+		SELECT * INTO STRICT r
+		  FROM homebot.refresh_rotate(sha256(convert_to(format('%s-refresh-%s', t, i), 'UTF8')),
+		                              sha256(convert_to(format('%s-refresh-%s-b', t, i), 'UTF8')), 3600,
+		                              '192.0.2.' || i, 'data-agent/refresh', format('%s-refresh-%s', t, i));
+		IF r.status <> 'ok' THEN
+			RAISE EXCEPTION 'refresh %: %', i, r.status;
+		END IF;
+		FOR k IN 1..2 LOOP
+			PERFORM homebot.authenticate_api_key(lpad(t || i || 'k' || k, 8, 'x'),
+			                                     sha256(convert_to(format('%s-key-%s-%s', t, i, k), 'UTF8')));
+		END LOOP;
+		FOR k IN 1..3 LOOP
+			PERFORM homebot.auth_rate_hit(format('%s.%s.%s', t, i, k), 10);
+		END LOOP;
+	END LOOP;
+	FOR k IN 1..5 LOOP
+		SELECT * INTO STRICT r
+		  FROM homebot.login_lookup(format('%s-owner-1@example.test', t), 5, 900, '192.0.2.99');
+		PERFORM homebot.login_failed(format('%s-owner-1@example.test', t), r.user_id, '192.0.2.99',
+		                             'data-agent/attack', format('%s-attack-%s', t, k), 5, 900, r.attempt_id);
+	END LOOP;
+	SELECT * INTO STRICT r
+	  FROM homebot.refresh_rotate(sha256(convert_to(format('%s-refresh-1', t), 'UTF8')),
+	                              sha256(convert_to(format('%s-refresh-1-c', t), 'UTF8')), 3600,
+	                              '192.0.2.98', 'data-agent/reuse', format('%s-reuse', t));
+	IF r.status <> 'reused' THEN
+		RAISE EXCEPTION 'reuse: %', r.status;
+	END IF;
+
+	-- Administration: a superadmin (make superadmin, as the owner), three
+	-- organizations made by the admin program, an unlock.
+	SELECT user_id INTO v_admin FROM homebot.ensure_superadmin(format('%s-root@example.test', t), '$2b$04$root');
+	-- The admin program sets the context and passes the same values as
+	-- arguments.
+	PERFORM set_config('app.user_id', v_admin::text, true),
+	        set_config('app.ip', '192.0.2.200', true),
+	        set_config('app.user_agent', 'data-agent/admin', true);
+	FOR k IN 1..3 LOOP
+		PERFORM set_config('app.request_id', format('%s-admin-%s', t, k), true);
+		SELECT * INTO STRICT r
+		  FROM homebot.admin_create_organization(format('Admin %s %s', t, k), NULL,
+		                                         format('%s-admin-owner-%s@example.test', t, k),
+		                                         sha256(convert_to(format('%s-admin-invite-%s', t, k), 'UTF8')),
+		                                         604800, v_admin, '192.0.2.200', 'data-agent/admin',
+		                                         format('%s-admin-%s', t, k));
+		IF r.status <> 'ok' THEN
+			RAISE EXCEPTION 'admin_create_organization %: %', k, r.status;
+		END IF;
+	END LOOP;
+	PERFORM homebot.admin_unlock(format('%s-owner-1@example.test', t));
+END
+$data$;
+
+COMMIT;
