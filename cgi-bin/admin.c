@@ -9,6 +9,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "auth.h"
+#include "job.h"
 #include "json.h"
 #include "program.h"
 #include "uuid.h"
@@ -185,6 +186,35 @@ handle_audit(struct hb_request *r, struct hb_app *app)
 	return send_rows(r, &page, &rows);
 }
 
+static int
+handle_jobs(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx;
+	struct hb_job_filter f;
+	struct hb_page page;
+	struct hb_rows rows;
+
+	if (admin_auth(r, app, &ctx) == -1 ||
+	    job_filter_parse(r, &f, &r->err) == -1 ||
+	    page_parse(r, "admin_jobs", "platform", &page, &r->err) == -1 ||
+	    job_list(app->db, &ctx, &f, &page, &rows, &r->err) == -1)
+		return -1;
+	return send_rows(r, &page, &rows);
+}
+
+static int
+handle_job_retry(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx;
+	struct json_object *job;
+	const char *id;
+
+	if (change_input(r, app, &ctx, &id) == -1 ||
+	    job_retry(app->db, &ctx, id, &job, &r->err) == -1)
+		return -1;
+	return http_json(r, 200, job);
+}
+
 static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/admin/organizations", handle_orgs, 0 },
 	{ "POST", "/api/v1/admin/organizations", handle_create_org, 0 },
@@ -196,6 +226,8 @@ static const struct hb_route routes[] = {
 	{ "POST", "/api/v1/admin/users/{id}/enable", handle_enable, 0 },
 	{ "POST", "/api/v1/admin/users/{id}/unlock", handle_unlock, 0 },
 	{ "GET", "/api/v1/admin/audit-log", handle_audit, 0 },
+	{ "GET", "/api/v1/admin/jobs", handle_jobs, 0 },
+	{ "POST", "/api/v1/admin/jobs/{id}/retry", handle_job_retry, 0 },
 };
 
 int

@@ -224,6 +224,24 @@ check_secret(const struct hb_config *cfg, struct hb_error *err)
 	return 0;
 }
 
+/* The queue and homebot-worker (api.md §7). */
+static int
+config_fill_jobs(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	if (get_int(f, "WORKER_PROCS", 2, 1, 64, &c->worker_procs,
+	    err) == -1 ||
+	    get_int(f, "JOB_RETENTION", 604800, 60, 31536000,
+	    &c->job_retention, err) == -1 ||
+	    get_int(f, "JOB_LEASE", 60, 5, 3600, &c->job_lease, err) == -1 ||
+	    get_int(f, "JOB_BACKOFF_BASE", 2, 1, 3600, &c->job_backoff_base,
+	    err) == -1 ||
+	    get_int(f, "JOB_BACKOFF_CAP", 3600, 1, 604800,
+	    &c->job_backoff_cap, err) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 config_fill(struct hb_config *c, const struct env_file *f,
     struct hb_error *err)
@@ -259,7 +277,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    get_int(f, "AUTH_RATE_PER_MINUTE", 60, 1, 1000000,
 	    &c->auth_rate_per_minute, err) == -1 ||
 	    get_bool(f, "REGISTRATION_OPEN", true, &c->registration_open,
-	    err) == -1)
+	    err) == -1 ||
+	    config_fill_jobs(c, f, err) == -1)
 		return -1;
 	return check_secret(c, err);
 }

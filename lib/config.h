@@ -30,6 +30,11 @@ struct hb_config {
 	int	 login_window;
 	int	 auth_rate_per_minute;
 	bool	 registration_open;
+	int	 worker_procs;		/* homebot-worker processes */
+	int	 job_retention;		/* seconds a finished job is kept */
+	int	 job_lease;		/* seconds a taken job is held */
+	int	 job_backoff_base;	/* seconds before the first retry */
+	int	 job_backoff_cap;	/* seconds between retries, at most */
 };
 
 /*

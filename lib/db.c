@@ -20,6 +20,7 @@ struct hb_db {
 	int	 nprepared;
 	char	*conninfo;
 	char	*appname;
+	char	 listen[64];	/* a channel LISTENed on every connection */
 	char	 last_error[512];
 	char	 sqlstate[6];
 };
@@ -229,6 +230,26 @@ idle_connection_alive(PGconn *conn)
 	return PQstatus(conn) == CONNECTION_OK && poll(&pfd, 1, 0) == 0;
 }
 
+/* LISTEN on db->listen, a new connection's first statement. */
+static int
+send_listen(struct hb_db *db, struct hb_error *err)
+{
+	char sql[128], *ident = PQescapeIdentifier(db->conn, db->listen,
+	    strlen(db->listen));
+	PGresult *res;
+	int rc = 0;
+
+	if (ident == NULL)
+		return fail(db, NULL, err);
+	snprintf(sql, sizeof(sql), "LISTEN %s", ident);
+	PQfreemem(ident);
+	res = PQexec(db->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = fail(db, res, err);
+	PQclear(res);
+	return rc;
+}
+
 int
 db_connect(struct hb_db *db, struct hb_error *err)
 {
@@ -253,7 +274,7 @@ db_connect(struct hb_db *db, struct hb_error *err)
 			drop_connection(db);
 		return unavailable(db, err);
 	}
-	return 0;
+	return db->listen[0] != '\0' ? send_listen(db, err) : 0;
 }
 
 PGresult *
@@ -532,4 +553,49 @@ db_schema_version(struct hb_db *db, char *out, size_t n,
 	snprintf(out, n, "%s", v != NULL ? v : "");
 	PQclear(res);
 	return 0;
+}
+
+int
+db_listen(struct hb_db *db, const char *channel, struct hb_error *err)
+{
+	if (strlen(channel) >= sizeof(db->listen))
+		return hb_fail(err, 500, "internal_error", "channel too long");
+	snprintf(db->listen, sizeof(db->listen), "%s", channel);
+	/* A connection already open listens now; a new one on connecting. */
+	if (db->conn != NULL)
+		return send_listen(db, err);
+	return db_connect(db, err);
+}
+
+/* Consumes every notification received: whether there was one. */
+static bool
+drain_notifications(PGconn *conn)
+{
+	PGnotify *n;
+	bool any = false;
+
+	while ((n = PQnotifies(conn)) != NULL) {
+		any = true;
+		PQfreemem(n);
+	}
+	return any;
+}
+
+int
+db_wait_notify(struct hb_db *db, int timeout_ms, struct hb_error *err)
+{
+	struct pollfd pfd;
+
+	if (db_connect(db, err) == -1)
+		return -1;
+	if (drain_notifications(db->conn))
+		return 1;
+	pfd = (struct pollfd){ .fd = PQsocket(db->conn), .events = POLLIN };
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return 0;
+	if (PQconsumeInput(db->conn) == 0) {
+		fail(db, NULL, err);
+		return -1;
+	}
+	return drain_notifications(db->conn) ? 1 : 0;
 }

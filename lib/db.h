@@ -87,6 +87,20 @@ struct json_object *db_rows_json(const PGresult *res, int max);
 int		 db_schema_version(struct hb_db *db, char *out, size_t n,
 		    struct hb_error *err);
 
+/*
+ * LISTENs on channel on this connection and on every connection it opens
+ * again after a failure: 0, or -1 with err set.
+ */
+int		 db_listen(struct hb_db *db, const char *channel,
+		    struct hb_error *err);
+/*
+ * Waits up to timeout_ms for a notification on the channel listened to:
+ * 1 when one came (every pending one is consumed), 0 when none did, -1
+ * with err set when the connection failed (the next call reconnects).
+ */
+int		 db_wait_notify(struct hb_db *db, int timeout_ms,
+		    struct hb_error *err);
+
 /* BEGIN and the context in one round trip, for several statements. */
 int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    struct hb_error *err);

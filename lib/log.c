@@ -149,12 +149,27 @@ now_rfc3339(char *out, size_t outsz)
 static void
 emit(struct json_object *line)
 {
+	size_t n;
+	const char *text;
+	char *buf;
+
 	if (log_out == NULL)
 		return;
-	fputs(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), log_out);
-	fputc('\n', log_out);
+	text = json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(text);
+	/*
+	 * The line and its newline in one write: several processes append to
+	 * one log, and two writes could let another process's line between.
+	 */
+	buf = malloc(n + 2);
+	if (buf == NULL)
+		return;
+	memcpy(buf, text, n);
+	buf[n] = '\n';
+	fwrite(buf, 1, n + 1, log_out);
 	fflush(log_out);
+	free(buf);
 }
 
 static struct json_object *

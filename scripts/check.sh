@@ -71,7 +71,8 @@ sql_tests() {
 	mkdir -p "$T/db"
 	scripts/stack.sh db "$T/db" || return 1
 	local owner="host=$T/db/pg user=postgres dbname=homebot"
-	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" &&
+	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" \
+	    -c "CREATE EXTENSION IF NOT EXISTS dblink" &&
 	    pg_prove --host "$T/db/pg" --username postgres --dbname homebot \
 	    tests/sql/*.sql
 }

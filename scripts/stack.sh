@@ -5,6 +5,9 @@
 #
 #   stack.sh run              make run: ./var, foreground until Ctrl-C
 #   stack.sh start DIR        a throwaway stack in DIR, in the background
+#                             (PostgreSQL, the web server, homebot-worker)
+#   stack.sh worker-stop DIR  stops only homebot-worker (job tests)
+#   stack.sh worker-start DIR starts it again
 #   stack.sh db DIR           only PostgreSQL, migrated (SQL tests)
 #   stack.sh stop DIR         stops what start (or db) started
 #   stack.sh pg-stop DIR      stops only PostgreSQL (readiness tests)
@@ -108,21 +111,33 @@ stage_app() {
 	local dir=$1
 	rm -rf "$dir/app"
 	mkdir -p "$dir/app"
+	mkdir -p "$dir/app/bin"
 	cp -r "$BUILD/cgi-bin" "$BUILD/share" "$dir/app/"
+	cp "$BUILD/bin/homebot-worker" "$dir/app/bin/"
 	rm -f "$dir/app/cgi-bin/"*.d
 	chmod -R a+rX "$dir/app"
 }
 
 # The programs' env files: the user's settings plus this stack's database
-# as homebot_app; the admin program's file alone adds homebot_admin.
+# as homebot_app; the admin program's file alone adds homebot_admin, and
+# homebot-worker's connects as homebot_worker (WORKER_DATABASE_URL with an
+# external database).
 write_env() {
 	local dir=$1 src=$2 dburl=$3 f
 	{
-		[ -f "$src" ] && { grep -v '^[[:space:]]*ADMIN_DATABASE_URL=' "$src" || true; }
+		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(ADMIN|WORKER)_DATABASE_URL=' "$src" || true; }
 		echo
 		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
 		true
 	} >"$dir/run/homebot.env"
+	{
+		grep -v '^[[:space:]]*DATABASE_URL=' "$dir/run/homebot.env" || true
+		if [ -n "$dburl" ]; then
+			echo "DATABASE_URL=${dburl/user=homebot_app/user=homebot_worker}"
+		elif [ -n "$(env_file_get WORKER_DATABASE_URL "$src")" ]; then
+			echo "DATABASE_URL=$(env_file_get WORKER_DATABASE_URL "$src")"
+		fi
+	} >"$dir/run/worker.env"
 	{
 		cat "$dir/run/homebot.env"
 		if [ -n "$dburl" ]; then
@@ -131,7 +146,7 @@ write_env() {
 			grep '^[[:space:]]*ADMIN_DATABASE_URL=' "$src" || true
 		fi
 	} >"$dir/run/admin.env"
-	for f in homebot.env admin.env; do
+	for f in homebot.env admin.env worker.env; do
 		chown "$WEB_USER" "$dir/run/$f"
 		chmod 0600 "$dir/run/$f"
 	done
@@ -189,6 +204,31 @@ web_stop() {
 	rm -f "$dir/run/web.pid"
 }
 
+# homebot-worker, as the web user, its log beside the web server's.
+worker_start() {
+	local dir=$1
+	HOMEBOT_CONFIG="$dir/run/worker.env" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
+	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+	    as_web "$dir/app/bin/homebot-worker" >>"$dir/log/worker.log" 2>&1 &
+	echo $! >"$dir/run/worker.pid"
+}
+
+# SIGTERM lets the running jobs finish; after 30 s they are killed.
+worker_stop() {
+	local dir=$1 pid
+	[ -f "$dir/run/worker.pid" ] || return 0
+	pid=$(cat "$dir/run/worker.pid")
+	pkill -TERM -f "^$dir/app/bin/homebot-worker" 2>/dev/null || true
+	for _ in $(seq 1 300); do
+		pgrep -f "^$dir/app/bin/homebot-worker" >/dev/null || break
+		sleep 0.1
+	done
+	pkill -9 -f "^$dir/app/bin/homebot-worker" 2>/dev/null || true
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$dir/run/worker.pid"
+}
+
 prepare_dirs() {
 	local dir=$1
 	mkdir -p "$dir/log" "$dir/run" "$dir/asan"
@@ -213,11 +253,13 @@ cmd_start() {
 	fi
 	write_env "$dir" "$dir/settings.env" "host=$dir/pg user=homebot_app dbname=homebot"
 	web_start "$dir"
+	worker_start "$dir"
 	cat >"$dir/stack.env" <<EOF
 HOMEBOT_URL=http://127.0.0.1:$HOMEBOT_PORT
 HOMEBOT_WEB=$HOMEBOT_WEB
 OWNER_URL=host=$dir/pg user=postgres dbname=homebot
 APP_URL=host=$dir/pg user=homebot_app dbname=homebot
+WORKER_URL=host=$dir/pg user=homebot_worker dbname=homebot
 STACK_DIR=$dir
 EOF
 }
@@ -235,6 +277,7 @@ cmd_db() {
 
 cmd_stop() {
 	local dir=${1:?usage: stack.sh stop DIR}
+	worker_stop "$dir"
 	web_stop "$dir"
 	pg_stop "$dir"
 }
@@ -320,6 +363,7 @@ RUN_EMBEDDED=no
 
 stop_run() {
 	[ -n "$RUN_DIR" ] || return 0
+	worker_stop "$RUN_DIR"
 	web_stop "$RUN_DIR"
 	[ "$RUN_EMBEDDED" = yes ] && pg_stop "$RUN_DIR"
 	RUN_DIR=
@@ -355,6 +399,7 @@ cmd_run() {
 	fi
 	stage_app "$dir"
 	web_start "$dir" yes
+	worker_start "$dir"
 	echo "homebot: serving http://127.0.0.1:$HOMEBOT_PORT (docs: /docs) — Ctrl-C stops"
 	wait "$(cat "$dir/run/web.pid")" || true
 }
@@ -367,5 +412,7 @@ db) cmd_db "${2:-}" ;;
 superadmin) cmd_superadmin "${2:-}" "${3:-}" ;;
 pg-stop) pg_stop "${2:?}" ;;
 pg-start) pg_start "${2:?}" ;;
+worker-stop) worker_stop "${2:?}" ;;
+worker-start) worker_start "${2:?}" ;;
 *) die "usage: stack.sh run | start DIR | db DIR | stop DIR | pg-stop DIR | pg-start DIR" ;;
 esac

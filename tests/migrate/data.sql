@@ -179,6 +179,21 @@ BEGIN
 		END IF;
 	END LOOP;
 	PERFORM homebot.admin_unlock(format('%s-owner-1@example.test', t));
+
+	-- Jobs (0004 on), where the schema has them: each organization's, in
+	-- every state, and platform jobs.
+	IF to_regclass('homebot.jobs') IS NOT NULL THEN
+		EXECUTE $jobs$
+			INSERT INTO homebot.jobs (organization_id, kind, payload, status, attempts, last_error,
+			                          finished_at)
+			SELECT o.id, 'noop', jsonb_build_object('n', n),
+			       (ARRAY['queued', 'succeeded', 'failed', 'dead'])[1 + n % 4], n % 4,
+			       CASE WHEN n % 4 >= 2 THEN 'refused' END,
+			       CASE WHEN n % 4 IN (1, 3) THEN now() END
+			  FROM homebot.organizations o, generate_series(1, 2) AS n
+		$jobs$;
+		INSERT INTO homebot.jobs (kind, unique_key) VALUES ('jobs.retention', format('%s-retention', t));
+	END IF;
 END
 $data$;
 

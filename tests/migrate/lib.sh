@@ -172,19 +172,6 @@ state() {
 	                   WHERE s.nspname = 'homebot' AND NOT t.tgisinternal))"
 }
 
-# digest URL FILE: every table of schema homebot, its row count and the
-# md5 of its rows, sorted
-digest() {
-	psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" >"$2" 2>&1 <<'EOF'
-SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, E''\n'' ORDER BY t::text), '''')) FROM %s t',
-              c.relname, c.oid::regclass)
-  FROM pg_class c
- WHERE c.relnamespace = 'homebot'::regnamespace AND c.relkind = 'r'
- ORDER BY c.relname
-\gexec
-EOF
-}
-
 # audit_trail URL FILE: the audit events in a form that two databases fed
 # the same requests share: what happened, to what kind of target, by what
 # kind of actor, from which IP, user agent and request, with which keys of

@@ -6,7 +6,7 @@ from conftest import RFC3339_RE, assert_unauthenticated, create_key, jwt_parts, 
 ME = "/api/v1/auth/me"
 ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:read",
                           "api_keys:write", "members:write", "org:update", "org:delete",
-                          "members:owners"])
+                          "members:owners", "jobs:read"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):
@@ -26,7 +26,7 @@ def test_me_describes_the_user_organization_and_session(stack):
     assert me["session_id"] == jwt_parts(a.access)[1]["sid"]
 
 
-def test_owner_holds_all_nine_permissions_sorted(account):
+def test_owner_holds_all_ten_permissions_sorted(account):
     assert account.get(ME).json()["permissions"] == ALL_PERMISSIONS
 
 

@@ -13,7 +13,8 @@ KEYS = "/api/v1/api-keys"
 AUDIT = "/api/v1/audit-log"
 
 EVERYONE = {"org:read", "members:read"}
-ADMIN = EVERYONE | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update"}
+ADMIN = EVERYONE | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
+                    "jobs:read"}
 OWNER = ADMIN | {"org:delete", "members:owners"}
 ROLES = {"viewer": EVERYONE, "member": EVERYONE, "admin": ADMIN, "owner": OWNER}
 

@@ -14,8 +14,9 @@ SELECT has_table('homebot', t, 'table homebot.' || t || ' exists')
 SELECT set_eq(
 	'SELECT name FROM homebot.permissions',
 	$$VALUES ('org:read'), ('members:read'), ('audit:read'), ('api_keys:read'), ('api_keys:write'),
-	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners')$$,
-	'permissions holds exactly the nine permissions of api.md §3');
+	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners'),
+	         ('jobs:read')$$,
+	'permissions holds exactly the ten permissions of api.md §3 (jobs:read from 0004)');
 SELECT is_empty(
 	$$SELECT name FROM homebot.permissions WHERE description = ''$$,
 	'every permission has a description');
@@ -25,10 +26,11 @@ SELECT set_eq(
 	         ('member', 'org:read'), ('member', 'members:read'),
 	         ('admin', 'org:read'), ('admin', 'members:read'), ('admin', 'audit:read'),
 	         ('admin', 'api_keys:read'), ('admin', 'api_keys:write'), ('admin', 'members:write'),
-	         ('admin', 'org:update'),
+	         ('admin', 'org:update'), ('admin', 'jobs:read'),
 	         ('owner', 'org:read'), ('owner', 'members:read'), ('owner', 'audit:read'),
 	         ('owner', 'api_keys:read'), ('owner', 'api_keys:write'), ('owner', 'members:write'),
-	         ('owner', 'org:update'), ('owner', 'org:delete'), ('owner', 'members:owners')$$,
+	         ('owner', 'org:update'), ('owner', 'org:delete'), ('owner', 'members:owners'),
+	         ('owner', 'jobs:read')$$,
 	'role_permissions is exactly the table of api.md §3');
 
 -- Policies, by table.

@@ -1,0 +1,359 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "job.h"
+#include "json.h"
+#include "uuid.h"
+
+/*
+ * The job is of the context's organization (NULL in a platform job or
+ * without a context). The unique index on pending (kind, unique_key) makes
+ * a second enqueue a no-op; pg_notify is delivered at commit, and not at
+ * all after a rollback.
+ */
+static const char SQL_ENQUEUE[] =
+    "WITH j AS (INSERT INTO homebot.jobs (organization_id, kind, payload,"
+    "  unique_key, max_attempts, run_at)"
+    " VALUES (CASE WHEN NOT $1::boolean THEN"
+    "  NULLIF(current_setting('app.org_id', true), '')::uuid END, $2,"
+    "  COALESCE($3::jsonb, '{}'), $4, COALESCE($5::int, 5),"
+    "  now() + make_interval(secs => COALESCE($6::int, 0)))"
+    " ON CONFLICT (kind, unique_key) WHERE unique_key IS NOT NULL"
+    "  AND status IN ('queued', 'running', 'failed') DO NOTHING"
+    " RETURNING id)"
+    " SELECT j.id, pg_notify('" HB_JOB_CHANNEL "', '') FROM j";
+
+#define JOB_FIELDS \
+	"id, kind, status, attempts, max_attempts, " \
+	HB_SQL_TS("run_at") " AS run_at, " \
+	HB_SQL_TS("created_at") " AS created_at, " \
+	HB_SQL_TS("started_at") " AS started_at, " \
+	HB_SQL_TS("finished_at") " AS finished_at, last_error"
+
+/*
+ * Under RLS (one organization's jobs, or every one for the admin role),
+ * by jobs_organization_id_created_at_idx or jobs_created_at_idx.
+ */
+static const char SQL_LIST[] =
+    "SELECT " JOB_FIELDS ", organization_id FROM homebot.jobs"
+    " WHERE ($1::text IS NULL OR status = $1)"
+    "   AND ($2::text IS NULL OR kind = $2)"
+    "   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))"
+    " ORDER BY created_at DESC, id DESC LIMIT $5";
+static const char SQL_GET[] =
+    "SELECT " JOB_FIELDS ", organization_id FROM homebot.jobs WHERE id = $1";
+static const char SQL_RETRY_STATUS[] =
+    "SELECT status FROM homebot.jobs WHERE id = $1 FOR UPDATE";
+static const char SQL_RETRY[] =
+    "UPDATE homebot.jobs SET status = 'queued', attempts = 0, run_at = now(),"
+    " finished_at = NULL, updated_at = now() WHERE id = $1"
+    " RETURNING " JOB_FIELDS ", organization_id,"
+    " pg_notify('" HB_JOB_CHANNEL "', '') AS _notified";
+
+/* homebot.job_claim (schema/R__jobs.sql): the next job, SKIP LOCKED. */
+static const char SQL_CLAIM[] =
+    "SELECT id, organization_id, kind, payload, attempts, max_attempts"
+    " FROM homebot.job_claim($1, $2)";
+static const char SQL_HEARTBEAT[] =
+    "UPDATE homebot.jobs SET lease_expires_at = now() +"
+    " make_interval(secs => $3), updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
+    " RETURNING id";
+static const char SQL_SUCCEED[] =
+    "UPDATE homebot.jobs SET status = 'succeeded', finished_at = now(),"
+    " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
+    " updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+static const char SQL_FAIL[] =
+    "UPDATE homebot.jobs SET status = CASE WHEN attempts >= max_attempts"
+    "  THEN 'dead' ELSE 'failed' END,"
+    " run_at = now() + make_interval(secs => $4),"
+    " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+    " lease_owner = NULL, lease_expires_at = NULL, last_error = $3,"
+    " updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
+    " RETURNING status = 'dead' AS dead";
+/* By jobs_lease_idx. */
+static const char SQL_REAP[] =
+    "UPDATE homebot.jobs SET status = CASE WHEN attempts >= max_attempts"
+    "  THEN 'dead' ELSE 'failed' END, run_at = now(),"
+    " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+    " lease_owner = NULL, lease_expires_at = NULL,"
+    " last_error = 'the worker running it stopped (lease expired)',"
+    " updated_at = now()"
+    " WHERE status = 'running' AND lease_expires_at < now()";
+/* By jobs_finished_at_idx: dead jobs stay until retried or cancelled. */
+static const char SQL_PURGE[] =
+    "DELETE FROM homebot.jobs WHERE status IN ('succeeded', 'cancelled')"
+    " AND finished_at < now() - make_interval(secs => $1)";
+
+static const char *const STATUSES[] = { "queued", "running", "succeeded",
+    "failed", "dead", "cancelled" };
+
+int
+job_enqueue(struct hb_db *db, const struct hb_job_new *in, bool *queued,
+    struct hb_error *err)
+{
+	char max[16], delay[16];
+	const char *params[6] = { in->platform ? "true" : "false", in->kind,
+	    in->payload_json, in->unique_key,
+	    in->max_attempts > 0 ? max : NULL, delay };
+	PGresult *res;
+
+	snprintf(max, sizeof(max), "%d", in->max_attempts);
+	snprintf(delay, sizeof(delay), "%d", in->delay);
+	res = db_exec(db, SQL_ENQUEUE, 6, params, err);
+	if (res == NULL)
+		return -1;
+	if (queued != NULL)
+		*queued = PQntuples(res) == 1;
+	PQclear(res);
+	return 0;
+}
+
+int
+job_filter_parse(const struct hb_request *r, struct hb_job_filter *f,
+    struct hb_error *err)
+{
+	struct hb_json_check c = { NULL, json_object_new_array() };
+	bool known = false;
+
+	f->status = http_query(r, "status");
+	f->kind = http_query(r, "kind");
+	for (size_t i = 0; f->status != NULL &&
+	    i < sizeof(STATUSES) / sizeof(*STATUSES); i++)
+		known = known || strcmp(f->status, STATUSES[i]) == 0;
+	if (f->status != NULL && !known)
+		json_check_fail(&c, "status", "must be one of queued, running, "
+		    "succeeded, failed, dead, cancelled");
+	if (f->kind != NULL && (strlen(f->kind) == 0 || strlen(f->kind) > 63 ||
+	    !json_utf8_valid(f->kind, strlen(f->kind))))
+		json_check_fail(&c, "kind", "must be 1 to 63 bytes of text");
+	return json_check_done(&c, err);
+}
+
+int
+job_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_job_filter *f, const struct hb_page *p,
+    struct hb_rows *rows, struct hb_error *err)
+{
+	const char *params[5] = { f->status, f->kind };
+
+	return page_query(db, ctx, p, SQL_LIST, params, 2, "created_at", "id",
+	    rows, err);
+}
+
+/* The one job row of res, or 404. */
+static int
+one_job(const PGresult *res, struct json_object **job, struct hb_error *err)
+{
+	*job = PQntuples(res) == 1 ? db_row_json(res, 0) : NULL;
+	if (*job == NULL)
+		return hb_fail(err, 404, "not_found", "No such job.");
+	return 0;
+}
+
+int
+job_get(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+    struct json_object **job, struct hb_error *err)
+{
+	PGresult *res = db_tenant_query(db, ctx, false, SQL_GET, 1, &id, err);
+	int rc;
+
+	*job = NULL;
+	if (res == NULL)
+		return -1;
+	rc = one_job(res, job, err);
+	PQclear(res);
+	return rc;
+}
+
+int
+job_retry(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+    struct json_object **job, struct hb_error *err)
+{
+	struct hb_audit_event ev = { .platform = true,
+	    .action = "admin.job.retried", .target_type = "job",
+	    .target_id = id };
+	PGresult *res = db_tenant_query(db, ctx, true, SQL_RETRY_STATUS, 1,
+	    &id, err);
+	const char *status;
+	int rc = 0;
+
+	*job = NULL;
+	if (res == NULL)
+		return -1;
+	status = db_value(res, 0, "status");
+	if (status == NULL)
+		rc = hb_fail(err, 404, "not_found", "No such job.");
+	else if (strcmp(status, "dead") != 0 && strcmp(status, "failed") != 0)
+		rc = hb_fail(err, 409, "job_not_dead",
+		    "Only a dead or failed job can be retried.");
+	PQclear(res);
+	if (rc == -1) {
+		db_tx_rollback(db);
+		return -1;
+	}
+	res = db_exec(db, SQL_RETRY, 1, &id, err);
+	if (res == NULL)
+		return -1;
+	rc = one_job(res, job, err);
+	PQclear(res);
+	if (rc == 0 && (audit_write(db, ctx, &ev, err) == -1 ||
+	    db_tx_commit(db, err) == -1))
+		rc = -1;
+	if (rc == -1) {
+		db_tx_rollback(db);
+		json_object_put(*job);
+		*job = NULL;
+	}
+	return rc;
+}
+
+static const char *
+col(struct hb_arena *a, const PGresult *res, const char *column)
+{
+	const char *v = db_value(res, 0, column);
+
+	return v != NULL ? arena_strdup(a, v) : NULL;
+}
+
+int
+job_claim(struct hb_db *db, struct hb_arena *a, const char *owner, int lease,
+    struct hb_job *job, struct hb_error *err)
+{
+	char secs[16];
+	const char *params[2] = { owner, secs };
+	PGresult *res;
+	int found;
+
+	snprintf(secs, sizeof(secs), "%d", lease);
+	res = db_exec(db, SQL_CLAIM, 2, params, err);
+	if (res == NULL)
+		return -1;
+	found = PQntuples(res) == 1;
+	if (found) {
+		*job = (struct hb_job){
+			.id = col(a, res, "id"),
+			.org_id = col(a, res, "organization_id"),
+			.kind = col(a, res, "kind"),
+			.payload = col(a, res, "payload"),
+			.attempt = atoi(db_value(res, 0, "attempts")),
+			.max_attempts = atoi(db_value(res, 0, "max_attempts")),
+		};
+		if (job->id == NULL || job->kind == NULL ||
+		    job->payload == NULL)
+			found = -1;
+	}
+	PQclear(res);
+	if (found == -1)
+		return hb_fail(err, 503, "service_unavailable",
+		    "Out of memory.");
+	return found;
+}
+
+int
+job_heartbeat(struct hb_db *db, const struct hb_job *job, const char *owner,
+    int lease, struct hb_error *err)
+{
+	char secs[16];
+	const char *params[3] = { job->id, owner, secs };
+	PGresult *res;
+	bool held;
+
+	snprintf(secs, sizeof(secs), "%d", lease);
+	res = db_exec(db, SQL_HEARTBEAT, 3, params, err);
+	if (res == NULL)
+		return -1;
+	held = PQntuples(res) == 1;
+	PQclear(res);
+	if (!held)
+		return hb_fail(err, 409, "lease_lost",
+		    "Another worker holds the job now.");
+	return 0;
+}
+
+int
+job_succeed(struct hb_db *db, const struct hb_job *job, const char *owner,
+    struct hb_error *err)
+{
+	const char *params[2] = { job->id, owner };
+	PGresult *res = db_exec(db, SQL_SUCCEED, 2, params, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
+    const char *error, int delay, bool *dead, struct hb_error *err)
+{
+	char text[HB_JOB_ERROR_MAX + 1], secs[16];
+	const char *params[4] = { job->id, owner, text, secs };
+	size_t n;
+	PGresult *res;
+
+	/* Cut at a character boundary, so the column stays valid UTF-8. */
+	snprintf(text, sizeof(text), "%s", error != NULL ? error : "");
+	n = strlen(text);
+	while (n > 0 && !json_utf8_valid(text, n))
+		text[--n] = '\0';
+	snprintf(secs, sizeof(secs), "%d", delay);
+	res = db_exec(db, SQL_FAIL, 4, params, err);
+	if (res == NULL)
+		return -1;
+	*dead = db_bool(res, 0, "dead");
+	PQclear(res);
+	return 0;
+}
+
+/* The number of rows a statement changed, or -1 with err set. */
+static int
+count_rows(struct hb_db *db, const char *sql, int n,
+    const char *const *params, struct hb_error *err)
+{
+	PGresult *res = db_exec(db, sql, n, params, err);
+	int rows;
+
+	if (res == NULL)
+		return -1;
+	rows = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return rows;
+}
+
+int
+job_reap(struct hb_db *db, struct hb_error *err)
+{
+	return count_rows(db, SQL_REAP, 0, NULL, err);
+}
+
+int
+job_purge(struct hb_db *db, int age, struct hb_error *err)
+{
+	char secs[16];
+	const char *params[1] = { secs };
+
+	snprintf(secs, sizeof(secs), "%d", age);
+	return count_rows(db, SQL_PURGE, 1, params, err);
+}
+
+int
+job_backoff(int attempt, int base, int cap, double unit)
+{
+	long d = base > 0 ? base : 1, half;
+
+	for (int i = 1; i < attempt && d < cap; i++)
+		d *= 2;
+	if (d > cap)
+		d = cap > 0 ? cap : 1;
+	if (!(unit >= 0 && unit < 1))
+		unit = 0;
+	/* Half fixed, half random ("equal jitter"): never less than d / 2. */
+	half = d / 2;
+	return (int)(half + (long)(unit * (double)(d - half)));
+}

@@ -1,0 +1,101 @@
+#ifndef HB_JOB_H
+#define HB_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "db.h"
+#include "error.h"
+#include "http.h"
+#include "page.h"
+
+/*
+ * Background jobs (api.md §7): a queue in PostgreSQL. The request path
+ * enqueues in its own transaction, so a request that rolls back enqueues
+ * nothing; homebot-worker takes jobs with FOR UPDATE SKIP LOCKED under a
+ * lease. Every call returns 0 (or a count) or -1 with err set.
+ */
+
+#define HB_JOB_CHANNEL		"homebot_jobs"	/* LISTEN/NOTIFY */
+#define HB_JOB_ERROR_MAX	1000		/* last_error, in bytes */
+
+struct hb_job_new {
+	const char	*kind;
+	const char	*payload_json;	/* a JSON object; NULL: {} */
+	const char	*unique_key;	/* NULL: none */
+	int		 max_attempts;	/* 0: the default, 5 */
+	int		 delay;		/* seconds before it may run */
+	bool		 platform;	/* of no organization */
+};
+
+/*
+ * Enqueues a job inside the transaction open on db (of the organization
+ * of its context, unless in->platform) and notifies the workers, which
+ * hear it when that transaction commits. A pending job of the same kind
+ * and unique key makes this a no-op. *queued says whether a row was added.
+ */
+int	job_enqueue(struct hb_db *db, const struct hb_job_new *in, bool *queued,
+	    struct hb_error *err);
+
+/* The filters of GET …/jobs; each NULL when not given. */
+struct hb_job_filter {
+	const char	*status;
+	const char	*kind;
+};
+
+/* Reads ?status=&kind=: 0, or -1 with a 422 in err. */
+int	job_filter_parse(const struct hb_request *r, struct hb_job_filter *f,
+	    struct hb_error *err);
+/* One page of the jobs ctx may see, newest first, without payloads. */
+int	job_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_job_filter *f, const struct hb_page *p,
+	    struct hb_rows *rows, struct hb_error *err);
+/* One job ctx may see: 404 not_found. */
+int	job_get(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+	    struct json_object **job, struct hb_error *err);
+/* A dead (or failed) job back to the queue, audited: 404, 409 job_not_dead. */
+int	job_retry(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+	    struct json_object **job, struct hb_error *err);
+
+/* A job a worker holds; strings live in the arena it was taken into. */
+struct hb_job {
+	const char	*id;
+	const char	*org_id;	/* NULL: a platform job */
+	const char	*kind;
+	const char	*payload;	/* JSON text */
+	int		 attempt;	/* this one, from 1 */
+	int		 max_attempts;
+};
+
+/*
+ * Takes the next runnable job for owner under a lease of lease seconds:
+ * 1 with *job filled, 0 when none is runnable, -1 on failure.
+ */
+int	job_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
+	    int lease, struct hb_job *job, struct hb_error *err);
+/* Extends the lease of a job owner still holds: 0, or -1 (lease lost). */
+int	job_heartbeat(struct hb_db *db, const struct hb_job *job,
+	    const char *owner, int lease, struct hb_error *err);
+int	job_succeed(struct hb_db *db, const struct hb_job *job,
+	    const char *owner, struct hb_error *err);
+/*
+ * Records a failed attempt: the job runs again after delay seconds, or
+ * is dead after its last attempt (*dead). error is stored, cut to
+ * HB_JOB_ERROR_MAX bytes: it must never hold a secret.
+ */
+int	job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
+	    const char *error, int delay, bool *dead, struct hb_error *err);
+/* Running jobs whose lease ran out go back to the queue (or die): the count. */
+int	job_reap(struct hb_db *db, struct hb_error *err);
+/* Deletes finished jobs older than age seconds: the count. */
+int	job_purge(struct hb_db *db, int age, struct hb_error *err);
+
+/*
+ * Seconds before attempt number attempt + 1, after attempt failed:
+ * base * 2^(attempt - 1), at most cap, of which a random part (unit in
+ * [0, 1)) is jitter, so failed jobs do not come back all at once.
+ */
+int	job_backoff(int attempt, int base, int cap, double unit);
+
+#endif

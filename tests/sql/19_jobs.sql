@@ -1,0 +1,122 @@
+-- The job queue (0004_jobs.sql, R__jobs.sql): what lib/job.c and
+-- homebot-worker rely on.
+--
+-- 1. Two workers (dblink sessions as homebot_worker, each in its own open
+--    transaction) taking jobs at the same time never get the same job, and
+--    neither waits for the other. Rows those sessions see are committed
+--    here first, named by kind pgtap.19.*, and deleted before and after.
+-- 2. Tenant isolation: a job of organization A is invisible and
+--    unwritable in B's context, and a platform job in any request's.
+-- 3. A request that rolls back leaves no job.
+BEGIN;
+SELECT plan(16);
+
+CREATE EXTENSION IF NOT EXISTS dblink;
+
+CREATE FUNCTION pg_temp.connect(p_name text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM dblink_connect(p_name, format('dbname=%s user=%s host=%s port=%s application_name=%s',
+	                                      current_database(), current_user,
+	                                      split_part(current_setting('unix_socket_directories'), ',', 1),
+	                                      current_setting('port'), p_name));
+END
+$$;
+
+-- Opens a transaction on p_conn as homebot_worker and takes one job.
+CREATE FUNCTION pg_temp.claim(p_conn text, p_owner text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	v text;
+BEGIN
+	PERFORM dblink_exec(p_conn, 'BEGIN');
+	PERFORM dblink_exec(p_conn, 'SET LOCAL ROLE homebot_worker');
+	SELECT t.id INTO v FROM dblink(p_conn, format(
+		'SELECT id::text FROM homebot.job_claim(%L, 30) WHERE kind LIKE ''pgtap.19.%%''', p_owner))
+		AS t (id text);
+	RETURN v;
+END
+$$;
+
+SELECT pg_temp.connect('w1');
+SELECT pg_temp.connect('w2');
+SELECT dblink_exec('w1', $$DELETE FROM homebot.jobs WHERE kind LIKE 'pgtap.19.%'$$);
+-- Other pending jobs would be taken first: park them for the test.
+SELECT dblink_exec('w1', $$CREATE TEMP TABLE parked AS SELECT id, run_at FROM homebot.jobs
+                          WHERE status IN ('queued', 'failed')$$);
+SELECT dblink_exec('w1', $$UPDATE homebot.jobs SET run_at = now() + interval '1 day'
+                          WHERE id IN (SELECT id FROM parked)$$);
+SELECT dblink_exec('w1', $$INSERT INTO homebot.jobs (kind, payload)
+                          SELECT 'pgtap.19.claim', jsonb_build_object('n', n)
+                            FROM generate_series(1, 3) AS n$$);
+
+CREATE TEMP TABLE claimed (conn text, id text);
+INSERT INTO claimed VALUES ('w1', pg_temp.claim('w1', 'pgtap-19-w1'));
+INSERT INTO claimed VALUES ('w2', pg_temp.claim('w2', 'pgtap-19-w2'));
+
+SELECT isnt((SELECT id FROM claimed WHERE conn = 'w1'), NULL, 'worker 1 takes a job');
+SELECT isnt((SELECT id FROM claimed WHERE conn = 'w2'), NULL,
+	'worker 2 takes one too while worker 1 still holds its own (SKIP LOCKED: no wait)');
+SELECT isnt((SELECT id FROM claimed WHERE conn = 'w1'), (SELECT id FROM claimed WHERE conn = 'w2'),
+	'the two workers hold different jobs');
+SELECT is((SELECT v FROM dblink('w2', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w2', 30)
+                                         WHERE kind LIKE 'pgtap.19.%'$$) AS t (v text)),
+	'1', 'the third job goes to whoever asks next');
+SELECT is((SELECT v FROM dblink('w1', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w1', 30)
+                                         WHERE kind LIKE 'pgtap.19.%'$$) AS t (v text)),
+	'0', 'and then there is none left for the other');
+SELECT dblink_exec('w1', 'COMMIT');
+SELECT dblink_exec('w2', 'COMMIT');
+SELECT is((SELECT v FROM dblink('w1', $$SELECT string_agg(status || ':' || attempts || ':' ||
+                                                         (lease_owner IS NOT NULL), ',')
+                                          FROM homebot.jobs WHERE kind = 'pgtap.19.claim'$$) AS t (v text)),
+	'running:1:true,running:1:true,running:1:true',
+	'each job is running, taken once, under a lease');
+SELECT is((SELECT v FROM dblink('w1', $$SELECT count(DISTINCT lease_owner)::text FROM homebot.jobs
+                                         WHERE kind = 'pgtap.19.claim'$$) AS t (v text)),
+	'2', 'both workers hold jobs');
+SELECT dblink_exec('w1', $$DELETE FROM homebot.jobs WHERE kind LIKE 'pgtap.19.%'$$);
+SELECT dblink_exec('w1', $$UPDATE homebot.jobs j SET run_at = p.run_at FROM parked p WHERE j.id = p.id$$);
+SELECT dblink_disconnect('w1');
+SELECT dblink_disconnect('w2');
+
+-- The claim is the worker's alone.
+SELECT ok(NOT has_function_privilege('homebot_app', 'homebot.job_claim(text, integer)', 'EXECUTE'),
+	'homebot_app cannot take jobs');
+SELECT ok(NOT has_function_privilege('homebot_admin', 'homebot.job_claim(text, integer)', 'EXECUTE'),
+	'homebot_admin cannot take jobs');
+
+-- Tenant isolation, inside this test's transaction.
+INSERT INTO homebot.organizations (id, name, slug) VALUES
+	('19000000-0000-4000-8000-00000000000a', 'Jobs A', 'pgtap-19-a'),
+	('19000000-0000-4000-8000-00000000000b', 'Jobs B', 'pgtap-19-b');
+INSERT INTO homebot.jobs (id, organization_id, kind) VALUES
+	('19000000-0000-4000-8000-0000000000a1', '19000000-0000-4000-8000-00000000000a', 'pgtap.19.a'),
+	('19000000-0000-4000-8000-0000000000b1', '19000000-0000-4000-8000-00000000000b', 'pgtap.19.b');
+INSERT INTO homebot.jobs (id, kind) VALUES ('19000000-0000-4000-8000-0000000000c1', 'pgtap.19.platform');
+
+SET LOCAL ROLE homebot_app;
+SELECT set_config('app.org_id', '19000000-0000-4000-8000-00000000000b', true);
+SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE kind LIKE 'pgtap.19.%'), 1,
+	'in B''s context only B''s job is visible');
+SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE id = '19000000-0000-4000-8000-0000000000a1'), 0,
+	'A''s job is invisible in B''s context');
+SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE organization_id IS NULL), 0,
+	'platform jobs are invisible in a request''s context');
+SELECT throws_ok($$INSERT INTO homebot.jobs (organization_id, kind)
+                   VALUES ('19000000-0000-4000-8000-00000000000a', 'pgtap.19.x')$$,
+	'42501', NULL, 'B cannot enqueue a job for A');
+SELECT throws_ok($$INSERT INTO homebot.jobs (kind) VALUES ('pgtap.19.x')$$,
+	'42501', NULL, 'a request cannot enqueue a platform job');
+SELECT throws_ok($$UPDATE homebot.jobs SET status = 'dead'$$, '42501', NULL,
+	'the request path cannot change a job''s state');
+
+-- A request that rolls back enqueues nothing.
+SAVEPOINT request;
+INSERT INTO homebot.jobs (organization_id, kind)
+	VALUES ('19000000-0000-4000-8000-00000000000b', 'pgtap.19.rolled_back');
+ROLLBACK TO SAVEPOINT request;
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE kind = 'pgtap.19.rolled_back'), 0,
+	'a rolled-back enqueue leaves no job');
+
+SELECT * FROM finish();
+ROLLBACK;
