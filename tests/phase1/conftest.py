@@ -52,10 +52,22 @@ UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def reserve_port():
+    """A free port on 127.0.0.1, and the socket that holds it until closed.
+
+    The socket is bound with SO_REUSEADDR and never listens: while it is
+    open, neither a bind to port 0 nor an outgoing connection of any process
+    on this machine is given the port, yet the web server, which sets
+    SO_REUSEADDR too, can bind and listen on it. A port that was free when
+    chosen but released before the server bound it (seconds later, after
+    initdb and the migrations) could be taken meanwhile by another test run
+    on the machine, and the stack would fail to start or, worse, its health
+    check would reach the other run's server.
+    """
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    return s
 
 
 def _remember_secrets(obj):
@@ -242,7 +254,8 @@ def start_stack(settings):
         f.write("SECRET_KEY=" + os.urandom(32).hex() + "\n")
         for k, v in settings.items():
             f.write(f"{k}={v}\n")
-    env = dict(os.environ, HOMEBOT_PORT=str(free_port()))
+    port = reserve_port()
+    env = dict(os.environ, HOMEBOT_PORT=str(port.getsockname()[1]))
 
     def stop():
         subprocess.run([str(STACK), "stop", d], env=env, check=False)
@@ -257,6 +270,9 @@ def start_stack(settings):
         print(log.read_text() if log.exists() else "(no web log)")
         stop()
         raise
+    finally:
+        # The web server listens on the port now (or never will).
+        port.close()
     return Stack(f"http://127.0.0.1:{env['HOMEBOT_PORT']}", d), stop
 
 
