@@ -30,6 +30,12 @@ struct hb_config {
 	int	 login_window;
 	int	 auth_rate_per_minute;
 	bool	 registration_open;
+	char	 smtp_url[1024];	/* empty: mail is not configured */
+	char	 smtp_user[256];
+	char	 smtp_password[256];
+	int	 smtp_timeout;		/* seconds a delivery may take */
+	char	 mail_from[512];
+	char	 public_url[512];	/* no trailing '/' */
 };
 
 /*
