@@ -21,7 +21,7 @@ CFLAGS		+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 \
 		   $(OPT) -g -fstack-protector-strong -fPIE -fno-strict-aliasing \
 		   -I/usr/include/postgresql -Ilib -I$(BUILD)/gen $(SANFLAGS)
 LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
-LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto
+LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto -lcurl
 
 # version.h changes only when a version does, so only then are the
 # programs that include it rebuilt.
