@@ -22,6 +22,9 @@ CFLAGS		+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 \
 		   -I/usr/include/postgresql -Ilib -I$(BUILD)/gen $(SANFLAGS)
 LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto
+# Only what sends mail links libcurl: the request path stays without it.
+MAIL_LINKED	= $(BUILD)/bin/homebot-worker $(BUILD)/tests/unit/mail.t \
+		  $(BUILD)/tests/unit/mail_smtp.t
 
 # version.h changes only when a version does, so only then are the
 # programs that include it rebuilt.
@@ -94,6 +97,8 @@ $(BUILD)/share/swagger-init.js: docs/swagger-init.js
 $(BUILD)/share/%: $(SWAGGER)/%
 	@mkdir -p $(@D)
 	@cp $< $@
+
+$(MAIL_LINKED): LDLIBS += -lcurl
 
 -include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d)
 

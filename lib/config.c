@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
@@ -242,6 +243,63 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	return 0;
 }
 
+/* Whether s has a control character or a blank: no URL here may. */
+static bool
+has_space_or_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Whether url starts with "<scheme>://" and something after it. */
+static bool
+url_scheme_is(const char *url, const char *scheme)
+{
+	size_t n = strlen(scheme);
+
+	return strncasecmp(url, scheme, n) == 0 &&
+	    strncmp(url + n, "://", 3) == 0 && url[n + 3] != '\0' &&
+	    url[n + 3] != '/';
+}
+
+/*
+ * The mail settings a program can parse without sending anything; the
+ * address inside MAIL_FROM is checked in full by mail_config_check().
+ */
+static int
+check_mail(struct hb_config *c, struct hb_error *err)
+{
+	size_t n;
+
+	if (c->smtp_url[0] != '\0' && (has_space_or_control(c->smtp_url) ||
+	    (!url_scheme_is(c->smtp_url, "smtp") &&
+	    !url_scheme_is(c->smtp_url, "smtps"))))
+		return hb_fail(err, 500, "config",
+		    "SMTP_URL: expected smtp://host:port or smtps://host:port");
+	for (const char *p = c->mail_from; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return hb_fail(err, 500, "config",
+			    "MAIL_FROM: must not contain control characters");
+	if (strchr(c->mail_from, '@') == NULL)
+		return hb_fail(err, 500, "config",
+		    "MAIL_FROM: expected an address such as "
+		    "Homebot <homebot@example.com>");
+	/* Links are PUBLIC_URL + "/account/…": '?' or '#' would swallow it. */
+	if (has_space_or_control(c->public_url) ||
+	    strpbrk(c->public_url, "?#") != NULL ||
+	    (!url_scheme_is(c->public_url, "http") &&
+	    !url_scheme_is(c->public_url, "https")))
+		return hb_fail(err, 500, "config",
+		    "PUBLIC_URL: expected http(s)://host[:port][/path] "
+		    "without '?' or '#'");
+	n = strlen(c->public_url);
+	while (n > 0 && c->public_url[n - 1] == '/')
+		c->public_url[--n] = '\0';
+	return 0;
+}
+
 static int
 config_fill(struct hb_config *c, const struct env_file *f,
     struct hb_error *err)
@@ -278,6 +336,19 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    &c->auth_rate_per_minute, err) == -1 ||
 	    get_bool(f, "REGISTRATION_OPEN", true, &c->registration_open,
 	    err) == -1 ||
+	    get_str(f, "SMTP_URL", "", c->smtp_url, sizeof(c->smtp_url),
+	    err) == -1 ||
+	    get_str(f, "SMTP_USER", "", c->smtp_user, sizeof(c->smtp_user),
+	    err) == -1 ||
+	    get_str(f, "SMTP_PASSWORD", "", c->smtp_password,
+	    sizeof(c->smtp_password), err) == -1 ||
+	    get_int(f, "SMTP_TIMEOUT", 30, 1, 600, &c->smtp_timeout,
+	    err) == -1 ||
+	    get_str(f, "MAIL_FROM", "Homebot <homebot@localhost>",
+	    c->mail_from, sizeof(c->mail_from), err) == -1 ||
+	    get_str(f, "PUBLIC_URL", "http://127.0.0.1:3334", c->public_url,
+	    sizeof(c->public_url), err) == -1 ||
+	    check_mail(c, err) == -1 ||
 	    config_fill_jobs(c, f, err) == -1)
 		return -1;
 	return check_secret(c, err);

@@ -61,16 +61,20 @@ static const char SQL_HEARTBEAT[] =
     " make_interval(secs => $3), updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
     " RETURNING id";
+/* A finished job's payload loses its "secret" part (a mail's link). */
 static const char SQL_SUCCEED[] =
     "UPDATE homebot.jobs SET status = 'succeeded', finished_at = now(),"
+    " payload = payload - 'secret',"
     " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
     " updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
 static const char SQL_FAIL[] =
-    "UPDATE homebot.jobs SET status = CASE WHEN attempts >= max_attempts"
+    "UPDATE homebot.jobs SET status = CASE WHEN $5 OR attempts >= max_attempts"
     "  THEN 'dead' ELSE 'failed' END,"
     " run_at = now() + make_interval(secs => $4),"
-    " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+    " finished_at = CASE WHEN $5 OR attempts >= max_attempts THEN now() END,"
+    " payload = CASE WHEN $5 OR attempts >= max_attempts"
+    "  THEN payload - 'secret' ELSE payload END,"
     " lease_owner = NULL, lease_expires_at = NULL, last_error = $3,"
     " updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
@@ -80,6 +84,8 @@ static const char SQL_REAP[] =
     "UPDATE homebot.jobs SET status = CASE WHEN attempts >= max_attempts"
     "  THEN 'dead' ELSE 'failed' END, run_at = now(),"
     " finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+    " payload = CASE WHEN attempts >= max_attempts"
+    "  THEN payload - 'secret' ELSE payload END,"
     " lease_owner = NULL, lease_expires_at = NULL,"
     " last_error = 'the worker running it stopped (lease expired)',"
     " updated_at = now()"
@@ -290,10 +296,12 @@ job_succeed(struct hb_db *db, const struct hb_job *job, const char *owner,
 
 int
 job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
-    const char *error, int delay, bool *dead, struct hb_error *err)
+    const char *error, double delay, bool permanent, bool *dead,
+    struct hb_error *err)
 {
-	char text[HB_JOB_ERROR_MAX + 1], secs[16];
-	const char *params[4] = { job->id, owner, text, secs };
+	char text[HB_JOB_ERROR_MAX + 1], secs[32];
+	const char *params[5] = { job->id, owner, text, secs,
+	    permanent ? "true" : "false" };
 	size_t n;
 	PGresult *res;
 
@@ -302,8 +310,8 @@ job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
 	n = strlen(text);
 	while (n > 0 && !json_utf8_valid(text, n))
 		text[--n] = '\0';
-	snprintf(secs, sizeof(secs), "%d", delay);
-	res = db_exec(db, SQL_FAIL, 4, params, err);
+	snprintf(secs, sizeof(secs), "%.3f", delay);
+	res = db_exec(db, SQL_FAIL, 5, params, err);
 	if (res == NULL)
 		return -1;
 	*dead = db_bool(res, 0, "dead");
@@ -342,10 +350,10 @@ job_purge(struct hb_db *db, int age, struct hb_error *err)
 	return count_rows(db, SQL_PURGE, 1, params, err);
 }
 
-int
+double
 job_backoff(int attempt, int base, int cap, double unit)
 {
-	long d = base > 0 ? base : 1, half;
+	double d = base > 0 ? base : 1;
 
 	for (int i = 1; i < attempt && d < cap; i++)
 		d *= 2;
@@ -354,6 +362,5 @@ job_backoff(int attempt, int base, int cap, double unit)
 	if (!(unit >= 0 && unit < 1))
 		unit = 0;
 	/* Half fixed, half random ("equal jitter"): never less than d / 2. */
-	half = d / 2;
-	return (int)(half + (long)(unit * (double)(d - half)));
+	return d / 2 + unit * d / 2;
 }

@@ -14,7 +14,9 @@
  * Background jobs (api.md §7): a queue in PostgreSQL. The request path
  * enqueues in its own transaction, so a request that rolls back enqueues
  * nothing; homebot-worker takes jobs with FOR UPDATE SKIP LOCKED under a
- * lease. Every call returns 0 (or a count) or -1 with err set.
+ * lease. A payload's "secret" object (a mail's token-bearing link) is
+ * erased when the job succeeds or is dead, and no answer shows a
+ * payload. Every call returns 0 (or a count) or -1 with err set.
  */
 
 #define HB_JOB_CHANNEL		"homebot_jobs"	/* LISTEN/NOTIFY */
@@ -81,11 +83,13 @@ int	job_succeed(struct hb_db *db, const struct hb_job *job,
 	    const char *owner, struct hb_error *err);
 /*
  * Records a failed attempt: the job runs again after delay seconds, or
- * is dead after its last attempt (*dead). error is stored, cut to
- * HB_JOB_ERROR_MAX bytes: it must never hold a secret.
+ * is dead after its last attempt or when permanent (a retry cannot help)
+ * (*dead). error is stored, cut to HB_JOB_ERROR_MAX bytes: it must never
+ * hold a secret.
  */
 int	job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
-	    const char *error, int delay, bool *dead, struct hb_error *err);
+	    const char *error, double delay, bool permanent, bool *dead,
+	    struct hb_error *err);
 /* Running jobs whose lease ran out go back to the queue (or die): the count. */
 int	job_reap(struct hb_db *db, struct hb_error *err);
 /* Deletes finished jobs older than age seconds: the count. */
@@ -96,6 +100,6 @@ int	job_purge(struct hb_db *db, int age, struct hb_error *err);
  * base * 2^(attempt - 1), at most cap, of which a random part (unit in
  * [0, 1)) is jitter, so failed jobs do not come back all at once.
  */
-int	job_backoff(int attempt, int base, int cap, double unit);
+double	job_backoff(int attempt, int base, int cap, double unit);
 
 #endif

@@ -79,7 +79,7 @@ GRANT USAGE ON SCHEMA homebot TO homebot_worker;
 -- The request path enqueues (in its own transaction) and reads its jobs.
 GRANT SELECT, INSERT ON homebot.jobs TO homebot_app;
 GRANT SELECT, INSERT, DELETE ON homebot.jobs TO homebot_worker;
-GRANT UPDATE (status, run_at, attempts, lease_owner, lease_expires_at, last_error,
+GRANT UPDATE (status, run_at, attempts, lease_owner, lease_expires_at, last_error, payload,
               started_at, finished_at, updated_at) ON homebot.jobs TO homebot_worker;
 GRANT SELECT ON homebot.jobs TO homebot_admin;
 GRANT UPDATE (status, run_at, attempts, last_error, finished_at, updated_at)

@@ -123,7 +123,7 @@ stage_app() {
 # homebot-worker's connects as homebot_worker (WORKER_DATABASE_URL with an
 # external database).
 write_env() {
-	local dir=$1 src=$2 dburl=$3 f
+	local dir=$1 src=$2 dburl=$3 smtp=${4:-} f
 	{
 		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(ADMIN|WORKER)_DATABASE_URL=' "$src" || true; }
 		echo
@@ -137,6 +137,8 @@ write_env() {
 		elif [ -n "$(env_file_get WORKER_DATABASE_URL "$src")" ]; then
 			echo "DATABASE_URL=$(env_file_get WORKER_DATABASE_URL "$src")"
 		fi
+		[ -n "$smtp" ] && echo "SMTP_URL=$smtp"
+		true
 	} >"$dir/run/worker.env"
 	{
 		cat "$dir/run/homebot.env"
@@ -204,6 +206,37 @@ web_stop() {
 	rm -f "$dir/run/web.pid"
 }
 
+# Unless SMTP_URL is set (in FILE or the environment), a local SMTP sink
+# (scripts/smtp-sink.py) takes the mails into DIR/mail; prints its URL.
+sink_start() {
+	local dir=$1 file=$2 port
+	if [ -n "${SMTP_URL:-}" ] || [ -n "$(env_file_get SMTP_URL "$file")" ]; then
+		return 0
+	fi
+	mkdir -p "$dir/mail"
+	: >"$dir/run/smtp.out"
+	/usr/bin/python3 "$ROOT/scripts/smtp-sink.py" 0 "$dir/mail" >>"$dir/run/smtp.out" 2>&1 &
+	echo $! >"$dir/run/smtp.pid"
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' \
+		    "$dir/run/smtp.out")
+		if [ -n "$port" ]; then
+			echo "smtp://127.0.0.1:$port"
+			return 0
+		fi
+		kill -0 "$(cat "$dir/run/smtp.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	die "the SMTP sink did not start; see $dir/run/smtp.out"
+}
+
+sink_stop() {
+	local dir=$1
+	[ -f "$dir/run/smtp.pid" ] || return 0
+	kill "$(cat "$dir/run/smtp.pid")" 2>/dev/null || true
+	rm -f "$dir/run/smtp.pid"
+}
+
 # homebot-worker, as the web user, its log beside the web server's.
 worker_start() {
 	local dir=$1
@@ -239,7 +272,7 @@ prepare_dirs() {
 
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
-	local secret
+	local secret smtp
 	dir=$(cd "$dir" && pwd)
 	prepare_dirs "$dir"
 	reachable "$dir" || die "$dir is not reachable by $PG_USER/$WEB_USER"
@@ -251,7 +284,8 @@ cmd_start() {
 		secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 		echo "SECRET_KEY=$secret" >"$dir/settings.env"
 	fi
-	write_env "$dir" "$dir/settings.env" "host=$dir/pg user=homebot_app dbname=homebot"
+	smtp=$(sink_start "$dir" "$dir/settings.env")
+	write_env "$dir" "$dir/settings.env" "host=$dir/pg user=homebot_app dbname=homebot" "$smtp"
 	web_start "$dir"
 	worker_start "$dir"
 	cat >"$dir/stack.env" <<EOF
@@ -260,6 +294,8 @@ HOMEBOT_WEB=$HOMEBOT_WEB
 OWNER_URL=host=$dir/pg user=postgres dbname=homebot
 APP_URL=host=$dir/pg user=homebot_app dbname=homebot
 WORKER_URL=host=$dir/pg user=homebot_worker dbname=homebot
+SMTP_URL=$smtp
+MAIL_DIR=$dir/mail
 STACK_DIR=$dir
 EOF
 }
@@ -278,6 +314,7 @@ cmd_db() {
 cmd_stop() {
 	local dir=${1:?usage: stack.sh stop DIR}
 	worker_stop "$dir"
+	sink_stop "$dir"
 	web_stop "$dir"
 	pg_stop "$dir"
 }
@@ -364,13 +401,15 @@ RUN_EMBEDDED=no
 stop_run() {
 	[ -n "$RUN_DIR" ] || return 0
 	worker_stop "$RUN_DIR"
+	sink_stop "$RUN_DIR"
+	pkill -f "^tail -n 0 -f $RUN_DIR/run/smtp.out" 2>/dev/null || true
 	web_stop "$RUN_DIR"
 	[ "$RUN_EMBEDDED" = yes ] && pg_stop "$RUN_DIR"
 	RUN_DIR=
 }
 
 cmd_run() {
-	local dir envfile="$ROOT/homebot.env" dburl
+	local dir envfile="$ROOT/homebot.env" dburl smtp
 	if [ -z "$(env_file_get SECRET_KEY "$envfile")" ] &&
 	    [ -z "${SECRET_KEY:-}" ]; then
 		umask 077
@@ -391,11 +430,18 @@ cmd_run() {
 		pg_start "$dir"
 		db_prepare "$dir"
 		first_superadmin "host=$dir/pg user=postgres dbname=homebot"
-		write_env "$dir" "$envfile" "host=$dir/pg user=homebot_app dbname=homebot"
+		smtp=$(sink_start "$dir" "$envfile")
+		write_env "$dir" "$envfile" "host=$dir/pg user=homebot_app dbname=homebot" "$smtp"
 	else
 		DATABASE_URL=${MIGRATE_DATABASE_URL:-$dburl} "$ROOT/migrate" up
 		first_superadmin "${MIGRATE_DATABASE_URL:-$dburl}"
-		write_env "$dir" "$envfile" ""
+		smtp=$(sink_start "$dir" "$envfile")
+		write_env "$dir" "$envfile" "" "$smtp"
+	fi
+	# Each mail the sink takes: recipient, subject and link, on the console.
+	if [ -n "$smtp" ]; then
+		echo "homebot: mail goes to a local SMTP sink ($smtp); the mails are in $dir/mail"
+		tail -n 0 -f "$dir/run/smtp.out" | grep --line-buffered '^mail ' &
 	fi
 	stage_app "$dir"
 	web_start "$dir" yes

@@ -21,6 +21,7 @@
 #include "db.h"
 #include "job.h"
 #include "log.h"
+#include "mail.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
 #define REAP_EVERY	5	/* seconds between looks for lost leases */
@@ -34,7 +35,12 @@ struct worker {
 	time_t			 next_reap;
 };
 
-/* A job kind: its handler returns 0, or -1 with a text safe to store. */
+/*
+ * A job kind: its handler returns 0; -1 with a text safe to store when a
+ * later attempt may succeed; JOB_PERMANENT when no attempt can.
+ */
+#define JOB_PERMANENT	-2
+
 struct job_kind {
 	const char	*kind;
 	int		(*run)(struct worker *w, const struct hb_job *job,
@@ -100,8 +106,77 @@ run_retention(struct worker *w, const struct hb_job *job, char *error,
 	return 0;
 }
 
+#define MAIL_VARS_MAX	16
+
+/* Adds the string members of obj (may be NULL) to vars; -1 if too many. */
+static int
+mail_vars_add(struct json_object *obj, struct hb_mail_var *vars, size_t *n)
+{
+	if (obj == NULL)
+		return 0;
+	if (!json_object_is_type(obj, json_type_object))
+		return -1;
+	json_object_object_foreach(obj, name, value) {
+		if (*n == MAIL_VARS_MAX ||
+		    !json_object_is_type(value, json_type_string))
+			return -1;
+		vars[(*n)++] = (struct hb_mail_var){ name,
+		    json_object_get_string(value) };
+	}
+	return 0;
+}
+
+/*
+ * Delivers one mail: {"to", "template", "vars": {…}, "secret": {…}}, where
+ * secret holds the values that must not outlive the job (a token-bearing
+ * link) and both fill the template's placeholders. Only the error code
+ * and libcurl's text reach last_error and the log, never the mail.
+ */
+static int
+run_mail(struct worker *w, const struct hb_job *job, char *error, size_t n)
+{
+	struct json_object *p = json_tokener_parse(job->payload), *v;
+	struct hb_mail_var vars[MAIL_VARS_MAX];
+	struct hb_mail_rendered *out = NULL;
+	struct hb_error err = {0};
+	const char *to = NULL, *tmpl = NULL;
+	size_t nvars = 0;
+	int rc = JOB_PERMANENT;
+
+	if (json_object_object_get_ex(p, "to", &v))
+		to = json_object_get_string(v);
+	if (json_object_object_get_ex(p, "template", &v))
+		tmpl = json_object_get_string(v);
+	if (to == NULL || tmpl == NULL ||
+	    mail_vars_add(json_object_object_get(p, "vars"), vars,
+	    &nvars) == -1 ||
+	    mail_vars_add(json_object_object_get(p, "secret"), vars,
+	    &nvars) == -1)
+		snprintf(error, n, "mail_invalid: the payload needs to, "
+		    "template and at most %d string values", MAIL_VARS_MAX);
+	else if ((out = malloc(sizeof(*out))) == NULL) {
+		snprintf(error, n, "out of memory");
+		rc = -1;
+	} else if (mail_render(tmpl, vars, nvars, out, &err) == -1 ||
+	    job_heartbeat(w->db, job, w->owner, w->cfg.job_lease,
+	    &err) == -1 ||
+	    mail_deliver(&w->cfg, &(struct hb_mail){ .to = to,
+	    .subject = out->subject, .text = out->text }, &err) == -1) {
+		snprintf(error, n, "%s: %s", err.code, err.message);
+		rc = strcmp(err.code, "mail_invalid") == 0 ? JOB_PERMANENT : -1;
+	} else
+		rc = 0;
+	if (out != NULL)
+		explicit_bzero(out, sizeof(*out));
+	free(out);
+	hb_error_clear(&err);
+	json_object_put(p);
+	return rc;
+}
+
 static const struct job_kind kinds[] = {
 	{ "noop", run_noop },
+	{ "mail", run_mail },
 	{ "jobs.retention", run_retention },
 };
 
@@ -124,10 +199,13 @@ ms_since(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* The one log line of a job's attempt. */
+/*
+ * The one log line of a job's attempt; when the database failed, its
+ * cause too (the SQLSTATE and the server's message, never parameters).
+ */
 static void
-log_job(const struct hb_job *job, const char *outcome, double ms,
-    const char *error)
+log_job(const struct worker *w, const struct hb_job *job,
+    const char *outcome, double ms, const char *error)
 {
 	struct json_object *f = json_object_new_object();
 	char dur[32];
@@ -144,6 +222,12 @@ log_job(const struct hb_job *job, const char *outcome, double ms,
 	if (error != NULL)
 		json_object_object_add(f, "error",
 		    json_object_new_string(error));
+	if (db_sqlstate(w->db)[0] != '\0' || db_last_error(w->db)[0] != '\0') {
+		json_object_object_add(f, "sqlstate",
+		    json_object_new_string(db_sqlstate(w->db)));
+		json_object_object_add(f, "cause",
+		    json_object_new_string(db_last_error(w->db)));
+	}
 	log_event(NULL, strcmp(outcome, "succeeded") == 0 ? "info" : "warn",
 	    "job", f);
 }
@@ -158,9 +242,11 @@ run_job(struct worker *w, const struct hb_job *job)
 	struct timespec t0;
 	unsigned char r[4];
 	bool dead = false;
-	int rc, delay;
+	double delay;
+	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	db_clear_error(w->db);
 	if (k == NULL) {
 		snprintf(error, sizeof(error), "no handler for the kind %s",
 		    job->kind);
@@ -170,7 +256,7 @@ run_job(struct worker *w, const struct hb_job *job)
 	/* Whatever the handler left open is not part of the outcome. */
 	db_tx_rollback(w->db);
 	if (rc == 0 && job_succeed(w->db, job, w->owner, &err) == 0) {
-		log_job(job, "succeeded", ms_since(&t0), NULL);
+		log_job(w, job, "succeeded", ms_since(&t0), NULL);
 		return;
 	}
 	if (rc == 0)
@@ -182,10 +268,11 @@ run_job(struct worker *w, const struct hb_job *job)
 	    (double)((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 |
 	    (uint32_t)r[2] << 8 | r[3]) / 4294967296.0);
 	hb_error_clear(&err);
-	if (job_fail(w->db, job, w->owner, error, delay, &dead, &err) == -1)
+	if (job_fail(w->db, job, w->owner, error, delay, rc == JOB_PERMANENT,
+	    &dead, &err) == -1)
 		snprintf(error + strlen(error), sizeof(error) - strlen(error),
 		    " (and its failure was not recorded: %s)", err.message);
-	log_job(job, dead ? "dead" : "failed", ms_since(&t0), error);
+	log_job(w, job, dead ? "dead" : "failed", ms_since(&t0), error);
 	hb_error_clear(&err);
 }
 
@@ -324,11 +411,17 @@ main(void)
 	struct hb_config cfg;
 	struct hb_error err = {0};
 
-	if (config_load(&cfg, &err) == -1) {
+	int rc;
+
+	if (config_load(&cfg, &err) == -1 ||
+	    mail_config_check(&cfg, &err) == -1 ||
+	    mail_global_init(&err) == -1) {
 		fprintf(stderr, "homebot-worker: %s\n", err.message);
 		return 1;
 	}
 	log_init(stderr, cfg.debug);
 	catch_signals();
-	return supervise(&cfg);
+	rc = supervise(&cfg);
+	mail_global_cleanup();
+	return rc;
 }

@@ -4,12 +4,17 @@ and the endpoints that show jobs to an organization and to the platform.
 These tests run on a stack of their own with short retry delays and
 leases, so that retries and lost leases happen within seconds.
 """
+import email
+import email.policy
+import email.utils
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -213,3 +218,146 @@ def test_the_platform_admin_sees_every_job_and_retries_a_dead_one(jstack):
                          " AND target_id = :'id'", id=dead)
     assert n == "1"
     assert_error(a.post(f"/api/v1/admin/jobs/{dead}/retry"), 403, "forbidden")
+
+
+# ---- mail ----------------------------------------------------------------------
+
+def mail_dir(stack):
+    return os.path.join(stack.dir, "mail")
+
+
+def mails(stack):
+    """The mails the stack's SMTP sink kept, parsed, oldest first."""
+    d = mail_dir(stack)
+    names = sorted((n for n in os.listdir(d) if n.endswith(".eml")), key=lambda n: int(n[:-4]))
+    return [email.message_from_bytes(open(os.path.join(d, n), "rb").read(),
+                                     policy=email.policy.default) for n in names]
+
+
+def mails_to(stack, address):
+    return [m for m in mails(stack) if m["To"] == address]
+
+
+def enqueue_mail(stack, to, token, org_id=None, max_attempts=5):
+    link = f"http://127.0.0.1:3334/account/verify#token={token}"
+    return enqueue(stack, "mail", org_id, max_attempts,
+                   {"to": to, "template": "verify_email", "secret": {"link": link}})
+
+
+def sink_control(stack, name, value=None):
+    """Writes (or, with None, removes) one of the sink's control files."""
+    path = os.path.join(mail_dir(stack), name)
+    if value is None:
+        if os.path.exists(path):
+            os.remove(path)
+    else:
+        with open(path, "w") as f:
+            f.write(str(value))
+
+
+def test_a_mail_job_delivers_one_well_formed_mail_and_forgets_its_link(jstack):
+    to = f"m-{uuid.uuid4().hex[:12]}@example.com"
+    token = "tok" + uuid.uuid4().hex
+    job = enqueue_mail(jstack, to, token)
+    assert wait_status(jstack, job, {"succeeded"})[0] == "succeeded"
+    [m] = mails_to(jstack, to)
+    assert m["From"] == "Homebot <homebot@localhost>"
+    assert m["Subject"] == "Confirm your email address for Homebot"
+    assert m["MIME-Version"] == "1.0"
+    assert m.get_content_type() == "text/plain" and m.get_content_charset() == "utf-8"
+    assert email.utils.parsedate_to_datetime(m["Date"]).tzinfo is not None
+    assert re.fullmatch(r"<[0-9a-f]+@localhost>", m["Message-ID"]), m["Message-ID"]
+    body = m.get_body().get_content()
+    assert f"http://127.0.0.1:3334/account/verify#token={token}" in body
+    raw = open(os.path.join(mail_dir(jstack), sorted(
+        n for n in os.listdir(mail_dir(jstack)) if n.endswith(".eml"))[-1]), "rb").read()
+    assert all(len(l) <= 78 for l in raw.split(b"\r\n")), "a line over 78 characters"
+    # The token-bearing link is gone from the queue, and never logged.
+    [(payload,)] = jstack.psql("SELECT payload::text FROM homebot.jobs WHERE id = :'id'", id=job)
+    assert token not in payload and "secret" not in payload, payload
+    assert token not in open(os.path.join(jstack.dir, "log", "worker.log")).read()
+
+
+def job_log(stack, job_id):
+    """The worker's log lines of one job, oldest first."""
+    log = open(os.path.join(stack.dir, "log", "worker.log")).read()
+    lines = [json.loads(l) for l in log.splitlines() if l.startswith("{")]
+    return [l for l in lines if l.get("msg") == "job" and l["fields"]["job_id"] == job_id]
+
+
+def test_a_refused_mail_is_retried_with_growing_delays_and_delivered_once_accepted(jstack):
+    to = f"r-{uuid.uuid4().hex[:12]}@example.com"
+    token = "tok" + uuid.uuid4().hex
+    sink_control(jstack, "refuse", 451)
+    try:
+        job = enqueue_mail(jstack, to, token, max_attempts=10)
+        deadline = time.monotonic() + 20
+        while len(job_log(jstack, job)) < 3:
+            assert time.monotonic() < deadline, job_log(jstack, job)
+            time.sleep(0.1)
+    finally:
+        sink_control(jstack, "refuse")
+    tries = job_log(jstack, job)[:3]
+    assert [(t["fields"]["attempt"], t["fields"]["outcome"]) for t in tries] == \
+        [(1, "failed"), (2, "failed"), (3, "failed")], tries
+    assert all("smtp_transient" in t["fields"]["error"] and "451" in t["fields"]["error"]
+               for t in tries), tries
+    at = [datetime.fromisoformat(t["ts"].replace("Z", "+00:00")).timestamp() for t in tries]
+    gaps = [at[1] - at[0], at[2] - at[1]]
+    # Equal jitter: after attempt 1 half to all of 1 s, after 2 of 2 s (the cap).
+    assert gaps[0] >= 0.45 and gaps[1] >= 0.95 and gaps[1] >= gaps[0] - 0.05, gaps
+    [(error,)] = jstack.psql("SELECT coalesce(last_error, '') FROM homebot.jobs WHERE id = :'id'",
+                             id=job)
+    assert token not in error
+    assert wait_status(jstack, job, {"succeeded"})[0] == "succeeded"
+    assert len(mails_to(jstack, to)) == 1
+
+
+def test_a_mail_that_cannot_be_made_is_dead_at_once(jstack):
+    job = enqueue(jstack, "mail", payload={"to": "x@example.com", "template": "no_such_template"})
+    status, attempts, error = wait_status(jstack, job, {"dead"})
+    assert attempts == 1 and error.startswith("mail_invalid"), error
+
+
+def test_sigterm_lets_the_running_mail_finish_then_the_worker_stops(jstack):
+    to = f"t-{uuid.uuid4().hex[:12]}@example.com"
+    sink_control(jstack, "delay", 2)
+    try:
+        job = enqueue_mail(jstack, to, "tok" + uuid.uuid4().hex)
+        wait_status(jstack, job, {"running"})
+        parent = subprocess.run(["pgrep", "-f", f"^{jstack.dir}/app/bin/homebot-worker"],
+                                capture_output=True, text=True).stdout.split()
+        for pid in parent:
+            os.kill(int(pid), signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while worker_children(jstack) or subprocess.run(
+                ["pgrep", "-f", f"^{jstack.dir}/app/bin/homebot-worker"]).returncode == 0:
+            assert time.monotonic() < deadline, "the worker did not stop"
+            time.sleep(0.1)
+    finally:
+        sink_control(jstack, "delay")
+        jstack.control("worker-start")
+    assert job_row(jstack, job)[:2] == ("succeeded", 1)
+    assert len(mails_to(jstack, to)) == 1
+    deadline = time.monotonic() + 10
+    while len(worker_children(jstack)) != 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_delivery_leaves_the_mail_to_another_after_the_lease(jstack):
+    to = f"k-{uuid.uuid4().hex[:12]}@example.com"
+    sink_control(jstack, "delay", 3)
+    try:
+        job = enqueue_mail(jstack, to, "tok" + uuid.uuid4().hex)
+        wait_status(jstack, job, {"running"})
+        [(owner,)] = jstack.psql("SELECT lease_owner FROM homebot.jobs WHERE id = :'id'", id=job)
+        pid = int(owner.split(":")[1])
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        sink_control(jstack, "delay")
+        status, attempts, _ = wait_status(jstack, job, {"succeeded"}, timeout=30)
+    finally:
+        sink_control(jstack, "delay")
+    assert (status, attempts) == ("succeeded", 2)
+    assert len(mails_to(jstack, to)) == 1, "delivered once, by the second attempt"

@@ -20,7 +20,8 @@ static const char *const vars[] = {
 	"HOMEBOT_HSTS", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 	"HOMEBOT_ISSUER", "JWT_PRIVATE_KEY_FILE", "BCRYPT_COST",
 	"PASSWORD_MIN_LENGTH", "LOGIN_MAX_ATTEMPTS", "LOGIN_WINDOW",
-	"AUTH_RATE_PER_MINUTE", "REGISTRATION_OPEN",
+	"AUTH_RATE_PER_MINUTE", "REGISTRATION_OPEN", "SMTP_URL", "SMTP_USER",
+	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -101,6 +102,14 @@ test_defaults(void)
 	is_int(cfg.auth_rate_per_minute, 60,
 	    "defaults: AUTH_RATE_PER_MINUTE 60");
 	ok(cfg.registration_open, "defaults: REGISTRATION_OPEN true");
+	is_str(cfg.smtp_url, "", "defaults: SMTP_URL empty (mail not configured)");
+	is_str(cfg.smtp_user, "", "defaults: SMTP_USER empty");
+	is_str(cfg.smtp_password, "", "defaults: SMTP_PASSWORD empty");
+	is_int(cfg.smtp_timeout, 30, "defaults: SMTP_TIMEOUT 30");
+	is_str(cfg.mail_from, "Homebot <homebot@localhost>",
+	    "defaults: MAIL_FROM Homebot <homebot@localhost>");
+	is_str(cfg.public_url, "http://127.0.0.1:3334",
+	    "defaults: PUBLIC_URL http://127.0.0.1:3334");
 
 	/* An empty HOMEBOT_CONFIG is the same as none. */
 	setenv("HOMEBOT_CONFIG", "", 1);
@@ -135,7 +144,13 @@ test_file_values(void)
 	    "LOGIN_MAX_ATTEMPTS=3\n"
 	    "LOGIN_WINDOW=60\n"
 	    "AUTH_RATE_PER_MINUTE=1000\n"
-	    "REGISTRATION_OPEN=no\n", &cfg, &err);
+	    "REGISTRATION_OPEN=no\n"
+	    "SMTP_URL=smtps://mail.example.com:465\n"
+	    "SMTP_USER=homebot@example.com\n"
+	    "SMTP_PASSWORD=p@ss w0rd=#1\n"
+	    "SMTP_TIMEOUT=5\n"
+	    "MAIL_FROM=\"Acme, Inc.\" <noreply@acme.example>\n"
+	    "PUBLIC_URL=https://app.acme.example/homebot/\n", &cfg, &err);
 	is_int(rc, 0, "file: every variable is read (%s)", err.message);
 	is_str(cfg.database_url,
 	    "postgresql://app:pw@db.example:5432/homebot?sslmode=require",
@@ -161,6 +176,15 @@ test_file_values(void)
 	is_int(cfg.login_window, 60, "file: LOGIN_WINDOW");
 	is_int(cfg.auth_rate_per_minute, 1000, "file: AUTH_RATE_PER_MINUTE");
 	ok(!cfg.registration_open, "file: REGISTRATION_OPEN=no is false");
+	is_str(cfg.smtp_url, "smtps://mail.example.com:465", "file: SMTP_URL");
+	is_str(cfg.smtp_user, "homebot@example.com", "file: SMTP_USER");
+	is_str(cfg.smtp_password, "p@ss w0rd=#1",
+	    "file: SMTP_PASSWORD keeps blanks, '=' and '#'");
+	is_int(cfg.smtp_timeout, 5, "file: SMTP_TIMEOUT");
+	is_str(cfg.mail_from, "\"Acme, Inc.\" <noreply@acme.example>",
+	    "file: MAIL_FROM with a quoted display name");
+	is_str(cfg.public_url, "https://app.acme.example/homebot",
+	    "file: PUBLIC_URL, its trailing '/' removed");
 
 	/* scripts/stack.sh appends DATABASE_URL after the user's file. */
 	rc = load_text("SECRET_KEY=" SECRET32 "\nDATABASE_URL=first\n"
@@ -350,6 +374,41 @@ test_bad_values(void)
 	bad_value("REGISTRATION_OPEN", "yes please");
 	bad_value("BCRYPT_COST", "3");
 	bad_value("ACCESS_TOKEN_TTL", "1.5");
+	bad_value("SMTP_URL", "http://mail.example.com");
+	bad_value("SMTP_URL", "mail.example.com:25");
+	bad_value("SMTP_URL", "smtp://");
+	bad_value("SMTP_URL", "file:///etc/passwd");
+	bad_value("SMTP_URL", "smtp://mail.example.com:25 x");
+	bad_value("SMTP_TIMEOUT", "0");
+	bad_value("SMTP_TIMEOUT", "601");
+	bad_value("MAIL_FROM", "Homebot");
+	bad_value("MAIL_FROM", "");
+	bad_value("PUBLIC_URL", "127.0.0.1:3334");
+	bad_value("PUBLIC_URL", "ftp://example.com");
+	bad_value("PUBLIC_URL", "https://");
+	bad_value("PUBLIC_URL", "https://example.com/?x=1");
+	bad_value("PUBLIC_URL", "https://example.com/#top");
+	bad_value("PUBLIC_URL", "");
+	{
+		struct hb_config cfg;
+		struct hb_error err = {0};
+
+		env_clear();
+		setenv("SECRET_KEY", SECRET32, 1);
+		setenv("MAIL_FROM", "Homebot <homebot@localhost>\r\nBcc: x@y", 1);
+		is_int(config_load(&cfg, &err), -1,
+		    "a MAIL_FROM with CRLF in the environment fails");
+		has_str(err.message, "MAIL_FROM", "the message names MAIL_FROM");
+		setenv("MAIL_FROM", "homebot@localhost", 1);
+		setenv("SMTP_URL", "SMTP://localhost:2525", 1);
+		setenv("PUBLIC_URL", "http://localhost:3334///", 1);
+		is_int(config_load(&cfg, &err), 0,
+		    "a bare MAIL_FROM address and an upper-case scheme load (%s)",
+		    err.message);
+		is_str(cfg.public_url, "http://localhost:3334",
+		    "every trailing '/' of PUBLIC_URL is removed");
+		hb_error_clear(&err);
+	}
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

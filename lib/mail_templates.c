@@ -1,0 +1,103 @@
+/*
+ * The mails Homebot sends, as plain text compiled into the library, so a
+ * program needs no file at run time to send one. Each is "Subject: …", an
+ * empty line, then the body; mail_render() puts the caller's values in
+ * place of {{name}}. Every link is {{link}}, built with mail_link(): the
+ * page it opens says what will happen and asks for a click, so a mail
+ * scanner that opens links uses up no token.
+ *
+ * Placeholders, by template:
+ *   verify_email          link
+ *   invite                link, inviter, organization
+ *   password_reset        link
+ *   email_change          link, new_email   (sent to the new address)
+ *   email_changed_notice  link, old_email, new_email   (to the old one)
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "mail.h"
+
+static const char verify_email[] =
+    "Subject: Confirm your email address for Homebot\n"
+    "\n"
+    "Hello,\n"
+    "\n"
+    "please confirm that this is your email address: open the link below\n"
+    "and choose Confirm.\n"
+    "\n"
+    "{{link}}\n"
+    "\n"
+    "If you did not sign up for Homebot, ignore this mail.\n";
+
+static const char invite[] =
+    "Subject: {{inviter}} invited you to {{organization}} on Homebot\n"
+    "\n"
+    "Hello,\n"
+    "\n"
+    "{{inviter}} invited you to join {{organization}} on Homebot. To accept,\n"
+    "open the link below and choose your password.\n"
+    "\n"
+    "{{link}}\n"
+    "\n"
+    "If you did not expect this invitation, ignore this mail.\n";
+
+static const char password_reset[] =
+    "Subject: Reset your Homebot password\n"
+    "\n"
+    "Hello,\n"
+    "\n"
+    "someone asked to reset the password of your Homebot account. To choose\n"
+    "a new one, open the link below.\n"
+    "\n"
+    "{{link}}\n"
+    "\n"
+    "If that was not you, ignore this mail: your password stays as it is.\n";
+
+static const char email_change[] =
+    "Subject: Confirm your new email address for Homebot\n"
+    "\n"
+    "Hello,\n"
+    "\n"
+    "please confirm that {{new_email}} is the new email address of your\n"
+    "Homebot account: open the link below and choose Confirm.\n"
+    "\n"
+    "{{link}}\n"
+    "\n"
+    "Until you confirm, the account keeps its old address. If you did not\n"
+    "ask for this change, ignore this mail.\n";
+
+static const char email_changed_notice[] =
+    "Subject: Your Homebot email address was changed\n"
+    "\n"
+    "Hello,\n"
+    "\n"
+    "the email address of your Homebot account was changed from\n"
+    "{{old_email}} to {{new_email}}.\n"
+    "\n"
+    "If you did not make this change, reset your password now and tell\n"
+    "your administrator:\n"
+    "\n"
+    "{{link}}\n";
+
+static const struct {
+	const char	*name;
+	const char	*text;
+} templates[] = {
+	{ "verify_email", verify_email },
+	{ "invite", invite },
+	{ "password_reset", password_reset },
+	{ "email_change", email_change },
+	{ "email_changed_notice", email_changed_notice },
+};
+
+const char *
+mail_template(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+		if (strcmp(templates[i].name, name) == 0)
+			return templates[i].text;
+	return NULL;
+}
