@@ -77,3 +77,4 @@ row "POST /api/v1/auth/login, cost 12, 4 connections" "$l_rps logins/s, p99 $l99
 row "one me worker: after ~1,000 / ~$requests requests each" "${rss_first} KB / ${rss_after} KB" "<= 12 MB, <= +256 KB"
 row "database connections of homebot_app (all programs warm)" "$conns" "<= 40"
 
+bench/jobs.sh "$T"

@@ -52,22 +52,19 @@ static const char SQL_RETRY[] =
     " RETURNING " JOB_FIELDS ", organization_id,"
     " pg_notify('" HB_JOB_CHANNEL "', '') AS _notified";
 
-/* homebot.job_claim (schema/R__jobs.sql): the next job, SKIP LOCKED. */
+/*
+ * homebot.job_claim and job_succeed (schema/R__jobs.sql): the previous
+ * job's success and the next job, SKIP LOCKED, in one round trip.
+ */
 static const char SQL_CLAIM[] =
     "SELECT id, organization_id, kind, payload, attempts, max_attempts"
-    " FROM homebot.job_claim($1, $2)";
+    " FROM homebot.job_claim($1, $2, $3)";
 static const char SQL_HEARTBEAT[] =
     "UPDATE homebot.jobs SET lease_expires_at = now() +"
     " make_interval(secs => $3), updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
     " RETURNING id";
-/* A finished job's payload loses its "secret" part (a mail's link). */
-static const char SQL_SUCCEED[] =
-    "UPDATE homebot.jobs SET status = 'succeeded', finished_at = now(),"
-    " payload = payload - 'secret',"
-    " lease_owner = NULL, lease_expires_at = NULL, last_error = NULL,"
-    " updated_at = now()"
-    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+static const char SQL_SUCCEED[] = "SELECT homebot.job_succeed($1, $2)";
 static const char SQL_FAIL[] =
     "UPDATE homebot.jobs SET status = CASE WHEN $5 OR attempts >= max_attempts"
     "  THEN 'dead' ELSE 'failed' END,"
@@ -228,15 +225,15 @@ col(struct hb_arena *a, const PGresult *res, const char *column)
 
 int
 job_claim(struct hb_db *db, struct hb_arena *a, const char *owner, int lease,
-    struct hb_job *job, struct hb_error *err)
+    const char *done, struct hb_job *job, struct hb_error *err)
 {
 	char secs[16];
-	const char *params[2] = { owner, secs };
+	const char *params[3] = { owner, secs, done };
 	PGresult *res;
 	int found;
 
 	snprintf(secs, sizeof(secs), "%d", lease);
-	res = db_exec(db, SQL_CLAIM, 2, params, err);
+	res = db_exec(db, SQL_CLAIM, 3, params, err);
 	if (res == NULL)
 		return -1;
 	found = PQntuples(res) == 1;

@@ -71,14 +71,18 @@ struct hb_job {
 };
 
 /*
- * Takes the next runnable job for owner under a lease of lease seconds:
- * 1 with *job filled, 0 when none is runnable, -1 on failure.
+ * Records the job done (NULL: none) as succeeded, like job_succeed(), and
+ * takes the next runnable job for owner under a lease of lease seconds,
+ * in one round trip: 1 with *job filled, 0 when none is runnable, -1 on
+ * failure (done not recorded either).
  */
 int	job_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
-	    int lease, struct hb_job *job, struct hb_error *err);
+	    int lease, const char *done, struct hb_job *job,
+	    struct hb_error *err);
 /* Extends the lease of a job owner still holds: 0, or -1 (lease lost). */
 int	job_heartbeat(struct hb_db *db, const struct hb_job *job,
 	    const char *owner, int lease, struct hb_error *err);
+/* The job owner holds has succeeded; its payload's "secret" goes. */
 int	job_succeed(struct hb_db *db, const struct hb_job *job,
 	    const char *owner, struct hb_error *err);
 /*

@@ -32,6 +32,13 @@ struct worker {
 	struct hb_db		*db;	/* owned */
 	struct hb_arena		 arena;	/* one job's memory */
 	char			 owner[96];
+	char			 done[37];	/* a success not yet recorded */
+	/*
+	 * The running job's context: its organization (none for a platform
+	 * job) and its id as the request ID, for handlers' statements
+	 * (db_tenant_query), which RLS then confines to that organization.
+	 */
+	struct hb_db_ctx	 ctx;
 	time_t			 next_reap;
 };
 
@@ -232,7 +239,10 @@ log_job(const struct worker *w, const struct hb_job *job,
 	    "job", f);
 }
 
-/* Runs one job the worker holds and records how it went. */
+/*
+ * Runs one job the worker holds and records how it went: a failure at
+ * once, a success with the next claim (w->done), in the same round trip.
+ */
 static void
 run_job(struct worker *w, const struct hb_job *job)
 {
@@ -247,6 +257,8 @@ run_job(struct worker *w, const struct hb_job *job)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	db_clear_error(w->db);
+	w->ctx = (struct hb_db_ctx){ .org_id = job->org_id,
+	    .request_id = job->id };
 	if (k == NULL) {
 		snprintf(error, sizeof(error), "no handler for the kind %s",
 		    job->kind);
@@ -255,12 +267,11 @@ run_job(struct worker *w, const struct hb_job *job)
 		rc = k->run(w, job, error, sizeof(error));
 	/* Whatever the handler left open is not part of the outcome. */
 	db_tx_rollback(w->db);
-	if (rc == 0 && job_succeed(w->db, job, w->owner, &err) == 0) {
+	if (rc == 0) {
+		snprintf(w->done, sizeof(w->done), "%s", job->id);
 		log_job(w, job, "succeeded", ms_since(&t0), NULL);
 		return;
 	}
-	if (rc == 0)
-		snprintf(error, sizeof(error), "%s", err.message);
 	if (crypto_random(r, sizeof(r)) == -1)
 		memset(r, 0, sizeof(r));
 	delay = job_backoff(job->attempt, w->cfg.job_backoff_base,
@@ -274,6 +285,22 @@ run_job(struct worker *w, const struct hb_job *job)
 		    " (and its failure was not recorded: %s)", err.message);
 	log_job(w, job, dead ? "dead" : "failed", ms_since(&t0), error);
 	hb_error_clear(&err);
+}
+
+/* Records the last success before the worker stops (it may take a while). */
+static void
+record_done(struct worker *w)
+{
+	struct hb_error err = {0};
+	struct hb_job job = { .id = w->done };
+
+	for (int i = 0; i < 30 && w->done[0] != '\0'; i++) {
+		if (job_succeed(w->db, &job, w->owner, &err) == 0)
+			w->done[0] = '\0';
+		else
+			sleep(1);
+		hb_error_clear(&err);
+	}
 }
 
 /* Gives lost leases back to the queue, every REAP_EVERY seconds. */
@@ -302,8 +329,10 @@ work_once(struct worker *w)
 	int got;
 
 	reap(w);
-	got = job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease, &job,
-	    &err);
+	got = job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
+	    w->done[0] != '\0' ? w->done : NULL, &job, &err);
+	if (got >= 0)
+		w->done[0] = '\0';
 	if (got == 1)
 		run_job(w, &job);
 	else if (got == 0)
@@ -341,6 +370,7 @@ worker_main(const struct hb_config *cfg, int index)
 		hb_error_clear(&err);
 	while (!stopping)
 		work_once(&w);
+	record_done(&w);
 	arena_free(&w.arena);
 	db_free(w.db);
 	return 0;
