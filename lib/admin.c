@@ -105,6 +105,7 @@ admin_change(struct hb_db *db, const struct hb_db_ctx *ctx, const char *sql,
 {
 	const char *params[2] = { id, on ? "true" : "false" };
 	PGresult *res = db_tenant_query(db, ctx, true, sql, 2, params, err);
+	bool failed;
 
 	*row = NULL;
 	if (res == NULL)
@@ -117,16 +118,9 @@ admin_change(struct hb_db *db, const struct hb_db_ctx *ctx, const char *sql,
 		return hb_fail(err, 404, "not_found", "No such resource.");
 	}
 	res = then != NULL ? db_exec(db, then, 1, &id, err) : NULL;
-	if ((then != NULL && res == NULL) ||
-	    audit_write(db, ctx, ev, err) == -1 ||
-	    db_tx_commit(db, err) == -1) {
-		PQclear(res);
-		json_object_put(*row);
-		*row = NULL;
-		return -1;
-	}
+	failed = then != NULL && res == NULL;
 	PQclear(res);
-	return 0;
+	return audit_commit(db, ctx, ev, failed ? -1 : 0, row, err);
 }
 
 int
@@ -185,11 +179,5 @@ admin_user_unlock(struct hb_db *db, const struct hb_db_ctx *ctx,
 		db_tx_rollback(db);
 		return hb_fail(err, 404, "not_found", "No such user.");
 	}
-	if (audit_write(db, ctx, &ev, err) == -1 ||
-	    db_tx_commit(db, err) == -1) {
-		json_object_put(*user);
-		*user = NULL;
-		return -1;
-	}
-	return 0;
+	return audit_commit(db, ctx, &ev, 0, user, err);
 }

@@ -52,6 +52,20 @@ audit_write(struct hb_db *db, const struct hb_db_ctx *ctx,
 }
 
 int
+audit_commit(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_audit_event *ev, int rc, struct json_object **row,
+    struct hb_error *err)
+{
+	if (rc == 0 && audit_write(db, ctx, ev, err) == 0 &&
+	    db_tx_commit(db, err) == 0)
+		return 0;
+	db_tx_rollback(db);
+	json_object_put(*row);
+	*row = NULL;
+	return -1;
+}
+
+int
 audit_filter_parse(const struct hb_request *r, struct hb_audit_filter *f,
     struct hb_error *err)
 {

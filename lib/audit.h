@@ -26,6 +26,15 @@ struct hb_audit_event {
 int	audit_write(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const struct hb_audit_event *ev, struct hb_error *err);
 
+/*
+ * Ends the transaction of a change whose answer is *row: when rc is 0,
+ * audits ev and commits. If rc is not 0 or either step fails, rolls back
+ * and releases *row (NULL then). Returns 0, or -1 with err set.
+ */
+int	audit_commit(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_audit_event *ev, int rc, struct json_object **row,
+	    struct hb_error *err);
+
 /* The filters of GET …/audit-log; each NULL when not given. */
 struct hb_audit_filter {
 	const char	*action;

@@ -238,7 +238,8 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	    get_int(f, "JOB_BACKOFF_BASE", 2, 1, 3600, &c->job_backoff_base,
 	    err) == -1 ||
 	    get_int(f, "JOB_BACKOFF_CAP", 3600, 1, 604800,
-	    &c->job_backoff_cap, err) == -1)
+	    &c->job_backoff_cap, err) == -1 ||
+	    get_int(f, "JOB_BATCH", 10, 1, 100, &c->job_batch, err) == -1)
 		return -1;
 	return 0;
 }

@@ -35,6 +35,7 @@ struct hb_config {
 	int	 job_lease;		/* seconds a taken job is held */
 	int	 job_backoff_base;	/* seconds before the first retry */
 	int	 job_backoff_cap;	/* seconds between retries, at most */
+	int	 job_batch;		/* jobs a worker takes at once */
 	char	 smtp_url[1024];	/* empty: mail is not configured */
 	char	 smtp_user[256];
 	char	 smtp_password[256];

@@ -58,13 +58,14 @@ static const char SQL_RETRY[] =
  */
 static const char SQL_CLAIM[] =
     "SELECT id, organization_id, kind, payload, attempts, max_attempts"
-    " FROM homebot.job_claim($1, $2, $3)";
+    " FROM homebot.job_claim($1, $2, $3, $4)";
 static const char SQL_HEARTBEAT[] =
     "UPDATE homebot.jobs SET lease_expires_at = now() +"
     " make_interval(secs => $3), updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
     " RETURNING id";
 static const char SQL_SUCCEED[] = "SELECT homebot.job_succeed($1, $2)";
+static const char SQL_RELEASE[] = "SELECT homebot.job_release($1, $2)";
 static const char SQL_FAIL[] =
     "UPDATE homebot.jobs SET status = CASE WHEN $5 OR attempts >= max_attempts"
     "  THEN 'dead' ELSE 'failed' END,"
@@ -204,57 +205,50 @@ job_retry(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
 		return -1;
 	rc = one_job(res, job, err);
 	PQclear(res);
-	if (rc == 0 && (audit_write(db, ctx, &ev, err) == -1 ||
-	    db_tx_commit(db, err) == -1))
-		rc = -1;
-	if (rc == -1) {
-		db_tx_rollback(db);
-		json_object_put(*job);
-		*job = NULL;
-	}
-	return rc;
+	return audit_commit(db, ctx, &ev, rc, job, err);
 }
 
 static const char *
-col(struct hb_arena *a, const PGresult *res, const char *column)
+col(struct hb_arena *a, const PGresult *res, int i, const char *column)
 {
-	const char *v = db_value(res, 0, column);
+	const char *v = db_value(res, i, column);
 
 	return v != NULL ? arena_strdup(a, v) : NULL;
 }
 
 int
 job_claim(struct hb_db *db, struct hb_arena *a, const char *owner, int lease,
-    const char *done, struct hb_job *job, struct hb_error *err)
+    const char *done, struct hb_job *jobs, int max, struct hb_error *err)
 {
-	char secs[16];
-	const char *params[3] = { owner, secs, done };
+	char secs[16], most[16];
+	const char *params[4] = { owner, secs, done, most };
 	PGresult *res;
-	int found;
+	int n;
 
 	snprintf(secs, sizeof(secs), "%d", lease);
-	res = db_exec(db, SQL_CLAIM, 3, params, err);
+	snprintf(most, sizeof(most), "%d", max);
+	res = db_exec(db, SQL_CLAIM, 4, params, err);
 	if (res == NULL)
 		return -1;
-	found = PQntuples(res) == 1;
-	if (found) {
-		*job = (struct hb_job){
-			.id = col(a, res, "id"),
-			.org_id = col(a, res, "organization_id"),
-			.kind = col(a, res, "kind"),
-			.payload = col(a, res, "payload"),
-			.attempt = atoi(db_value(res, 0, "attempts")),
-			.max_attempts = atoi(db_value(res, 0, "max_attempts")),
+	n = PQntuples(res) < max ? PQntuples(res) : max;
+	for (int i = 0; i < n; i++) {
+		jobs[i] = (struct hb_job){
+			.id = col(a, res, i, "id"),
+			.org_id = col(a, res, i, "organization_id"),
+			.kind = col(a, res, i, "kind"),
+			.payload = col(a, res, i, "payload"),
+			.attempt = atoi(db_value(res, i, "attempts")),
+			.max_attempts = atoi(db_value(res, i, "max_attempts")),
 		};
-		if (job->id == NULL || job->kind == NULL ||
-		    job->payload == NULL)
-			found = -1;
+		if (jobs[i].id == NULL || jobs[i].kind == NULL ||
+		    jobs[i].payload == NULL)
+			n = -1;
 	}
 	PQclear(res);
-	if (found == -1)
+	if (n == -1)
 		return hb_fail(err, 503, "service_unavailable",
 		    "Out of memory.");
-	return found;
+	return n;
 }
 
 int
@@ -284,6 +278,19 @@ job_succeed(struct hb_db *db, const struct hb_job *job, const char *owner,
 {
 	const char *params[2] = { job->id, owner };
 	PGresult *res = db_exec(db, SQL_SUCCEED, 2, params, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+job_release(struct hb_db *db, const char *ids, const char *owner,
+    struct hb_error *err)
+{
+	const char *params[2] = { ids, owner };
+	PGresult *res = db_exec(db, SQL_RELEASE, 2, params, err);
 
 	if (res == NULL)
 		return -1;

@@ -71,17 +71,24 @@ struct hb_job {
 };
 
 /*
- * Records the job done (NULL: none) as succeeded, like job_succeed(), and
- * takes the next runnable job for owner under a lease of lease seconds,
- * in one round trip: 1 with *job filled, 0 when none is runnable, -1 on
- * failure (done not recorded either).
+ * Records the jobs done (a PostgreSQL array of their ids, "{…}"; NULL:
+ * none) as succeeded, like job_succeed(), and takes up to max runnable
+ * jobs for owner under a lease of lease seconds, in the order they are to
+ * run, in one round trip. Returns how many it put in jobs[0..max) (0: none
+ * is runnable), or -1 on failure (done not recorded either).
  */
 int	job_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
-	    int lease, const char *done, struct hb_job *job,
+	    int lease, const char *done, struct hb_job *jobs, int max,
 	    struct hb_error *err);
 /* Extends the lease of a job owner still holds: 0, or -1 (lease lost). */
 int	job_heartbeat(struct hb_db *db, const struct hb_job *job,
 	    const char *owner, int lease, struct hb_error *err);
+/*
+ * Gives back jobs owner took but did not start (ids: a PostgreSQL array,
+ * "{…}"): queued again at once, the attempt not counted.
+ */
+int	job_release(struct hb_db *db, const char *ids, const char *owner,
+	    struct hb_error *err);
 /* The job owner holds has succeeded; its payload's "secret" goes. */
 int	job_succeed(struct hb_db *db, const struct hb_job *job,
 	    const char *owner, struct hb_error *err);

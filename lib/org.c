@@ -102,13 +102,5 @@ org_update(struct hb_db *db, const struct hb_db_ctx *ctx, const char *name,
 		return -1;
 	rc = one_org(res, org, err);
 	PQclear(res);
-	if (rc == 0 && (audit_write(db, ctx, &ev, err) == -1 ||
-	    db_tx_commit(db, err) == -1))
-		rc = -1;
-	if (rc == -1) {
-		db_tx_rollback(db);
-		json_object_put(*org);
-		*org = NULL;
-	}
-	return rc;
+	return audit_commit(db, ctx, &ev, rc, org, err);
 }

@@ -10,40 +10,74 @@
 -- when another worker holds the job now (p_owner's lease ran out).
 CREATE OR REPLACE FUNCTION homebot.job_succeed(p_id uuid, p_owner text)
 RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
+BEGIN
 	UPDATE homebot.jobs
 	   SET status = 'succeeded', finished_at = now(), payload = payload - 'secret',
 	       lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
-	 WHERE id = p_id AND lease_owner = p_owner AND status = 'running'
+	 WHERE id = p_id AND lease_owner = p_owner AND status = 'running';
+END
 $$;
 REVOKE ALL ON FUNCTION homebot.job_succeed(uuid, text) FROM PUBLIC, homebot_app, homebot_admin;
 GRANT EXECUTE ON FUNCTION homebot.job_succeed(uuid, text) TO homebot_worker;
 
--- job_claim: records p_done (when not NULL) as succeeded, as job_succeed
--- does, then hands p_owner the next runnable job under a lease of p_lease
--- seconds, or no row: one round trip between two jobs. By
--- jobs_runnable_idx, which holds only pending jobs, so it stays an index
--- scan however many finished jobs the table keeps. SKIP LOCKED lets
--- workers take different jobs at once, none waiting for another and no job
--- given twice. Only homebot_worker may call it.
-CREATE OR REPLACE FUNCTION homebot.job_claim(p_owner text, p_lease integer, p_done uuid)
+-- job_claim: records the jobs p_done (when any) as succeeded (as
+-- job_succeed does, for many at once), then hands p_owner up to p_max (0 to 100) runnable
+-- jobs under a lease of p_lease seconds, in the order they are to run, or
+-- no row: one round trip between two batches. By jobs_runnable_idx, which
+-- holds only pending jobs, so it stays an index scan however many finished
+-- jobs the table keeps. SKIP LOCKED lets workers take different jobs at
+-- once, none waiting for another and no job given twice. Only
+-- homebot_worker may call it.
+CREATE OR REPLACE FUNCTION homebot.job_claim(p_owner text, p_lease integer, p_done uuid[],
+                                             p_max integer)
 RETURNS TABLE (id uuid, organization_id uuid, kind text, payload text, attempts integer,
                max_attempts integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+BEGIN
+	-- PL/pgSQL, not SQL: its plans are kept from one call to the next.
+	UPDATE homebot.jobs AS d
+	   SET status = 'succeeded', finished_at = now(), payload = d.payload - 'secret',
+	       lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
+	 WHERE d.id = ANY (coalesce(p_done, '{}')) AND d.lease_owner = p_owner
+	   AND d.status = 'running';
+	RETURN QUERY
+	WITH taken AS (
+		UPDATE homebot.jobs AS j
+		   SET status = 'running', attempts = j.attempts + 1, lease_owner = p_owner,
+		       lease_expires_at = now() + make_interval(secs => p_lease),
+		       started_at = now(), updated_at = now()
+		 WHERE j.id = ANY (ARRAY(SELECT q.id FROM homebot.jobs AS q
+		                          WHERE q.status IN ('queued', 'failed') AND q.run_at <= now()
+		                          ORDER BY q.priority DESC, q.run_at, q.id
+		                          LIMIT greatest(0, least(p_max, 100)) FOR UPDATE SKIP LOCKED))
+		RETURNING j.id, j.organization_id, j.kind, j.payload::text AS payload, j.attempts,
+		          j.max_attempts, j.priority, j.run_at)
+	SELECT t.id, t.organization_id, t.kind, t.payload, t.attempts, t.max_attempts
+	  FROM taken AS t
+	 ORDER BY t.priority DESC, t.run_at, t.id;
+END
+$$;
+REVOKE ALL ON FUNCTION homebot.job_claim(text, integer, uuid[], integer)
+	FROM PUBLIC, homebot_app, homebot_admin;
+GRANT EXECUTE ON FUNCTION homebot.job_claim(text, integer, uuid[], integer) TO homebot_worker;
+
+-- job_release: p_owner gives back the jobs p_ids it took but did not start
+-- (a worker that stops mid-batch): queued again at once, the attempt not
+-- counted.
+CREATE OR REPLACE FUNCTION homebot.job_release(p_ids uuid[], p_owner text)
+RETURNS void
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	SELECT homebot.job_succeed(p_done, p_owner) WHERE p_done IS NOT NULL;
-	UPDATE homebot.jobs AS j
-	   SET status = 'running', attempts = j.attempts + 1, lease_owner = p_owner,
-	       lease_expires_at = now() + make_interval(secs => p_lease),
-	       started_at = now(), updated_at = now()
-	 WHERE j.id = (SELECT q.id FROM homebot.jobs AS q
-	                WHERE q.status IN ('queued', 'failed') AND q.run_at <= now()
-	                ORDER BY q.priority DESC, q.run_at, q.id
-	                LIMIT 1 FOR UPDATE SKIP LOCKED)
-	RETURNING j.id, j.organization_id, j.kind, j.payload::text, j.attempts, j.max_attempts;
+	UPDATE homebot.jobs
+	   SET status = 'queued', attempts = attempts - 1, lease_owner = NULL,
+	       lease_expires_at = NULL, updated_at = now()
+	 WHERE id = ANY (p_ids) AND lease_owner = p_owner AND status = 'running'
 $$;
-REVOKE ALL ON FUNCTION homebot.job_claim(text, integer, uuid) FROM PUBLIC, homebot_app, homebot_admin;
-GRANT EXECUTE ON FUNCTION homebot.job_claim(text, integer, uuid) TO homebot_worker;
+REVOKE ALL ON FUNCTION homebot.job_release(uuid[], text) FROM PUBLIC, homebot_app, homebot_admin;
+GRANT EXECUTE ON FUNCTION homebot.job_release(uuid[], text) TO homebot_worker;

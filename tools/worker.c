@@ -24,6 +24,7 @@
 #include "mail.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
+#define BATCH_MAX	100	/* JOB_BATCH's upper bound */
 #define REAP_EVERY	5	/* seconds between looks for lost leases */
 #define RETENTION_EVERY	3600	/* seconds between two purges */
 
@@ -32,7 +33,12 @@ struct worker {
 	struct hb_db		*db;	/* owned */
 	struct hb_arena		 arena;	/* one job's memory */
 	char			 owner[96];
-	char			 done[37];	/* a success not yet recorded */
+	/* The jobs taken at once (JOB_BATCH), run one after the other. */
+	struct hb_job		 batch[BATCH_MAX];
+	int			 nbatch, next;
+	struct timespec		 taken;		/* when the batch was taken */
+	/* Successes not yet recorded: "{id,id,…}" for the next claim. */
+	char			 done[2 + BATCH_MAX * 37];
 	/*
 	 * The running job's context: its organization (none for a platform
 	 * job) and its id as the request ID, for handlers' statements
@@ -239,6 +245,18 @@ log_job(const struct worker *w, const struct hb_job *job,
 	    "job", f);
 }
 
+/* Adds a job's id to the successes the next claim records. */
+static void
+done_add(struct worker *w, const char *id)
+{
+	size_t n = strlen(w->done);
+
+	if (n == 0)
+		snprintf(w->done, sizeof(w->done), "{%s}", id);
+	else if (n + strlen(id) + 2 < sizeof(w->done))
+		snprintf(w->done + n - 1, sizeof(w->done) - n + 1, ",%s}", id);
+}
+
 /*
  * Runs one job the worker holds and records how it went: a failure at
  * once, a success with the next claim (w->done), in the same round trip.
@@ -268,7 +286,7 @@ run_job(struct worker *w, const struct hb_job *job)
 	/* Whatever the handler left open is not part of the outcome. */
 	db_tx_rollback(w->db);
 	if (rc == 0) {
-		snprintf(w->done, sizeof(w->done), "%s", job->id);
+		done_add(w, job->id);
 		log_job(w, job, "succeeded", ms_since(&t0), NULL);
 		return;
 	}
@@ -287,15 +305,31 @@ run_job(struct worker *w, const struct hb_job *job)
 	hb_error_clear(&err);
 }
 
-/* Records the last success before the worker stops (it may take a while). */
+/*
+ * Before the worker stops: gives back the jobs of the batch it did not
+ * start, so another worker takes them at once, and records the last
+ * successes (a database that is down is waited for a while).
+ */
 static void
-record_done(struct worker *w)
+stop_cleanly(struct worker *w)
 {
 	struct hb_error err = {0};
-	struct hb_job job = { .id = w->done };
+	char left[sizeof(w->done)];
+	size_t n = 0;
 
+	left[0] = '\0';
+	for (int i = w->next; i < w->nbatch; i++)
+		n += (size_t)snprintf(left + n, sizeof(left) - n, "%s%s",
+		    n == 0 ? "{" : ",", w->batch[i].id);
+	if (n > 0 && n + 1 < sizeof(left)) {
+		snprintf(left + n, sizeof(left) - n, "}");
+		if (job_release(w->db, left, w->owner, &err) == -1)
+			hb_error_clear(&err);
+	}
 	for (int i = 0; i < 30 && w->done[0] != '\0'; i++) {
-		if (job_succeed(w->db, &job, w->owner, &err) == 0)
+		/* A claim of no job: it only records the successes. */
+		if (job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
+		    w->done, NULL, 0, &err) >= 0)
 			w->done[0] = '\0';
 		else
 			sleep(1);
@@ -318,23 +352,57 @@ reap(struct worker *w)
 }
 
 /*
- * One look at the queue: runs a job if one is runnable, else waits for a
- * notification. A database that is down is waited for, not fatal.
+ * The next job of the batch, or NULL when it is done. A job's lease runs
+ * from when the batch was taken: once a third of it has passed, the lease
+ * is renewed before the job starts, and a job whose lease was lost (it
+ * expired and another worker took the job) is skipped.
+ */
+static const struct hb_job *
+batch_next(struct worker *w)
+{
+	struct hb_error err = {0};
+
+	while (w->next < w->nbatch) {
+		const struct hb_job *job = &w->batch[w->next++];
+
+		if (ms_since(&w->taken) < w->cfg.job_lease * 1000.0 / 3 ||
+		    job_heartbeat(w->db, job, w->owner, w->cfg.job_lease,
+		    &err) == 0)
+			return job;
+		log_event(NULL, "warn", "a job of the batch was lost",
+		    json_object_new_string(err.message));
+		hb_error_clear(&err);
+	}
+	return NULL;
+}
+
+/*
+ * One step: runs the next job of the batch; else records the successes
+ * and takes a new batch; else waits for a notification. A database that
+ * is down is waited for, not fatal.
  */
 static void
 work_once(struct worker *w)
 {
 	struct hb_error err = {0};
-	struct hb_job job;
+	const struct hb_job *job = batch_next(w);
 	int got;
 
+	if (job != NULL) {
+		run_job(w, job);
+		return;
+	}
+	arena_reset(&w->arena);
+	w->nbatch = w->next = 0;
 	reap(w);
 	got = job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
-	    w->done[0] != '\0' ? w->done : NULL, &job, &err);
+	    w->done[0] != '\0' ? w->done : NULL, w->batch, w->cfg.job_batch,
+	    &err);
+	clock_gettime(CLOCK_MONOTONIC, &w->taken);
 	if (got >= 0)
 		w->done[0] = '\0';
-	if (got == 1)
-		run_job(w, &job);
+	if (got > 0)
+		w->nbatch = got;
 	else if (got == 0)
 		db_wait_notify(w->db, IDLE_WAIT_MS, &err);
 	else {
@@ -343,7 +411,6 @@ work_once(struct worker *w)
 		sleep(1);
 	}
 	hb_error_clear(&err);
-	arena_reset(&w->arena);
 }
 
 static int
@@ -370,7 +437,7 @@ worker_main(const struct hb_config *cfg, int index)
 		hb_error_clear(&err);
 	while (!stopping)
 		work_once(&w);
-	record_done(&w);
+	stop_cleanly(&w);
 	arena_free(&w.arena);
 	db_free(w.db);
 	return 0;

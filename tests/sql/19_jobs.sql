@@ -9,7 +9,7 @@
 --    unwritable in B's context, and a platform job in any request's.
 -- 3. A request that rolls back leaves no job.
 BEGIN;
-SELECT plan(20);
+SELECT plan(23);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -30,7 +30,7 @@ BEGIN
 	PERFORM dblink_exec(p_conn, 'BEGIN');
 	PERFORM dblink_exec(p_conn, 'SET LOCAL ROLE homebot_worker');
 	SELECT t.id INTO v FROM dblink(p_conn, format(
-		'SELECT id::text FROM homebot.job_claim(%L, 30, NULL) WHERE kind LIKE ''pgtap.19.%%''', p_owner))
+		'SELECT id::text FROM homebot.job_claim(%L, 30, NULL, 1) WHERE kind LIKE ''pgtap.19.%%''', p_owner))
 		AS t (id text);
 	RETURN v;
 END
@@ -57,10 +57,10 @@ SELECT isnt((SELECT id FROM claimed WHERE conn = 'w2'), NULL,
 	'worker 2 takes one too while worker 1 still holds its own (SKIP LOCKED: no wait)');
 SELECT isnt((SELECT id FROM claimed WHERE conn = 'w1'), (SELECT id FROM claimed WHERE conn = 'w2'),
 	'the two workers hold different jobs');
-SELECT is((SELECT v FROM dblink('w2', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w2', 30, NULL)
+SELECT is((SELECT v FROM dblink('w2', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w2', 30, NULL, 1)
                                          WHERE kind LIKE 'pgtap.19.%'$$) AS t (v text)),
 	'1', 'the third job goes to whoever asks next');
-SELECT is((SELECT v FROM dblink('w1', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w1', 30, NULL)
+SELECT is((SELECT v FROM dblink('w1', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w1', 30, NULL, 1)
                                          WHERE kind LIKE 'pgtap.19.%'$$) AS t (v text)),
 	'0', 'and then there is none left for the other');
 SELECT dblink_exec('w1', 'COMMIT');
@@ -77,7 +77,7 @@ SELECT is((SELECT v FROM dblink('w1', $$SELECT count(DISTINCT lease_owner)::text
 SELECT dblink_exec('w1', $$INSERT INTO homebot.jobs (kind, payload)
                           VALUES ('pgtap.19.next', '{"secret": {"link": "x"}, "to": "y"}')$$);
 SELECT is((SELECT v FROM dblink('w1', format(
-		$$SELECT kind FROM homebot.job_claim('pgtap-19-w1', 30, %L)$$,
+		$$SELECT kind FROM homebot.job_claim('pgtap-19-w1', 30, ARRAY[%L]::uuid[], 1)$$,
 		(SELECT id FROM claimed WHERE conn = 'w1'))) AS t (v text)),
 	'pgtap.19.next', 'job_claim with the job done hands out the next one');
 SELECT is((SELECT v FROM dblink('w1', format(
@@ -86,22 +86,43 @@ SELECT is((SELECT v FROM dblink('w1', format(
 		(SELECT id FROM claimed WHERE conn = 'w1'))) AS t (v text)),
 	'succeeded:true:true:false', '...and records the done one succeeded, lease and secret gone');
 SELECT is((SELECT v FROM dblink('w1', format(
-		$$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w1', 30, %L)
+		$$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w1', 30, ARRAY[%L]::uuid[], 1)
 		   WHERE kind LIKE 'pgtap.19.%%'$$,
 		(SELECT id FROM claimed WHERE conn = 'w2'))) AS t (v text)),
 	'0', 'worker 1 names worker 2''s job as done (and finds no job left)');
 SELECT is((SELECT v FROM dblink('w1', format($$SELECT status FROM homebot.jobs WHERE id = %L$$,
 		(SELECT id FROM claimed WHERE conn = 'w2'))) AS t (v text)),
 	'running', '...but worker 2''s job stays running: only its holder finishes it');
+-- A batch: up to p_max jobs at once, in the order they are to run.
+SELECT dblink_exec('w1', $$INSERT INTO homebot.jobs (kind, run_at)
+                          SELECT 'pgtap.19.batch', now() - make_interval(secs => 10 - n)
+                            FROM generate_series(1, 5) AS n$$);
+SELECT is((SELECT v FROM dblink('w1', $$SELECT string_agg(j.run_at::text, ',' ORDER BY ord)
+                                         FROM homebot.job_claim('pgtap-19-w1', 30, NULL, 3)
+                                              WITH ORDINALITY AS c (id, o, k, p, a, m, ord)
+                                         JOIN homebot.jobs j ON j.id = c.id$$) AS t (v text)),
+	(SELECT v FROM dblink('w1', $$SELECT string_agg(run_at::text, ',' ORDER BY run_at)
+	                               FROM (SELECT run_at FROM homebot.jobs WHERE kind = 'pgtap.19.batch'
+	                                      ORDER BY run_at LIMIT 3) AS f$$) AS t (v text)),
+	'a batch of 3 is the 3 oldest runnable jobs, oldest first');
+SELECT is((SELECT v FROM dblink('w1', $$SELECT count(*)::text FROM homebot.job_claim('pgtap-19-w1', 30, NULL, 0)$$)
+	AS t (v text)), '0', 'a claim of 0 takes nothing');
+SELECT v FROM dblink('w1', $$SELECT homebot.job_release(ARRAY(SELECT id FROM homebot.jobs
+                           WHERE kind = 'pgtap.19.batch' AND status = 'running'), 'pgtap-19-w1')::text$$)
+	AS t (v text);
+SELECT is((SELECT v FROM dblink('w1', $$SELECT string_agg(DISTINCT status || ':' || attempts ||
+                                                   ':' || (lease_owner IS NULL), ',')
+                                         FROM homebot.jobs WHERE kind = 'pgtap.19.batch'$$) AS t (v text)),
+	'queued:0:true', 'released jobs are queued again, the attempt not counted');
 SELECT dblink_exec('w1', $$DELETE FROM homebot.jobs WHERE kind LIKE 'pgtap.19.%'$$);
 SELECT dblink_exec('w1', $$UPDATE homebot.jobs j SET run_at = p.run_at FROM parked p WHERE j.id = p.id$$);
 SELECT dblink_disconnect('w1');
 SELECT dblink_disconnect('w2');
 
 -- The claim is the worker's alone.
-SELECT ok(NOT has_function_privilege('homebot_app', 'homebot.job_claim(text, integer, uuid)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('homebot_app', 'homebot.job_claim(text, integer, uuid[], integer)', 'EXECUTE'),
 	'homebot_app cannot take jobs');
-SELECT ok(NOT has_function_privilege('homebot_admin', 'homebot.job_claim(text, integer, uuid)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('homebot_admin', 'homebot.job_claim(text, integer, uuid[], integer)', 'EXECUTE'),
 	'homebot_admin cannot take jobs');
 
 -- Tenant isolation, inside this test's transaction.
