@@ -181,9 +181,11 @@ web_start() {
 	*) die "HOMEBOT_WEB must be lighttpd or apache" ;;
 	esac
 	echo $! >"$dir/run/web.pid"
-	for _ in $(seq 1 100); do
+	# Up to a minute, like pg_ctl's wait. An answer counts only while our
+	# server still runs: another server on the port would answer too.
+	for _ in $(seq 1 600); do
 		if curl -fsS -o /dev/null "http://127.0.0.1:$HOMEBOT_PORT/health" \
-		    2>/dev/null; then
+		    2>/dev/null && kill -0 "$(cat "$dir/run/web.pid")" 2>/dev/null; then
 			return 0
 		fi
 		kill -0 "$(cat "$dir/run/web.pid")" 2>/dev/null ||

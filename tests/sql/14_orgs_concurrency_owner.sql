@@ -45,11 +45,14 @@ BEGIN
 END
 $$;
 
--- Whether the backend p_pid is (or within 5 seconds comes to be) waiting
--- for a lock.
+-- Whether the backend p_pid is (or within 30 seconds comes to be) waiting
+-- for a lock: a deadline of the clock, not a count of naps, so a loaded
+-- machine does not turn a wait into a failure.
 CREATE FUNCTION pg_temp.waits_for_lock(p_pid integer) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	deadline constant timestamptz := clock_timestamp() + interval '30 seconds';
 BEGIN
-	FOR i IN 1..500 LOOP
+	WHILE clock_timestamp() < deadline LOOP
 		PERFORM pg_stat_clear_snapshot();
 		IF EXISTS (SELECT FROM pg_stat_activity WHERE pid = p_pid AND wait_event_type = 'Lock') THEN
 			RETURN true;
