@@ -313,7 +313,9 @@ SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	v_email text := btrim(p_email, E' \t\r\n\f\v');
+	-- chr(11) is the vertical tab: PostgreSQL's E'' strings have no \v
+	-- (E'\v' is the letter v, which trimmed "victor@example.dev").
+	v_email text := btrim(p_email, E' \t\r\n\f' || chr(11));
 	v_user_agent text := left(p_user_agent, 512);
 	v_user_id uuid;
 	v_created_at timestamptz;

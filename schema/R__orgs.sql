@@ -80,7 +80,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
-	v_email text := btrim(p_email, E' \t\r\n\f\v');
+	-- chr(11) is the vertical tab: PostgreSQL's E'' strings have no \v.
+	v_email text := btrim(p_email, E' \t\r\n\f' || chr(11));
 	v_constraint text;
 BEGIN
 	FOR i IN 1..10 LOOP
