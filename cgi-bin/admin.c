@@ -21,8 +21,8 @@ admin_auth(struct hb_request *r, struct hb_app *app, struct hb_db_ctx *ctx)
 {
 	struct hb_principal who;
 
-	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
-	    &r->err) == -1)
+	if (auth_request(r, app->db, &app->keys,
+	    HB_AUTH_TOKEN_ONLY | HB_AUTH_SUSPENDED_OK, &who, &r->err) == -1)
 		return -1;
 	if (!who.is_superadmin)
 		return hb_fail(&r->err, 403, "forbidden",

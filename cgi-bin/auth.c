@@ -141,7 +141,8 @@ handle_login(struct hb_request *r, struct hb_app *app)
 		return hb_fail(&r->err, 401, "invalid_credentials",
 		    "Email or password is wrong.");
 	}
-	if (auth_password_cost(found.password_hash) != app->cfg.bcrypt_cost) {
+	/* Only a weaker hash is replaced: a stronger one is kept as it is. */
+	if (auth_password_cost(found.password_hash) < app->cfg.bcrypt_cost) {
 		if (auth_password_hash(password, app->cfg.bcrypt_cost, rehash,
 		    &r->err) == -1)
 			return -1;

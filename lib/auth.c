@@ -127,7 +127,8 @@ credential(const struct hb_request *r, bool *is_key)
 
 static int
 auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
-    const char *token, struct hb_principal *who, struct hb_error *err)
+    unsigned flags, const char *token, struct hb_principal *who,
+    struct hb_error *err)
 {
 	struct hb_claims *c = &who->claims;
 	struct hb_db_ctx ctx;
@@ -151,7 +152,9 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	    db_bool(res, 0, "disabled"))
 		rc = hb_fail(err, 401, "invalid_token",
 		    "The access token is not valid.");
-	else if (db_bool(res, 0, "suspended"))
+	else if (db_bool(res, 0, "suspended") &&
+	    !((flags & HB_AUTH_SUSPENDED_OK) &&
+	    db_bool(res, 0, "is_superadmin")))
 		rc = hb_fail(err, 403, "organization_suspended",
 		    "The organization is suspended.");
 	else {
@@ -234,7 +237,7 @@ auth_request(struct hb_request *r, struct hb_db *db,
 			    "API key.");
 		rc = auth_key(r, db, cred, who, err);
 	} else
-		rc = auth_jwt(r, db, keys, cred, who, err);
+		rc = auth_jwt(r, db, keys, flags, cred, who, err);
 	if (rc == 0) {
 		snprintf(r->org_id, sizeof(r->org_id), "%s", who->org_id);
 		snprintf(r->user_id, sizeof(r->user_id), "%s", who->user_id);

@@ -40,6 +40,12 @@ struct hb_principal {
 };
 
 #define HB_AUTH_TOKEN_ONLY	0x01	/* access tokens only, no API keys */
+/*
+ * A superadmin's token works even while the superadmin's own organization
+ * is suspended: for the admin program, which acts on the platform, not in
+ * that organization.
+ */
+#define HB_AUTH_SUSPENDED_OK	0x02
 
 /*
  * Authenticates the request's credential and loads session, membership,

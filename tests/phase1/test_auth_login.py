@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import (assert_error, assert_invalid, assert_status, assert_unauthenticated, join_org,
-                      login, login_form, new_email, new_password, register, report)
+                      login, login_form, new_email, new_password, own_stack, register, report)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # crypt leaves Python in 3.13
@@ -269,7 +269,10 @@ def test_disabled_user_with_a_wrong_password_is_401(stack, account):
                            "invalid_credentials")
 
 
-def test_lower_cost_hash_is_rehashed_at_login(stack, account):
+def test_higher_cost_hash_is_kept_at_login(stack, account):
+    # The suite's stack hashes at cost 4: a stored cost-5 hash is stronger
+    # than the setting asks, and a login must not weaken it (api.md §2:
+    # only a hash of a lower cost is re-hashed).
     old = crypt.crypt(account.password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32))
     assert old.startswith("$2b$05$"), old
     stack.psql("UPDATE homebot.users SET password_hash = :'h' WHERE id = :'id'",
@@ -277,9 +280,27 @@ def test_lower_cost_hash_is_rehashed_at_login(stack, account):
     assert_status(login(stack, account.email, account.password), 200)
     [(new,)] = stack.psql("SELECT password_hash FROM homebot.users WHERE id = :'id'",
                           id=account.user_id)
-    assert new.startswith("$2b$04$"), new
-    assert crypt.crypt(account.password, new) == new
+    assert new == old
     assert_status(login(stack, account.email, account.password), 200)
+
+
+@pytest.fixture(scope="module")
+def cost5_stack():
+    yield from own_stack(BCRYPT_COST=5)
+
+
+def test_lower_cost_hash_is_rehashed_at_login(cost5_stack):
+    a = register(cost5_stack)
+    old = crypt.crypt(a.password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+    assert old.startswith("$2b$04$"), old
+    cost5_stack.psql("UPDATE homebot.users SET password_hash = :'h' WHERE id = :'id'",
+                     h=old, id=a.user_id)
+    assert_status(login(cost5_stack, a.email, a.password), 200)
+    [(new,)] = cost5_stack.psql("SELECT password_hash FROM homebot.users WHERE id = :'id'",
+                                id=a.user_id)
+    assert new.startswith("$2b$05$"), new
+    assert crypt.crypt(a.password, new) == new
+    assert_status(login(cost5_stack, a.email, a.password), 200)
 
 
 def test_password_is_stored_only_as_a_bcrypt_hash(stack, account):
