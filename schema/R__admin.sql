@@ -76,7 +76,11 @@ $$;
 -- an organization that is not suspended, an organization of its own
 -- ('Administration') with the user as active owner, so that it logs in like
 -- anyone. Pending invitations of the user are deleted: each could set the
--- password it now has. Audits admin.superadmin.ensured (a platform event).
+-- password it now has. Every session (and so every refresh token) of the
+-- user is revoked, so that nobody holding one becomes a platform admin at
+-- its next refresh, and the login lockout of the email is cleared, so that
+-- failed logins of others cannot keep the superadmin out. Audits
+-- admin.superadmin.ensured (a platform event).
 CREATE OR REPLACE FUNCTION homebot.ensure_superadmin(p_email text, p_password_hash text)
 RETURNS TABLE (user_id uuid, created boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -101,6 +105,9 @@ BEGIN
 	RETURNING u.email INTO v_email;
 
 	DELETE FROM homebot.invitations i WHERE i.user_id = v_user_id AND i.used_at IS NULL;
+	UPDATE homebot.sessions s SET revoked_at = now()
+	 WHERE s.user_id = v_user_id AND s.revoked_at IS NULL;
+	PERFORM homebot.admin_unlock(v_email);
 
 	IF NOT EXISTS (SELECT FROM homebot.memberships m
 	                 JOIN homebot.organizations o ON o.id = m.organization_id

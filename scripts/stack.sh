@@ -338,13 +338,19 @@ run_dir() {
 # Creates or resets a superadmin through the schema owner's connection.
 # Prints the password when it generated one.
 ensure_superadmin() {
-	local owner=$1 email=$2 password=$3 cost hash generated=no
+	local owner=$1 email=$2 password=$3 cost hash generated=no min bytes
 	cost=${BCRYPT_COST:-$(env_file_get BCRYPT_COST "$ROOT/homebot.env")}
 	cost=${cost:-12}
+	min=${PASSWORD_MIN_LENGTH:-$(env_file_get PASSWORD_MIN_LENGTH "$ROOT/homebot.env")}
+	min=${min:-10}
 	if [ -z "$password" ]; then
 		password=$(head -c 18 /dev/urandom | base64 | tr -d '\n/+=')
 		generated=yes
 	fi
+	# The rules of every other password (api.md §2): bytes, not characters.
+	bytes=$(printf '%s' "$password" | wc -c)
+	[ "$bytes" -ge "$min" ] && [ "$bytes" -le 72 ] ||
+	    die "PASSWORD must be $min to 72 bytes long"
 	hash=$(printf '%s' "$password" | "$BUILD/bin/homebot-hashpw" "$cost") ||
 	    die "cannot hash the password"
 	# psql variables are quoted by psql itself (:'name'), never spliced.
