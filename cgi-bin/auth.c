@@ -149,6 +149,7 @@ handle_login(struct hb_request *r, struct hb_app *app)
 		in.rehash = rehash;
 	}
 	in.user_id = found.user_id;
+	in.verified_hash = found.password_hash;
 	if (session_start(app->db, &ctx, r->arena, &in, &l, &r->err) == -1)
 		return -1;
 	return send_tokens(r, app, 200, &l);
@@ -227,7 +228,7 @@ handle_password(struct hb_request *r, struct hb_app *app)
 		    "The current password is wrong.");
 	if (auth_password_hash(next, app->cfg.bcrypt_cost, hash,
 	    &r->err) == -1 ||
-	    session_set_password(app->db, &ctx, who.session_id, hash,
+	    session_set_password(app->db, &ctx, who.session_id, stored, hash,
 	    &r->err) == -1)
 		return -1;
 	return http_no_content(r);

@@ -27,7 +27,7 @@ static const char SQL_LOGIN_FAILED[] =
 static const char SQL_LOGIN_START[] =
     "SELECT status, session_id, organization_id, org_name, org_slug, role,"
     " email, full_name FROM homebot.login_start($1, $2, $3, $4, $5,"
-    " decode($6, 'hex'), $7, $8)";
+    " decode($6, 'hex'), $7, $8, $9)";
 static const char SQL_REFRESH[] =
     "SELECT status, session_id, user_id, organization_id, org_name, org_slug,"
     " role, email, full_name FROM homebot.refresh_rotate(decode($1, 'hex'),"
@@ -55,11 +55,16 @@ static const char SQL_LOGOUT[] =
     " WHERE revoked_at IS NULL AND (id = $1 OR ($2 AND user_id = $3))";
 static const char SQL_PASSWORD_HASH[] =
     "SELECT password_hash FROM homebot.users WHERE id = $1";
-/* The update only happens while the caller's session is still live. */
+/*
+ * The update only happens while the caller's session is still live and
+ * the stored hash is still the one the current password was checked
+ * against: of two changes at once, only one wins.
+ */
 static const char SQL_SET_PASSWORD[] =
     "UPDATE homebot.users SET password_hash = $1, updated_at = now()"
-    " WHERE id = $2 AND EXISTS (SELECT 1 FROM homebot.sessions"
-    "  WHERE id = $3 AND revoked_at IS NULL) RETURNING id";
+    " WHERE id = $2 AND password_hash = $4 AND EXISTS (SELECT 1"
+    "  FROM homebot.sessions WHERE id = $3 AND revoked_at IS NULL)"
+    " RETURNING id";
 static const char SQL_REVOKE_OTHERS[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
@@ -242,6 +247,10 @@ session_login_failed(struct hb_db *db, const struct hb_db_ctx *ctx,
 static int
 start_refused(const char *status, struct hb_error *err)
 {
+	/* The password was changed while this login checked the old one. */
+	if (strcmp(status, "password_changed") == 0)
+		return hb_fail(err, 401, "invalid_credentials",
+		    "Email or password is wrong.");
 	if (strcmp(status, "account_disabled") == 0)
 		return hb_fail(err, 403, "account_disabled",
 		    "This account is disabled.");
@@ -258,7 +267,7 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_login *out, struct hb_error *err)
 {
 	char hex[HEX_LEN], ttl[16];
-	const char *params[8], *status;
+	const char *params[9], *status;
 	int rc;
 
 	*out = (struct hb_login){ .user_id = in->user_id };
@@ -273,7 +282,8 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[5] = hex;
 	params[6] = ttl;
 	params[7] = in->rehash;
-	rc = session_call(db, a, SQL_LOGIN_START, 8, params, out, &status, err);
+	params[8] = in->verified_hash;
+	rc = session_call(db, a, SQL_LOGIN_START, 9, params, out, &status, err);
 	return rc == 1 ? start_refused(status, err) : rc;
 }
 
@@ -365,15 +375,16 @@ session_password_hash(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 int
 session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
-    const char *session_id, const char *hash, struct hb_error *err)
+    const char *session_id, const char *verified, const char *hash,
+    struct hb_error *err)
 {
-	const char *params[3] = { hash, ctx->user_id, session_id };
+	const char *params[4] = { hash, ctx->user_id, session_id, verified };
 	struct hb_audit_event ev = { .action = "auth.password.changed",
 	    .target_type = "user", .target_id = ctx->user_id };
 	PGresult *res;
 	int rows;
 
-	res = db_tenant_query(db, ctx, true, SQL_SET_PASSWORD, 3, params, err);
+	res = db_tenant_query(db, ctx, true, SQL_SET_PASSWORD, 4, params, err);
 	if (res == NULL)
 		return -1;
 	rows = PQntuples(res);

@@ -61,12 +61,15 @@ struct hb_session_start {
 	const char	*user_id;
 	const char	*org_id;	/* NULL: the last used, else the oldest */
 	const char	*rehash;	/* a new password hash to store, or NULL */
+	/* The stored hash the password was checked against; NULL: none was. */
+	const char	*verified_hash;
 	int		 refresh_ttl;
 };
 
 /*
  * Starts a session once the password was right (or for a switch): 403
- * account_disabled, organization_suspended or not_a_member.
+ * account_disabled, organization_suspended or not_a_member; 401
+ * invalid_credentials when the password changed since it was checked.
  */
 int	session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    struct hb_arena *a, const struct hb_session_start *in,
@@ -85,11 +88,14 @@ int	session_logout(struct hb_db *db, const struct hb_db_ctx *ctx,
 int	session_password_hash(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    struct hb_arena *a, const char **hash, struct hb_error *err);
 /*
- * Stores a new password hash while session_id is live (else 401
- * invalid_token) and revokes the user's other sessions; audited.
+ * Stores a new password hash while session_id is live and the stored hash
+ * is still verified, the one the current password was checked against
+ * (else 401 invalid_token), and revokes the user's other sessions;
+ * audited.
  */
 int	session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
-	    const char *session_id, const char *hash, struct hb_error *err);
+	    const char *session_id, const char *verified, const char *hash,
+	    struct hb_error *err);
 
 /* One page of ctx's user's live sessions, with "current" for session_id. */
 int	session_list(struct hb_db *db, const struct hb_db_ctx *ctx,

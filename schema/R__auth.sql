@@ -191,12 +191,21 @@ $$;
 
 -- login_start: after the password was verified, picks the organization and
 -- opens a session. status: 'ok', 'account_disabled', 'not_a_member' (also
--- for a user that no longer exists) or 'organization_suspended'. Only 'ok'
--- creates anything; the others write nothing but an auth.login.failed
--- audit event with the reason, and return NULL in every other column.
+-- for a user that no longer exists), 'organization_suspended' or
+-- 'password_changed'. Only 'ok' creates anything; the others write nothing
+-- but an auth.login.failed audit event with the reason, and return NULL in
+-- every other column.
+--
+-- p_verified_hash is the stored hash the password was checked against
+-- (NULL: no password was checked, as for a switch of organization). The
+-- user's row is locked and the session opens, and p_new_password_hash
+-- (a re-hash at a higher cost) is written, only while that is still the
+-- user's hash: a login that straddles a password change neither survives
+-- it nor writes the old password back.
+DROP FUNCTION IF EXISTS homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text);
 CREATE OR REPLACE FUNCTION homebot.login_start(p_user_id uuid, p_org_id uuid, p_ip text, p_user_agent text,
                                                p_request_id text, p_refresh_hash bytea, p_refresh_ttl integer,
-                                               p_new_password_hash text)
+                                               p_new_password_hash text, p_verified_hash text DEFAULT NULL)
 RETURNS TABLE (status text, session_id uuid, organization_id uuid, org_name text, org_slug text,
                role text, email text, full_name text, created_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -213,10 +222,12 @@ DECLARE
 	v_session_id uuid;
 	v_context text[];
 BEGIN
-	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user_id;
+	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user_id FOR UPDATE;
 
 	IF v_user.id IS NULL THEN
 		v_status := 'not_a_member';
+	ELSIF p_verified_hash IS NOT NULL AND v_user.password_hash IS DISTINCT FROM p_verified_hash THEN
+		v_status := 'password_changed';
 	ELSIF v_user.disabled_at IS NOT NULL THEN
 		v_status := 'account_disabled';
 	ELSE
@@ -272,7 +283,8 @@ BEGIN
 		RETURN;
 	END IF;
 
-	-- The stored hash had a lower bcrypt cost than configured.
+	-- The stored hash had a lower bcrypt cost than configured (and is the
+	-- one verified: the row is locked and was checked above).
 	IF p_new_password_hash IS NOT NULL THEN
 		UPDATE homebot.users u
 		   SET password_hash = p_new_password_hash, updated_at = now()
@@ -549,7 +561,7 @@ REVOKE ALL ON FUNCTION
 	homebot.auth_rate_hit(text, integer),
 	homebot.login_lookup(text, integer, integer, text),
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
-	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text),
+	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
 	homebot.register(text, text, text, text, text, text, text, bytea, integer),
 	homebot.refresh_rotate(bytea, bytea, integer, text, text, text),
 	homebot.authenticate_api_key(text, bytea)
@@ -559,7 +571,7 @@ GRANT EXECUTE ON FUNCTION
 	homebot.auth_rate_hit(text, integer),
 	homebot.login_lookup(text, integer, integer, text),
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
-	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text),
+	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
 	homebot.register(text, text, text, text, text, text, text, bytea, integer),
 	homebot.refresh_rotate(bytea, bytea, integer, text, text, text),
 	homebot.authenticate_api_key(text, bytea)

@@ -187,7 +187,7 @@ INSERT INTO auth_functions VALUES
 	('homebot.auth_rate_hit(text, integer)'),
 	('homebot.login_lookup(text, integer, integer, text)'),
 	('homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint)'),
-	('homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text)'),
+	('homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text)'),
 	('homebot.register(text, text, text, text, text, text, text, bytea, integer)'),
 	('homebot.refresh_rotate(bytea, bytea, integer, text, text, text)'),
 	('homebot.authenticate_api_key(text, bytea)');
