@@ -169,7 +169,8 @@ handle_refresh(struct hb_request *r, struct hb_app *app)
 	token = json_get_string(&c, "refresh_token", true, 1, 1024);
 	if (json_check_done(&c, &r->err) == -1 ||
 	    session_refresh(app->db, &ctx, r->arena, token,
-	    app->cfg.refresh_token_ttl, &l, &r->err) == -1)
+	    app->cfg.refresh_token_ttl, app->cfg.session_max_age, &l,
+	    &r->err) == -1)
 		return -1;
 	return send_tokens(r, app, 200, &l);
 }

@@ -322,6 +322,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    &c->access_token_ttl, err) == -1 ||
 	    get_int(f, "REFRESH_TOKEN_TTL", 604800, 60, 31536000,
 	    &c->refresh_token_ttl, err) == -1 ||
+	    get_int(f, "SESSION_MAX_AGE", 2592000, 60, 315360000,
+	    &c->session_max_age, err) == -1 ||
 	    get_str(f, "HOMEBOT_ISSUER", "homebot", c->issuer,
 	    sizeof(c->issuer), err) == -1 ||
 	    get_str(f, "JWT_PRIVATE_KEY_FILE", "", c->jwt_private_key_file,

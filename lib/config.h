@@ -22,6 +22,7 @@ struct hb_config {
 	bool	 hsts;
 	int	 access_token_ttl;
 	int	 refresh_token_ttl;
+	int	 session_max_age;	/* seconds after the login, refreshes or not */
 	char	 issuer[128];
 	char	 jwt_private_key_file[1024];
 	int	 bcrypt_cost;

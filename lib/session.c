@@ -31,7 +31,7 @@ static const char SQL_LOGIN_START[] =
 static const char SQL_REFRESH[] =
     "SELECT status, session_id, user_id, organization_id, org_name, org_slug,"
     " role, email, full_name FROM homebot.refresh_rotate(decode($1, 'hex'),"
-    " decode($2, 'hex'), $3, $4, $5, $6)";
+    " decode($2, 'hex'), $3, $4, $5, $6, $7)";
 static const char SQL_ACCEPT[] =
     "SELECT status, user_id, session_id, organization_id, org_name, org_slug,"
     " role, email, full_name FROM homebot.accept_invite(decode($1, 'hex'),"
@@ -290,10 +290,10 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 int
 session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_arena *a, const char *refresh_token, int refresh_ttl,
-    struct hb_login *out, struct hb_error *err)
+    int max_age, struct hb_login *out, struct hb_error *err)
 {
-	char old_hex[HEX_LEN], hex[HEX_LEN], ttl[16];
-	const char *params[6], *status;
+	char old_hex[HEX_LEN], hex[HEX_LEN], ttl[16], age[16];
+	const char *params[7], *status;
 	int rc;
 
 	if (!auth_refresh_valid(refresh_token))
@@ -310,9 +310,14 @@ session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[3] = ctx->ip;
 	params[4] = ctx->user_agent;
 	params[5] = ctx->request_id;
-	rc = session_call(db, a, SQL_REFRESH, 6, params, out, &status, err);
+	itoa_buf(age, max_age);
+	params[6] = age;
+	rc = session_call(db, a, SQL_REFRESH, 7, params, out, &status, err);
 	if (rc != 1)
 		return rc;
+	if (strcmp(status, "expired") == 0)
+		return hb_fail(err, 401, "session_expired", "The session is "
+		    "older than its longest life; log in again.");
 	if (strcmp(status, "reused") == 0)
 		return hb_fail(err, 401, "refresh_token_reused", "This refresh "
 		    "token was already used; the session is revoked.");

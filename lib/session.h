@@ -75,10 +75,13 @@ int	session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    struct hb_arena *a, const struct hb_session_start *in,
 	    struct hb_login *out, struct hb_error *err);
 
-/* Rotates a refresh token: 401 invalid_refresh_token or refresh_token_reused. */
+/*
+ * Rotates a refresh token: 401 invalid_refresh_token, refresh_token_reused,
+ * or session_expired once the session began more than max_age seconds ago.
+ */
 int	session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    struct hb_arena *a, const char *refresh_token, int refresh_ttl,
-	    struct hb_login *out, struct hb_error *err);
+	    int max_age, struct hb_login *out, struct hb_error *err);
 
 /* Revokes ctx's session, or every session of its user; audited. */
 int	session_logout(struct hb_db *db, const struct hb_db_ctx *ctx,

@@ -393,9 +393,15 @@ $$;
 --              auth.refresh.reused audited. session_id, user_id and
 --              organization_id are returned (for the log), the rest NULL.
 --              The caller must COMMIT, or the revocation is lost.
+--   'expired'  the session began more than p_session_max_age seconds ago
+--              (SESSION_MAX_AGE; NULL: no limit): however often it was
+--              refreshed, it ends. The session is revoked; session_id,
+--              user_id and organization_id are returned. COMMIT as above.
 --   'ok'       rotated; every column is set.
+DROP FUNCTION IF EXISTS homebot.refresh_rotate(bytea, bytea, integer, text, text, text);
 CREATE OR REPLACE FUNCTION homebot.refresh_rotate(p_old_hash bytea, p_new_hash bytea, p_refresh_ttl integer,
-                                                  p_ip text, p_user_agent text, p_request_id text)
+                                                  p_ip text, p_user_agent text, p_request_id text,
+                                                  p_session_max_age integer DEFAULT NULL)
 RETURNS TABLE (status text, session_id uuid, user_id uuid, organization_id uuid, org_name text,
                org_slug text, role text, email text, full_name text, created_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -442,6 +448,14 @@ BEGIN
 		                            v_session.organization_id, 'user', v_session.user_id);
 		PERFORM homebot.audit_context_reset(v_context);
 		RETURN QUERY SELECT 'reused'::text, v_session.id, v_session.user_id, v_session.organization_id,
+		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+		RETURN;
+	END IF;
+
+	IF p_session_max_age IS NOT NULL AND v_session.revoked_at IS NULL
+	   AND v_session.created_at <= now() - make_interval(secs => p_session_max_age) THEN
+		UPDATE homebot.sessions s SET revoked_at = now() WHERE s.id = v_session.id;
+		RETURN QUERY SELECT 'expired'::text, v_session.id, v_session.user_id, v_session.organization_id,
 		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
 		RETURN;
 	END IF;
@@ -563,7 +577,7 @@ REVOKE ALL ON FUNCTION
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
 	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
 	homebot.register(text, text, text, text, text, text, text, bytea, integer),
-	homebot.refresh_rotate(bytea, bytea, integer, text, text, text),
+	homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer),
 	homebot.authenticate_api_key(text, bytea)
 FROM PUBLIC, homebot_app, homebot_admin;
 
@@ -573,6 +587,6 @@ GRANT EXECUTE ON FUNCTION
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
 	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
 	homebot.register(text, text, text, text, text, text, text, bytea, integer),
-	homebot.refresh_rotate(bytea, bytea, integer, text, text, text),
+	homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer),
 	homebot.authenticate_api_key(text, bytea)
 TO homebot_app;

@@ -189,7 +189,7 @@ INSERT INTO auth_functions VALUES
 	('homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint)'),
 	('homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text)'),
 	('homebot.register(text, text, text, text, text, text, text, bytea, integer)'),
-	('homebot.refresh_rotate(bytea, bytea, integer, text, text, text)'),
+	('homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer)'),
 	('homebot.authenticate_api_key(text, bytea)');
 
 SELECT is(
