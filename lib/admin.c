@@ -62,8 +62,7 @@ admin_org_create(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct json_object **org, const char **invite_token,
     struct hb_error *err)
 {
-	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX), hex[65], ttl[16];
-	unsigned char hash[HB_SHA256_LEN];
+	char hex[HB_TOKEN_HEX_LEN], ttl[16], *token;
 	const char *params[9] = { in->name, in->slug, in->owner_email, hex, ttl,
 	    ctx->user_id, ctx->ip, ctx->user_agent, ctx->request_id };
 	const char *status, *owner;
@@ -72,10 +71,9 @@ admin_org_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 	*org = NULL;
 	*invite_token = NULL;
-	if (token == NULL || auth_refresh_new(token, hash) == -1)
+	if ((token = auth_token_new(a, hex)) == NULL)
 		return hb_fail(err, 503, "service_unavailable",
 		    "No randomness available.");
-	crypto_hex(hash, sizeof(hash), hex);
 	snprintf(ttl, sizeof(ttl), "%d", HB_INVITE_TTL);
 	res = db_tenant_query(db, ctx, false, SQL_CREATE_ORG, 9, params, err);
 	if (res == NULL)

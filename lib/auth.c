@@ -172,8 +172,7 @@ static int
 auth_key(struct hb_request *r, struct hb_db *db, const char *key,
     struct hb_principal *who, struct hb_error *err)
 {
-	char prefix[HB_API_KEY_PREFIX_LEN + 1], hex[2 * HB_SHA256_LEN + 1];
-	unsigned char hash[HB_SHA256_LEN];
+	char prefix[HB_API_KEY_PREFIX_LEN + 1], hex[HB_TOKEN_HEX_LEN];
 	struct hb_db_ctx ctx = { .request_id = r->request_id,
 	    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
 	const char *params[2] = { prefix, hex };
@@ -184,8 +183,7 @@ auth_key(struct hb_request *r, struct hb_db *db, const char *key,
 	if (!auth_api_key_parse(key, prefix))
 		return hb_fail(err, 401, "invalid_api_key",
 		    "The API key is not valid.");
-	crypto_sha256(key, strlen(key), hash);
-	crypto_hex(hash, sizeof(hash), hex);
+	auth_token_hex(key, hex);
 	res = db_tenant_query(db, &ctx, false, SQL_AUTH_KEY, 2, params, err);
 	if (res == NULL)
 		return -1;

@@ -86,3 +86,24 @@ auth_api_key_parse(const char *key, char prefix[HB_API_KEY_PREFIX_LEN + 1])
 	prefix[HB_API_KEY_PREFIX_LEN] = '\0';
 	return true;
 }
+
+char *
+auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN])
+{
+	unsigned char hash[HB_SHA256_LEN];
+	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX);
+
+	if (token == NULL || auth_refresh_new(token, hash) == -1)
+		return NULL;
+	crypto_hex(hash, sizeof(hash), hex);
+	return token;
+}
+
+void
+auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN])
+{
+	unsigned char hash[HB_SHA256_LEN];
+
+	crypto_sha256(token, strlen(token), hash);
+	crypto_hex(hash, sizeof(hash), hex);
+}

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "arena.h"
 #include "crypto.h"
 
 /* 32 random bytes, base64url: 43 characters. */
@@ -14,6 +15,17 @@
 /* How long an invitation stays valid, in seconds: 7 days. */
 #define HB_INVITE_TTL		604800
 
+/* The hex of a token's SHA-256, as the tables keep it, with its NUL. */
+#define HB_TOKEN_HEX_LEN	(2 * HB_SHA256_LEN + 1)
+
+/*
+ * A new opaque token (refresh, invitation: 256 bits from the OS) in the
+ * arena, and the hex of its SHA-256 in hex. NULL when there is no memory
+ * or no randomness.
+ */
+char	*auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN]);
+/* The hex of the SHA-256 of token, the form the tables keep. */
+void	auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN]);
 /* A new refresh token (256 bits from the OS) and its SHA-256; 0 or -1. */
 int	auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 	    unsigned char hash[HB_SHA256_LEN]);

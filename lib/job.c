@@ -53,8 +53,8 @@ static const char SQL_RETRY[] =
     " pg_notify('" HB_JOB_CHANNEL "', '') AS _notified";
 
 /*
- * homebot.job_claim and job_succeed (schema/R__jobs.sql): the previous
- * job's success and the next job, SKIP LOCKED, in one round trip.
+ * homebot.job_claim (schema/R__jobs.sql): the previous batch's successes
+ * and the next batch, SKIP LOCKED, in one round trip.
  */
 static const char SQL_CLAIM[] =
     "SELECT id, organization_id, kind, payload, attempts, max_attempts"
@@ -64,7 +64,6 @@ static const char SQL_HEARTBEAT[] =
     " make_interval(secs => $3), updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
     " RETURNING id";
-static const char SQL_SUCCEED[] = "SELECT homebot.job_succeed($1, $2)";
 static const char SQL_RELEASE[] = "SELECT homebot.job_release($1, $2)";
 static const char SQL_FAIL[] =
     "UPDATE homebot.jobs SET status = CASE WHEN $5 OR attempts >= max_attempts"
@@ -269,19 +268,6 @@ job_heartbeat(struct hb_db *db, const struct hb_job *job, const char *owner,
 	if (!held)
 		return hb_fail(err, 409, "lease_lost",
 		    "Another worker holds the job now.");
-	return 0;
-}
-
-int
-job_succeed(struct hb_db *db, const struct hb_job *job, const char *owner,
-    struct hb_error *err)
-{
-	const char *params[2] = { job->id, owner };
-	PGresult *res = db_exec(db, SQL_SUCCEED, 2, params, err);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
 	return 0;
 }
 

@@ -72,7 +72,7 @@ struct hb_job {
 
 /*
  * Records the jobs done (a PostgreSQL array of their ids, "{…}"; NULL:
- * none) as succeeded, like job_succeed(), and takes up to max runnable
+ * none) as succeeded (their payloads lose "secret"), and takes up to max runnable
  * jobs for owner under a lease of lease seconds, in the order they are to
  * run, in one round trip. Returns how many it put in jobs[0..max) (0: none
  * is runnable), or -1 on failure (done not recorded either).
@@ -89,9 +89,6 @@ int	job_heartbeat(struct hb_db *db, const struct hb_job *job,
  */
 int	job_release(struct hb_db *db, const char *ids, const char *owner,
 	    struct hb_error *err);
-/* The job owner holds has succeeded; its payload's "secret" goes. */
-int	job_succeed(struct hb_db *db, const struct hb_job *job,
-	    const char *owner, struct hb_error *err);
 /*
  * Records a failed attempt: the job runs again after delay seconds, or
  * is dead after its last attempt or when permanent (a retry cannot help)

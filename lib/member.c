@@ -65,17 +65,15 @@ member_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_arena *a, const char *email, const char *role,
     struct hb_invited *out, struct hb_error *err)
 {
-	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX), hex[65], ttl[16];
-	unsigned char hash[HB_SHA256_LEN];
+	char hex[HB_TOKEN_HEX_LEN], ttl[16], *token;
 	const char *params[4] = { email, role, hex, ttl };
 	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
 	/* The invite token: 256 bits, only its hash is stored. */
-	if (token == NULL || auth_refresh_new(token, hash) == -1)
+	if ((token = auth_token_new(a, hex)) == NULL)
 		return hb_fail(err, 503, "service_unavailable",
 		    "No randomness available.");
-	crypto_hex(hash, sizeof(hash), hex);
 	snprintf(ttl, sizeof(ttl), "%d", HB_INVITE_TTL);
 	res = db_tenant_query(db, ctx, false, SQL_INVITE, 4, params, err);
 	if (res == NULL)

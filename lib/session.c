@@ -5,7 +5,6 @@
 
 #include "audit.h"
 #include "auth_token.h"
-#include "crypto.h"
 #include "session.h"
 
 /*
@@ -69,7 +68,6 @@ static const char SQL_REVOKE_OTHERS[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
 
-#define HEX_LEN	(2 * HB_SHA256_LEN + 1)
 
 /* Column column of row 0, copied into the arena; NULL when absent. */
 static const char *
@@ -115,28 +113,14 @@ login_from_row(struct hb_arena *a, const PGresult *res, struct hb_login *l)
 	}
 }
 
-static void
-token_hex(const char *token, char hex[HEX_LEN])
-{
-	unsigned char hash[HB_SHA256_LEN];
-
-	crypto_sha256(token, strlen(token), hash);
-	crypto_hex(hash, sizeof(hash), hex);
-}
-
 /* A fresh refresh token in l and the hex of its hash: 0, or -1 (503). */
 static int
-new_refresh(struct hb_arena *a, struct hb_login *l, char hex[HEX_LEN],
-    struct hb_error *err)
+new_refresh(struct hb_arena *a, struct hb_login *l,
+    char hex[HB_TOKEN_HEX_LEN], struct hb_error *err)
 {
-	unsigned char hash[HB_SHA256_LEN];
-	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX);
-
-	if (token == NULL || auth_refresh_new(token, hash) == -1)
+	if ((l->refresh_token = auth_token_new(a, hex)) == NULL)
 		return hb_fail(err, 503, "service_unavailable",
 		    "No randomness available.");
-	crypto_hex(hash, sizeof(hash), hex);
-	l->refresh_token = token;
 	return 0;
 }
 
@@ -173,7 +157,7 @@ session_register(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_arena *a, const struct hb_register *in, struct hb_login *out,
     struct hb_error *err)
 {
-	char hex[HEX_LEN], ttl[16];
+	char hex[HB_TOKEN_HEX_LEN], ttl[16];
 	const char *params[9], *status;
 	int rc;
 
@@ -266,7 +250,7 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_arena *a, const struct hb_session_start *in,
     struct hb_login *out, struct hb_error *err)
 {
-	char hex[HEX_LEN], ttl[16];
+	char hex[HB_TOKEN_HEX_LEN], ttl[16];
 	const char *params[9], *status;
 	int rc;
 
@@ -292,7 +276,7 @@ session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_arena *a, const char *refresh_token, int refresh_ttl,
     int max_age, struct hb_login *out, struct hb_error *err)
 {
-	char old_hex[HEX_LEN], hex[HEX_LEN], ttl[16], age[16];
+	char old_hex[HB_TOKEN_HEX_LEN], hex[HB_TOKEN_HEX_LEN], ttl[16], age[16];
 	const char *params[7], *status;
 	int rc;
 
@@ -302,7 +286,7 @@ session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 	*out = (struct hb_login){ 0 };
 	if (new_refresh(a, out, hex, err) == -1)
 		return -1;
-	token_hex(refresh_token, old_hex);
+	auth_token_hex(refresh_token, old_hex);
 	itoa_buf(ttl, refresh_ttl);
 	params[0] = old_hex;
 	params[1] = hex;
@@ -444,7 +428,7 @@ int
 session_invite_email(struct hb_db *db, struct hb_arena *a,
     const char *invite_token, const char **email, struct hb_error *err)
 {
-	char hex[HEX_LEN];
+	char hex[HB_TOKEN_HEX_LEN];
 	const char *params[1] = { hex };
 	PGresult *res;
 
@@ -452,7 +436,7 @@ session_invite_email(struct hb_db *db, struct hb_arena *a,
 	if (!auth_refresh_valid(invite_token))
 		return hb_fail(err, 401, "invalid_invite",
 		    "The invitation is not valid.");
-	token_hex(invite_token, hex);
+	auth_token_hex(invite_token, hex);
 	res = db_exec(db, SQL_INVITE_EMAIL, 1, params, err);
 	if (res == NULL)
 		return -1;
@@ -469,7 +453,7 @@ session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_arena *a, const struct hb_accept_invite *in,
     struct hb_login *out, struct hb_error *err)
 {
-	char token[HEX_LEN], hex[HEX_LEN], ttl[16];
+	char token[HB_TOKEN_HEX_LEN], hex[HB_TOKEN_HEX_LEN], ttl[16];
 	const char *params[8], *status;
 	int rc;
 
@@ -479,7 +463,7 @@ session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 	*out = (struct hb_login){ 0 };
 	if (new_refresh(a, out, hex, err) == -1)
 		return -1;
-	token_hex(in->invite_token, token);
+	auth_token_hex(in->invite_token, token);
 	itoa_buf(ttl, in->refresh_ttl);
 	params[0] = token;
 	params[1] = in->password_hash;

@@ -1,32 +1,17 @@
--- Background jobs (api.md §7): the statement that hands a worker its next
--- job. The table is in 0004_jobs.sql; enqueueing, finishing and retrying
--- are plain statements of lib/job.c.
+-- Background jobs (api.md §7): what a worker calls to record successes,
+-- take its next jobs and give back those it did not start. The table is
+-- in 0004_jobs.sql; enqueueing, failing and retrying are plain statements
+-- of lib/job.c.
 --
 -- A repeatable file (docs/migrations.md): migrate applies it again, in one
 -- transaction, whenever it changes. Edit a function here, in place.
 
--- job_succeed: p_owner's running job p_id has succeeded; its payload
--- loses its "secret" part (a mail's token-bearing link). Nothing happens
--- when another worker holds the job now (p_owner's lease ran out).
-CREATE OR REPLACE FUNCTION homebot.job_succeed(p_id uuid, p_owner text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, homebot, pg_temp
-AS $$
-BEGIN
-	UPDATE homebot.jobs
-	   SET status = 'succeeded', finished_at = now(), payload = payload - 'secret',
-	       lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, updated_at = now()
-	 WHERE id = p_id AND lease_owner = p_owner AND status = 'running';
-END
-$$;
-REVOKE ALL ON FUNCTION homebot.job_succeed(uuid, text) FROM PUBLIC, homebot_app, homebot_admin;
-GRANT EXECUTE ON FUNCTION homebot.job_succeed(uuid, text) TO homebot_worker;
-
--- job_claim: records the jobs p_done (when any) as succeeded (as
--- job_succeed does, for many at once), then hands p_owner up to p_max (0 to 100) runnable
--- jobs under a lease of p_lease seconds, in the order they are to run, or
--- no row: one round trip between two batches. By jobs_runnable_idx, which
+-- job_claim: records p_owner's running jobs p_done (when any) as
+-- succeeded, their payloads without their "secret" part (a mail's
+-- token-bearing link); a job another worker holds now (p_owner's lease
+-- ran out) is left alone. Then hands p_owner up to p_max (0 to 100)
+-- runnable jobs under a lease of p_lease seconds, in the order they are
+-- to run, or no row: one round trip between two batches. By jobs_runnable_idx, which
 -- holds only pending jobs, so it stays an index scan however many finished
 -- jobs the table keeps. SKIP LOCKED lets workers take different jobs at
 -- once, none waiting for another and no job given twice. Only

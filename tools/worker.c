@@ -245,16 +245,41 @@ log_job(const struct worker *w, const struct hb_job *job,
 	    "job", f);
 }
 
-/* Adds a job's id to the successes the next claim records. */
-static void
-done_add(struct worker *w, const char *id)
+/* The fields of a warning: the job (may be NULL) and what went wrong. */
+static struct json_object *
+error_fields(const char *job_id, const struct hb_error *err)
 {
-	size_t n = strlen(w->done);
+	struct json_object *f = json_object_new_object();
+
+	if (job_id != NULL)
+		json_object_object_add(f, "job_id",
+		    json_object_new_string(job_id));
+	json_object_object_add(f, "error", json_object_new_string(err->message));
+	return f;
+}
+
+/* Adds id to list, a PostgreSQL array literal "{…}" ("" when empty). */
+static void
+id_list_add(char *list, size_t size, const char *id)
+{
+	size_t n = strlen(list);
 
 	if (n == 0)
-		snprintf(w->done, sizeof(w->done), "{%s}", id);
-	else if (n + strlen(id) + 2 < sizeof(w->done))
-		snprintf(w->done + n - 1, sizeof(w->done) - n + 1, ",%s}", id);
+		snprintf(list, size, "{%s}", id);
+	else if (n + strlen(id) + 2 < size)
+		snprintf(list + n - 1, size - n + 1, ",%s}", id);
+}
+
+/* A random number in [0, 1) for the jitter; 0 without randomness. */
+static double
+random_unit(void)
+{
+	unsigned char r[4];
+
+	if (crypto_random(r, sizeof(r)) == -1)
+		return 0;
+	return (double)((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 |
+	    (uint32_t)r[2] << 8 | r[3]) / 4294967296.0;
 }
 
 /*
@@ -268,7 +293,6 @@ run_job(struct worker *w, const struct hb_job *job)
 	char error[HB_JOB_ERROR_MAX + 1] = "";
 	struct hb_error err = {0};
 	struct timespec t0;
-	unsigned char r[4];
 	bool dead = false;
 	double delay;
 	int rc;
@@ -286,16 +310,12 @@ run_job(struct worker *w, const struct hb_job *job)
 	/* Whatever the handler left open is not part of the outcome. */
 	db_tx_rollback(w->db);
 	if (rc == 0) {
-		done_add(w, job->id);
+		id_list_add(w->done, sizeof(w->done), job->id);
 		log_job(w, job, "succeeded", ms_since(&t0), NULL);
 		return;
 	}
-	if (crypto_random(r, sizeof(r)) == -1)
-		memset(r, 0, sizeof(r));
 	delay = job_backoff(job->attempt, w->cfg.job_backoff_base,
-	    w->cfg.job_backoff_cap,
-	    (double)((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 |
-	    (uint32_t)r[2] << 8 | r[3]) / 4294967296.0);
+	    w->cfg.job_backoff_cap, random_unit());
 	hb_error_clear(&err);
 	if (job_fail(w->db, job, w->owner, error, delay, rc == JOB_PERMANENT,
 	    &dead, &err) == -1)
@@ -314,18 +334,12 @@ static void
 stop_cleanly(struct worker *w)
 {
 	struct hb_error err = {0};
-	char left[sizeof(w->done)];
-	size_t n = 0;
+	char left[sizeof(w->done)] = "";
 
-	left[0] = '\0';
 	for (int i = w->next; i < w->nbatch; i++)
-		n += (size_t)snprintf(left + n, sizeof(left) - n, "%s%s",
-		    n == 0 ? "{" : ",", w->batch[i].id);
-	if (n > 0 && n + 1 < sizeof(left)) {
-		snprintf(left + n, sizeof(left) - n, "}");
-		if (job_release(w->db, left, w->owner, &err) == -1)
-			hb_error_clear(&err);
-	}
+		id_list_add(left, sizeof(left), w->batch[i].id);
+	if (left[0] != '\0' && job_release(w->db, left, w->owner, &err) == -1)
+		hb_error_clear(&err);
 	for (int i = 0; i < 30 && w->done[0] != '\0'; i++) {
 		/* A claim of no job: it only records the successes. */
 		if (job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
@@ -370,7 +384,7 @@ batch_next(struct worker *w)
 		    &err) == 0)
 			return job;
 		log_event(NULL, "warn", "a job of the batch was lost",
-		    json_object_new_string(err.message));
+		    error_fields(job->id, &err));
 		hb_error_clear(&err);
 	}
 	return NULL;
@@ -407,7 +421,7 @@ work_once(struct worker *w)
 		db_wait_notify(w->db, IDLE_WAIT_MS, &err);
 	else {
 		log_event(NULL, "warn", "cannot take a job",
-		    json_object_new_string(err.message));
+		    error_fields(NULL, &err));
 		sleep(1);
 	}
 	hb_error_clear(&err);
