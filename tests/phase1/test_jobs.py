@@ -63,8 +63,17 @@ def worker_children(stack):
     out = subprocess.run(["pgrep", "-f", f"^{stack.dir}/app/bin/homebot-worker"],
                          capture_output=True, text=True).stdout.split()
     pids = {int(p) for p in out}
-    return sorted(p for p in pids
-                  if int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1]) in pids)
+    return sorted(p for p in pids if parent_pid(p) in pids)
+
+
+def parent_pid(pid):
+    """The parent of pid, or None once pid has exited (as workers do while
+    they stop: pgrep may name a process that is gone when it is read)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
 
 
 def test_a_job_is_run_by_a_worker_soon_after_it_is_enqueued(jstack):
