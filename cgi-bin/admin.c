@@ -65,7 +65,6 @@ handle_create_org(struct hb_request *r, struct hb_app *app)
 	struct hb_json_check c;
 	struct hb_admin_org_new in;
 	struct json_object *o;
-	const char *token;
 
 	if (admin_auth(r, app, &ctx) == -1)
 		return -1;
@@ -74,12 +73,9 @@ handle_create_org(struct hb_request *r, struct hb_app *app)
 	in.slug = json_get_string(&c, "slug", false, 1, 63);
 	in.owner_email = validate_email(&c, r->arena, "owner_email", true);
 	if (json_check_done(&c, &r->err) == -1 ||
-	    admin_org_create(app->db, &ctx, r->arena, &in, &o, &token,
+	    admin_org_create(app->db, &ctx, &app->cfg, r->arena, &in, &o,
 	    &r->err) == -1)
 		return -1;
-	if (token != NULL)
-		json_object_object_add(o, "invite_token",
-		    json_object_new_string(token));
 	return http_json(r, 201, o);
 }
 

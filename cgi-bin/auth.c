@@ -1,11 +1,15 @@
 /*
  * The identity endpoints of api.md §2: register, login, refresh, logout,
- * password change, the caller's sessions, switching organization and
- * accepting an invitation. GET /api/v1/auth/me is its own program (me.c)
- * because it is the hot path. The data lives in lib/session.c.
+ * password change, the caller's sessions, switching organization,
+ * invitations, and the email-ownership flows (verification, password
+ * reset, email change). GET /api/v1/auth/me is its own program (me.c)
+ * because it is the hot path. The data lives in lib/session.c and
+ * lib/account.c.
  */
 #include <string.h>
+#include <strings.h>
 
+#include "account.h"
 #include "auth.h"
 #include "auth_password.h"
 #include "page.h"
@@ -54,8 +58,16 @@ handle_register(struct hb_request *r, struct hb_app *app)
 	    &r->err) == -1)
 		return -1;
 	in.password_hash = hash;
-	if (session_register(app->db, &ctx, r->arena, &in, &l, &r->err) == -1)
+	/* The account and the mail of its verification link, or neither. */
+	if (db_tx_begin(app->db, &ctx, &r->err) == -1)
 		return -1;
+	if (session_register(app->db, &ctx, r->arena, &in, &l, &r->err) == -1 ||
+	    account_verify_send(app->db, &app->cfg, r->arena, l.user_id,
+	    &r->err) == -1 ||
+	    db_tx_commit(app->db, &r->err) == -1) {
+		db_tx_rollback(app->db);
+		return -1;
+	}
 	return send_tokens(r, app, 201, &l);
 }
 
@@ -105,12 +117,48 @@ password_opens(const struct hb_app *app, const struct hb_login_lookup *l,
 	    strlen(password) <= HB_PASSWORD_MAX;
 }
 
+/*
+ * Whether password opens the account of email, wherever a password is
+ * checked (login, password and email change, an invitation of a verified
+ * account): 429 too_many_attempts while the email is locked out, else the
+ * attempt counts against the lockout, and a wrong password is audited and
+ * answered 401 invalid_credentials. found is the account looked up.
+ */
+static int
+password_check(struct hb_request *r, struct hb_app *app,
+    const struct hb_db_ctx *ctx, const char *email, const char *password,
+    struct hb_login_lookup *found)
+{
+	struct hb_login_limits lim = { app->cfg.login_max_attempts,
+	    app->cfg.login_window };
+	const char *key = validate_email_key(r->arena, email);
+
+	if (key == NULL)
+		return hb_fail(&r->err, 503, "service_unavailable",
+		    "Out of memory.");
+	if (session_login_lookup(app->db, ctx, r->arena, key, &lim, found,
+	    &r->err) == -1)
+		return -1;
+	if (found->retry_after > 0) {
+		hb_fail(&r->err, 429, "too_many_attempts",
+		    "Too many failed logins for this email; try again later.");
+		r->err.retry_after = found->retry_after;
+		return -1;
+	}
+	if (!password_opens(app, found, password)) {
+		if (session_login_failed(app->db, ctx, key, found, &lim,
+		    &r->err) == -1)
+			return -1;
+		return hb_fail(&r->err, 401, "invalid_credentials",
+		    "Email or password is wrong.");
+	}
+	return 0;
+}
+
 static int
 handle_login(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_db_ctx ctx = auth_ctx(NULL, r);
-	struct hb_login_limits lim = { app->cfg.login_max_attempts,
-	    app->cfg.login_window };
 	struct hb_session_start in = { .refresh_ttl =
 	    app->cfg.refresh_token_ttl };
 	const char *email, *password;
@@ -119,28 +167,9 @@ handle_login(struct hb_request *r, struct hb_app *app)
 	struct hb_login l;
 
 	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1 ||
-	    login_input(r, &email, &password, &in.org_id) == -1)
+	    login_input(r, &email, &password, &in.org_id) == -1 ||
+	    password_check(r, app, &ctx, email, password, &found) == -1)
 		return -1;
-	email = validate_email_key(r->arena, email);
-	if (email == NULL)
-		return hb_fail(&r->err, 503, "service_unavailable",
-		    "Out of memory.");
-	if (session_login_lookup(app->db, &ctx, r->arena, email, &lim, &found,
-	    &r->err) == -1)
-		return -1;
-	if (found.retry_after > 0) {
-		hb_fail(&r->err, 429, "too_many_attempts",
-		    "Too many failed logins for this email; try again later.");
-		r->err.retry_after = found.retry_after;
-		return -1;
-	}
-	if (!password_opens(app, &found, password)) {
-		if (session_login_failed(app->db, &ctx, email, &found, &lim,
-		    &r->err) == -1)
-			return -1;
-		return hb_fail(&r->err, 401, "invalid_credentials",
-		    "Email or password is wrong.");
-	}
 	/* Only a weaker hash is replaced: a stronger one is kept as it is. */
 	if (auth_password_cost(found.password_hash) < app->cfg.bcrypt_cost) {
 		if (auth_password_hash(password, app->cfg.bcrypt_cost, rehash,
@@ -205,10 +234,14 @@ handle_password(struct hb_request *r, struct hb_app *app)
 	struct hb_principal who;
 	struct hb_json_check c;
 	struct hb_db_ctx ctx;
-	const char *current, *next, *stored;
+	struct hb_login_lookup found;
+	const char *current, *next;
 	char hash[HB_HASH_MAX];
 
-	/* Guesses of the current password count against the IP's limit. */
+	/*
+	 * Guesses of the current password count against the IP's limit and
+	 * the email's lockout, as logins do.
+	 */
 	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
 	    &r->err) == -1)
 		return -1;
@@ -220,17 +253,15 @@ handle_password(struct hb_request *r, struct hb_app *app)
 	next = json_get_string(&c, "new_password", true, 1, 1024);
 	validate_new_password(&c, &app->cfg, "new_password", next, who.email);
 	if (json_check_done(&c, &r->err) == -1 ||
-	    session_password_hash(app->db, &ctx, r->arena, &stored,
-	    &r->err) == -1)
+	    password_check(r, app, &ctx, who.email, current, &found) == -1)
 		return -1;
-	if (stored == NULL || strlen(current) > HB_PASSWORD_MAX ||
-	    !auth_password_verify(current, stored))
+	if (found.user_id == NULL || strcmp(found.user_id, who.user_id) != 0)
 		return hb_fail(&r->err, 401, "invalid_credentials",
 		    "The current password is wrong.");
 	if (auth_password_hash(next, app->cfg.bcrypt_cost, hash,
 	    &r->err) == -1 ||
-	    session_set_password(app->db, &ctx, who.session_id, stored, hash,
-	    &r->err) == -1)
+	    session_set_password(app->db, &ctx, who.session_id,
+	    found.password_hash, hash, &r->err) == -1)
 		return -1;
 	return http_no_content(r);
 }
@@ -299,6 +330,37 @@ handle_switch(struct hb_request *r, struct hb_app *app)
 	return send_tokens(r, app, 200, &l);
 }
 
+/*
+ * How an invitation for a verified account is proven: the caller's access
+ * token of that account, else its current password (counted like a
+ * login). Fills in; 0 or -1.
+ */
+static int
+invite_proof(struct hb_request *r, struct hb_app *app,
+    const struct hb_db_ctx *ctx, const struct hb_invite_lookup *inv,
+    const char *password, struct hb_accept_invite *in)
+{
+	struct hb_principal who;
+	struct hb_login_lookup found;
+
+	if (http_header(r, "authorization") != NULL) {
+		if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY,
+		    &who, &r->err) == -1)
+			return -1;
+		if (strcmp(who.user_id, inv->user_id) == 0) {
+			in->user_id = who.user_id;
+			return 0;
+		}
+	}
+	if (password == NULL)
+		return hb_fail(&r->err, 401, "invalid_credentials",
+		    "Sign in as the invited account, or give its password.");
+	if (password_check(r, app, ctx, inv->email, password, &found) == -1)
+		return -1;
+	in->verified_hash = found.password_hash;
+	return 0;
+}
+
 static int
 handle_accept_invite(struct hb_request *r, struct hb_app *app)
 {
@@ -306,7 +368,8 @@ handle_accept_invite(struct hb_request *r, struct hb_app *app)
 	struct hb_json_check c;
 	struct hb_accept_invite in = { .refresh_ttl =
 	    app->cfg.refresh_token_ttl };
-	const char *password, *email = NULL;
+	struct hb_invite_lookup inv = { 0 };
+	const char *password;
 	char hash[HB_HASH_MAX];
 	struct hb_login l;
 
@@ -314,25 +377,256 @@ handle_accept_invite(struct hb_request *r, struct hb_app *app)
 		return -1;
 	json_check_begin(&c, r->json);
 	in.invite_token = json_get_string(&c, "invite_token", true, 1, 1024);
-	password = json_get_string(&c, "password", true, 1, 1024);
+	password = json_get_string(&c, "password", false, 1, 1024);
 	in.full_name = json_get_string(&c, "full_name", false, 0, 200);
-	/* The invitation's email, so the password can be checked against it. */
-	if (in.invite_token != NULL &&
-	    session_invite_email(app->db, r->arena, in.invite_token,
-	    &email, &r->err) == -1) {
+	/* Which rule applies, and the address a new password must differ from. */
+	if (in.invite_token != NULL && session_invite_lookup(app->db,
+	    r->arena, in.invite_token, &inv, &r->err) == -1) {
 		json_object_put(c.details);
 		return -1;
 	}
-	validate_new_password(&c, &app->cfg, "password", password, email);
-	if (json_check_done(&c, &r->err) == -1 ||
-	    auth_password_hash(password, app->cfg.bcrypt_cost, hash,
-	    &r->err) == -1)
+	if (in.invite_token != NULL && !inv.verified) {
+		if (password == NULL)
+			json_check_fail(&c, "password",
+			    "is required: choose the account's password");
+		validate_new_password(&c, &app->cfg, "password", password,
+		    inv.email);
+	}
+	if (json_check_done(&c, &r->err) == -1)
 		return -1;
-	in.password_hash = hash;
+	if (inv.verified) {
+		if (invite_proof(r, app, &ctx, &inv, password, &in) == -1)
+			return -1;
+	} else {
+		if (auth_password_hash(password, app->cfg.bcrypt_cost, hash,
+		    &r->err) == -1)
+			return -1;
+		in.password_hash = hash;
+	}
 	if (session_accept_invite(app->db, &ctx, r->arena, &in, &l,
 	    &r->err) == -1)
 		return -1;
 	return send_tokens(r, app, 200, &l);
+}
+
+/* GET /api/v1/auth/invitations and its accept need a verified address. */
+static int
+verified_caller(struct hb_request *r, struct hb_app *app,
+    struct hb_principal *who)
+{
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, who,
+	    &r->err) == -1)
+		return -1;
+	if (!who->email_verified)
+		return hb_fail(&r->err, 403, "email_not_verified",
+		    "Verify your email address first.");
+	return 0;
+}
+
+static int
+handle_invitations(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_page page;
+	struct hb_rows rows;
+	struct hb_db_ctx ctx;
+
+	if (verified_caller(r, app, &who) == -1 ||
+	    page_parse(r, "invitations", who.user_id, &page, &r->err) == -1)
+		return -1;
+	ctx = auth_ctx(&who, r);
+	if (account_invitations(app->db, &ctx, who.user_id, &page, &rows,
+	    &r->err) == -1)
+		return -1;
+	return send_rows(r, &page, &rows);
+}
+
+static int
+handle_invitation_accept(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	struct hb_accept_invite in = { .refresh_ttl =
+	    app->cfg.refresh_token_ttl };
+	struct hb_login l;
+
+	in.invitation_id = http_route_param(r, "id");
+	if (verified_caller(r, app, &who) == -1)
+		return -1;
+	if (!uuid_valid(in.invitation_id))
+		return hb_fail(&r->err, 404, "not_found",
+		    "No such invitation.");
+	in.user_id = who.user_id;
+	if (session_accept_invite(app->db, &ctx, r->arena, &in, &l,
+	    &r->err) == -1)
+		return -1;
+	return send_tokens(r, app, 200, &l);
+}
+
+/* 202 with a message: the mail is on its way (or, by design, not). */
+static int
+send_accepted(struct hb_request *r, const char *message)
+{
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "message",
+	    json_object_new_string(message));
+	return http_json(r, 202, body);
+}
+
+/* {"user": user}, with user the caller's. */
+static int
+send_user(struct hb_request *r, struct json_object *user)
+{
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "user", user);
+	return http_json(r, 200, body);
+}
+
+/* The one field "token" of the body; NULL with err set. */
+static const char *
+read_token(struct hb_request *r, const char *field)
+{
+	struct hb_json_check c;
+	const char *token;
+
+	json_check_begin(&c, r->json);
+	token = json_get_string(&c, field, true, 1, 1024);
+	return json_check_done(&c, &r->err) == -1 ? NULL : token;
+}
+
+static int
+handle_verify_email(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	struct json_object *user;
+	const char *token;
+
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1 ||
+	    (token = read_token(r, "token")) == NULL ||
+	    account_verify(app->db, &ctx, token, &user, &r->err) == -1)
+		return -1;
+	return send_user(r, user);
+}
+
+static int
+handle_verify_resend(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx;
+
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
+	    &r->err) == -1)
+		return -1;
+	ctx = auth_ctx(&who, r);
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1 ||
+	    db_tx_begin(app->db, &ctx, &r->err) == -1)
+		return -1;
+	if (account_verify_send(app->db, &app->cfg, r->arena, who.user_id,
+	    &r->err) == -1 || db_tx_commit(app->db, &r->err) == -1) {
+		db_tx_rollback(app->db);
+		return -1;
+	}
+	return send_accepted(r, "A new confirmation link is on its way.");
+}
+
+static int
+handle_forgot(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	struct hb_json_check c;
+	const char *email;
+
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	email = validate_email(&c, r->arena, "email", true);
+	if (json_check_done(&c, &r->err) == -1 ||
+	    account_forgot(app->db, &ctx, &app->cfg, r->arena, email,
+	    &r->err) == -1)
+		return -1;
+	/* The same answer whether or not the account exists. */
+	return send_accepted(r, "If an account has this address, a link to "
+	    "reset its password is on its way.");
+}
+
+static int
+handle_reset(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	struct hb_json_check c;
+	const char *token, *password, *email = NULL;
+	char hash[HB_HASH_MAX];
+
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	token = json_get_string(&c, "token", true, 1, 1024);
+	password = json_get_string(&c, "new_password", true, 1, 1024);
+	/* The account's address, so the password can be checked against it. */
+	if (token != NULL && account_reset_email(app->db, r->arena, token,
+	    &email, &r->err) == -1) {
+		json_object_put(c.details);
+		return -1;
+	}
+	validate_new_password(&c, &app->cfg, "new_password", password, email);
+	if (json_check_done(&c, &r->err) == -1 ||
+	    auth_password_hash(password, app->cfg.bcrypt_cost, hash,
+	    &r->err) == -1 ||
+	    account_reset(app->db, &ctx, token, hash, &r->err) == -1)
+		return -1;
+	return http_no_content(r);
+}
+
+static int
+handle_email_change(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_json_check c;
+	struct hb_db_ctx ctx;
+	struct hb_login_lookup found;
+	struct hb_email_change in;
+	const char *password;
+
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
+	    &r->err) == -1)
+		return -1;
+	ctx = auth_ctx(&who, r);
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	in.new_email = validate_email(&c, r->arena, "new_email", true);
+	password = json_get_string(&c, "password", true, 1, 1024);
+	if (in.new_email != NULL && strcasecmp(in.new_email, who.email) == 0)
+		json_check_fail(&c, "new_email", "is the current address");
+	if (json_check_done(&c, &r->err) == -1 ||
+	    password_check(r, app, &ctx, who.email, password, &found) == -1)
+		return -1;
+	if (found.user_id == NULL || strcmp(found.user_id, who.user_id) != 0)
+		return hb_fail(&r->err, 401, "invalid_credentials",
+		    "The password is wrong.");
+	in.user_id = who.user_id;
+	in.verified_hash = found.password_hash;
+	if (account_email_change(app->db, &ctx, &app->cfg, r->arena, &in,
+	    &r->err) == -1)
+		return -1;
+	return send_accepted(r, "A confirmation link is on its way to the "
+	    "new address.");
+}
+
+static int
+handle_email_confirm(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	struct json_object *user;
+	const char *token;
+
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1 ||
+	    (token = read_token(r, "token")) == NULL ||
+	    account_email_confirm(app->db, &ctx, token, &user, &r->err) == -1)
+		return -1;
+	return send_user(r, user);
 }
 
 static const struct hb_route routes[] = {
@@ -345,6 +639,16 @@ static const struct hb_route routes[] = {
 	{ "POST", "/api/v1/auth/password", handle_password, 0 },
 	{ "GET", "/api/v1/auth/sessions", handle_sessions, 0 },
 	{ "DELETE", "/api/v1/auth/sessions/{id}", handle_session_delete, 0 },
+	{ "GET", "/api/v1/auth/invitations", handle_invitations, 0 },
+	{ "POST", "/api/v1/auth/invitations/{id}/accept",
+	    handle_invitation_accept, 0 },
+	{ "POST", "/api/v1/auth/verify-email", handle_verify_email, 0 },
+	{ "POST", "/api/v1/auth/verify-email/resend", handle_verify_resend,
+	    0 },
+	{ "POST", "/api/v1/auth/password/forgot", handle_forgot, 0 },
+	{ "POST", "/api/v1/auth/password/reset", handle_reset, 0 },
+	{ "POST", "/api/v1/auth/email", handle_email_change, 0 },
+	{ "POST", "/api/v1/auth/email/confirm", handle_email_confirm, 0 },
 };
 
 PROGRAM("homebot-auth", routes)

@@ -24,6 +24,8 @@ me_to_json(const struct hb_principal *who)
 	json_object_object_add(me, "email", json_object_new_string(who->email));
 	json_object_object_add(me, "full_name",
 	    json_object_new_string(who->full_name));
+	json_object_object_add(me, "email_verified",
+	    json_object_new_boolean(who->email_verified));
 	json_object_object_add(me, "created_at",
 	    json_object_new_string(who->user_created_at));
 	org = json_object_new_object();

@@ -1,8 +1,8 @@
 /*
- * Members and invitations (api.md §3): list, add or invite, change a
- * role, remove. Every check is a permission; owners are guarded by
- * members:owners and the database refuses to lose the last owner. The
- * data lives in lib/member.c.
+ * Members and invitations (api.md §3): list, invite (always by mail),
+ * send an invitation again, change a role, remove. Every check is a
+ * permission; owners are guarded by members:owners and the database
+ * refuses to lose the last owner. The data lives in lib/member.c.
  */
 #include <string.h>
 
@@ -49,7 +49,7 @@ handle_add(struct hb_request *r, struct hb_app *app)
 	struct hb_principal who;
 	struct hb_json_check c;
 	struct hb_db_ctx ctx;
-	struct hb_invited inv;
+	struct json_object *member;
 	const char *email, *role;
 
 	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
@@ -62,13 +62,10 @@ handle_add(struct hb_request *r, struct hb_app *app)
 	    auth_require(&who, "members:owners", &r->err) == -1))
 		return -1;
 	ctx = auth_ctx(&who, r);
-	if (member_invite(app->db, &ctx, r->arena, email, role, &inv,
-	    &r->err) == -1)
+	if (member_invite(app->db, &ctx, &app->cfg, r->arena, email, role,
+	    &member, &r->err) == -1)
 		return -1;
-	if (inv.invite_token != NULL)
-		json_object_object_add(inv.member, "invite_token",
-		    json_object_new_string(inv.invite_token));
-	return http_json(r, 201, inv.member);
+	return http_json(r, 201, member);
 }
 
 /*
@@ -111,6 +108,23 @@ handle_change(struct hb_request *r, struct hb_app *app)
 }
 
 static int
+handle_resend(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_member_change in = { 0 };
+	struct hb_db_ctx ctx;
+	struct json_object *body;
+
+	if (change_input(r, app, &in, &ctx) == -1 ||
+	    member_resend_invite(app->db, &ctx, &app->cfg, r->arena,
+	    in.user_id, &r->err) == -1)
+		return -1;
+	body = json_object_new_object();
+	json_object_object_add(body, "message", json_object_new_string(
+	    "A new invitation is on its way."));
+	return http_json(r, 202, body);
+}
+
+static int
 handle_remove(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_member_change in = { 0 };
@@ -126,6 +140,7 @@ static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/members", handle_list, 0 },
 	{ "POST", "/api/v1/members", handle_add, 0 },
 	{ "PATCH", "/api/v1/members/{user_id}", handle_change, 0 },
+	{ "POST", "/api/v1/members/{user_id}/resend-invite", handle_resend, 0 },
 	{ "DELETE", "/api/v1/members/{user_id}", handle_remove, 0 },
 };
 

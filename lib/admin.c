@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "job.h"
 #include "audit.h"
 #include "auth_token.h"
 #include "validate.h"
@@ -22,9 +23,9 @@ static const char SQL_ORGS[] =
     " ORDER BY o.created_at DESC, o.id DESC LIMIT $3";
 static const char SQL_CREATE_ORG[] =
     "SELECT status AS _status, id, name, slug, owner_id, owner_status, "
-    HB_SQL_TS("created_at") " AS created_at"
+    HB_SQL_TS("created_at") " AS created_at, _mail, _owner_email"
     " FROM homebot.admin_create_organization($1, $2, $3, decode($4, 'hex'),"
-    " $5, $6, $7, $8, $9)";
+    " $5, $6, $7, $8, $9, $10)";
 static const char SQL_SUSPEND[] =
     "UPDATE homebot.organizations o SET suspended_at = CASE WHEN $2"
     " THEN COALESCE(suspended_at, now()) END, updated_at = now()"
@@ -56,38 +57,57 @@ admin_org_list(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    rows, err);
 }
 
+/* Enqueues the invitation of a new organization's owner (res's row). */
+static int
+owner_mail(struct hb_db *db, const struct hb_config *cfg, const PGresult *res,
+    const char *token, struct hb_error *err)
+{
+	struct hb_job_mail m = { .to = db_value(res, 0, "_owner_email"),
+	    .template = "invite", .page = "/account/invite", .token = token,
+	    .vars = { "organization", db_value(res, 0, "name"), "inviter",
+	    "The platform administrator" } };
+
+	if (!db_bool(res, 0, "_mail"))
+		return 0;
+	return job_enqueue_mail(db, cfg, &m, err);
+}
+
 int
 admin_org_create(struct hb_db *db, const struct hb_db_ctx *ctx,
-    struct hb_arena *a, const struct hb_admin_org_new *in,
-    struct json_object **org, const char **invite_token,
+    const struct hb_config *cfg, struct hb_arena *a,
+    const struct hb_admin_org_new *in, struct json_object **org,
     struct hb_error *err)
 {
-	char hex[HB_TOKEN_HEX_LEN], ttl[16], *token;
-	const char *params[9] = { in->name, in->slug, in->owner_email, hex, ttl,
-	    ctx->user_id, ctx->ip, ctx->user_agent, ctx->request_id };
-	const char *status, *owner;
+	char hex[HB_TOKEN_HEX_LEN], ttl[16], max[16], *token;
+	const char *params[10] = { in->name, in->slug, in->owner_email, hex,
+	    ttl, ctx->user_id, ctx->ip, ctx->user_agent, ctx->request_id, max };
+	const char *status;
 	PGresult *res;
-	int rc = 0;
+	int rc;
 
 	*org = NULL;
-	*invite_token = NULL;
 	if ((token = auth_token_new(a, hex)) == NULL)
 		return hb_fail(err, 503, "service_unavailable",
 		    "No randomness available.");
-	snprintf(ttl, sizeof(ttl), "%d", HB_INVITE_TTL);
-	res = db_tenant_query(db, ctx, false, SQL_CREATE_ORG, 9, params, err);
+	snprintf(ttl, sizeof(ttl), "%d", cfg->invite_token_ttl);
+	snprintf(max, sizeof(max), "%d", cfg->mail_per_hour);
+	res = db_tenant_query(db, ctx, true, SQL_CREATE_ORG, 10, params, err);
 	if (res == NULL)
 		return -1;
 	status = db_value(res, 0, "_status");
-	owner = db_value(res, 0, "owner_status");
 	if (status != NULL && strcmp(status, "ok") == 0) {
-		*org = db_row_json(res, 0);
-		if (owner != NULL && strcmp(owner, "invited") == 0)
-			*invite_token = token;
+		rc = owner_mail(db, cfg, res, token, err);
+		if (rc == 0)
+			*org = db_row_json(res, 0);
 	} else
 		rc = validate_slug_status(status != NULL ? status : "", err);
 	PQclear(res);
-	return rc;
+	if (rc == 0 && db_tx_commit(db, err) == 0)
+		return 0;
+	db_tx_rollback(db);
+	json_object_put(*org);
+	*org = NULL;
+	return -1;
 }
 
 /*

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "config.h"
 #include "db.h"
 #include "error.h"
 #include "page.h"
@@ -28,12 +29,12 @@ struct hb_admin_org_new {
 };
 
 /*
- * Creates an organization whose owner is invited (or added, when the
- * account exists; then *invite_token is NULL): 409 slug_taken, 422.
+ * Creates an organization whose owner is invited by mail (api.md §5; the
+ * token never leaves the mail): 409 slug_taken, 422.
  */
 int	admin_org_create(struct hb_db *db, const struct hb_db_ctx *ctx,
-	    struct hb_arena *a, const struct hb_admin_org_new *in,
-	    struct json_object **org, const char **invite_token,
+	    const struct hb_config *cfg, struct hb_arena *a,
+	    const struct hb_admin_org_new *in, struct json_object **org,
 	    struct hb_error *err);
 /* Suspends (on) or unsuspends an organization: 404 not_found. */
 int	admin_org_suspend(struct hb_db *db, const struct hb_db_ctx *ctx,

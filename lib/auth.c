@@ -21,6 +21,7 @@ static const char SQL_AUTH_JWT[] =
     "SELECT s.user_id, s.organization_id, u.email, u.full_name, "
     HB_SQL_TS("u.created_at") " AS created_at,"
     "  u.disabled_at IS NOT NULL AS disabled,"
+    "  u.email_verified_at IS NOT NULL AS email_verified,"
     "  o.name AS org_name, o.slug AS org_slug,"
     "  o.suspended_at IS NOT NULL AS suspended, m.role,"
     "  array_to_string(ARRAY("
@@ -52,7 +53,7 @@ static const char SQL_AUTH_KEY[] =
     " k.expired, k.revoked, k.organization_id, k.org_name, k.org_slug,"
     " k.org_suspended, k.user_id, k.email, k.full_name, "
     HB_SQL_TS("k.user_created_at") " AS created_at,"
-    " k.user_disabled, k.role"
+    " k.user_disabled, k.role, k.email_verified"
     " FROM homebot.authenticate_api_key($1, decode($2, 'hex')) k";
 
 int
@@ -94,6 +95,7 @@ principal_from_row(struct hb_request *r, const PGresult *res,
 	who->org_id = col(r, res, "organization_id");
 	who->email = col(r, res, "email");
 	who->full_name = col(r, res, "full_name");
+	who->email_verified = db_bool(res, 0, "email_verified");
 	who->user_created_at = col(r, res, "created_at");
 	who->org_name = col(r, res, "org_name");
 	who->org_slug = col(r, res, "org_slug");

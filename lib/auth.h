@@ -22,6 +22,7 @@ struct hb_principal {
 	const char	*user_id;
 	const char	*email;
 	const char	*full_name;
+	bool		 email_verified;
 	const char	*user_created_at;
 	const char	*org_id;
 	const char	*org_name;

@@ -1,6 +1,8 @@
 #ifndef HB_AUTH_SESSION_H
 #define HB_AUTH_SESSION_H
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 #include "auth_jwt.h"
@@ -11,6 +13,7 @@ struct hb_login {
 	const char	*user_id;
 	const char	*email;
 	const char	*full_name;
+	bool		 email_verified;
 	const char	*org_id;
 	const char	*org_name;
 	const char	*org_slug;

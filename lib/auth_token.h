@@ -12,8 +12,6 @@
 /* "hb_" + 8-character prefix + "_" + 43-character secret. */
 #define HB_API_KEY_LEN		(3 + 8 + 1 + HB_SECRET_B64_LEN)
 #define HB_API_KEY_PREFIX_LEN	8
-/* How long an invitation stays valid, in seconds: 7 days. */
-#define HB_INVITE_TTL		604800
 
 /* The hex of a token's SHA-256, as the tables keep it, with its NUL. */
 #define HB_TOKEN_HEX_LEN	(2 * HB_SHA256_LEN + 1)

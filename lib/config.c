@@ -324,6 +324,14 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    &c->refresh_token_ttl, err) == -1 ||
 	    get_int(f, "SESSION_MAX_AGE", 2592000, 60, 315360000,
 	    &c->session_max_age, err) == -1 ||
+	    get_int(f, "VERIFY_TOKEN_TTL", 86400, 60, 31536000,
+	    &c->verify_token_ttl, err) == -1 ||
+	    get_int(f, "INVITE_TOKEN_TTL", 604800, 60, 31536000,
+	    &c->invite_token_ttl, err) == -1 ||
+	    get_int(f, "RESET_TOKEN_TTL", 3600, 60, 86400,
+	    &c->reset_token_ttl, err) == -1 ||
+	    get_int(f, "MAIL_PER_HOUR", 3, 1, 1000, &c->mail_per_hour,
+	    err) == -1 ||
 	    get_str(f, "HOMEBOT_ISSUER", "homebot", c->issuer,
 	    sizeof(c->issuer), err) == -1 ||
 	    get_str(f, "JWT_PRIVATE_KEY_FILE", "", c->jwt_private_key_file,

@@ -43,6 +43,10 @@ struct hb_config {
 	int	 smtp_timeout;		/* seconds a delivery may take */
 	char	 mail_from[512];
 	char	 public_url[512];	/* no trailing '/' */
+	int	 verify_token_ttl;	/* seconds a mailed link is good for */
+	int	 invite_token_ttl;
+	int	 reset_token_ttl;
+	int	 mail_per_hour;		/* mails of a kind to one address */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "job.h"
 #include "json.h"
+#include "mail.h"
 #include "uuid.h"
 
 /*
@@ -24,6 +25,10 @@ static const char SQL_ENQUEUE[] =
     "  AND status IN ('queued', 'running', 'failed') DO NOTHING"
     " RETURNING id)"
     " SELECT j.id, pg_notify('" HB_JOB_CHANNEL "', '') FROM j";
+
+/* A platform mail job, through schema/R__email.sql (the tenant policy). */
+static const char SQL_ENQUEUE_MAIL[] =
+    "SELECT homebot.mail_enqueue($1::jsonb)";
 
 #define JOB_FIELDS \
 	"id, kind, status, attempts, max_attempts, " \
@@ -112,6 +117,59 @@ job_enqueue(struct hb_db *db, const struct hb_job_new *in, bool *queued,
 		return -1;
 	if (queued != NULL)
 		*queued = PQntuples(res) == 1;
+	PQclear(res);
+	return 0;
+}
+
+/* The payload of m: {"to", "template", "vars", "secret": {"link"}}; owned. */
+static struct json_object *
+mail_payload(const struct hb_config *cfg, const struct hb_job_mail *m,
+    struct hb_error *err)
+{
+	struct json_object *p = json_object_new_object();
+	struct json_object *vars = json_object_new_object();
+	char link[1024];
+
+	json_object_object_add(p, "to", json_object_new_string(m->to));
+	json_object_object_add(p, "template",
+	    json_object_new_string(m->template));
+	for (size_t i = 0; i + 1 < sizeof(m->vars) / sizeof(*m->vars) &&
+	    m->vars[i] != NULL; i += 2)
+		json_object_object_add(vars, m->vars[i],
+		    json_object_new_string(m->vars[i + 1] != NULL ?
+		    m->vars[i + 1] : ""));
+	json_object_object_add(p, "vars", vars);
+	if (m->page != NULL) {
+		struct json_object *secret = json_object_new_object();
+
+		if (mail_link(cfg, m->page, m->token, link, sizeof(link),
+		    err) == -1) {
+			json_object_put(secret);
+			json_object_put(p);
+			return NULL;
+		}
+		json_object_object_add(secret, "link",
+		    json_object_new_string(link));
+		json_object_object_add(p, "secret", secret);
+	}
+	return p;
+}
+
+int
+job_enqueue_mail(struct hb_db *db, const struct hb_config *cfg,
+    const struct hb_job_mail *m, struct hb_error *err)
+{
+	struct json_object *p = mail_payload(cfg, m, err);
+	const char *params[1];
+	PGresult *res;
+
+	if (p == NULL)
+		return -1;
+	params[0] = json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN);
+	res = db_exec(db, SQL_ENQUEUE_MAIL, 1, params, err);
+	json_object_put(p);
+	if (res == NULL)
+		return -1;
 	PQclear(res);
 	return 0;
 }

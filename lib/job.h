@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "arena.h"
+#include "config.h"
 #include "db.h"
 #include "error.h"
 #include "http.h"
@@ -40,6 +41,24 @@ struct hb_job_new {
 int	job_enqueue(struct hb_db *db, const struct hb_job_new *in, bool *queued,
 	    struct hb_error *err);
 
+/*
+ * A mail to enqueue: the template (lib/mail_templates.c) with vars, and
+ * the link of an account page (PUBLIC_URL + page + "#token=" + token),
+ * which the job keeps only until it is sent. page NULL: no token link.
+ */
+struct hb_job_mail {
+	const char	*to;
+	const char	*template;
+	const char	*page;		/* e.g. "/account/verify", or NULL */
+	const char	*token;		/* base64url, with page */
+	const char	*vars[8];	/* name, value, name, value…; NULL ends */
+};
+/*
+ * Enqueues m as a platform "mail" job inside the transaction open on db
+ * (no organization's job list shows it); the workers hear of it at commit.
+ */
+int	job_enqueue_mail(struct hb_db *db, const struct hb_config *cfg,
+	    const struct hb_job_mail *m, struct hb_error *err);
 /* The filters of GET …/jobs; each NULL when not given. */
 struct hb_job_filter {
 	const char	*status;

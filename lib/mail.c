@@ -697,48 +697,6 @@ mail_deliver(const struct hb_config *cfg, const struct hb_mail *m,
 }
 
 static bool
-base64url_text(const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (!ascii_alnum((unsigned char)*s) && *s != '-' && *s != '_')
-			return false;
-	return true;
-}
-
-int
-mail_link(const struct hb_config *cfg, const char *path, const char *token,
-    char *out, size_t outsz, struct hb_error *err)
-{
-	int n;
-
-	if (outsz > 0)
-		out[0] = '\0';
-	if (path == NULL || path[0] != '/')
-		return hb_fail(err, 422, "mail_invalid",
-		    "mail: a link path starts with '/'");
-	for (const char *p = path; *p != '\0'; p++)
-		if (!ascii_alnum((unsigned char)*p) &&
-		    strchr("/-_.", *p) == NULL)
-			return hb_fail(err, 422, "mail_invalid",
-			    "mail: a link path is letters, digits and /-_.");
-	if (!base64url_text(token))
-		return hb_fail(err, 422, "mail_invalid",
-		    "mail: a link token is base64url");
-	n = snprintf(out, outsz, "%s%s#token=%s", cfg->public_url, path,
-	    token);
-	if (n < 0 || (size_t)n >= outsz) {
-		if (outsz > 0)
-			out[0] = '\0';
-		return hb_fail(err, 422, "mail_invalid",
-		    "mail: the link is longer than %zu bytes",
-		    outsz > 0 ? outsz - 1 : 0);
-	}
-	return 0;
-}
-
-static bool
 placeholder_char(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';

@@ -11,9 +11,12 @@
  *   invite                link, inviter, organization
  *   password_reset        link
  *   email_change          link, new_email   (sent to the new address)
- *   email_changed_notice  link, old_email, new_email   (to the old one)
+ *   email_changed_notice  link, old_email, new_email   (to the old one;
+ *                         link is the reset page, without a token)
  */
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mail.h"
@@ -68,15 +71,16 @@ static const char email_change[] =
     "ask for this change, ignore this mail.\n";
 
 static const char email_changed_notice[] =
-    "Subject: Your Homebot email address was changed\n"
+    "Subject: Your Homebot email address is being changed\n"
     "\n"
     "Hello,\n"
     "\n"
-    "the email address of your Homebot account was changed from\n"
-    "{{old_email}} to {{new_email}}.\n"
+    "someone signed in to your Homebot account asked to change its email\n"
+    "address from {{old_email}} to {{new_email}}. The change takes effect\n"
+    "once the new address confirms it.\n"
     "\n"
-    "If you did not make this change, reset your password now and tell\n"
-    "your administrator:\n"
+    "If that was not you, reset your password now (which ends every\n"
+    "session of the account) and tell your administrator:\n"
     "\n"
     "{{link}}\n";
 
@@ -100,4 +104,54 @@ mail_template(const char *name)
 		if (strcmp(templates[i].name, name) == 0)
 			return templates[i].text;
 	return NULL;
+}
+
+/* ASCII only: isalnum() would take bytes of UTF-8 text in some locales. */
+static bool
+ascii_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+static bool
+base64url_text(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!ascii_alnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return false;
+	return true;
+}
+
+int
+mail_link(const struct hb_config *cfg, const char *path, const char *token,
+    char *out, size_t outsz, struct hb_error *err)
+{
+	int n;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	if (path == NULL || path[0] != '/')
+		return hb_fail(err, 422, "mail_invalid",
+		    "mail: a link path starts with '/'");
+	for (const char *p = path; *p != '\0'; p++)
+		if (!ascii_alnum((unsigned char)*p) &&
+		    strchr("/-_.", *p) == NULL)
+			return hb_fail(err, 422, "mail_invalid",
+			    "mail: a link path is letters, digits and /-_.");
+	if (!base64url_text(token))
+		return hb_fail(err, 422, "mail_invalid",
+		    "mail: a link token is base64url");
+	n = snprintf(out, outsz, "%s%s#token=%s", cfg->public_url, path,
+	    token);
+	if (n < 0 || (size_t)n >= outsz) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return hb_fail(err, 422, "mail_invalid",
+		    "mail: the link is longer than %zu bytes",
+		    outsz > 0 ? outsz - 1 : 0);
+	}
+	return 0;
 }

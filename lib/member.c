@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "auth_token.h"
+#include "job.h"
 #include "member.h"
 
 #define MEMBER_FIELDS \
@@ -10,14 +11,19 @@
 
 /* memberships_pkey (organization_id, ...) under RLS, newest first. */
 static const char SQL_LIST[] =
-    "SELECT m.user_id, u.email, u.full_name, m.role, m.status, "
+    "SELECT m.user_id, u.email,"
+    " CASE WHEN m.status = 'invited' THEN '' ELSE u.full_name END AS full_name,"
+    " m.role, m.status, "
     HB_SQL_TS("m.created_at") " AS joined_at FROM homebot.memberships m"
     " JOIN homebot.users u ON u.id = m.user_id"
     " WHERE ($1::timestamptz IS NULL OR (m.created_at, m.user_id) < ($1, $2::uuid))"
     " ORDER BY m.created_at DESC, m.user_id DESC LIMIT $3";
 static const char SQL_INVITE[] =
-    "SELECT status AS _status, " MEMBER_FIELDS
-    " FROM homebot.invite_member($1, $2, decode($3, 'hex'), $4)";
+    "SELECT status AS _status, " MEMBER_FIELDS ", _mail, _org_name, _inviter"
+    " FROM homebot.invite_member($1, $2, decode($3, 'hex'), $4, $5)";
+static const char SQL_RESEND[] =
+    "SELECT status AS _status, email, org_name, inviter"
+    " FROM homebot.resend_invite($1, decode($2, 'hex'), $3, $4)";
 /* Locked: the role judged here is the role changed by the same transaction. */
 static const char SQL_ROLE_OF[] =
     "SELECT role FROM homebot.memberships WHERE user_id = $1 FOR UPDATE";
@@ -60,33 +66,89 @@ status_is(const PGresult *res, const char *a, const char *b)
 	    strcmp(s, b) == 0));
 }
 
+/* Enqueues the invitation mail of res's row (columns named by the caller). */
+static int
+invite_mail(struct hb_db *db, const struct hb_config *cfg, const PGresult *res,
+    const char *to_col, const char *org_col, const char *inviter_col,
+    const char *token, struct hb_error *err)
+{
+	const char *inviter = db_value(res, 0, inviter_col);
+	struct hb_job_mail m = { .to = db_value(res, 0, to_col),
+	    .template = "invite", .page = "/account/invite", .token = token,
+	    .vars = { "organization", db_value(res, 0, org_col), "inviter",
+	    inviter != NULL ? inviter : "An administrator" } };
+
+	return job_enqueue_mail(db, cfg, &m, err);
+}
+
 int
 member_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
-    struct hb_arena *a, const char *email, const char *role,
-    struct hb_invited *out, struct hb_error *err)
+    const struct hb_config *cfg, struct hb_arena *a, const char *email,
+    const char *role, struct json_object **member, struct hb_error *err)
 {
-	char hex[HB_TOKEN_HEX_LEN], ttl[16], *token;
-	const char *params[4] = { email, role, hex, ttl };
+	char hex[HB_TOKEN_HEX_LEN], ttl[16], max[16], *token;
+	const char *params[5] = { email, role, hex, ttl, max };
 	PGresult *res;
+	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
-	/* The invite token: 256 bits, only its hash is stored. */
+	*member = NULL;
+	/* The invite token: 256 bits, only its hash is stored, only mailed. */
 	if ((token = auth_token_new(a, hex)) == NULL)
 		return hb_fail(err, 503, "service_unavailable",
 		    "No randomness available.");
-	snprintf(ttl, sizeof(ttl), "%d", HB_INVITE_TTL);
-	res = db_tenant_query(db, ctx, false, SQL_INVITE, 4, params, err);
+	snprintf(ttl, sizeof(ttl), "%d", cfg->invite_token_ttl);
+	snprintf(max, sizeof(max), "%d", cfg->mail_per_hour);
+	res = db_tenant_query(db, ctx, true, SQL_INVITE, 5, params, err);
 	if (res == NULL)
 		return -1;
-	if (!status_is(res, "added", "invited")) {
-		PQclear(res);
-		return hb_fail(err, 409, "already_member",
+	if (!status_is(res, "invited", NULL))
+		rc = hb_fail(err, 409, "already_member",
 		    "This user is already a member.");
-	}
-	out->member = db_row_json(res, 0);
-	out->invite_token = status_is(res, "invited", NULL) ? token : NULL;
+	else if (db_bool(res, 0, "_mail"))
+		rc = invite_mail(db, cfg, res, "email", "_org_name", "_inviter",
+		    token, err);
+	if (rc == 0)
+		*member = db_row_json(res, 0);
 	PQclear(res);
-	return 0;
+	if (rc == 0 && db_tx_commit(db, err) == 0)
+		return 0;
+	db_tx_rollback(db);
+	json_object_put(*member);
+	*member = NULL;
+	return -1;
+}
+
+int
+member_resend_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_config *cfg, struct hb_arena *a, const char *user_id,
+    struct hb_error *err)
+{
+	char hex[HB_TOKEN_HEX_LEN], ttl[16], max[16], *token;
+	const char *params[4] = { user_id, hex, ttl, max };
+	PGresult *res;
+	int rc = 0;
+
+	if ((token = auth_token_new(a, hex)) == NULL)
+		return hb_fail(err, 503, "service_unavailable",
+		    "No randomness available.");
+	snprintf(ttl, sizeof(ttl), "%d", cfg->invite_token_ttl);
+	snprintf(max, sizeof(max), "%d", cfg->mail_per_hour);
+	res = db_tenant_query(db, ctx, true, SQL_RESEND, 4, params, err);
+	if (res == NULL)
+		return -1;
+	if (status_is(res, "not_found", NULL))
+		rc = hb_fail(err, 404, "not_found", "No such member.");
+	else if (status_is(res, "already_member", NULL))
+		rc = hb_fail(err, 409, "already_member",
+		    "This member has already accepted.");
+	else if (status_is(res, "sent", NULL))
+		rc = invite_mail(db, cfg, res, "email", "org_name", "inviter",
+		    token, err);
+	PQclear(res);
+	if (rc == 0 && db_tx_commit(db, err) == 0)
+		return 0;
+	db_tx_rollback(db);
+	return -1;
 }
 
 /*

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "config.h"
 #include "db.h"
 #include "error.h"
 #include "page.h"
@@ -21,17 +22,22 @@ int	member_list(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const struct hb_page *p, struct hb_rows *rows,
 	    struct hb_error *err);
 
-/* An invitation, or an addition when the account exists. */
-struct hb_invited {
-	struct json_object *member;	/* owned */
-	const char	*invite_token;	/* in the arena; NULL if added */
-};
-
-/* Adds or invites email with role: 409 already_member. */
+/*
+ * Invites email with role (api.md §3): the member is "invited" whether
+ * or not the account exists, and the invitation is mailed (its token
+ * never leaves the mail). *member is the new member: 409 already_member.
+ */
 int	member_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
-	    struct hb_arena *a, const char *email, const char *role,
-	    struct hb_invited *out, struct hb_error *err);
-
+	    const struct hb_config *cfg, struct hb_arena *a, const char *email,
+	    const char *role, struct json_object **member,
+	    struct hb_error *err);
+/*
+ * Mails a member still invited a new invitation; the older links stop
+ * working: 404 not_found, 409 already_member (active).
+ */
+int	member_resend_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_config *cfg, struct hb_arena *a, const char *user_id,
+	    struct hb_error *err);
 /* A change of one member; touching owners needs may_touch_owners. */
 struct hb_member_change {
 	const char	*user_id;

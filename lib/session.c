@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "auth_token.h"
+#include "json.h"
 #include "session.h"
 
 /*
@@ -25,18 +26,20 @@ static const char SQL_LOGIN_FAILED[] =
     "SELECT homebot.login_failed($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char SQL_LOGIN_START[] =
     "SELECT status, session_id, organization_id, org_name, org_slug, role,"
-    " email, full_name FROM homebot.login_start($1, $2, $3, $4, $5,"
+    " email, full_name, email_verified FROM homebot.login_start($1, $2, $3, $4, $5,"
     " decode($6, 'hex'), $7, $8, $9)";
 static const char SQL_REFRESH[] =
     "SELECT status, session_id, user_id, organization_id, org_name, org_slug,"
-    " role, email, full_name FROM homebot.refresh_rotate(decode($1, 'hex'),"
+    " role, email, full_name, email_verified FROM homebot.refresh_rotate(decode($1, 'hex'),"
     " decode($2, 'hex'), $3, $4, $5, $6, $7)";
 static const char SQL_ACCEPT[] =
     "SELECT status, user_id, session_id, organization_id, org_name, org_slug,"
-    " role, email, full_name FROM homebot.accept_invite(decode($1, 'hex'),"
-    " $2, $3, $4, $5, $6, decode($7, 'hex'), $8)";
-static const char SQL_INVITE_EMAIL[] =
-    "SELECT homebot.invitation_email(decode($1, 'hex')) AS email";
+    " role, email, full_name, email_verified FROM homebot.accept_invite("
+    "decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'),"
+    " $11)";
+static const char SQL_INVITE_LOOKUP[] =
+    "SELECT user_id, email, verified, password_hash"
+    " FROM homebot.invitation_lookup(decode($1, 'hex'))";
 /* The caller's sessions, by sessions(user_id, created_at DESC, id DESC). */
 static const char SQL_LIST[] =
     "SELECT id, " HB_SQL_TS("created_at") " AS created_at, "
@@ -52,8 +55,6 @@ static const char SQL_REVOKE[] =
 static const char SQL_LOGOUT[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE revoked_at IS NULL AND (id = $1 OR ($2 AND user_id = $3))";
-static const char SQL_PASSWORD_HASH[] =
-    "SELECT password_hash FROM homebot.users WHERE id = $1";
 /*
  * The update only happens while the caller's session is still live and
  * the stored hash is still the one the current password was checked
@@ -67,6 +68,10 @@ static const char SQL_SET_PASSWORD[] =
 static const char SQL_REVOKE_OTHERS[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
+/* The current password was right: the email's lockout count ends. */
+static const char SQL_PASSWORD_OK[] =
+    "SELECT homebot.login_succeeded(email, $2) FROM homebot.users"
+    " WHERE id = $1";
 
 
 /* Column column of row 0, copied into the arena; NULL when absent. */
@@ -111,6 +116,8 @@ login_from_row(struct hb_arena *a, const PGresult *res, struct hb_login *l)
 			*(const char **)((char *)l + cols[i].off) =
 			    col(a, res, cols[i].column);
 	}
+	if (PQfnumber(res, "email_verified") >= 0)
+		l->email_verified = db_bool(res, 0, "email_verified");
 }
 
 /* A fresh refresh token in l and the hex of its hash: 0, or -1 (503). */
@@ -349,20 +356,6 @@ session_logout(struct hb_db *db, const struct hb_db_ctx *ctx,
 }
 
 int
-session_password_hash(struct hb_db *db, const struct hb_db_ctx *ctx,
-    struct hb_arena *a, const char **hash, struct hb_error *err)
-{
-	PGresult *res = db_tenant_query(db, ctx, false, SQL_PASSWORD_HASH, 1,
-	    &ctx->user_id, err);
-
-	if (res == NULL)
-		return -1;
-	*hash = col(a, res, "password_hash");
-	PQclear(res);
-	return 0;
-}
-
-int
 session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
     const char *session_id, const char *verified, const char *hash,
     struct hb_error *err)
@@ -387,6 +380,10 @@ session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[1] = session_id;
 	res = db_exec(db, SQL_REVOKE_OTHERS, 2, params, err);
 	if (res == NULL)
+		return -1;
+	PQclear(res);
+	params[1] = ctx->ip;
+	if ((res = db_exec(db, SQL_PASSWORD_OK, 2, params, err)) == NULL)
 		return -1;
 	PQclear(res);
 	if (audit_write(db, ctx, &ev, err) == -1)
@@ -425,27 +422,55 @@ session_revoke(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
 }
 
 int
-session_invite_email(struct hb_db *db, struct hb_arena *a,
-    const char *invite_token, const char **email, struct hb_error *err)
+session_invite_lookup(struct hb_db *db, struct hb_arena *a,
+    const char *invite_token, struct hb_invite_lookup *out,
+    struct hb_error *err)
 {
 	char hex[HB_TOKEN_HEX_LEN];
 	const char *params[1] = { hex };
 	PGresult *res;
 
-	*email = NULL;
+	memset(out, 0, sizeof(*out));
 	if (!auth_refresh_valid(invite_token))
 		return hb_fail(err, 401, "invalid_invite",
 		    "The invitation is not valid.");
 	auth_token_hex(invite_token, hex);
-	res = db_exec(db, SQL_INVITE_EMAIL, 1, params, err);
+	res = db_exec(db, SQL_INVITE_LOOKUP, 1, params, err);
 	if (res == NULL)
 		return -1;
-	*email = col(a, res, "email");
+	out->user_id = col(a, res, "user_id");
+	out->email = col(a, res, "email");
+	out->password_hash = col(a, res, "password_hash");
+	out->verified = db_bool(res, 0, "verified");
 	PQclear(res);
-	if (*email == NULL)
+	if (out->user_id == NULL)
 		return hb_fail(err, 401, "invalid_invite",
 		    "The invitation is not valid.");
 	return 0;
+}
+
+/* The error of accept_invite's status s for an acceptance in. */
+static int
+accept_refused(const char *s, const struct hb_accept_invite *in,
+    struct hb_error *err)
+{
+	if (strcmp(s, "credentials") == 0)
+		return hb_fail(err, 401, "invalid_credentials",
+		    "Email or password is wrong.");
+	if (strcmp(s, "email_not_verified") == 0)
+		return hb_fail(err, 403, "email_not_verified",
+		    "Verify your email address first.");
+	if (strcmp(s, "password_required") == 0) {
+		struct hb_json_check c = { NULL, json_object_new_array() };
+
+		json_check_fail(&c, "password",
+		    "is required: choose the account's password");
+		return json_check_done(&c, err);
+	}
+	if (in->invite_token == NULL)
+		return hb_fail(err, 404, "not_found", "No such invitation.");
+	return hb_fail(err, 401, "invalid_invite",
+	    "The invitation is not valid.");
 }
 
 int
@@ -454,28 +479,31 @@ session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_login *out, struct hb_error *err)
 {
 	char token[HB_TOKEN_HEX_LEN], hex[HB_TOKEN_HEX_LEN], ttl[16];
-	const char *params[8], *status;
+	const char *params[11], *status;
 	int rc;
 
-	if (!auth_refresh_valid(in->invite_token))
+	if (in->invite_token != NULL && !auth_refresh_valid(in->invite_token))
 		return hb_fail(err, 401, "invalid_invite",
 		    "The invitation is not valid.");
 	*out = (struct hb_login){ 0 };
 	if (new_refresh(a, out, hex, err) == -1)
 		return -1;
-	auth_token_hex(in->invite_token, token);
+	if (in->invite_token != NULL)
+		auth_token_hex(in->invite_token, token);
 	itoa_buf(ttl, in->refresh_ttl);
-	params[0] = token;
-	params[1] = in->password_hash;
-	params[2] = in->full_name;
-	params[3] = ctx->ip;
-	params[4] = ctx->user_agent;
-	params[5] = ctx->request_id;
-	params[6] = hex;
-	params[7] = ttl;
-	rc = session_call(db, a, SQL_ACCEPT, 8, params, out, &status, err);
+	params[0] = in->invite_token != NULL ? token : NULL;
+	params[1] = in->invitation_id;
+	params[2] = in->user_id;
+	params[3] = in->password_hash;
+	params[4] = in->verified_hash;
+	params[5] = in->full_name;
+	params[6] = ctx->ip;
+	params[7] = ctx->user_agent;
+	params[8] = ctx->request_id;
+	params[9] = hex;
+	params[10] = ttl;
+	rc = session_call(db, a, SQL_ACCEPT, 11, params, out, &status, err);
 	if (rc == 1)
-		return hb_fail(err, 401, "invalid_invite",
-		    "The invitation is not valid.");
+		return accept_refused(status, in, err);
 	return rc;
 }

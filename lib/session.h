@@ -87,14 +87,11 @@ int	session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 int	session_logout(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *session_id, bool all, struct hb_error *err);
 
-/* The stored password hash of ctx's user (in a), or NULL: 0 or -1. */
-int	session_password_hash(struct hb_db *db, const struct hb_db_ctx *ctx,
-	    struct hb_arena *a, const char **hash, struct hb_error *err);
 /*
  * Stores a new password hash while session_id is live and the stored hash
  * is still verified, the one the current password was checked against
- * (else 401 invalid_token), and revokes the user's other sessions;
- * audited.
+ * (else 401 invalid_token), revokes the user's other sessions and ends
+ * the email's lockout count; audited.
  */
 int	session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *session_id, const char *verified, const char *hash,
@@ -108,21 +105,38 @@ int	session_list(struct hb_db *db, const struct hb_db_ctx *ctx,
 int	session_revoke(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *id, struct hb_error *err);
 
-/* The email of a live invitation (in a): 401 invalid_invite when none. */
-int	session_invite_email(struct hb_db *db, struct hb_arena *a,
-	    const char *invite_token, const char **email,
+/* The account a live invitation is for; strings in the arena. */
+struct hb_invite_lookup {
+	const char	*user_id;
+	const char	*email;
+	const char	*password_hash;	/* NULL: the account has none */
+	bool		 verified;	/* its address is verified */
+};
+/* Looks an invitation token up: 401 invalid_invite when it is not live. */
+int	session_invite_lookup(struct hb_db *db, struct hb_arena *a,
+	    const char *invite_token, struct hb_invite_lookup *out,
 	    struct hb_error *err);
-
+/*
+ * An acceptance (api.md §2, "Email ownership"): of the mailed token, or
+ * of invitation_id by the verified user user_id. An unverified account
+ * takes password_hash as its password (and loses its sessions); a
+ * verified one must be user_id or still have verified_hash.
+ */
 struct hb_accept_invite {
-	const char	*invite_token;
-	const char	*password_hash;
+	const char	*invite_token;	/* NULL: invitation_id */
+	const char	*invitation_id;
+	const char	*user_id;	/* the caller's token's user, or NULL */
+	const char	*password_hash;	/* a new password, or NULL */
+	const char	*verified_hash;	/* the hash a password matched, or NULL */
 	const char	*full_name;	/* may be NULL */
 	int		 refresh_ttl;
 };
-
-/* Accepts an invitation and starts a session: 401 invalid_invite. */
+/*
+ * Accepts an invitation and starts a session in its organization: 401
+ * invalid_invite (404 by id), 401 invalid_credentials, 403
+ * email_not_verified, 422 when an unverified account sent no password.
+ */
 int	session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    struct hb_arena *a, const struct hb_accept_invite *in,
 	    struct hb_login *out, struct hb_error *err);
-
 #endif

@@ -6,17 +6,21 @@
 -- transaction, whenever it changes. Edit a function here, in place.
 
 -- admin_create_organization (POST /api/v1/admin/organizations): an
--- organization with an owner. An existing user (by email, any case)
--- becomes its active owner; otherwise (or for a user left without password
--- and memberships, as in invite_member) an invited owner with an
--- invitation (p_token_hash, valid p_invite_ttl seconds). status 'ok',
+-- organization whose owner is invited (api.md §5): the user with that
+-- email (any case), created without a password when there is none, gets
+-- an invited owner membership and an invitation (p_token_hash, valid
+-- p_invite_ttl seconds), accepted as any other (R__orgs.sql). _mail says
+-- whether it may be mailed now (at most p_max_per_hour invitations to the
+-- address an hour); _owner_email is the address. status 'ok',
 -- 'invalid_slug' or 'slug_taken' as in create_organization (only 'ok'
 -- writes anything). Audits admin.organization.created, actor p_actor.
+DROP FUNCTION IF EXISTS homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text);
 CREATE OR REPLACE FUNCTION homebot.admin_create_organization(p_name text, p_slug text, p_owner_email text,
                                                              p_token_hash bytea, p_invite_ttl integer, p_actor uuid,
-                                                             p_ip text, p_user_agent text, p_request_id text)
+                                                             p_ip text, p_user_agent text, p_request_id text,
+                                                             p_max_per_hour integer)
 RETURNS TABLE (status text, id uuid, name text, slug text, owner_id uuid, owner_status text,
-               created_at timestamptz)
+               created_at timestamptz, _mail boolean, _owner_email text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -26,53 +30,47 @@ DECLARE
 	v_user homebot.users%ROWTYPE;
 	v_user_id uuid;
 	v_created boolean;
-	v_invite boolean;
 	v_context text[];
 BEGIN
 	IF p_slug IS NOT NULL AND p_slug !~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' THEN
 		RETURN QUERY SELECT 'invalid_slug'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid,
-		                    NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::timestamptz, false, NULL::text;
 		RETURN;
 	END IF;
 
 	v_org := homebot.insert_organization(p_name, p_slug);
 	IF v_org.id IS NULL THEN
 		RETURN QUERY SELECT 'slug_taken'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid,
-		                    NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::timestamptz, false, NULL::text;
 		RETURN;
 	END IF;
 
 	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_owner_email) f;
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_user_id;
-	-- A user without a password has never proven who they are: whoever
-	-- holds one of their invitations could still choose the password, so
-	-- every organization invites them rather than adding them at once.
-	v_invite := v_created OR v_user.password_hash IS NULL;
 
 	INSERT INTO homebot.memberships (organization_id, user_id, role, status)
-	VALUES (v_org.id, v_user_id, 'owner', CASE WHEN v_invite THEN 'invited' ELSE 'active' END);
-
-	IF v_invite THEN
-		INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
-		VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl));
-	END IF;
+	VALUES (v_org.id, v_user_id, 'owner', 'invited');
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+	VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl));
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
 	PERFORM homebot.audit_event('admin.organization.created', 'organization', v_org.id::text,
 	                            jsonb_build_object('name', v_org.name, 'slug', v_org.slug, 'owner_id', v_user_id,
 	                                               'owner_email', v_user.email,
-	                                               'owner_status', CASE WHEN v_invite THEN 'invited' ELSE 'active' END),
+	                                               'owner_status', 'invited'),
 	                            v_org.id, 'user', p_actor);
 	PERFORM homebot.audit_context_reset(v_context);
 
-	RETURN QUERY SELECT 'ok'::text, v_org.id, v_org.name, v_org.slug, v_user_id,
-	                    CASE WHEN v_invite THEN 'invited' ELSE 'active' END, v_org.created_at;
+	RETURN QUERY SELECT 'ok'::text, v_org.id, v_org.name, v_org.slug, v_user_id, 'invited'::text,
+	                    v_org.created_at, homebot.mail_allowed(v_user.email, 'invite', p_max_per_hour),
+	                    v_user.email;
 END
 $$;
 
 -- ensure_superadmin (make superadmin, through the owner's connection): the
 -- user with this email, created when missing, with this password hash,
--- superadmin and enabled. Unless the user is already an active member of
+-- superadmin and enabled, its address verified (the operator vouches for
+-- it: a server-side command). Unless the user is already an active member of
 -- an organization that is not suspended, an organization of its own
 -- ('Administration') with the user as active owner, so that it logs in like
 -- anyone. Pending invitations of the user are deleted: each could set the
@@ -100,7 +98,8 @@ BEGIN
 	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_email) f;
 
 	UPDATE homebot.users u
-	   SET password_hash = p_password_hash, is_superadmin = true, disabled_at = NULL, updated_at = now()
+	   SET password_hash = p_password_hash, is_superadmin = true, disabled_at = NULL,
+	       email_verified_at = coalesce(u.email_verified_at, now()), updated_at = now()
 	 WHERE u.id = v_user_id
 	RETURNING u.email INTO v_email;
 
@@ -149,12 +148,12 @@ $$;
 
 -- ensure_superadmin: the owner alone (make superadmin).
 REVOKE ALL ON FUNCTION
-	homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text),
+	homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text, integer),
 	homebot.ensure_superadmin(text, text),
 	homebot.admin_unlock(text)
 FROM PUBLIC, homebot_app, homebot_admin;
 
 GRANT EXECUTE ON FUNCTION
-	homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text),
+	homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text, integer),
 	homebot.admin_unlock(text)
 TO homebot_admin;

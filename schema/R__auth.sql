@@ -203,11 +203,13 @@ $$;
 -- user's hash: a login that straddles a password change neither survives
 -- it nor writes the old password back.
 DROP FUNCTION IF EXISTS homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text);
+-- Its answer gained email_verified: a new return type needs a new function.
+DROP FUNCTION IF EXISTS homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text);
 CREATE OR REPLACE FUNCTION homebot.login_start(p_user_id uuid, p_org_id uuid, p_ip text, p_user_agent text,
                                                p_request_id text, p_refresh_hash bytea, p_refresh_ttl integer,
                                                p_new_password_hash text, p_verified_hash text DEFAULT NULL)
 RETURNS TABLE (status text, session_id uuid, organization_id uuid, org_name text, org_slug text,
-               role text, email text, full_name text, created_at timestamptz)
+               role text, email text, full_name text, created_at timestamptz, email_verified boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -279,7 +281,7 @@ BEGIN
 		                            NULL, 'user', p_user_id);
 		PERFORM homebot.audit_context_reset(v_context);
 		RETURN QUERY SELECT v_status, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
-		                    NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::boolean;
 		RETURN;
 	END IF;
 
@@ -308,7 +310,8 @@ BEGIN
 	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_session_id, v_org_id, v_org.name, v_org.slug,
-	                    v_role, v_user.email, v_user.full_name, v_user.created_at;
+	                    v_role, v_user.email, v_user.full_name, v_user.created_at,
+	                    v_user.email_verified_at IS NOT NULL;
 END
 $$;
 
@@ -399,11 +402,14 @@ $$;
 --              user_id and organization_id are returned. COMMIT as above.
 --   'ok'       rotated; every column is set.
 DROP FUNCTION IF EXISTS homebot.refresh_rotate(bytea, bytea, integer, text, text, text);
+-- Its answer gained email_verified: a new return type needs a new function.
+DROP FUNCTION IF EXISTS homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer);
 CREATE OR REPLACE FUNCTION homebot.refresh_rotate(p_old_hash bytea, p_new_hash bytea, p_refresh_ttl integer,
                                                   p_ip text, p_user_agent text, p_request_id text,
                                                   p_session_max_age integer DEFAULT NULL)
 RETURNS TABLE (status text, session_id uuid, user_id uuid, organization_id uuid, org_name text,
-               org_slug text, role text, email text, full_name text, created_at timestamptz)
+               org_slug text, role text, email text, full_name text, created_at timestamptz,
+               email_verified boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -428,7 +434,7 @@ BEGIN
 
 	IF v_token.id IS NULL THEN
 		RETURN QUERY SELECT 'invalid'::text, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text,
-		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::boolean;
 		RETURN;
 	END IF;
 
@@ -448,7 +454,7 @@ BEGIN
 		                            v_session.organization_id, 'user', v_session.user_id);
 		PERFORM homebot.audit_context_reset(v_context);
 		RETURN QUERY SELECT 'reused'::text, v_session.id, v_session.user_id, v_session.organization_id,
-		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::boolean;
 		RETURN;
 	END IF;
 
@@ -456,7 +462,7 @@ BEGIN
 	   AND v_session.created_at <= now() - make_interval(secs => p_session_max_age) THEN
 		UPDATE homebot.sessions s SET revoked_at = now() WHERE s.id = v_session.id;
 		RETURN QUERY SELECT 'expired'::text, v_session.id, v_session.user_id, v_session.organization_id,
-		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::boolean;
 		RETURN;
 	END IF;
 
@@ -474,7 +480,7 @@ BEGIN
 	   OR v_user.id IS NULL OR v_user.disabled_at IS NOT NULL
 	   OR v_org.id IS NULL OR v_org.suspended_at IS NOT NULL THEN
 		RETURN QUERY SELECT 'invalid'::text, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text,
-		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz, NULL::boolean;
 		RETURN;
 	END IF;
 
@@ -489,7 +495,8 @@ BEGIN
 	 WHERE s.id = v_session.id;
 
 	RETURN QUERY SELECT 'ok'::text, v_session.id, v_user.id, v_org.id, v_org.name, v_org.slug,
-	                    v_role, v_user.email, v_user.full_name, v_user.created_at;
+	                    v_role, v_user.email, v_user.full_name, v_user.created_at,
+	                    v_user.email_verified_at IS NOT NULL;
 END
 $$;
 
@@ -503,11 +510,13 @@ $$;
 -- Side effect: for the right hash on a usable key, last_used_at is set, at
 -- most once a minute, so that a busy key does not turn every request into
 -- a write on one hot row.
+-- Its answer gained email_verified: a new return type needs a new function.
+DROP FUNCTION IF EXISTS homebot.authenticate_api_key(text, bytea);
 CREATE OR REPLACE FUNCTION homebot.authenticate_api_key(p_prefix text, p_key_hash bytea)
 RETURNS TABLE (key_hash bytea, key_id uuid, key_name text, scopes text[], permissions text[],
                expired boolean, revoked boolean, organization_id uuid, org_name text, org_slug text,
                org_suspended boolean, user_id uuid, email text, full_name text,
-               user_created_at timestamptz, user_disabled boolean, role text)
+               user_created_at timestamptz, user_disabled boolean, role text, email_verified boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -543,7 +552,8 @@ BEGIN
 	       u.full_name,
 	       u.created_at,
 	       u.disabled_at IS NOT NULL,
-	       m.role
+	       m.role,
+	       u.email_verified_at IS NOT NULL
 	  FROM homebot.api_keys k
 	  JOIN homebot.memberships m
 	    ON m.organization_id = k.organization_id AND m.user_id = k.created_by AND m.status = 'active'

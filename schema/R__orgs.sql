@@ -175,32 +175,37 @@ AS $$
 $$;
 
 -- invite_member (POST /api/v1/members) into the organization app.org_id.
--- status:
+-- Whether or not an account with the address exists, the member is
+-- 'invited' until the owner of the mailbox accepts (api.md §2, "Email
+-- ownership"): nobody is added without consent, and the answer is the
+-- same either way, so it reveals no account. status:
 --   'already_member'  the user has a membership here, active or invited;
 --                     nothing is written, the other columns are NULL
---   'added'           an existing user: an active membership at once
---   'invited'         no such user: the user (no password), an invited
---                     membership and an invitation with p_token_hash,
---                     valid for p_invite_ttl seconds
--- An existing user without a password and without any membership is the
--- leftover of an invitation whose membership was removed: nothing else can
--- ever give it a password, so it is invited like a new user.
--- Audits member.added (actor: the request's API key or user).
-CREATE OR REPLACE FUNCTION homebot.invite_member(p_email text, p_role text, p_token_hash bytea, p_invite_ttl integer)
+--   'invited'         the user (created without a password when there is
+--                     none), an invited membership and an invitation with
+--                     p_token_hash, valid p_invite_ttl seconds
+-- _mail says whether the invitation may be mailed now (at most
+-- p_max_per_hour invitations to one address an hour); _org_name and
+-- _inviter fill the mail. full_name is '' (an invitee's name is theirs to
+-- tell). Audits member.invited (actor: the request's API key or user).
+DROP FUNCTION IF EXISTS homebot.invite_member(text, text, bytea, integer);
+CREATE OR REPLACE FUNCTION homebot.invite_member(p_email text, p_role text, p_token_hash bytea, p_invite_ttl integer,
+                                                 p_max_per_hour integer)
 RETURNS TABLE (status text, user_id uuid, email text, full_name text, role text, member_status text,
-               joined_at timestamptz)
+               joined_at timestamptz, _mail boolean, _org_name text, _inviter text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
 	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
+	v_inviter_id uuid := NULLIF(current_setting('app.user_id', true), '')::uuid;
 	v_user_id uuid;
 	v_created boolean;
-	v_invite boolean;
 	v_user homebot.users%ROWTYPE;
 	v_member homebot.memberships%ROWTYPE;
 	v_constraint text;
+	v_mail boolean;
 BEGIN
 	IF v_org_id IS NULL THEN
 		RAISE EXCEPTION 'invite_member: no tenant context (app.org_id is not set)'
@@ -215,20 +220,15 @@ BEGIN
 
 	IF EXISTS (SELECT FROM homebot.memberships m WHERE m.organization_id = v_org_id AND m.user_id = v_user_id) THEN
 		RETURN QUERY SELECT 'already_member'::text, NULL::uuid, NULL::text, NULL::text, NULL::text,
-		                    NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::timestamptz, false, NULL::text, NULL::text;
 		RETURN;
 	END IF;
-
-	-- A user without a password has never proven who they are: whoever
-	-- holds one of their invitations could still choose the password, so
-	-- every organization invites them rather than adding them at once.
-	v_invite := v_created OR v_user.password_hash IS NULL;
 
 	-- The user's row lock makes callers of this function take turns; the
 	-- primary key still decides against any other writer.
 	BEGIN
 		INSERT INTO homebot.memberships (organization_id, user_id, role, status)
-		VALUES (v_org_id, v_user_id, p_role, CASE WHEN v_invite THEN 'invited' ELSE 'active' END)
+		VALUES (v_org_id, v_user_id, p_role, 'invited')
 		RETURNING * INTO v_member;
 	EXCEPTION WHEN unique_violation THEN
 		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
@@ -236,38 +236,132 @@ BEGIN
 			RAISE;
 		END IF;
 		RETURN QUERY SELECT 'already_member'::text, NULL::uuid, NULL::text, NULL::text, NULL::text,
-		                    NULL::text, NULL::timestamptz;
+		                    NULL::text, NULL::timestamptz, false, NULL::text, NULL::text;
 		RETURN;
 	END;
 
-	IF v_invite THEN
-		INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
-		VALUES (v_org_id, v_user_id, p_token_hash, NULLIF(current_setting('app.user_id', true), '')::uuid,
-		        now() + make_interval(secs => p_invite_ttl));
-	END IF;
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+	VALUES (v_org_id, v_user_id, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl));
+	v_mail := homebot.mail_allowed(v_user.email, 'invite', p_max_per_hour);
 
-	PERFORM homebot.audit_event('member.added', 'user', v_user_id::text,
-	                            jsonb_build_object('email', v_user.email, 'role', v_member.role,
-	                                               'status', v_member.status),
-	                            v_org_id);
+	PERFORM homebot.audit_event('member.invited', 'user', v_user_id::text,
+	                            jsonb_build_object('email', v_user.email, 'role', v_member.role), v_org_id);
 
-	RETURN QUERY SELECT CASE WHEN v_invite THEN 'invited' ELSE 'added' END, v_user.id, v_user.email,
-	                    v_user.full_name, v_member.role, v_member.status, v_member.created_at;
+	RETURN QUERY SELECT 'invited'::text, v_user.id, v_user.email, ''::text, v_member.role, v_member.status,
+	                    v_member.created_at, v_mail,
+	                    (SELECT o.name FROM homebot.organizations o WHERE o.id = v_org_id),
+	                    (SELECT coalesce(NULLIF(u.full_name, ''), u.email) FROM homebot.users u
+	                      WHERE u.id = v_inviter_id);
 END
 $$;
 
--- accept_invite (POST /api/v1/auth/accept-invite): sets the invited user's
--- password (and full name, when one is given), activates the membership,
--- uses up the invitation and opens a session with its first refresh token,
--- as login_start does. status 'ok', or 'invalid' (every other column NULL,
--- nothing written) when the token is unknown, used or expired, the
--- membership is gone or no longer invited, the user is disabled or the
--- organization suspended.
-CREATE OR REPLACE FUNCTION homebot.accept_invite(p_token_hash bytea, p_password_hash text, p_full_name text,
+-- resend_invite (POST /api/v1/members/{user_id}/resend-invite) in the
+-- organization app.org_id: a new invitation (p_token_hash) for a member
+-- still invited; the older ones stop working. status 'not_found',
+-- 'already_member' (the membership is active), 'limited' (the hour's
+-- invitations to the address are spent: nothing changes) or 'sent'; email,
+-- org_name and inviter fill the mail. Audits member.invited.
+CREATE OR REPLACE FUNCTION homebot.resend_invite(p_user uuid, p_token_hash bytea, p_invite_ttl integer,
+                                                 p_max_per_hour integer)
+RETURNS TABLE (status text, email text, org_name text, inviter text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
+	v_inviter_id uuid := NULLIF(current_setting('app.user_id', true), '')::uuid;
+	v_member homebot.memberships%ROWTYPE;
+	v_email text;
+BEGIN
+	IF v_org_id IS NULL THEN
+		RAISE EXCEPTION 'resend_invite: no tenant context (app.org_id is not set)'
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT * INTO v_member
+	  FROM homebot.memberships m
+	 WHERE m.organization_id = v_org_id AND m.user_id = p_user
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::text, NULL::text;
+		RETURN;
+	END IF;
+	IF v_member.status <> 'invited' THEN
+		RETURN QUERY SELECT 'already_member'::text, NULL::text, NULL::text, NULL::text;
+		RETURN;
+	END IF;
+	SELECT u.email INTO v_email FROM homebot.users u WHERE u.id = p_user;
+	IF NOT homebot.mail_allowed(v_email, 'invite', p_max_per_hour) THEN
+		RETURN QUERY SELECT 'limited'::text, NULL::text, NULL::text, NULL::text;
+		RETURN;
+	END IF;
+
+	-- invitations_organization_id_user_id_idx
+	UPDATE homebot.invitations i
+	   SET expires_at = now()
+	 WHERE i.organization_id = v_org_id AND i.user_id = p_user AND i.used_at IS NULL AND i.expires_at > now();
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+	VALUES (v_org_id, p_user, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl));
+
+	PERFORM homebot.audit_event('member.invited', 'user', p_user::text,
+	                            jsonb_build_object('email', v_email, 'role', v_member.role, 'resent', true),
+	                            v_org_id);
+
+	RETURN QUERY SELECT 'sent'::text, v_email,
+	                    (SELECT o.name FROM homebot.organizations o WHERE o.id = v_org_id),
+	                    (SELECT coalesce(NULLIF(u.full_name, ''), u.email) FROM homebot.users u
+	                      WHERE u.id = v_inviter_id);
+END
+$$;
+
+-- invitation_lookup (POST /api/v1/auth/accept-invite, before anything is
+-- written): the invited account of a live invitation (unused, unexpired,
+-- membership still invited, user enabled, organization not suspended), or
+-- no row. verified says which rule applies: an unverified account gets
+-- its password from the acceptance, a verified one must prove itself
+-- with its password (checked against password_hash) or its access token.
+CREATE OR REPLACE FUNCTION homebot.invitation_lookup(p_token_hash bytea)
+RETURNS TABLE (user_id uuid, email text, verified boolean, password_hash text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT u.id, u.email, u.email_verified_at IS NOT NULL, u.password_hash
+	  FROM homebot.invitations i
+	  JOIN homebot.memberships m ON m.organization_id = i.organization_id
+	                            AND m.user_id = i.user_id AND m.status = 'invited'
+	  JOIN homebot.users u ON u.id = i.user_id AND u.disabled_at IS NULL
+	  JOIN homebot.organizations o ON o.id = i.organization_id AND o.suspended_at IS NULL
+	 WHERE i.token_hash = p_token_hash AND i.used_at IS NULL AND i.expires_at > now()
+$$;
+
+-- accept_invite (POST /api/v1/auth/accept-invite, and
+-- POST /api/v1/auth/invitations/{id}/accept): activates an invited
+-- membership, uses up its invitations and opens a session in that
+-- organization with its first refresh token, as login_start does. The
+-- invitation is named by p_token_hash (the mailed token) or by
+-- p_invitation_id together with p_user, the caller's verified identity.
+--
+-- An unverified account (api.md §2, "Email ownership") holds nothing
+-- against the owner of the mailbox: the token proves the address, so
+-- p_password_hash becomes its password, the address counts as verified
+-- and every session of the account ends. A verified account keeps its
+-- password: it must be p_user (its access token), or still have the hash
+-- p_verified_hash that the caller checked its password against.
+--
+-- status 'ok'; 'invalid' when the invitation is unknown, used, expired,
+-- of another user than p_user (by id), the membership is gone or no
+-- longer invited, the user is disabled or the organization suspended;
+-- 'password_required' (an unverified account and no p_password_hash),
+-- 'credentials' (a verified account not proven), 'email_not_verified'
+-- (by id, for an unverified p_user). Only 'ok' writes. Audits
+-- member.invite_accepted (and auth.email.verified).
+DROP FUNCTION IF EXISTS homebot.accept_invite(bytea, text, text, text, text, text, bytea, integer);
+CREATE OR REPLACE FUNCTION homebot.accept_invite(p_token_hash bytea, p_invitation_id uuid, p_user uuid,
+                                                 p_password_hash text, p_verified_hash text, p_full_name text,
                                                  p_ip text, p_user_agent text, p_request_id text,
                                                  p_refresh_hash bytea, p_refresh_ttl integer)
 RETURNS TABLE (status text, user_id uuid, session_id uuid, organization_id uuid, org_name text,
-               org_slug text, role text, email text, full_name text)
+               org_slug text, role text, email text, full_name text, email_verified boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -279,54 +373,81 @@ DECLARE
 	v_user homebot.users%ROWTYPE;
 	v_org homebot.organizations%ROWTYPE;
 	v_session_id uuid;
+	v_status text;
+	v_was_verified boolean;
 	v_context text[];
 BEGIN
-	IF p_password_hash IS NULL THEN
-		RAISE EXCEPTION 'accept_invite: a password hash is required' USING ERRCODE = 'null_value_not_allowed';
+	-- The row locks make the invitation single use and the account's
+	-- state the one judged: a concurrent acceptance waits for this one to
+	-- commit, then reads used_at set.
+	IF p_token_hash IS NOT NULL THEN
+		-- invitations_token_hash_key
+		SELECT * INTO v_invite FROM homebot.invitations i WHERE i.token_hash = p_token_hash FOR UPDATE;
+	ELSE
+		SELECT * INTO v_invite
+		  FROM homebot.invitations i
+		 WHERE i.id = p_invitation_id AND i.user_id = p_user
+		   FOR UPDATE;
 	END IF;
 
-	-- The row lock makes the token single use: a concurrent acceptance
-	-- waits for this one to commit, then reads used_at set.
-	-- invitations_token_hash_key
-	SELECT * INTO v_invite
-	  FROM homebot.invitations i
-	 WHERE i.token_hash = p_token_hash
-	   FOR UPDATE;
-
 	IF FOUND THEN
+		SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_invite.user_id FOR UPDATE;
 		SELECT * INTO v_member
 		  FROM homebot.memberships m
 		 WHERE m.organization_id = v_invite.organization_id AND m.user_id = v_invite.user_id;
-		SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_invite.user_id;
 		SELECT * INTO v_org FROM homebot.organizations o WHERE o.id = v_invite.organization_id;
 	END IF;
+	v_was_verified := v_user.email_verified_at IS NOT NULL;
 
 	IF v_invite.id IS NULL
 	   OR v_invite.used_at IS NOT NULL
 	   OR v_invite.expires_at <= now()
 	   OR v_member.status IS DISTINCT FROM 'invited'
 	   OR v_user.id IS NULL OR v_user.disabled_at IS NOT NULL
-	   -- Once a password is set (through another invitation), an
-	   -- invitation can no longer choose it: the user logs in instead.
-	   OR v_user.password_hash IS NOT NULL
 	   OR v_org.id IS NULL OR v_org.suspended_at IS NOT NULL THEN
-		RETURN QUERY SELECT 'invalid'::text, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
-		                    NULL::text, NULL::text, NULL::text;
+		v_status := 'invalid';
+	ELSIF p_token_hash IS NULL THEN
+		v_status := CASE WHEN v_was_verified THEN 'ok' ELSE 'email_not_verified' END;
+	ELSIF NOT v_was_verified THEN
+		v_status := CASE WHEN p_password_hash IS NULL THEN 'password_required' ELSE 'ok' END;
+	ELSIF v_user.id = p_user
+	   OR (p_verified_hash IS NOT NULL AND v_user.password_hash = p_verified_hash) THEN
+		v_status := 'ok';
+	ELSE
+		v_status := 'credentials';
+	END IF;
+
+	IF v_status <> 'ok' THEN
+		RETURN QUERY SELECT v_status, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text,
+		                    NULL::text, NULL::text, NULL::text, NULL::boolean;
 		RETURN;
 	END IF;
 
+	IF NOT v_was_verified THEN
+		-- The mailbox's owner takes the account over from whoever
+		-- registered it or chose its password before.
+		UPDATE homebot.users u
+		   SET password_hash = p_password_hash, email_verified_at = now(), updated_at = now()
+		 WHERE u.id = v_user.id;
+		-- sessions_user_id_created_at_idx
+		UPDATE homebot.sessions s SET revoked_at = now() WHERE s.user_id = v_user.id AND s.revoked_at IS NULL;
+	ELSIF p_verified_hash IS NOT NULL THEN
+		-- Ends the lockout count the password check began.
+		INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(v_user.email), p_ip, true);
+	END IF;
 	UPDATE homebot.users u
-	   SET password_hash = p_password_hash,
-	       full_name = CASE WHEN p_full_name IS NULL OR p_full_name = '' THEN u.full_name ELSE p_full_name END,
-	       updated_at = now()
-	 WHERE u.id = v_user.id
-	RETURNING * INTO v_user;
+	   SET full_name = p_full_name, updated_at = now()
+	 WHERE u.id = v_user.id AND p_full_name IS NOT NULL AND p_full_name <> '' AND u.full_name <> p_full_name;
+	SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_user.id;
 
 	UPDATE homebot.memberships m
 	   SET status = 'active'
 	 WHERE m.organization_id = v_member.organization_id AND m.user_id = v_member.user_id;
 
-	UPDATE homebot.invitations i SET used_at = now() WHERE i.id = v_invite.id;
+	-- invitations_organization_id_user_id_idx
+	UPDATE homebot.invitations i
+	   SET used_at = now()
+	 WHERE i.organization_id = v_invite.organization_id AND i.user_id = v_invite.user_id AND i.used_at IS NULL;
 
 	INSERT INTO homebot.sessions (organization_id, user_id, ip, user_agent)
 	VALUES (v_org.id, v_user.id, p_ip, v_user_agent)
@@ -336,15 +457,43 @@ BEGIN
 	VALUES (v_org.id, v_session_id, p_refresh_hash, now() + make_interval(secs => p_refresh_ttl));
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
-	PERFORM homebot.audit_event('member.joined', 'user', v_user.id::text,
+	IF NOT v_was_verified THEN
+		PERFORM homebot.audit_event('auth.email.verified', 'user', v_user.id::text,
+		                            jsonb_build_object('email', v_user.email, 'by', 'invitation'),
+		                            NULL, 'user', v_user.id);
+	END IF;
+	PERFORM homebot.audit_event('member.invite_accepted', 'user', v_user.id::text,
 	                            jsonb_build_object('email', v_user.email, 'role', v_member.role,
 	                                               'invitation_id', v_invite.id),
 	                            v_org.id, 'user', v_user.id);
 	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_user.id, v_session_id, v_org.id, v_org.name, v_org.slug,
-	                    v_member.role, v_user.email, v_user.full_name;
+	                    v_member.role, v_user.email, v_user.full_name, true;
 END
+$$;
+
+-- user_invitations (GET /api/v1/auth/invitations): the live invitations
+-- of p_user, newest first, after the keyset (p_after_ts, p_after_id) when
+-- p_after_ts is given, at most p_limit. The caller passes the user id of
+-- a verified token whose address is verified.
+CREATE OR REPLACE FUNCTION homebot.user_invitations(p_user uuid, p_after_ts timestamptz, p_after_id uuid,
+                                                    p_limit integer)
+RETURNS TABLE (id uuid, organization jsonb, role text, invited_by uuid, created_at timestamptz,
+               expires_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT i.id, jsonb_build_object('id', o.id, 'name', o.name, 'slug', o.slug), m.role, i.created_by,
+	       i.created_at, i.expires_at
+	  FROM homebot.invitations i
+	  JOIN homebot.memberships m ON m.organization_id = i.organization_id
+	                            AND m.user_id = i.user_id AND m.status = 'invited'
+	  JOIN homebot.organizations o ON o.id = i.organization_id AND o.suspended_at IS NULL
+	 WHERE i.user_id = p_user AND i.used_at IS NULL AND i.expires_at > now()
+	   AND (p_after_ts IS NULL OR (i.created_at, i.id) < (p_after_ts, p_after_id))
+	 ORDER BY i.created_at DESC, i.id DESC
+	 LIMIT p_limit
 $$;
 
 -- change_member_role (PATCH /api/v1/members/{user_id}) in the organization
@@ -481,24 +630,7 @@ BEGIN
 END
 $$;
 
--- invitation_email (POST /api/v1/auth/accept-invite): the email of a live
--- invitation (unused, unexpired, membership still invited), or NULL, so
--- the new password can be refused when it equals the email before
--- anything is written.
-CREATE OR REPLACE FUNCTION homebot.invitation_email(p_token_hash bytea)
-RETURNS text
-LANGUAGE sql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, homebot, pg_temp
-AS $$
-	SELECT u.email
-	  FROM homebot.invitations i
-	  JOIN homebot.memberships m ON m.organization_id = i.organization_id
-	                            AND m.user_id = i.user_id AND m.status = 'invited'
-	  JOIN homebot.users u ON u.id = i.user_id
-	 WHERE i.token_hash = p_token_hash AND i.used_at IS NULL AND i.expires_at > now()
-$$;
+DROP FUNCTION IF EXISTS homebot.invitation_email(bytea);
 
 REVOKE ALL ON FUNCTION
 	homebot.slug_for(text),
@@ -506,19 +638,23 @@ REVOKE ALL ON FUNCTION
 	homebot.find_or_create_user(text),
 	homebot.create_organization(uuid, text, text),
 	homebot.user_organizations(uuid, timestamptz, uuid, integer),
-	homebot.invite_member(text, text, bytea, integer),
-	homebot.accept_invite(bytea, text, text, text, text, text, bytea, integer),
+	homebot.invite_member(text, text, bytea, integer, integer),
+	homebot.resend_invite(uuid, bytea, integer, integer),
+	homebot.invitation_lookup(bytea),
+	homebot.accept_invite(bytea, uuid, uuid, text, text, text, text, text, text, bytea, integer),
+	homebot.user_invitations(uuid, timestamptz, uuid, integer),
 	homebot.change_member_role(uuid, text),
-	homebot.remove_member(uuid),
-	homebot.invitation_email(bytea)
+	homebot.remove_member(uuid)
 FROM PUBLIC, homebot_app, homebot_admin;
 
 GRANT EXECUTE ON FUNCTION
 	homebot.create_organization(uuid, text, text),
 	homebot.user_organizations(uuid, timestamptz, uuid, integer),
-	homebot.invite_member(text, text, bytea, integer),
-	homebot.accept_invite(bytea, text, text, text, text, text, bytea, integer),
+	homebot.invite_member(text, text, bytea, integer, integer),
+	homebot.resend_invite(uuid, bytea, integer, integer),
+	homebot.invitation_lookup(bytea),
+	homebot.accept_invite(bytea, uuid, uuid, text, text, text, text, text, text, bytea, integer),
+	homebot.user_invitations(uuid, timestamptz, uuid, integer),
 	homebot.change_member_role(uuid, text),
-	homebot.remove_member(uuid),
-	homebot.invitation_email(bytea)
+	homebot.remove_member(uuid)
 TO homebot_app;
