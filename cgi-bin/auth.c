@@ -35,6 +35,7 @@ send_tokens(struct hb_request *r, struct hb_app *app, int status,
 static int
 handle_register(struct hb_request *r, struct hb_app *app)
 {
+	static const struct hb_db_ctx none;
 	struct hb_db_ctx ctx = auth_ctx(NULL, r);
 	struct hb_json_check c;
 	struct hb_register in = { .refresh_ttl = app->cfg.refresh_token_ttl };
@@ -58,8 +59,11 @@ handle_register(struct hb_request *r, struct hb_app *app)
 	    &r->err) == -1)
 		return -1;
 	in.password_hash = hash;
-	/* The account and the mail of its verification link, or neither. */
-	if (db_tx_begin(app->db, &ctx, &r->err) == -1)
+	/*
+	 * The account and the mail of its verification link, or neither. As
+	 * alone, register runs without a context (lib/session.c).
+	 */
+	if (db_tx_begin(app->db, &none, &r->err) == -1)
 		return -1;
 	if (session_register(app->db, &ctx, r->arena, &in, &l, &r->err) == -1 ||
 	    account_verify_send(app->db, &app->cfg, r->arena, l.user_id,
@@ -543,7 +547,7 @@ handle_forgot(struct hb_request *r, struct hb_app *app)
 	json_check_begin(&c, r->json);
 	email = validate_email(&c, r->arena, "email", true);
 	if (json_check_done(&c, &r->err) == -1 ||
-	    account_forgot(app->db, &ctx, &app->cfg, r->arena, email,
+	    account_forgot(app->db, &app->cfg, r->arena, email,
 	    &r->err) == -1)
 		return -1;
 	/* The same answer whether or not the account exists. */

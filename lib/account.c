@@ -156,17 +156,18 @@ account_verify(struct hb_db *db, const struct hb_db_ctx *ctx,
 }
 
 int
-account_forgot(struct hb_db *db, const struct hb_db_ctx *ctx,
-    const struct hb_config *cfg, struct hb_arena *a, const char *email,
-    struct hb_error *err)
+account_forgot(struct hb_db *db, const struct hb_config *cfg,
+    struct hb_arena *a, const char *email, struct hb_error *err)
 {
+	static const struct hb_db_ctx none;
 	char hex[HB_TOKEN_HEX_LEN], ttl[16], max[16];
 	const char *params[4] = { email, hex, ttl, max }, *token;
 	PGresult *res;
 	int rc = 0;
 
+	/* As the other account functions, without a context. */
 	if (new_token(a, &token, hex, err) == -1 ||
-	    db_tx_begin(db, ctx, err) == -1)
+	    db_tx_begin(db, &none, err) == -1)
 		return -1;
 	itoa16(ttl, cfg->reset_token_ttl);
 	itoa16(max, cfg->mail_per_hour);

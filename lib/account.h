@@ -33,9 +33,8 @@ int	account_verify(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *token, struct json_object **user,
 	    struct hb_error *err);
 /* Mails a reset link if an enabled account has this address; else nothing. */
-int	account_forgot(struct hb_db *db, const struct hb_db_ctx *ctx,
-	    const struct hb_config *cfg, struct hb_arena *a, const char *email,
-	    struct hb_error *err);
+int	account_forgot(struct hb_db *db, const struct hb_config *cfg,
+	    struct hb_arena *a, const char *email, struct hb_error *err);
 /* The address of a live reset token (in a): 401 invalid_reset_token. */
 int	account_reset_email(struct hb_db *db, struct hb_arena *a,
 	    const char *token, const char **email, struct hb_error *err);

@@ -247,7 +247,10 @@ BEGIN
 	PERFORM homebot.audit_event('member.invited', 'user', v_user_id::text,
 	                            jsonb_build_object('email', v_user.email, 'role', v_member.role), v_org_id);
 
-	RETURN QUERY SELECT 'invited'::text, v_user.id, v_user.email, ''::text, v_member.role, v_member.status,
+	-- The address as the inviter wrote it: the stored one's case would
+	-- tell that an account exists.
+	RETURN QUERY SELECT 'invited'::text, v_user.id, btrim(p_email, E' \t\r\n\f' || chr(11)), ''::text,
+	                    v_member.role, v_member.status,
 	                    v_member.created_at, v_mail,
 	                    (SELECT o.name FROM homebot.organizations o WHERE o.id = v_org_id),
 	                    (SELECT coalesce(NULLIF(u.full_name, ''), u.email) FROM homebot.users u
@@ -354,7 +357,7 @@ $$;
 -- 'password_required' (an unverified account and no p_password_hash),
 -- 'credentials' (a verified account not proven), 'email_not_verified'
 -- (by id, for an unverified p_user). Only 'ok' writes. Audits
--- member.invite_accepted (and auth.email.verified).
+-- member.invite_accepted and member.added (and auth.email.verified).
 DROP FUNCTION IF EXISTS homebot.accept_invite(bytea, text, text, text, text, text, bytea, integer);
 CREATE OR REPLACE FUNCTION homebot.accept_invite(p_token_hash bytea, p_invitation_id uuid, p_user uuid,
                                                  p_password_hash text, p_verified_hash text, p_full_name text,
@@ -465,6 +468,11 @@ BEGIN
 	PERFORM homebot.audit_event('member.invite_accepted', 'user', v_user.id::text,
 	                            jsonb_build_object('email', v_user.email, 'role', v_member.role,
 	                                               'invitation_id', v_invite.id),
+	                            v_org.id, 'user', v_user.id);
+	-- The membership is active from here: the addition itself.
+	PERFORM homebot.audit_event('member.added', 'user', v_user.id::text,
+	                            jsonb_build_object('email', v_user.email, 'role', v_member.role,
+	                                               'status', 'active'),
 	                            v_org.id, 'user', v_user.id);
 	PERFORM homebot.audit_context_reset(v_context);
 

@@ -29,6 +29,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+import mailsink
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
 
@@ -46,7 +48,7 @@ TEST_SETTINGS = {
 # received; test_logs.py checks that none of them reached a log.
 SECRETS = set()
 _SECRET_FIELDS = {"password", "current_password", "new_password", "refresh_token",
-                  "access_token", "key", "invite_token"}
+                  "access_token", "key", "invite_token", "token"}
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 RFC3339_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -453,23 +455,50 @@ def key_secret(key):
 
 
 def add_member(owner, role="member"):
-    """A newly registered user added to owner's organization with role,
-    logged in there; returns his Account (his session in that organization),
-    whose .home is his Account in the organization he registered with."""
+    """A newly registered user invited into owner's organization with role,
+    who accepted and is logged in there; returns his Account (his session in
+    that organization), whose .home is his Account in the organization he
+    registered with. His address is marked verified in the database (as if
+    he had followed his verification mail), and he accepts through
+    GET /api/v1/auth/invitations, as a verified user would."""
     a = register(owner.stack)
-    r = owner.post("/api/v1/members", {"email": a.email, "role": role})
-    assert r.status == 201, r
-    inside = a.switch(owner.org_id)
+    inside = join(owner, a, role)
     inside.home = a
     return inside
 
 
+def join(owner, user, role="member"):
+    """user (an Account) invited into owner's organization with role and
+    accepting through GET /api/v1/auth/invitations (his address is marked
+    verified first); returns his Account in that organization."""
+    r = owner.post("/api/v1/members", {"email": user.email, "role": role})
+    assert r.status == 201 and r.json()["status"] == "invited", r
+    verify_email(owner.stack, user.user_id)
+    r = user.get("/api/v1/auth/invitations")
+    assert r.status == 200, r
+    [inv] = [i for i in r.json()["data"] if i["organization"]["id"] == owner.org_id]
+    r = user.post(f"/api/v1/auth/invitations/{inv['id']}/accept")
+    assert r.status == 200, r
+    return Account(owner.stack, user.email, user.password, r.json())
+
+
+def verify_email(stack, user_id):
+    """Marks the user's address verified, without the mail round trip."""
+    stack.psql("UPDATE homebot.users SET email_verified_at = now() WHERE id = :'id'", id=user_id)
+
+
 def invite(account, email=None, role="member"):
-    """Invites a new email into account's organization; returns the 201 body."""
-    r = account.post("/api/v1/members", {"email": email or new_email(), "role": role})
+    """Invites an email (a new one by default) into account's organization;
+    returns the 201 body with, added as invite_token, the token of the
+    invitation mail (the answer itself carries none)."""
+    email = email or new_email()
+    before = mailsink.count(account.stack, email, "/account/invite")
+    r = account.post("/api/v1/members", {"email": email, "role": role})
     assert r.status == 201, r
-    assert "invite_token" in r.json(), r
-    return r.json()
+    assert "invite_token" not in r.json() and r.json()["status"] == "invited", r
+    token = mailsink.wait_token(account.stack, email, "/account/invite", count=before + 1)
+    SECRETS.add(token)
+    return {**r.json(), "invite_token": token}
 
 
 def accept_invite(stack, invite_token, password=None, **extra):

@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
+import mailsink
+
 from conftest import (RFC3339_RE, ROOT, STACK, UUID_RE, Account, accept_invite, add_member,
                       assert_error, assert_invalid, assert_status, assert_unauthenticated,
                       create_key, login, make_superadmin, new_email, new_password, register)
@@ -202,43 +204,53 @@ def test_organizations_page_newest_first(stack, superadmin):
     assert first["data"][0]["id"] != second["data"][0]["id"]
 
 
-def test_create_organization_for_a_new_owner_returns_an_invite_token(stack, superadmin):
+def test_create_organization_invites_a_new_owner_by_mail_and_answers_no_token(stack, superadmin):
     email = new_email()
     r = superadmin.post(f"{ADMIN}/organizations", {"name": "Made by admin", "owner_email": email})
     assert r.status == 201, r
     org = r.json()
     assert UUID_RE.fullmatch(org["id"]) and UUID_RE.fullmatch(org["owner_id"]), org
     assert org["owner_status"] == "invited"
-    assert org["invite_token"], org
+    token = mailsink.wait_token(stack, email, "/account/invite")
+    assert "invite_token" not in org and token.encode() not in r.body, org
+    [mail] = mailsink.mails_to(stack, email)
+    assert "Made by admin" in mail["Subject"], mail["Subject"]
     rows = stack.psql("SELECT user_id, role, status FROM homebot.memberships"
                       " WHERE organization_id = :'o'", o=org["id"])
     assert rows == [(org["owner_id"], "owner", "invited")], rows
 
 
-def test_new_owner_accepts_the_invitation_into_the_organization(stack, superadmin):
+def test_new_owner_accepts_the_mailed_invitation_into_the_organization(stack, superadmin):
     email = new_email()
     org = superadmin.post(f"{ADMIN}/organizations",
                           {"name": "Accepted", "owner_email": email}).json()
     password = new_password()
-    r = accept_invite(stack, org["invite_token"], password, full_name="New Owner")
+    token = mailsink.wait_token(stack, email, "/account/invite")
+    r = accept_invite(stack, token, password, full_name="New Owner")
     assert r.status == 200, r
     t = r.json()
     assert t["organization"]["id"] == org["id"] and t["role"] == "owner", t
-    assert t["user"]["email"] == email
+    assert t["user"]["email"] == email and t["user"]["email_verified"] is True, t
     owner = Account(stack, email, password, t)
     me = owner.get("/api/v1/auth/me").json()
     assert me["role"] == "owner" and "members:owners" in me["permissions"], me
     assert admin_org(superadmin, org["id"])["member_count"] == 1
 
 
-def test_existing_user_becomes_owner_at_once(stack, superadmin, account):
+def test_an_existing_user_is_invited_too_and_owns_the_organization_only_once_accepted(
+        stack, superadmin, account):
     r = superadmin.post(f"{ADMIN}/organizations",
                         {"name": "For existing", "owner_email": account.email})
     assert r.status == 201, r
     org = r.json()
-    assert org["owner_id"] == account.user_id and org["owner_status"] == "active", org
+    assert org["owner_id"] == account.user_id and org["owner_status"] == "invited", org
     assert "invite_token" not in org
-    assert account.switch(org["id"]).tokens["role"] == "owner"
+    assert_error(account.post("/api/v1/auth/switch", {"organization_id": org["id"]}),
+                 403, "not_a_member")
+    token = mailsink.wait_token(stack, account.email, "/account/invite")
+    # The account's address is unverified: the mailed link proves it.
+    r = accept_invite(stack, token, account.password)
+    assert r.status == 200 and r.json()["role"] == "owner", r
 
 
 def test_create_organization_with_a_slug(superadmin):

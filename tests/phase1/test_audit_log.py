@@ -144,9 +144,9 @@ def test_event_records_the_user_agent(account):
 # ---- filters ------------------------------------------------------------------------
 
 def test_action_filter_returns_only_that_action(busy):
-    data = events(busy, "&action=member.added")
-    assert data and {e["action"] for e in data} == {"member.added"}, data
-    assert len(data) == len([e for e in events(busy) if e["action"] == "member.added"])
+    data = events(busy, "&action=member.invited")
+    assert data and {e["action"] for e in data} == {"member.invited"}, data
+    assert len(data) == len([e for e in events(busy) if e["action"] == "member.invited"])
 
 
 def test_action_filter_of_an_unknown_action_is_empty(busy):
@@ -162,9 +162,9 @@ def test_actor_filter_returns_only_that_actors_events(busy):
 
 
 def test_filters_combine(busy):
-    data = events(busy, f"&action=member.added&actor_id={busy.admin.user_id}")
+    data = events(busy, f"&action=member.invited&actor_id={busy.admin.user_id}")
     assert len(data) == 1, data
-    assert data[0]["action"] == "member.added" and data[0]["actor"]["id"] == busy.admin.user_id
+    assert data[0]["action"] == "member.invited" and data[0]["actor"]["id"] == busy.admin.user_id
 
 
 def test_since_keeps_events_at_or_after_the_time(busy):
@@ -262,7 +262,7 @@ def test_tampered_cursor_is_400_invalid_cursor(busy):
 
 # ---- what is recorded ---------------------------------------------------------------------
 
-def _member_added(stack, owner, request_id):
+def _member_invited(stack, owner, request_id):
     r = owner.post(MEMBERS, {"email": new_email(), "role": "viewer"},
                    headers={"X-Request-ID": request_id})
     assert r.status == 201, r
@@ -298,7 +298,7 @@ def _organization_updated(stack, owner, request_id):
 
 
 FLOWS = {
-    "member.added": _member_added,
+    "member.invited": _member_invited,
     "member.role_changed": _member_role_changed,
     "member.removed": _member_removed,
     "organization.created": _organization_created,
@@ -316,6 +316,20 @@ def test_action_appears_with_the_request_id_of_its_response(stack, account, acti
     assert e["actor"] == {"type": "user", "id": account.user_id}, e
     assert e["target_id"] == target, e
     assert e["organization_id"] == reader.org_id, e
+
+
+@pytest.mark.parametrize("action", ["member.invite_accepted", "member.added"])
+def test_an_accepted_invitation_is_recorded_as_the_invited_users_act(stack, account, action):
+    m = invite(account, role="viewer")
+    request_id = rid()
+    r = stack.post("/api/v1/auth/accept-invite",
+                   {"invite_token": m["invite_token"], "password": new_password()},
+                   headers={"X-Request-ID": request_id})
+    assert r.status == 200, r
+    [e] = [e for e in by_request(account, request_id) if e["action"] == action]
+    assert e["actor"] == {"type": "user", "id": m["user_id"]}, e
+    assert e["target_id"] == m["user_id"] and e["organization_id"] == account.org_id, e
+    assert e["changes"]["role"] == "viewer", e
 
 
 def test_role_change_records_from_and_to(account):

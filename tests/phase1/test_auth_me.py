@@ -14,8 +14,9 @@ def test_me_describes_the_user_organization_and_session(stack):
     r = a.get(ME)
     assert r.status == 200, r
     me = r.json()
-    assert set(me) == {"id", "email", "full_name", "created_at", "organization", "role",
-                       "permissions", "auth_method", "session_id"}, me
+    assert set(me) == {"id", "email", "full_name", "email_verified", "created_at",
+                       "organization", "role", "permissions", "auth_method", "session_id"}, me
+    assert me["email_verified"] is False
     assert me["id"] == a.user_id
     assert me["email"] == a.email
     assert me["full_name"] == "Grace Hopper"

@@ -4,8 +4,9 @@ used to reach the database as 500s."""
 import http.client
 import uuid
 
-from conftest import (accept_invite, assert_error, assert_invalid, create_key, invite,
-                      login, login_form, new_email, new_password, register)
+from conftest import (accept_invite, add_member, assert_error, assert_invalid,
+                      create_key, invite, join, login, login_form, new_email, new_password,
+                      register)
 
 KEYS = "/api/v1/api-keys"
 
@@ -14,19 +15,19 @@ def test_invite_token_of_one_organization_cannot_open_another(stack):
     attacker, victim = register(stack), register(stack)
     email = new_email()
     token_a = invite(attacker, email)["invite_token"]
-    # The victim organization adds the same (passwordless) email: it must
-    # invite, not add at once.
-    r = victim.post("/api/v1/members", {"email": email, "role": "admin"})
-    assert r.status == 201, r
-    assert r.json()["status"] == "invited" and "invite_token" in r.json(), r
+    # The victim organization invites the same address: invited, never
+    # added at once.
+    b = invite(victim, email, role="admin")
+    assert b["status"] == "invited", b
     password = new_password()
     assert accept_invite(stack, token_a, password).status == 200
-    # The attacker now knows the password, but the victim's membership is
-    # still only an invitation, and its token cannot replace the password.
+    # Whoever accepted A's invitation knows the password, but the victim's
+    # membership is still only an invitation, and its token, now for a
+    # verified account, cannot replace the password.
     assert_error(login(stack, email, password, organization_id=victim.org_id),
                  403, "not_a_member")
-    assert_error(accept_invite(stack, r.json()["invite_token"], new_password()),
-                 401, "invalid_invite")
+    assert_error(accept_invite(stack, b["invite_token"], new_password()),
+                 401, "invalid_credentials")
 
 
 def raw_get(stack, path, headers):
@@ -84,15 +85,16 @@ def test_settings_with_a_nul_character_are_422(account):
 
 
 def test_removed_member_keys_do_not_come_back(stack, account):
-    member = register(stack)
-    assert account.post("/api/v1/members", {"email": member.email, "role": "admin"}).status == 201
-    inside = member.switch(account.org_id)
+    inside = add_member(account, "admin")
     key = create_key(inside, ["org:read"])["key"]
     assert stack.get("/api/v1/organizations/current", headers={"X-API-Key": key}).status == 200
     assert account.delete(f"/api/v1/members/{inside.user_id}").status == 204
-    assert account.post("/api/v1/members", {"email": member.email, "role": "admin"}).status == 201
+    # Invited again, and accepted: the old key stays dead.
+    again = join(account, inside.home, "admin")
+    assert again.get("/api/v1/auth/me").json()["role"] == "admin"
     r = stack.get("/api/v1/organizations/current", headers={"X-API-Key": key})
     assert_error(r, 401, "invalid_api_key")
+
 
 
 def test_a_long_path_keeps_the_log_line_whole(stack):

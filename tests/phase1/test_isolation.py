@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import (add_member, assert_error, assert_status, create_key, invite, register)
+from conftest import (add_member, assert_error, assert_status, create_key, invite, join, register)
 
 NAMES = ["A", "B", "C"]
 PAIRS = list(itertools.permutations(NAMES, 2))
@@ -91,13 +91,11 @@ def world(stack):
     orgs = {name: Org(stack, name) for name in NAMES}
     # One user in two organizations: admin of A and of B.
     bridge = add_member(orgs["A"].owner, "admin")
-    assert_status(orgs["B"].owner.post("/api/v1/members",
-                                       {"email": bridge.email, "role": "admin"}), 201)
     orgs["A"].bridge = bridge
     orgs["A"].bridge_key = create_key(bridge, ["members:read", "members:write", "api_keys:read",
                                                "api_keys:write"], name="bridge")
     orgs["A"].keys.append(orgs["A"].bridge_key)
-    orgs["B"].bridge = bridge.switch(orgs["B"].id)
+    orgs["B"].bridge = join(orgs["B"].owner, bridge.home, "admin")
     for o in orgs.values():
         o.baseline = snapshot(stack, o.id)
     return orgs

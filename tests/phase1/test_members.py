@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+import mailsink
 from conftest import (RFC3339_RE, UUID_RE, Account, accept_invite, add_member, assert_error,
                       assert_invalid, assert_status, assert_unauthenticated, create_key, invite,
                       login, new_email, new_password, register)
@@ -85,22 +86,41 @@ def test_list_without_a_credential_is_401(stack):
 
 # ---- POST /api/v1/members ---------------------------------------------------
 
-def test_existing_user_is_added_at_once(stack, account):
+def test_existing_user_is_invited_not_added(stack, account):
     other = register(stack)
     r = account.post(MEMBERS, {"email": other.email, "role": "member"})
     assert r.status == 201, r
     m = r.json()
     assert set(m) == MEMBER_FIELDS, m
     assert m["user_id"] == other.user_id
-    assert m["status"] == "active" and m["role"] == "member", m
-    assert membership(stack, account.org_id, other.user_id) == [("member", "active")]
+    assert m["status"] == "invited" and m["role"] == "member", m
+    assert membership(stack, account.org_id, other.user_id) == [("member", "invited")]
+    assert_error(other.post("/api/v1/auth/switch", {"organization_id": account.org_id}),
+                 403, "not_a_member")
 
 
-def test_added_user_can_switch_in_at_once(stack, account):
+def test_the_answer_is_the_same_whether_or_not_the_account_exists(stack, account):
+    other = register(stack, full_name="Known Person")
+    known = account.post(MEMBERS, {"email": other.email.upper(), "role": "member"}).json()
+    unknown = account.post(MEMBERS, {"email": new_email().upper(), "role": "member"}).json()
+    assert set(known) == set(unknown) == MEMBER_FIELDS
+    assert known["full_name"] == unknown["full_name"] == "", (known, unknown)
+    assert known["email"] == other.email.upper(), known
+    assert known["status"] == unknown["status"] == "invited"
+    listed = members(account)
+    assert listed[other.user_id]["full_name"] == "", listed[other.user_id]
+
+
+def test_invited_user_joins_once_accepted(stack, account):
     other = register(stack)
-    assert_status(account.post(MEMBERS, {"email": other.email, "role": "viewer"}), 201)
-    inside = other.switch(account.org_id)
-    assert me(inside)["role"] == "viewer"
+    m = invite(account, other.email, role="viewer")
+    # Unverified: the mailed token proves the address, sets the password
+    # and ends the sessions the account had.
+    r = accept_invite(stack, m["invite_token"], other.password)
+    assert r.status == 200, r
+    inside = Account(stack, other.email, other.password, r.json())
+    assert me(inside)["role"] == "viewer" and me(inside)["email_verified"] is True
+    assert other.get("/api/v1/auth/me").status == 401
 
 
 def test_existing_user_is_found_whatever_the_case_of_the_email(stack, account):
@@ -111,16 +131,17 @@ def test_existing_user_is_found_whatever_the_case_of_the_email(stack, account):
     assert "invite_token" not in r.json()
 
 
-def test_unknown_email_is_invited_with_a_token(stack, account):
+def test_unknown_email_is_invited_by_mail_and_the_answer_has_no_token(stack, account):
     email = new_email()
     r = account.post(MEMBERS, {"email": email, "role": "member"})
     assert r.status == 201, r
     m = r.json()
-    assert set(m) == MEMBER_FIELDS | {"invite_token"}, m
+    assert set(m) == MEMBER_FIELDS, m
     assert m["status"] == "invited" and m["email"] == email, m
     assert UUID_RE.fullmatch(m["user_id"]), m
-    assert len(m["invite_token"]) >= 43, m
     assert membership(stack, account.org_id, m["user_id"]) == [("member", "invited")]
+    token = mailsink.wait_token(stack, email, "/account/invite")
+    assert len(token) >= 43 and token.encode() not in r.body
 
 
 def test_invite_token_is_stored_only_as_a_hash(stack, account):
@@ -135,8 +156,7 @@ def test_every_invite_token_is_different(account):
 
 
 def test_active_member_again_is_409_already_member(stack, account):
-    other = register(stack)
-    assert_status(account.post(MEMBERS, {"email": other.email, "role": "member"}), 201)
+    other = add_member(account, "member")
     r = account.post(MEMBERS, {"email": other.email, "role": "admin"})
     assert_error(r, 409, "already_member")
     assert membership(stack, account.org_id, other.user_id) == [("member", "active")]
@@ -216,7 +236,8 @@ def test_accept_invite_is_200_with_a_token_response(stack, account):
     assert r.status == 200, r
     t = r.json()
     assert set(t) == TOKEN_FIELDS, t
-    assert t["user"] == {"id": m["user_id"], "email": m["email"], "full_name": "Grace Hopper"}
+    assert t["user"] == {"id": m["user_id"], "email": m["email"], "full_name": "Grace Hopper",
+                         "email_verified": True}
     assert t["organization"]["id"] == account.org_id
     assert t["role"] == "admin"
 

@@ -4,7 +4,7 @@ user's own grants in user_permissions — and an API key holds its scopes
 (never more than its creator still holds)."""
 import pytest
 
-from conftest import (add_member, assert_error, assert_status, create_key, invite, new_email,
+from conftest import (add_member, assert_error, assert_status, create_key, invite, join, new_email,
                       register)
 
 CURRENT = "/api/v1/organizations/current"
@@ -185,8 +185,7 @@ def test_withdrawn_user_permission_applies_on_the_next_request(stack, account):
 def test_user_permission_holds_only_in_its_organization(stack, account):
     viewer = add_member(account, "viewer")
     other = register(stack)
-    assert_status(other.post(MEMBERS, {"email": viewer.email, "role": "viewer"}), 201)
-    elsewhere = viewer.switch(other.org_id)
+    elsewhere = join(other, viewer.home, "viewer")
     stack.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'o', :'u', 'audit:read')", o=account.org_id, u=viewer.user_id)
     assert_status(viewer.get(AUDIT), 200)

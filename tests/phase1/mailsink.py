@@ -33,15 +33,17 @@ def mails_to(stack, address):
     return [m for m in mails(stack) if (m["To"] or "").lower() == address.lower()]
 
 
-def wait_mails(stack, address, count=1, timeout=20):
-    """The mails to address once there are at least count of them."""
+def wait_mails(stack, address, count=1, timeout=20, page=None):
+    """The mails to address (only those linking to page, when given) once
+    there are at least count of them."""
     deadline = time.monotonic() + timeout
     while True:
-        got = mails_to(stack, address)
+        got = [m for m in mails_to(stack, address)
+               if page is None or any(p == page for p, _ in links(m))]
         if len(got) >= count:
             return got
         assert time.monotonic() < deadline, \
-            f"{count} mail(s) to {address} expected, {len(got)} arrived in {timeout} s"
+            f"{count} mail(s) to {address} ({page}) expected, {len(got)} arrived in {timeout} s"
         time.sleep(0.05)
 
 
@@ -61,11 +63,15 @@ def token_of(message, page):
     return found[0]
 
 
+def count(stack, address, page):
+    """How many mails to address link to page so far."""
+    return len([m for m in mails_to(stack, address) if any(p == page for p, _ in links(m))])
+
+
 def wait_token(stack, address, page, count=1, timeout=20):
-    """The token of the newest mail to address, once count mails came, linking to page."""
-    got = [m for m in wait_mails(stack, address, count, timeout) if any(p == page for p, _ in links(m))]
-    assert got, f"no mail to {address} links to {page}"
-    return token_of(got[-1], page)
+    """The token of the newest mail to address linking to page, once there
+    are count such mails."""
+    return token_of(wait_mails(stack, address, count, timeout, page)[-1], page)
 
 
 def settle(stack):
