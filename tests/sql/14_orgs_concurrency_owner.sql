@@ -83,6 +83,7 @@ BEGIN
 		DELETE FROM homebot.organizations WHERE slug LIKE 'pgtap-14-%';
 		DELETE FROM homebot.users WHERE email LIKE 'pgtap-14-%';
 		DELETE FROM homebot.audit_log WHERE request_id LIKE 'pgtap-14-%';
+		DELETE FROM homebot.mail_sends WHERE email LIKE 'pgtap-14-%';
 	$sql$);
 	PERFORM * FROM dblink('pgtap14a', $sql$SELECT set_config('app.request_id', 'pgtap-14-seed', false)$sql$)
 		AS t (v text);
@@ -232,8 +233,9 @@ SELECT dblink_disconnect('pgtap14b');
 SELECT is_empty(
 	$$SELECT id FROM homebot.organizations WHERE slug LIKE 'pgtap-14-%'
 	  UNION ALL SELECT id FROM homebot.users WHERE email LIKE 'pgtap-14-%'
-	  UNION ALL SELECT id FROM homebot.audit_log WHERE request_id LIKE 'pgtap-14-%'$$,
-	'the committed rows of this test and their audit events are gone again');
+	  UNION ALL SELECT id FROM homebot.audit_log WHERE request_id LIKE 'pgtap-14-%'
+	  UNION ALL SELECT NULL FROM homebot.mail_sends WHERE email LIKE 'pgtap-14-%'$$,
+	'the committed rows of this test, their audit events and mail counts are gone again');
 
 -- 2. A non-superuser owner.
 CREATE ROLE pgtap_14_owner NOLOGIN NOSUPERUSER NOBYPASSRLS;
