@@ -426,21 +426,27 @@ BEGIN
 		RETURN;
 	END IF;
 
+	-- One update of the user's row (and so one audited row change) per
+	-- acceptance; the full name only when one is given.
 	IF NOT v_was_verified THEN
 		-- The mailbox's owner takes the account over from whoever
 		-- registered it or chose its password before.
 		UPDATE homebot.users u
-		   SET password_hash = p_password_hash, email_verified_at = now(), updated_at = now()
+		   SET password_hash = p_password_hash, email_verified_at = now(),
+		       full_name = CASE WHEN p_full_name IS NULL OR p_full_name = '' THEN u.full_name ELSE p_full_name END,
+		       updated_at = now()
 		 WHERE u.id = v_user.id;
 		-- sessions_user_id_created_at_idx
 		UPDATE homebot.sessions s SET revoked_at = now() WHERE s.user_id = v_user.id AND s.revoked_at IS NULL;
-	ELSIF p_verified_hash IS NOT NULL THEN
-		-- Ends the lockout count the password check began.
-		INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(v_user.email), p_ip, true);
+	ELSE
+		IF p_verified_hash IS NOT NULL THEN
+			-- Ends the lockout count the password check began.
+			INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(v_user.email), p_ip, true);
+		END IF;
+		UPDATE homebot.users u
+		   SET full_name = p_full_name, updated_at = now()
+		 WHERE u.id = v_user.id AND p_full_name IS NOT NULL AND p_full_name <> '' AND u.full_name <> p_full_name;
 	END IF;
-	UPDATE homebot.users u
-	   SET full_name = p_full_name, updated_at = now()
-	 WHERE u.id = v_user.id AND p_full_name IS NOT NULL AND p_full_name <> '' AND u.full_name <> p_full_name;
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_user.id;
 
 	UPDATE homebot.memberships m

@@ -38,8 +38,13 @@ SELECT line FROM (
 	              c.relrowsecurity, c.relforcerowsecurity, coalesce(c.relacl::text, '-'))
 	  FROM rel c
 	UNION ALL
+	-- A column's place among the live ones: a column added again after a
+	-- rollback dropped it gets a new attnum (the dropped one keeps its
+	-- slot), yet the table reads the same.
 	SELECT format('column %s.%s #%s %s notnull=%s default=%s acl=%s',
-	              c.oid::regclass, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+	              c.oid::regclass, a.attname,
+	              row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),
+	              format_type(a.atttypid, a.atttypmod), a.attnotnull,
 	              coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-'), coalesce(a.attacl::text, '-'))
 	  FROM rel c
 	  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -160,6 +160,20 @@ counts() {
 	           WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = 'homebot') AND c.relkind = 'r'"
 }
 
+# rows URL FILE: every row of every table of schema homebot, one line
+# each ("table {json}"), sorted. NULLs are left out of the JSON, so that a
+# column a newer migration adds (NULL in the rows it finds) leaves the old
+# rows' lines as they were, while any changed or lost value shows.
+rows() {
+	sql "$1" "SELECT c.relname || ' ' || j::text
+	            FROM pg_class c,
+	                 unnest(xpath('/table/row/j/text()',
+	                              query_to_xml(format('SELECT jsonb_strip_nulls(to_jsonb(t)) AS j FROM %s t',
+	                                                  c.oid::regclass), false, false, ''))) AS j
+	           WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = 'homebot') AND c.relkind = 'r'" |
+	    LC_ALL=C sort >"$2"
+}
+
 # state URL: the schema version, and how many functions and triggers
 # schema homebot holds
 state() {
@@ -215,7 +229,7 @@ SELECT set_config('app.org_id', organization_id::text, true), set_config('app.us
        set_config('app.request_id', :'tag' || '-works-invite', true)
   FROM reg \gset
 SELECT 'invite_member ' || status || ' ' || member_status
-  FROM homebot.invite_member(:'tag' || '-invitee@example.test', 'member', sha256(convert_to(:'tag', 'UTF8')), 3600);
+  FROM homebot.invite_member(:'tag' || '-invitee@example.test', 'member', sha256(convert_to(:'tag', 'UTF8')), 3600, 3);
 SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true), set_config('app.ip', '', true),
        set_config('app.user_agent', '', true), set_config('app.request_id', '', true) \gset
 SELECT concat_ws(' ', 'old login_lookup', (l.user_id IS NOT NULL)::text, l.password_hash)
@@ -242,6 +256,6 @@ event auth.login.succeeded user 192.0.2.251 works-agent $1-works-login
 event row.users.insert user 192.0.2.252 works-agent $1-works-invite
 event row.memberships.insert user 192.0.2.252 works-agent $1-works-invite
 event row.invitations.insert user 192.0.2.252 works-agent $1-works-invite
-event member.added user 192.0.2.252 works-agent $1-works-invite
+event member.invited user 192.0.2.252 works-agent $1-works-invite
 EOF
 }

@@ -46,8 +46,16 @@ add_data "$new" a
 ok $? "data.sql writes through today's functions"
 audit_trail "$old" "$work/trail.old"
 audit_trail "$new" "$work/trail.new"
-same "$work/trail.old" "$work/trail.new" \
-	"the same requests leave the same audit events in both: actions, actors, targets, IP, user agent, request ID"
+# Email ownership (0005) changed what invitations do and audit (every
+# addition waits for consent; member.invited and member.invite_accepted)
+# and added the email requests; data.sql gives those requests IDs of
+# their own (a-invite-*, a-accept-*, a-email-*). They are left out here;
+# tests/sql/ pins their events.
+exclude='^[^|]*(\|[^|]*){7}\| a-(invite|accept|email)-'
+grep -Ev "$exclude" "$work/trail.old" >"$work/trail.old.same"
+grep -Ev "$exclude" "$work/trail.new" >"$work/trail.new.same"
+same "$work/trail.old.same" "$work/trail.new.same" \
+	"the same requests leave the same audit events in both: actions, actors, targets, IP, user agent, request ID (but for the requests whose contract 0005 changed)"
 
 # -- before the upgrade ---------------------------------------------------------------
 

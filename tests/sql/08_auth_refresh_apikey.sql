@@ -12,11 +12,11 @@ SELECT plan(49);
 INSERT INTO homebot.organizations (id, name, slug, suspended_at) VALUES
 	('00000000-0000-4000-8000-00000000080a', 'Org 8A', 'pgtap-08-a', NULL),
 	('00000000-0000-4000-8000-00000000080b', 'Org 8B', 'pgtap-08-b', now());
-INSERT INTO homebot.users (id, email, full_name, disabled_at, created_at) VALUES
-	('00000000-0000-4000-8000-0000000008e1', 'pgtap-08-u@example.test', 'U Eight', NULL, '2026-02-03T04:05:06Z'),
-	('00000000-0000-4000-8000-0000000008e2', 'pgtap-08-v@example.test', 'V', NULL, now()),
-	('00000000-0000-4000-8000-0000000008e3', 'pgtap-08-w@example.test', 'W', NULL, now()),
-	('00000000-0000-4000-8000-0000000008e4', 'pgtap-08-x@example.test', 'X', now(), now());
+INSERT INTO homebot.users (id, email, full_name, disabled_at, created_at, email_verified_at) VALUES
+	('00000000-0000-4000-8000-0000000008e1', 'pgtap-08-u@example.test', 'U Eight', NULL, '2026-02-03T04:05:06Z', now()),
+	('00000000-0000-4000-8000-0000000008e2', 'pgtap-08-v@example.test', 'V', NULL, now(), NULL),
+	('00000000-0000-4000-8000-0000000008e3', 'pgtap-08-w@example.test', 'W', NULL, now(), NULL),
+	('00000000-0000-4000-8000-0000000008e4', 'pgtap-08-x@example.test', 'X', now(), now(), NULL);
 INSERT INTO homebot.memberships (organization_id, user_id, role, status) VALUES
 	('00000000-0000-4000-8000-00000000080a', '00000000-0000-4000-8000-0000000008e1', 'admin', 'active'),
 	('00000000-0000-4000-8000-00000000080b', '00000000-0000-4000-8000-0000000008e1', 'member', 'active'),
@@ -62,8 +62,8 @@ SELECT results_eq(
 	'SELECT * FROM rot1',
 	$$VALUES ('ok'::text, '00000000-0000-4000-8000-0000000008c1'::uuid, '00000000-0000-4000-8000-0000000008e1'::uuid,
 	          '00000000-0000-4000-8000-00000000080a'::uuid, 'Org 8A'::text, 'pgtap-08-a'::text, 'admin'::text,
-	          'pgtap-08-u@example.test'::text, 'U Eight'::text, '2026-02-03T04:05:06Z'::timestamptz)$$,
-	'refresh_rotate: ok, with the session, user, organization, role and the user''s data');
+	          'pgtap-08-u@example.test'::text, 'U Eight'::text, '2026-02-03T04:05:06Z'::timestamptz, true)$$,
+	'refresh_rotate: ok, with the session, user, organization, role and the user''s data (email verified)');
 
 RESET ROLE;
 SELECT results_eq(
@@ -88,7 +88,7 @@ SELECT results_eq(
 	                                       '203.0.113.9', 'evil-agent', 'pgtap-08-req-2')$$,
 	$$VALUES ('reused'::text, '00000000-0000-4000-8000-0000000008c1'::uuid, '00000000-0000-4000-8000-0000000008e1'::uuid,
 	          '00000000-0000-4000-8000-00000000080a'::uuid, NULL::text, NULL::text, NULL::text, NULL::text,
-	          NULL::text, NULL::timestamptz)$$,
+	          NULL::text, NULL::timestamptz, NULL::boolean)$$,
 	'refresh_rotate: a used token → reused, with the ids of the session it ends');
 RESET ROLE;
 SELECT is((SELECT revoked_at FROM homebot.sessions WHERE id = '00000000-0000-4000-8000-0000000008c1'), now(),
@@ -134,7 +134,7 @@ SELECT results_eq(
 	$$SELECT * FROM homebot.refresh_rotate(sha256('pgtap-08-no-such-token'), sha256('pgtap-08-x'), 3600,
 	                                       NULL, NULL, NULL)$$,
 	$$VALUES ('invalid'::text, NULL::uuid, NULL::uuid, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::text,
-	          NULL::text, NULL::timestamptz)$$,
+	          NULL::text, NULL::timestamptz, NULL::boolean)$$,
 	'refresh_rotate: an unknown token → invalid, every other column NULL');
 SELECT is(
 	(SELECT status FROM homebot.refresh_rotate(sha256('pgtap-08-c2'), sha256('pgtap-08-c2-next'), 3600, NULL, NULL, NULL)),
@@ -214,7 +214,7 @@ SELECT results_eq(
 	          '{audit:read,members:owners,members:read,org:read}'::text[], false, false,
 	          '00000000-0000-4000-8000-00000000080a'::uuid, 'Org 8A'::text, 'pgtap-08-a'::text, false,
 	          '00000000-0000-4000-8000-0000000008e1'::uuid, 'pgtap-08-u@example.test'::text, 'U Eight'::text,
-	          '2026-02-03T04:05:06Z'::timestamptz, false, 'admin'::text)$$,
+	          '2026-02-03T04:05:06Z'::timestamptz, false, 'admin'::text, true)$$,
 	'authenticate_api_key: the stored hash (whatever was presented), the key, the creator, and as permissions the scopes he holds (role + extra grants), sorted, without duplicates');
 RESET ROLE;
 SELECT is((SELECT last_used_at FROM homebot.api_keys WHERE prefix = 'pgtap08a'), NULL,

@@ -109,8 +109,8 @@ SELECT is(
 	       WHERE a.attrelid = 'homebot.users'::regclass AND a.attnum > 0 AND NOT a.attisdropped
 	         AND has_column_privilege('homebot_admin', a.attrelid, a.attnum, 'SELECT')
 	       ORDER BY a.attnum),
-	ARRAY['id', 'email', 'full_name', 'is_superadmin', 'disabled_at', 'created_at', 'updated_at'],
-	'homebot_admin may read every column of users but password_hash');
+	ARRAY['id', 'email', 'full_name', 'is_superadmin', 'disabled_at', 'created_at', 'updated_at', 'email_verified_at'],
+	'homebot_admin may read every column of users but password_hash (email_verified_at: 0005)');
 SELECT set_eq(
 	$$SELECT c.relname::text COLLATE "default", a.attname::text COLLATE "default"
 	    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -147,11 +147,14 @@ INSERT INTO orgs_functions VALUES
 	('homebot.find_or_create_user(text)', false, false),
 	('homebot.create_organization(uuid, text, text)', true, false),
 	('homebot.user_organizations(uuid, timestamptz, uuid, integer)', true, false),
-	('homebot.invite_member(text, text, bytea, integer)', true, false),
-	('homebot.accept_invite(bytea, text, text, text, text, text, bytea, integer)', true, false),
+	('homebot.invite_member(text, text, bytea, integer, integer)', true, false),
+	('homebot.resend_invite(uuid, bytea, integer, integer)', true, false),
+	('homebot.invitation_lookup(bytea)', true, false),
+	('homebot.accept_invite(bytea, uuid, uuid, text, text, text, text, text, text, bytea, integer)', true, false),
+	('homebot.user_invitations(uuid, timestamptz, uuid, integer)', true, false),
 	('homebot.change_member_role(uuid, text)', true, false),
 	('homebot.remove_member(uuid)', true, false),
-	('homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text)', false, true),
+	('homebot.admin_create_organization(text, text, text, bytea, integer, uuid, text, text, text, integer)', false, true),
 	('homebot.ensure_superadmin(text, text)', false, false),
 	('homebot.admin_unlock(text)', false, true);
 
@@ -173,7 +176,7 @@ SELECT is(
 	(SELECT coalesce(array_agg(f.sig::text ORDER BY f.sig::text), '{}') FROM orgs_functions f
 	  WHERE has_function_privilege('homebot_app', f.sig, 'EXECUTE') IS DISTINCT FROM f.app),
 	'{}'::text[],
-	'homebot_app may execute exactly create_organization, user_organizations, invite_member, accept_invite, change_member_role and remove_member');
+	'homebot_app may execute exactly create_organization, user_organizations, invite_member, resend_invite, invitation_lookup, accept_invite, user_invitations, change_member_role and remove_member');
 SELECT is(
 	(SELECT coalesce(array_agg(f.sig::text ORDER BY f.sig::text), '{}') FROM orgs_functions f
 	  WHERE has_function_privilege('homebot_admin', f.sig, 'EXECUTE') IS DISTINCT FROM f.admin),

@@ -1,6 +1,7 @@
 -- The tenant functions of 0003_orgs, called as homebot_app (the role they
 -- are granted to): slug_for, create_organization, user_organizations,
--- invite_member, accept_invite, change_member_role, remove_member. Results
+-- invite_member, accept_invite, change_member_role, remove_member. (The
+-- rules of email ownership behind invitations: 22_email_ownership.sql.) Results
 -- are kept in temporary tables; what the functions wrote is checked as the
 -- superuser.
 --
@@ -10,8 +11,9 @@
 --   S = ...120c: suspended
 --   L (...12e9): a user with a password and no membership
 --   P (...12e8): a user without password or membership (a removed invitee)
+--   Q (...12c7): invited to A, unverified, no password
 BEGIN;
-SELECT plan(80);
+SELECT plan(82);
 
 INSERT INTO homebot.organizations (id, name, slug, suspended_at) VALUES
 	('00000000-0000-4000-8000-00000000120a', 'Org 12A', 'pgtap-12-a', NULL),
@@ -32,7 +34,8 @@ INSERT INTO homebot.users (id, email, password_hash, full_name, disabled_at) VAL
 	('00000000-0000-4000-8000-0000000012c3', 'pgtap-12-disabled@example.test', NULL, '', now()),
 	('00000000-0000-4000-8000-0000000012c4', 'pgtap-12-active@example.test', NULL, '', NULL),
 	('00000000-0000-4000-8000-0000000012c5', 'pgtap-12-used@example.test', NULL, '', NULL),
-	('00000000-0000-4000-8000-0000000012c6', 'pgtap-12-gone@example.test', NULL, '', NULL);
+	('00000000-0000-4000-8000-0000000012c6', 'pgtap-12-gone@example.test', NULL, '', NULL),
+	('00000000-0000-4000-8000-0000000012c7', 'pgtap-12-nopass@example.test', NULL, '', NULL);
 INSERT INTO homebot.memberships (organization_id, user_id, role, status, created_at) VALUES
 	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012e1', 'owner', 'active', now() - interval '9 days'),
 	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012e2', 'member', 'active', now() - interval '8 days'),
@@ -47,7 +50,8 @@ INSERT INTO homebot.memberships (organization_id, user_id, role, status, created
 	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012c3', 'member', 'invited', now()),
 	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012c4', 'member', 'active', now()),
 	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012c5', 'member', 'invited', now()),
-	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012c6', 'member', 'invited', now());
+	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012c6', 'member', 'invited', now()),
+	('00000000-0000-4000-8000-00000000120a', '00000000-0000-4000-8000-0000000012c7', 'member', 'invited', now());
 INSERT INTO homebot.invitations (organization_id, user_id, token_hash, expires_at, used_at)
 SELECT m.organization_id, m.user_id, sha256(convert_to('pgtap-12-invite-' || split_part(u.email, '@', 1), 'UTF8')),
        CASE WHEN u.email LIKE 'pgtap-12-expired@%' THEN now() - interval '1 second' ELSE now() + interval '7 days' END,
@@ -194,69 +198,82 @@ SELECT results_eq(
 	         ('00000000-0000-4000-8000-00000000120b'::uuid, 'member'::text)$$,
 	'user_organizations: another user gets his own organizations only');
 
--- invite_member, as O1 from a request in A.
+-- invite_member, as O1 from a request in A. Every call invites: an
+-- existing account too (api.md §3), at most 3 mails an hour per address.
 SELECT throws_ok(
-	$$SELECT * FROM homebot.invite_member('pgtap-12-x@example.test', 'member', sha256('pgtap-12-x'), 604800)$$,
+	$$SELECT * FROM homebot.invite_member('pgtap-12-x@example.test', 'member', sha256('pgtap-12-x'), 604800, 3)$$,
 	'42501', 'invite_member: no tenant context (app.org_id is not set)',
 	'invite_member without app.org_id raises');
 SELECT set_config('app.org_id', '00000000-0000-4000-8000-00000000120a', true);
 SELECT set_config('app.user_id', '00000000-0000-4000-8000-0000000012e1', true);
 SELECT throws_ok(
-	$$SELECT * FROM homebot.invite_member('pgtap-12-x@example.test', 'superuser', sha256('pgtap-12-x'), 604800)$$,
+	$$SELECT * FROM homebot.invite_member('pgtap-12-x@example.test', 'superuser', sha256('pgtap-12-x'), 604800, 3)$$,
 	'22023', 'invite_member: no such role: superuser', 'invite_member with an unknown role raises');
 
 SELECT set_config('app.request_id', 'pgtap-12-invite-loner', true);
 CREATE TEMP TABLE invite_loner AS
-SELECT * FROM homebot.invite_member('  PGTAP-12-loner@example.TEST ', 'member', sha256('pgtap-12-unused-1'), 604800);
+SELECT * FROM homebot.invite_member('  PGTAP-12-loner@example.TEST ', 'member', sha256('pgtap-12-invite-loner'), 604800, 3);
 SELECT results_eq(
 	'SELECT * FROM invite_loner',
-	$$VALUES ('added'::text, '00000000-0000-4000-8000-0000000012e9'::uuid, 'PgTap-12-Loner@Example.test'::text,
-	          'Loner'::text, 'member'::text, 'active'::text, now())$$,
-	'invite_member: an existing user (email padded, in another case) is added at once, active');
+	$$VALUES ('invited'::text, '00000000-0000-4000-8000-0000000012e9'::uuid, 'PgTap-12-Loner@Example.test'::text,
+	          ''::text, 'member'::text, 'invited'::text, now(), true, 'Org 12A'::text, 'O One'::text)$$,
+	'invite_member: an existing user (email padded, in another case) is invited, not added; no name is told; mail allowed, with the organization and the inviter');
 SELECT set_config('app.request_id', 'pgtap-12-invite-o2', true);
 SELECT results_eq(
 	$$SELECT status, user_id, role, member_status
-	    FROM homebot.invite_member('pgtap-12-o2@example.test', 'admin', sha256('pgtap-12-unused-2'), 604800)$$,
-	$$VALUES ('added'::text, '00000000-0000-4000-8000-0000000012f1'::uuid, 'admin'::text, 'active'::text)$$,
-	'invite_member: a user of another organization (invisible to the caller) is found and added');
+	    FROM homebot.invite_member('pgtap-12-o2@example.test', 'admin', sha256('pgtap-12-invite-o2'), 604800, 3)$$,
+	$$VALUES ('invited'::text, '00000000-0000-4000-8000-0000000012f1'::uuid, 'admin'::text, 'invited'::text)$$,
+	'invite_member: a user of another organization (invisible to the caller) is found and invited');
 
 SELECT set_config('app.api_key_id', '00000000-0000-4000-8000-0000000012d9', true);
 SELECT set_config('app.request_id', 'pgtap-12-invite-new', true);
 CREATE TEMP TABLE invite_new AS
-SELECT * FROM homebot.invite_member(E' pgtap-12-New@Example.test\t', 'viewer', sha256('pgtap-12-invite-new'), 3600);
+SELECT * FROM homebot.invite_member(E' pgtap-12-New@Example.test\t', 'viewer', sha256('pgtap-12-invite-new'), 3600, 3);
 SELECT set_config('app.api_key_id', '', true);
 SELECT results_eq(
-	'SELECT status, email, full_name, role, member_status, joined_at FROM invite_new',
-	$$VALUES ('invited'::text, 'pgtap-12-New@Example.test'::text, ''::text, 'viewer'::text, 'invited'::text, now())$$,
+	'SELECT status, email, full_name, role, member_status, joined_at, _mail FROM invite_new',
+	$$VALUES ('invited'::text, 'pgtap-12-New@Example.test'::text, ''::text, 'viewer'::text, 'invited'::text, now(), true)$$,
 	'invite_member: an unknown email → invited, the user created with the email trimmed, case kept');
 SELECT set_config('app.request_id', 'pgtap-12-invite-orphan', true);
 SELECT results_eq(
 	$$SELECT status, user_id, member_status
-	    FROM homebot.invite_member('pgtap-12-orphan@example.test', 'member', sha256('pgtap-12-invite-orphan'), 3600)$$,
+	    FROM homebot.invite_member('pgtap-12-orphan@example.test', 'member', sha256('pgtap-12-invite-orphan'), 3600, 3)$$,
 	$$VALUES ('invited'::text, '00000000-0000-4000-8000-0000000012e8'::uuid, 'invited'::text)$$,
 	'invite_member: a user without password or membership (left over from a removed invitation) is invited again');
 SELECT set_config('app.request_id', 'pgtap-12-invite-owner', true);
 SELECT results_eq(
 	$$SELECT status, role, member_status
-	    FROM homebot.invite_member('pgtap-12-owner2@example.test', 'owner', sha256('pgtap-12-invite-owner2'), 3600)$$,
+	    FROM homebot.invite_member('pgtap-12-owner2@example.test', 'owner', sha256('pgtap-12-invite-owner2'), 3600, 3)$$,
 	$$VALUES ('invited'::text, 'owner'::text, 'invited'::text)$$,
 	'invite_member: the owner role can be given (members:owners is the caller''s check)');
 
 RESET ROLE;
 SELECT results_eq(
-	$$SELECT m.role, m.status FROM homebot.memberships m
-	   WHERE m.organization_id = '00000000-0000-4000-8000-00000000120a' AND m.user_id = '00000000-0000-4000-8000-0000000012e9'$$,
-	$$VALUES ('member'::text, 'active'::text)$$,
-	'invite_member added: the active membership is stored');
-SELECT is_empty(
-	$$SELECT * FROM homebot.invitations WHERE user_id IN ('00000000-0000-4000-8000-0000000012e9', '00000000-0000-4000-8000-0000000012f1')
-	     OR token_hash IN (sha256('pgtap-12-unused-1'), sha256('pgtap-12-unused-2'))$$,
-	'invite_member added: no invitation is created');
+	$$SELECT m.user_id, m.role, m.status FROM homebot.memberships m
+	   WHERE m.organization_id = '00000000-0000-4000-8000-00000000120a'
+	     AND m.user_id IN ('00000000-0000-4000-8000-0000000012e9', '00000000-0000-4000-8000-0000000012f1')
+	   ORDER BY m.user_id$$,
+	$$VALUES ('00000000-0000-4000-8000-0000000012e9'::uuid, 'member'::text, 'invited'::text),
+	         ('00000000-0000-4000-8000-0000000012f1'::uuid, 'admin'::text, 'invited'::text)$$,
+	'invite_member, existing users: the memberships are stored invited, never active');
 SELECT results_eq(
-	$$SELECT u.email, u.password_hash, u.full_name, u.is_superadmin, u.disabled_at FROM homebot.users u
+	$$SELECT i.user_id, i.organization_id, i.created_by, i.expires_at, i.used_at FROM homebot.invitations i
+	   WHERE i.token_hash IN (sha256('pgtap-12-invite-loner'), sha256('pgtap-12-invite-o2')) ORDER BY i.user_id$$,
+	$$VALUES ('00000000-0000-4000-8000-0000000012e9'::uuid, '00000000-0000-4000-8000-00000000120a'::uuid,
+	          '00000000-0000-4000-8000-0000000012e1'::uuid, now() + interval '604800 seconds', NULL::timestamptz),
+	         ('00000000-0000-4000-8000-0000000012f1', '00000000-0000-4000-8000-00000000120a',
+	          '00000000-0000-4000-8000-0000000012e1', now() + interval '604800 seconds', NULL)$$,
+	'invite_member, existing users: each gets an invitation with the given token');
+SELECT results_eq(
+	$$SELECT u.password_hash, u.full_name, u.email_verified_at FROM homebot.users u
+	   WHERE u.id = '00000000-0000-4000-8000-0000000012e9'$$,
+	$$VALUES ('$2b$12$pgtap12l'::text, 'Loner'::text, NULL::timestamptz)$$,
+	'invite_member, an existing user: the account is untouched (password, name; being invited verifies nothing)');
+SELECT results_eq(
+	$$SELECT u.email, u.password_hash, u.full_name, u.is_superadmin, u.disabled_at, u.email_verified_at FROM homebot.users u
 	   WHERE u.id = (SELECT user_id FROM invite_new)$$,
-	$$VALUES ('pgtap-12-New@Example.test'::text, NULL::text, ''::text, false, NULL::timestamptz)$$,
-	'invite_member invited: the new user has no password');
+	$$VALUES ('pgtap-12-New@Example.test'::text, NULL::text, ''::text, false, NULL::timestamptz, NULL::timestamptz)$$,
+	'invite_member invited: the new user has no password and is not verified');
 SELECT results_eq(
 	$$SELECT i.organization_id, i.user_id, i.created_by, i.created_at, i.expires_at, i.used_at FROM homebot.invitations i
 	   WHERE i.token_hash = sha256('pgtap-12-invite-new')$$,
@@ -265,39 +282,43 @@ SELECT results_eq(
 	'invite_member invited: the invitation, in A, by the requesting user, expiring after the TTL');
 SELECT results_eq(
 	$$SELECT a.request_id, a.organization_id, a.actor_type, a.actor_id, a.target_type, a.target_id, a.changes
-	    FROM homebot.audit_log a WHERE a.action = 'member.added' AND a.request_id LIKE 'pgtap-12-invite-%'
+	    FROM homebot.audit_log a WHERE a.action = 'member.invited' AND a.request_id LIKE 'pgtap-12-invite-%'
 	   ORDER BY a.occurred_at$$,
 	$$VALUES
 	('pgtap-12-invite-loner'::text, '00000000-0000-4000-8000-00000000120a'::uuid, 'user'::text,
 	 '00000000-0000-4000-8000-0000000012e1'::uuid, 'user'::text, '00000000-0000-4000-8000-0000000012e9'::text,
-	 '{"email": "PgTap-12-Loner@Example.test", "role": "member", "status": "active"}'::jsonb),
+	 '{"email": "PgTap-12-Loner@Example.test", "role": "member"}'::jsonb),
 	('pgtap-12-invite-o2', '00000000-0000-4000-8000-00000000120a', 'user', '00000000-0000-4000-8000-0000000012e1',
 	 'user', '00000000-0000-4000-8000-0000000012f1',
-	 '{"email": "pgtap-12-o2@example.test", "role": "admin", "status": "active"}'),
+	 '{"email": "pgtap-12-o2@example.test", "role": "admin"}'),
 	('pgtap-12-invite-new', '00000000-0000-4000-8000-00000000120a', 'api_key', '00000000-0000-4000-8000-0000000012d9',
 	 'user', (SELECT user_id::text FROM invite_new),
-	 '{"email": "pgtap-12-New@Example.test", "role": "viewer", "status": "invited"}'),
+	 '{"email": "pgtap-12-New@Example.test", "role": "viewer"}'),
 	('pgtap-12-invite-orphan', '00000000-0000-4000-8000-00000000120a', 'user', '00000000-0000-4000-8000-0000000012e1',
 	 'user', '00000000-0000-4000-8000-0000000012e8',
-	 '{"email": "pgtap-12-orphan@example.test", "role": "member", "status": "invited"}'),
+	 '{"email": "pgtap-12-orphan@example.test", "role": "member"}'),
 	('pgtap-12-invite-owner', '00000000-0000-4000-8000-00000000120a', 'user', '00000000-0000-4000-8000-0000000012e1',
 	 'user', (SELECT id::text FROM homebot.users WHERE email = 'pgtap-12-owner2@example.test'),
-	 '{"email": "pgtap-12-owner2@example.test", "role": "owner", "status": "invited"}')$$,
-	'invite_member: member.added for each, in A, by the user or the API key of the request, the user as target');
+	 '{"email": "pgtap-12-owner2@example.test", "role": "owner"}')$$,
+	'invite_member: member.invited for each, in A, by the user or the API key of the request, the user as target');
+SELECT is_empty(
+	$$SELECT a.action FROM homebot.audit_log a WHERE a.action = 'member.added' AND a.request_id LIKE 'pgtap-12-invite-%'$$,
+	'invite_member: nobody is audited as added');
 
 CREATE TEMP TABLE counts_invite AS
 SELECT (SELECT count(*) FROM homebot.users) AS users, (SELECT count(*) FROM homebot.memberships) AS members,
        (SELECT count(*) FROM homebot.invitations) AS invitations, (SELECT count(*) FROM homebot.audit_log) AS events;
 SET LOCAL ROLE homebot_app;
 SELECT results_eq(
-	$$SELECT * FROM homebot.invite_member('pgtap-12-m1@example.test', 'admin', sha256('pgtap-12-unused-3'), 3600)$$,
-	$$VALUES ('already_member'::text, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz)$$,
-	'invite_member: an active member → already_member, every other column NULL');
+	$$SELECT * FROM homebot.invite_member('pgtap-12-m1@example.test', 'admin', sha256('pgtap-12-unused-3'), 3600, 3)$$,
+	$$VALUES ('already_member'::text, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::text, NULL::timestamptz,
+	          false, NULL::text, NULL::text)$$,
+	'invite_member: an active member → already_member, every other column NULL, no mail');
 SELECT is(
-	(SELECT status FROM homebot.invite_member('PGTAP-12-I1@example.test', 'admin', sha256('pgtap-12-unused-4'), 3600)),
+	(SELECT status FROM homebot.invite_member('PGTAP-12-I1@example.test', 'admin', sha256('pgtap-12-unused-4'), 3600, 3)),
 	'already_member', 'invite_member: an invited member → already_member');
 SELECT is(
-	(SELECT status FROM homebot.invite_member('pgtap-12-new@example.test', 'admin', sha256('pgtap-12-unused-5'), 3600)),
+	(SELECT status FROM homebot.invite_member('pgtap-12-new@example.test', 'admin', sha256('pgtap-12-unused-5'), 3600, 3)),
 	'already_member', 'invite_member: the user just invited → already_member');
 RESET ROLE;
 SELECT is(
@@ -312,25 +333,27 @@ SELECT set_config('app.org_id', '', true);
 SELECT set_config('app.user_id', '', true);
 SELECT set_config('app.request_id', 'pgtap-12-accept', true);
 CREATE TEMP TABLE accepted AS
-SELECT * FROM homebot.accept_invite(sha256('pgtap-12-invite-new'), '$2b$12$pgtap12newpassword', 'New Person',
-                                    '192.0.2.12', repeat('a', 600), 'pgtap-12-accept', sha256('pgtap-12-refresh-new'), 3600);
+SELECT * FROM homebot.accept_invite(sha256('pgtap-12-invite-new'), NULL, NULL, '$2b$12$pgtap12newpassword', NULL,
+                                    'New Person', '192.0.2.12', repeat('a', 600), 'pgtap-12-accept',
+                                    sha256('pgtap-12-refresh-new'), 3600);
 SELECT results_eq(
-	$$SELECT status, user_id, organization_id, org_name, org_slug, role, email, full_name FROM accepted$$,
+	$$SELECT status, user_id, organization_id, org_name, org_slug, role, email, full_name, email_verified FROM accepted$$,
 	$$SELECT 'ok'::text, user_id, '00000000-0000-4000-8000-00000000120a'::uuid, 'Org 12A'::text, 'pgtap-12-a'::text,
-	         'viewer'::text, 'pgtap-12-New@Example.test'::text, 'New Person'::text FROM invite_new$$,
-	'accept_invite: ok, with the user, the organization and the role of the invitation');
+	         'viewer'::text, 'pgtap-12-New@Example.test'::text, 'New Person'::text, true FROM invite_new$$,
+	'accept_invite: ok, with the user, the organization and the role of the invitation, the email now verified');
 SELECT isnt((SELECT session_id FROM accepted), NULL, 'accept_invite returns the new session id');
 SELECT results_eq(
-	$$SELECT status, num_nulls(user_id, session_id, organization_id, org_name, org_slug, role, email, full_name)
-	    FROM homebot.accept_invite(sha256('pgtap-12-invite-new'), '$2b$12$pgtap12second', 'Intruder', NULL, NULL,
-	                               'pgtap-12-accept-again', sha256('pgtap-12-refresh-again'), 3600)$$,
-	$$VALUES ('invalid'::text, 8)$$,
+	$$SELECT status, num_nulls(user_id, session_id, organization_id, org_name, org_slug, role, email, full_name,
+	                           email_verified)
+	    FROM homebot.accept_invite(sha256('pgtap-12-invite-new'), NULL, NULL, '$2b$12$pgtap12second', NULL, 'Intruder',
+	                               NULL, NULL, 'pgtap-12-accept-again', sha256('pgtap-12-refresh-again'), 3600)$$,
+	$$VALUES ('invalid'::text, 9)$$,
 	'accept_invite: a used invitation → invalid, every other column NULL (single use)');
 RESET ROLE;
 SELECT results_eq(
-	$$SELECT u.password_hash, u.full_name FROM homebot.users u WHERE u.id = (SELECT user_id FROM accepted)$$,
-	$$VALUES ('$2b$12$pgtap12newpassword'::text, 'New Person'::text)$$,
-	'accept_invite: the password hash and the full name are set (and the second use changed nothing)');
+	$$SELECT u.password_hash, u.full_name, u.email_verified_at FROM homebot.users u WHERE u.id = (SELECT user_id FROM accepted)$$,
+	$$VALUES ('$2b$12$pgtap12newpassword'::text, 'New Person'::text, now())$$,
+	'accept_invite: the password hash and the full name are set, the email verified (and the second use changed nothing)');
 SELECT results_eq(
 	$$SELECT m.status, m.role FROM homebot.memberships m
 	   WHERE m.organization_id = '00000000-0000-4000-8000-00000000120a' AND m.user_id = (SELECT user_id FROM accepted)$$,
@@ -353,23 +376,31 @@ SELECT results_eq(
 SELECT results_eq(
 	$$SELECT a.organization_id, a.actor_type, a.actor_id, a.target_type, a.target_id, a.ip, a.user_agent,
 	         a.changes ->> 'role', a.changes ->> 'email'
-	    FROM homebot.audit_log a WHERE a.action = 'member.joined' AND a.request_id = 'pgtap-12-accept'$$,
+	    FROM homebot.audit_log a WHERE a.action = 'member.invite_accepted' AND a.request_id = 'pgtap-12-accept'$$,
 	$$SELECT '00000000-0000-4000-8000-00000000120a'::uuid, 'user'::text, user_id, 'user'::text, user_id::text,
 	         '192.0.2.12'::text, repeat('a', 512), 'viewer'::text, 'pgtap-12-New@Example.test'::text FROM accepted$$,
-	'accept_invite: member.joined in A, the user as actor and target');
+	'accept_invite: member.invite_accepted in A, the user as actor and target');
+SELECT results_eq(
+	$$SELECT a.organization_id, a.actor_id, a.target_id, a.changes FROM homebot.audit_log a
+	   WHERE a.action = 'auth.email.verified' AND a.request_id = 'pgtap-12-accept'$$,
+	$$SELECT NULL::uuid, user_id, user_id::text,
+	         '{"email": "pgtap-12-New@Example.test", "by": "invitation"}'::jsonb FROM accepted$$,
+	'accept_invite: an unverified account''s email is verified by the invitation, audited on the platform');
 SELECT is_empty($$SELECT * FROM homebot.audit_log WHERE request_id = 'pgtap-12-accept-again' AND action NOT LIKE 'row.%'$$,
 	'accept_invite: the refused second use is not audited as a join');
 
 -- Without a full name the stored one stays; an empty one too.
 SET LOCAL ROLE homebot_app;
 SELECT results_eq(
-	$$SELECT status, full_name FROM homebot.accept_invite(sha256('pgtap-12-invite-pgtap-12-i1'), '$2b$12$pgtap12i1', NULL,
-	                                                       NULL, NULL, NULL, sha256('pgtap-12-refresh-i1'), 3600)$$,
+	$$SELECT status, full_name FROM homebot.accept_invite(sha256('pgtap-12-invite-pgtap-12-i1'), NULL, NULL,
+	                                                       '$2b$12$pgtap12i1', NULL, NULL, NULL, NULL, NULL,
+	                                                       sha256('pgtap-12-refresh-i1'), 3600)$$,
 	$$VALUES ('ok'::text, 'I One'::text)$$,
 	'accept_invite without a full name keeps the stored one');
 SELECT results_eq(
-	$$SELECT status, full_name FROM homebot.accept_invite(sha256('pgtap-12-invite-orphan'), '$2b$12$pgtap12orphan', '',
-	                                                       NULL, NULL, NULL, sha256('pgtap-12-refresh-orphan'), 3600)$$,
+	$$SELECT status, full_name FROM homebot.accept_invite(sha256('pgtap-12-invite-orphan'), NULL, NULL,
+	                                                       '$2b$12$pgtap12orphan', NULL, '', NULL, NULL, NULL,
+	                                                       sha256('pgtap-12-refresh-orphan'), 3600)$$,
 	$$VALUES ('ok'::text, ''::text)$$,
 	'accept_invite with an empty full name keeps the stored one');
 
@@ -385,23 +416,25 @@ SET LOCAL ROLE homebot_app;
 CREATE TEMP TABLE refused_accept (label text, status text, rest_null boolean);
 INSERT INTO refused_accept
 SELECT l.label, r.status, num_nulls(r.user_id, r.session_id, r.organization_id, r.org_name, r.org_slug, r.role, r.email,
-                                    r.full_name) = 8
+                                    r.full_name, r.email_verified) = 9
   FROM (VALUES ('unknown', 'pgtap-12-invite-nobody'), ('expired', 'pgtap-12-invite-pgtap-12-expired'),
                ('suspended', 'pgtap-12-invite-pgtap-12-suspended'), ('disabled', 'pgtap-12-invite-pgtap-12-disabled'),
                ('active', 'pgtap-12-invite-pgtap-12-active'), ('used', 'pgtap-12-invite-pgtap-12-used'),
                ('membership gone', 'pgtap-12-invite-pgtap-12-gone')) AS l (label, token),
-       homebot.accept_invite(sha256(convert_to(l.token, 'UTF8')), '$2b$12$pgtap12refused', 'Refused', NULL, NULL,
-                             'pgtap-12-refused', sha256(convert_to('pgtap-12-refresh-' || l.label, 'UTF8')), 3600) AS r;
+       homebot.accept_invite(sha256(convert_to(l.token, 'UTF8')), NULL, NULL, '$2b$12$pgtap12refused', NULL, 'Refused',
+                             NULL, NULL, 'pgtap-12-refused', sha256(convert_to('pgtap-12-refresh-' || l.label, 'UTF8')),
+                             3600) AS r;
+INSERT INTO refused_accept
+SELECT 'no password', r.status, num_nulls(r.user_id, r.session_id, r.organization_id, r.org_name, r.org_slug, r.role,
+                                          r.email, r.full_name, r.email_verified) = 9
+  FROM homebot.accept_invite(sha256('pgtap-12-invite-pgtap-12-nopass'), NULL, NULL, NULL, NULL, 'Refused',
+                             NULL, NULL, 'pgtap-12-refused', sha256('pgtap-12-refresh-nopass'), 3600) AS r;
 SELECT results_eq(
 	'SELECT label, status, rest_null FROM refused_accept ORDER BY label',
 	$$VALUES ('active'::text, 'invalid'::text, true), ('disabled', 'invalid', true), ('expired', 'invalid', true),
-	         ('membership gone', 'invalid', true), ('suspended', 'invalid', true), ('unknown', 'invalid', true),
-	         ('used', 'invalid', true)$$,
-	'accept_invite: unknown, expired, used, membership gone or not invited, user disabled, organization suspended → invalid');
-SELECT throws_ok(
-	$$SELECT * FROM homebot.accept_invite(sha256('pgtap-12-invite-pgtap-12-expired'), NULL, NULL, NULL, NULL, NULL,
-	                                      sha256('pgtap-12-refresh-null'), 3600)$$,
-	'22004', 'accept_invite: a password hash is required', 'accept_invite without a password hash raises');
+	         ('membership gone', 'invalid', true), ('no password', 'password_required', true),
+	         ('suspended', 'invalid', true), ('unknown', 'invalid', true), ('used', 'invalid', true)$$,
+	'accept_invite: unknown, expired, used, membership gone or not invited, user disabled, organization suspended → invalid; an unverified account without a password hash → password_required');
 RESET ROLE;
 SELECT is(
 	(SELECT row(count(*), (SELECT count(*) FROM homebot.refresh_tokens), (SELECT count(*) FROM homebot.audit_log),

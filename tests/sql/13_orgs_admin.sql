@@ -9,7 +9,7 @@
 --   Q  (...13e3): invited to X, no password yet (invitation 'pgtap-13-invite-q')
 --   D  (...13e4): disabled, member of X        Z (...13e5): member of suspended Z (...130z)
 BEGIN;
-SELECT plan(43);
+SELECT plan(44);
 
 -- Slugs this test expects to be free are moved out of the way.
 UPDATE homebot.organizations SET slug = 'pgtap-13-moved-' || left(md5(id::text), 20)
@@ -41,37 +41,45 @@ SELECT set_config('app.request_id', 'pgtap-13-req-1', true);
 CREATE TEMP TABLE admin_org1 AS
 SELECT * FROM homebot.admin_create_organization('Pgtap Thirteen', NULL, ' PGTAP-13-existing@example.TEST ',
                                                 sha256('pgtap-13-t1'), 604800, '00000000-0000-4000-8000-0000000013e9',
-                                                '192.0.2.13', repeat('u', 600), 'pgtap-13-req-1');
+                                                '192.0.2.13', repeat('u', 600), 'pgtap-13-req-1', 3);
 SELECT results_eq(
-	'SELECT status, name, slug, owner_id, owner_status, created_at FROM admin_org1',
+	'SELECT status, name, slug, owner_id, owner_status, created_at, _mail, _owner_email FROM admin_org1',
 	$$VALUES ('ok'::text, 'Pgtap Thirteen'::text, 'pgtap-thirteen'::text, '00000000-0000-4000-8000-0000000013e1'::uuid,
-	          'active'::text, now())$$,
-	'admin_create_organization with an existing owner (email padded, in another case): ok, the slug derived, the owner active');
+	          'invited'::text, now(), true, 'PgTap-13-Existing@Example.test'::text)$$,
+	'admin_create_organization with an existing owner (email padded, in another case): ok, the slug derived, the owner invited (never active at once), to be mailed at the stored address');
 SELECT set_config('app.request_id', 'pgtap-13-req-2', true);
 CREATE TEMP TABLE admin_org2 AS
 SELECT * FROM homebot.admin_create_organization('New Org', 'pgtap-13-new', 'pgtap-13-New@example.test',
                                                 sha256('pgtap-13-t2'), 3600, '00000000-0000-4000-8000-0000000013e9',
-                                                NULL, NULL, 'pgtap-13-req-2');
+                                                NULL, NULL, 'pgtap-13-req-2', 3);
 SELECT results_eq(
 	'SELECT status, name, slug, owner_status FROM admin_org2',
 	$$VALUES ('ok'::text, 'New Org'::text, 'pgtap-13-new'::text, 'invited'::text)$$,
 	'admin_create_organization with a new owner email and a slug: ok, the owner invited');
 SELECT set_config('app.request_id', 'pgtap-13-req-3', true);
 SELECT results_eq(
-	$$SELECT status, owner_id, owner_status FROM homebot.admin_create_organization(
+	$$SELECT status, owner_id, owner_status, _mail FROM homebot.admin_create_organization(
 	      'Orphan Org', NULL, 'pgtap-13-orphan@example.test', sha256('pgtap-13-t3'), 3600,
-	      '00000000-0000-4000-8000-0000000013e9', NULL, NULL, 'pgtap-13-req-3')$$,
-	$$VALUES ('ok'::text, '00000000-0000-4000-8000-0000000013e2'::uuid, 'invited'::text)$$,
-	'admin_create_organization: a user without password or membership is invited, as a new one');
+	      '00000000-0000-4000-8000-0000000013e9', NULL, NULL, 'pgtap-13-req-3', 0)$$,
+	$$VALUES ('ok'::text, '00000000-0000-4000-8000-0000000013e2'::uuid, 'invited'::text, false)$$,
+	'admin_create_organization: a user without password or membership is invited, as a new one; past the hour''s mail limit it is not mailed (_mail false), the organization is still created');
 RESET ROLE;
 
 SELECT results_eq(
 	$$SELECT m.user_id, m.role, m.status FROM homebot.memberships m WHERE m.organization_id = (SELECT id FROM admin_org1)$$,
-	$$VALUES ('00000000-0000-4000-8000-0000000013e1'::uuid, 'owner'::text, 'active'::text)$$,
-	'admin_create_organization: the existing user is the only member, an active owner');
-SELECT is_empty($$SELECT * FROM homebot.invitations WHERE token_hash = sha256('pgtap-13-t1')
-                      OR organization_id = (SELECT id FROM admin_org1)$$,
-	'admin_create_organization: no invitation for an existing owner');
+	$$VALUES ('00000000-0000-4000-8000-0000000013e1'::uuid, 'owner'::text, 'invited'::text)$$,
+	'admin_create_organization: the existing user is the only member, an invited owner');
+SELECT results_eq(
+	$$SELECT i.organization_id, i.user_id, i.created_by, i.expires_at, i.used_at FROM homebot.invitations i
+	   WHERE i.token_hash = sha256('pgtap-13-t1') OR i.organization_id = (SELECT id FROM admin_org1)$$,
+	$$SELECT id, owner_id, '00000000-0000-4000-8000-0000000013e9'::uuid, now() + interval '604800 seconds',
+	         NULL::timestamptz FROM admin_org1$$,
+	'admin_create_organization: an existing owner gets an invitation too, the only one of the organization');
+SELECT results_eq(
+	$$SELECT u.password_hash, u.full_name, u.email_verified_at FROM homebot.users u
+	   WHERE u.id = '00000000-0000-4000-8000-0000000013e1'$$,
+	$$VALUES ('$2b$12$pgtap13ex'::text, 'Existing'::text, NULL::timestamptz)$$,
+	'admin_create_organization: the existing owner''s account is untouched (password, name, not verified)');
 SELECT results_eq(
 	$$SELECT u.email, u.password_hash, u.full_name, u.is_superadmin FROM homebot.users u WHERE u.id = (SELECT owner_id FROM admin_org2)$$,
 	$$VALUES ('pgtap-13-New@example.test'::text, NULL::text, ''::text, false)$$,
@@ -94,7 +102,7 @@ SELECT results_eq(
 	         '192.0.2.13'::text, repeat('u', 512),
 	         jsonb_build_object('name', 'Pgtap Thirteen', 'slug', 'pgtap-thirteen',
 	                            'owner_id', '00000000-0000-4000-8000-0000000013e1', 'owner_email',
-	                            'PgTap-13-Existing@Example.test', 'owner_status', 'active') FROM admin_org1$$,
+	                            'PgTap-13-Existing@Example.test', 'owner_status', 'invited') FROM admin_org1$$,
 	'admin_create_organization: admin.organization.created in the new organization, by the superadmin, with ip, user agent and request id');
 SELECT set_eq(
 	$$SELECT action FROM homebot.audit_log WHERE request_id = 'pgtap-13-req-2'$$,
@@ -106,37 +114,40 @@ SELECT is((SELECT count(*)::int FROM homebot.audit_log WHERE request_id = 'pgtap
 
 CREATE TEMP TABLE counts_admin AS
 SELECT (SELECT count(*) FROM homebot.organizations) AS orgs, (SELECT count(*) FROM homebot.users) AS users,
-       (SELECT count(*) FROM homebot.audit_log) AS events;
+       (SELECT count(*) FROM homebot.audit_log) AS events, (SELECT count(*) FROM homebot.mail_sends) AS mails;
 SET LOCAL ROLE homebot_admin;
 SELECT results_eq(
 	$$SELECT * FROM homebot.admin_create_organization('Refused', 'pgtap-13-taken', 'pgtap-13-never@example.test',
-	                                                  sha256('pgtap-13-t4'), 3600, NULL, NULL, NULL, NULL)$$,
-	$$VALUES ('slug_taken'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid, NULL::text, NULL::timestamptz)$$,
-	'admin_create_organization: a taken slug → slug_taken, every other column NULL');
+	                                                  sha256('pgtap-13-t4'), 3600, NULL, NULL, NULL, NULL, 3)$$,
+	$$VALUES ('slug_taken'::text, NULL::uuid, NULL::text, NULL::text, NULL::uuid, NULL::text, NULL::timestamptz,
+	          false, NULL::text)$$,
+	'admin_create_organization: a taken slug → slug_taken, every other column NULL, no mail');
 SELECT results_eq(
 	$$SELECT status FROM unnest(ARRAY['-x', 'x-', 'X', 'x_y', '', repeat('x', 64)]) AS s,
 	                     homebot.admin_create_organization('Refused', s, 'pgtap-13-never@example.test',
-	                                                       sha256('pgtap-13-t5'), 3600, NULL, NULL, NULL, NULL)$$,
+	                                                       sha256('pgtap-13-t5'), 3600, NULL, NULL, NULL, NULL, 3)$$,
 	$$VALUES ('invalid_slug'::text), ('invalid_slug'), ('invalid_slug'), ('invalid_slug'), ('invalid_slug'), ('invalid_slug')$$,
 	'admin_create_organization: an invalid slug → invalid_slug');
 RESET ROLE;
 SELECT is(
-	(SELECT row(count(*), (SELECT count(*) FROM homebot.users), (SELECT count(*) FROM homebot.audit_log))::text
+	(SELECT row(count(*), (SELECT count(*) FROM homebot.users), (SELECT count(*) FROM homebot.audit_log),
+	            (SELECT count(*) FROM homebot.mail_sends))::text
 	   FROM homebot.organizations),
-	(SELECT row(orgs, users, events)::text FROM counts_admin),
-	'admin_create_organization: refusals write nothing (not even the owner''s user)');
+	(SELECT row(orgs, users, events, mails)::text FROM counts_admin),
+	'admin_create_organization: refusals write nothing (not even the owner''s user, nor a mail count)');
 
 -- The invited owner accepts, through the request path.
 GRANT SELECT ON admin_org2 TO homebot_app;
 SET LOCAL ROLE homebot_app;
 SELECT results_eq(
-	$$SELECT status, organization_id, role FROM homebot.accept_invite(sha256('pgtap-13-t2'), '$2b$12$pgtap13new', 'New Owner',
-	                                                                  NULL, NULL, NULL, sha256('pgtap-13-r2'), 3600)$$,
+	$$SELECT status, organization_id, role FROM homebot.accept_invite(sha256('pgtap-13-t2'), NULL, NULL, '$2b$12$pgtap13new',
+	                                                                  NULL, 'New Owner', NULL, NULL, NULL,
+	                                                                  sha256('pgtap-13-r2'), 3600)$$,
 	$$SELECT 'ok'::text, id, 'owner'::text FROM admin_org2$$,
 	'the invited owner accepts the invitation and is the owner');
 SELECT throws_ok(
 	$$SELECT * FROM homebot.admin_create_organization('x', NULL, 'pgtap-13-app@example.test', sha256('pgtap-13-t6'), 3600,
-	                                                  NULL, NULL, NULL, NULL)$$,
+	                                                  NULL, NULL, NULL, NULL, 3)$$,
 	'42501', 'permission denied for function admin_create_organization',
 	'homebot_app cannot execute admin_create_organization');
 RESET ROLE;
@@ -185,9 +196,10 @@ SELECT set_config('app.request_id', '', true);
 CREATE TEMP TABLE root1 AS SELECT * FROM homebot.ensure_superadmin(' pgtap-13-Root@Example.test ', '$2b$12$pgtap13root1');
 SELECT is((SELECT created FROM root1), true, 'ensure_superadmin: a new email → created');
 SELECT results_eq(
-	$$SELECT u.email, u.password_hash, u.is_superadmin, u.disabled_at FROM homebot.users u WHERE u.id = (SELECT user_id FROM root1)$$,
-	$$VALUES ('pgtap-13-Root@Example.test'::text, '$2b$12$pgtap13root1'::text, true, NULL::timestamptz)$$,
-	'ensure_superadmin: the user, with the email trimmed, the password hash, superadmin');
+	$$SELECT u.email, u.password_hash, u.is_superadmin, u.disabled_at, u.email_verified_at FROM homebot.users u
+	   WHERE u.id = (SELECT user_id FROM root1)$$,
+	$$VALUES ('pgtap-13-Root@Example.test'::text, '$2b$12$pgtap13root1'::text, true, NULL::timestamptz, now())$$,
+	'ensure_superadmin: the user, with the email trimmed, the password hash, superadmin, the address verified');
 SELECT results_eq(
 	$$SELECT o.name, o.slug, m.role, m.status FROM homebot.memberships m JOIN homebot.organizations o ON o.id = m.organization_id
 	   WHERE m.user_id = (SELECT user_id FROM root1)$$,

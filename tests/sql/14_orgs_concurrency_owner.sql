@@ -11,10 +11,11 @@
 -- 2. A non-superuser owner, as in 09_auth_definer_owner.sql: every table
 --    and function of schema homebot is handed to pgtap_14_owner (neither
 --    superuser nor BYPASSRLS) inside this transaction, and each 0003
---    function and the audit triggers must still work through the
---    definer_access policies.
+--    function (and the email functions of 0005, whose email_tokens is
+--    under FORCE ROW LEVEL SECURITY) and the audit triggers must still
+--    work through the definer_access policies.
 BEGIN;
-SELECT plan(40);
+SELECT plan(48);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -82,6 +83,7 @@ BEGIN
 		DELETE FROM homebot.organizations WHERE slug LIKE 'pgtap-14-%';
 		DELETE FROM homebot.users WHERE email LIKE 'pgtap-14-%';
 		DELETE FROM homebot.audit_log WHERE request_id LIKE 'pgtap-14-%';
+		DELETE FROM homebot.mail_sends WHERE email LIKE 'pgtap-14-%';
 	$sql$);
 	PERFORM * FROM dblink('pgtap14a', $sql$SELECT set_config('app.request_id', 'pgtap-14-seed', false)$sql$)
 		AS t (v text);
@@ -150,21 +152,22 @@ SELECT results_eq(
 SELECT pg_temp.begin_app('pgtap14a', NULL, NULL, 'pgtap-14-accept-a');
 SELECT pg_temp.begin_app('pgtap14b', NULL, NULL, 'pgtap-14-accept-b');
 SELECT is(pg_temp.remote('pgtap14a',
-	$$SELECT status FROM homebot.accept_invite(sha256('pgtap-14-invite'), '$2b$12$pgtap14first', 'First', NULL, NULL,
-	                                           'pgtap-14-accept-a', sha256('pgtap-14-refresh-a'), 3600)$$),
+	$$SELECT status FROM homebot.accept_invite(sha256('pgtap-14-invite'), NULL, NULL, '$2b$12$pgtap14first', NULL, 'First',
+	                                           NULL, NULL, 'pgtap-14-accept-a', sha256('pgtap-14-refresh-a'), 3600)$$),
 	'ok', 'invitation race: the first acceptance succeeds (not committed yet)');
 SELECT dblink_send_query('pgtap14b',
-	$$SELECT status FROM homebot.accept_invite(sha256('pgtap-14-invite'), '$2b$12$pgtap14second', 'Second', NULL, NULL,
-	                                           'pgtap-14-accept-b', sha256('pgtap-14-refresh-b'), 3600)$$);
+	$$SELECT status FROM homebot.accept_invite(sha256('pgtap-14-invite'), NULL, NULL, '$2b$12$pgtap14second', NULL, 'Second',
+	                                           NULL, NULL, 'pgtap-14-accept-b', sha256('pgtap-14-refresh-b'), 3600)$$);
 SELECT ok(pg_temp.waits_for_lock((SELECT b FROM pids)), 'invitation race: the second acceptance waits for the first');
 SELECT dblink_exec('pgtap14a', 'COMMIT');
 SELECT is(pg_temp.collect('pgtap14b'), 'invalid', 'invitation race: once the first commits, the second is invalid');
 SELECT dblink_exec('pgtap14b', 'COMMIT');
 SELECT results_eq(
-	$$SELECT u.password_hash, u.full_name, (SELECT count(*)::int FROM homebot.sessions s WHERE s.user_id = u.id)
+	$$SELECT u.password_hash, u.full_name, u.email_verified_at IS NOT NULL,
+	         (SELECT count(*)::int FROM homebot.sessions s WHERE s.user_id = u.id)
 	    FROM homebot.users u WHERE u.id = '00000000-0000-4000-8000-0000000014e3'$$,
-	$$VALUES ('$2b$12$pgtap14first'::text, 'First'::text, 1)$$,
-	'invitation race: the first acceptance''s password and name, one session');
+	$$VALUES ('$2b$12$pgtap14first'::text, 'First'::text, true, 1)$$,
+	'invitation race: the first acceptance''s password and name, the email verified, one session');
 
 -- Two demotions of the last two owners: the second waits, then is refused.
 SELECT pg_temp.begin_app('pgtap14a', '00000000-0000-4000-8000-00000000140d', '00000000-0000-4000-8000-0000000014e4', 'pgtap-14-demote-a');
@@ -207,10 +210,10 @@ SELECT results_eq(
 SELECT pg_temp.begin_app('pgtap14a', '00000000-0000-4000-8000-00000000140c', '00000000-0000-4000-8000-0000000014e1', 'pgtap-14-invite-a');
 SELECT pg_temp.begin_app('pgtap14b', '00000000-0000-4000-8000-00000000140c', '00000000-0000-4000-8000-0000000014e1', 'pgtap-14-invite-b');
 SELECT is(pg_temp.remote('pgtap14a',
-	$$SELECT status FROM homebot.invite_member('pgtap-14-race@example.test', 'member', sha256('pgtap-14-race-1'), 3600)$$),
+	$$SELECT status FROM homebot.invite_member('pgtap-14-race@example.test', 'member', sha256('pgtap-14-race-1'), 3600, 3)$$),
 	'invited', 'invitation race: the first invitation of a new email creates the user (not committed yet)');
 SELECT dblink_send_query('pgtap14b',
-	$$SELECT status FROM homebot.invite_member('PGTAP-14-race@example.test', 'admin', sha256('pgtap-14-race-2'), 3600)$$);
+	$$SELECT status FROM homebot.invite_member('PGTAP-14-race@example.test', 'admin', sha256('pgtap-14-race-2'), 3600, 3)$$);
 SELECT ok(pg_temp.waits_for_lock((SELECT b FROM pids)), 'invitation race: the second waits for it');
 SELECT dblink_exec('pgtap14a', 'COMMIT');
 SELECT is(pg_temp.collect('pgtap14b'), 'already_member', 'invitation race: once it commits, the second finds a member');
@@ -230,8 +233,9 @@ SELECT dblink_disconnect('pgtap14b');
 SELECT is_empty(
 	$$SELECT id FROM homebot.organizations WHERE slug LIKE 'pgtap-14-%'
 	  UNION ALL SELECT id FROM homebot.users WHERE email LIKE 'pgtap-14-%'
-	  UNION ALL SELECT id FROM homebot.audit_log WHERE request_id LIKE 'pgtap-14-%'$$,
-	'the committed rows of this test and their audit events are gone again');
+	  UNION ALL SELECT id FROM homebot.audit_log WHERE request_id LIKE 'pgtap-14-%'
+	  UNION ALL SELECT NULL FROM homebot.mail_sends WHERE email LIKE 'pgtap-14-%'$$,
+	'the committed rows of this test, their audit events and mail counts are gone again');
 
 -- 2. A non-superuser owner.
 CREATE ROLE pgtap_14_owner NOLOGIN NOSUPERUSER NOBYPASSRLS;
@@ -282,10 +286,12 @@ SELECT set_config('app.user_id', '00000000-0000-4000-8000-0000000014f1', true);
 SELECT set_config('app.request_id', 'pgtap-14-owner', true);
 SELECT is((SELECT status FROM homebot.create_organization('00000000-0000-4000-8000-0000000014f1', 'Owner Flow', 'pgtap-14-owner-flow')),
 	'ok', 'create_organization works under a non-superuser owner');
-SELECT is((SELECT status FROM homebot.invite_member('pgtap-14-owner-new@example.test', 'member', sha256('pgtap-14-owner-invite'), 3600)),
+SELECT is((SELECT status FROM homebot.invite_member('pgtap-14-owner-new@example.test', 'member', sha256('pgtap-14-owner-invite'), 3600, 3)),
 	'invited', 'invite_member (a new user, membership and invitation) works under it');
-SELECT is((SELECT status FROM homebot.invite_member('pgtap-14-h@example.test', 'viewer', sha256('pgtap-14-owner-unused'), 3600)),
-	'added', 'invite_member finds a user of no shared organization under it');
+SELECT results_eq(
+	$$SELECT status, user_id, _mail FROM homebot.invite_member('pgtap-14-h@example.test', 'viewer', sha256('pgtap-14-owner-h'), 3600, 3)$$,
+	$$VALUES ('invited'::text, '00000000-0000-4000-8000-0000000014f2'::uuid, true)$$,
+	'invite_member finds (and invites) a user of no shared organization under it, and counts the mail');
 SELECT is((SELECT status FROM homebot.change_member_role('00000000-0000-4000-8000-0000000014f2', 'admin')),
 	'ok', 'change_member_role works under it');
 SELECT is((SELECT status FROM homebot.change_member_role('00000000-0000-4000-8000-0000000014f1', 'member')),
@@ -296,8 +302,9 @@ SELECT is((SELECT count(*)::int FROM homebot.user_organizations('00000000-0000-4
 	2, 'user_organizations reads across organizations under it');
 SELECT set_config('app.org_id', '', true);
 SELECT set_config('app.user_id', '', true);
-SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-14-owner-invite'), '$2b$12$pgtap14owner', NULL, NULL, NULL,
-                                                    'pgtap-14-owner', sha256('pgtap-14-owner-refresh'), 3600)),
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-14-owner-invite'), NULL, NULL, '$2b$12$pgtap14owner', NULL,
+                                                    NULL, NULL, NULL, 'pgtap-14-owner', sha256('pgtap-14-owner-refresh'),
+                                                    3600)),
 	'ok', 'accept_invite works under it, without tenant context');
 RESET ROLE;
 
@@ -305,9 +312,31 @@ SET LOCAL ROLE homebot_admin;
 SELECT set_config('app.user_id', '00000000-0000-4000-8000-0000000014f1', true);
 SELECT is((SELECT owner_status FROM homebot.admin_create_organization('Owner Admin', 'pgtap-14-owner-admin',
 	'pgtap-14-owner-admin@example.test', sha256('pgtap-14-owner-admin'), 3600, '00000000-0000-4000-8000-0000000014f1',
-	NULL, NULL, 'pgtap-14-owner')),
+	NULL, NULL, 'pgtap-14-owner', 3)),
 	'invited', 'admin_create_organization works under it');
 SELECT is(homebot.admin_unlock('pgtap-14-locked@example.test'), 2, 'admin_unlock works under it');
+RESET ROLE;
+
+-- The email functions, as the request path calls them (no tenant context).
+SET LOCAL ROLE homebot_app;
+SELECT set_config('app.user_id', '', true);
+SELECT is((SELECT status FROM homebot.verify_email_issue('00000000-0000-4000-8000-0000000014f1',
+                                                          sha256('pgtap-14-owner-verify'), 3600, 3)),
+	'sent', 'verify_email_issue (a token in email_tokens, a count in mail_sends) works under it');
+SELECT is((SELECT status FROM homebot.verify_email(sha256('pgtap-14-owner-verify'), NULL, NULL, NULL)),
+	'ok', 'verify_email finds and uses the token under it');
+SELECT is((SELECT status FROM homebot.password_forgot('pgtap-14-g@example.test', sha256('pgtap-14-owner-reset'), 3600, 3)),
+	'sent', 'password_forgot works under it');
+SELECT is((SELECT status FROM homebot.password_reset(sha256('pgtap-14-owner-reset'), '$2b$12$pgtap14reset', NULL, NULL, NULL)),
+	'ok', 'password_reset works under it');
+SELECT is((SELECT status FROM homebot.email_change_request('00000000-0000-4000-8000-0000000014f1', '$2b$12$pgtap14reset',
+                                                            'pgtap-14-g2@example.test', sha256('pgtap-14-owner-change'),
+                                                            3600, 3)),
+	'sent', 'email_change_request works under it');
+SELECT is((SELECT status FROM homebot.email_change_confirm(sha256('pgtap-14-owner-change'), NULL, NULL, NULL)),
+	'ok', 'email_change_confirm works under it');
+SELECT isnt(homebot.mail_enqueue('{"to": "pgtap-14-g2@example.test", "template": "pgtap"}'), NULL,
+	'mail_enqueue inserts a platform job under it');
 RESET ROLE;
 
 SET LOCAL ROLE pgtap_14_owner;
@@ -318,14 +347,16 @@ RESET ROLE;
 
 SELECT set_eq(
 	$$SELECT DISTINCT action FROM homebot.audit_log WHERE request_id = 'pgtap-14-owner' AND action NOT LIKE 'row.%'$$,
-	$$VALUES ('organization.created'), ('member.added'), ('member.role_changed'), ('member.removed'), ('member.joined'),
-	         ('admin.organization.created'), ('admin.superadmin.ensured')$$,
+	$$VALUES ('organization.created'), ('member.invited'), ('member.role_changed'), ('member.removed'),
+	         ('member.invite_accepted'), ('auth.email.verified'), ('admin.organization.created'),
+	         ('admin.superadmin.ensured'), ('auth.password.reset'), ('auth.email.changed')$$,
 	'every function''s own audit event was written under it');
 SELECT set_eq(
 	$$SELECT DISTINCT action FROM homebot.audit_log WHERE request_id = 'pgtap-14-owner' AND action LIKE 'row.%'$$,
 	$$VALUES ('row.organizations.insert'), ('row.memberships.insert'), ('row.memberships.update'),
 	         ('row.memberships.delete'), ('row.users.insert'), ('row.users.update'), ('row.invitations.insert'),
-	         ('row.invitations.update'), ('row.sessions.insert'), ('row.refresh_tokens.insert')$$,
+	         ('row.invitations.update'), ('row.invitations.delete'), ('row.sessions.insert'),
+	         ('row.refresh_tokens.insert')$$,
 	'the audit triggers wrote the row events under it (platform events of users rows included)');
 SELECT results_eq(
 	$$SELECT u.is_superadmin, (SELECT count(*)::int FROM homebot.memberships m WHERE m.user_id = u.id AND m.status = 'active')
@@ -338,16 +369,25 @@ SELECT results_eq(
 DROP POLICY definer_access ON homebot.invitations;
 SET LOCAL ROLE homebot_app;
 SELECT set_config('app.org_id', '', true);
-SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-14-owner-admin'), '$2b$12$pgtap14x', NULL, NULL, NULL,
-                                                    NULL, sha256('pgtap-14-owner-refresh-2'), 3600)),
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-14-owner-admin'), NULL, NULL, '$2b$12$pgtap14x', NULL,
+                                                    NULL, NULL, NULL, NULL, sha256('pgtap-14-owner-refresh-2'), 3600)),
 	'invalid', 'control: without definer_access on invitations, accept_invite (as the owner) no longer sees a valid invitation');
 RESET ROLE;
 SET LOCAL ROLE homebot_admin;
 SELECT throws_ok(
 	$$SELECT * FROM homebot.admin_create_organization('Owner Admin 2', 'pgtap-14-owner-admin-2',
-	      'pgtap-14-owner-other@example.test', sha256('pgtap-14-owner-other'), 3600, NULL, NULL, NULL, NULL)$$,
+	      'pgtap-14-owner-other@example.test', sha256('pgtap-14-owner-other'), 3600, NULL, NULL, NULL, NULL, 3)$$,
 	'42501', 'new row violates row-level security policy for table "invitations"',
 	'control: nor write one outside the caller''s tenant context');
+RESET ROLE;
+-- The same for email_tokens: forced row-level security binds its owner.
+DROP POLICY definer_access ON homebot.email_tokens;
+SET LOCAL ROLE homebot_app;
+SELECT throws_ok(
+	$$SELECT * FROM homebot.verify_email_issue('00000000-0000-4000-8000-0000000014f2', sha256('pgtap-14-owner-verify-2'),
+	                                           3600, 3)$$,
+	'42501', 'new row violates row-level security policy for table "email_tokens"',
+	'control: without definer_access on email_tokens, verify_email_issue (as the owner) cannot issue a token');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -1,8 +1,12 @@
--- Closing the invitation takeover: a user without a password is invited,
--- never added at once, by every organization; an invitation cannot set a
--- password once one exists; a removed member's API keys are revoked.
+-- Closing the invitation takeover (api.md §2, "Email ownership"): every
+-- organization invites, never adds at once; an invitation's token proves
+-- the mailbox, so for an unverified account whoever holds it sets the
+-- password (and a squatter who registered the address first loses it);
+-- once the address is verified, another invitation cannot replace the
+-- password: it needs the account's password or token. A removed member's
+-- API keys are revoked.
 BEGIN;
-SELECT plan(8);
+SELECT plan(15);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-0000000017a0', 'Attacker', 'pgtap-17-attacker'),
@@ -19,13 +23,13 @@ SET LOCAL ROLE homebot_app;
 SELECT set_config('app.org_id', '00000000-0000-4000-8000-0000000017a0', true),
        set_config('app.user_id', '00000000-0000-4000-8000-0000000017a1', true);
 SELECT is((SELECT status FROM homebot.invite_member('pgtap-17-ceo@example.test', 'member',
-                                                    sha256('pgtap-17-token-a'), 604800)),
+                                                    sha256('pgtap-17-token-a'), 604800, 3)),
           'invited', 'A invites a new user');
 -- Then B adds the same email: still an invitation, not an active membership.
 SELECT set_config('app.org_id', '00000000-0000-4000-8000-0000000017b0', true),
        set_config('app.user_id', '00000000-0000-4000-8000-0000000017b1', true);
 SELECT is((SELECT status FROM homebot.invite_member('pgtap-17-ceo@example.test', 'admin',
-                                                    sha256('pgtap-17-token-b'), 604800)),
+                                                    sha256('pgtap-17-token-b'), 604800, 3)),
           'invited', 'B invites (not adds) a user who has no password yet');
 SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true);
 RESET ROLE;
@@ -35,18 +39,64 @@ SELECT is((SELECT status FROM homebot.memberships
           'invited', 'B''s membership waits for B''s own invitation');
 SET LOCAL ROLE homebot_app;
 
--- Whoever holds A's token sets the password; B's invitation can no longer.
-SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-a'), '$2b$04$attacker',
+-- Whoever holds A's token (it reached the mailbox) sets the password and
+-- so verifies the address; B's invitation can then no longer set one.
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-a'), NULL, NULL, '$2b$04$mailbox', NULL,
           NULL, '127.0.0.1', 'ua', 'r1', sha256('pgtap-17-refresh-a'), 3600)),
           'ok', 'A''s invitation is accepted');
-SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-b'), '$2b$04$second',
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-b'), NULL, NULL, '$2b$04$second', NULL,
           NULL, '127.0.0.1', 'ua', 'r2', sha256('pgtap-17-refresh-b'), 3600)),
-          'invalid', 'an invitation cannot replace a password that exists');
+          'credentials', 'a verified account: an invitation with a new password but no proof of the account → credentials');
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-b'), NULL, NULL, NULL, '$2b$04$guessed',
+          NULL, '127.0.0.1', 'ua', 'r3', sha256('pgtap-17-refresh-b'), 3600)),
+          'credentials', 'nor with a hash that is not the account''s');
 RESET ROLE;
-SELECT is((SELECT m.status FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id
-            WHERE u.email = 'pgtap-17-ceo@example.test'
-              AND m.organization_id = '00000000-0000-4000-8000-0000000017b0'),
-          'invited', 'so B''s membership never became active for the token holder of A');
+SELECT results_eq(
+	$$SELECT u.password_hash, u.email_verified_at IS NOT NULL, m.status
+	    FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id
+	   WHERE u.email = 'pgtap-17-ceo@example.test' AND m.organization_id = '00000000-0000-4000-8000-0000000017b0'$$,
+	$$VALUES ('$2b$04$mailbox'::text, true, 'invited'::text)$$,
+	'so the password stays the mailbox owner''s and B''s membership is not active');
+SET LOCAL ROLE homebot_app;
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-b'), NULL, NULL, '$2b$04$ignored', '$2b$04$mailbox',
+          NULL, '127.0.0.1', 'ua', 'r4', sha256('pgtap-17-refresh-b'), 3600)),
+          'ok', 'with the account''s own password (its hash) the CEO accepts B''s invitation');
+RESET ROLE;
+SELECT results_eq(
+	$$SELECT u.password_hash, m.status FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id
+	   WHERE u.email = 'pgtap-17-ceo@example.test' AND m.organization_id = '00000000-0000-4000-8000-0000000017b0'$$,
+	$$VALUES ('$2b$04$mailbox'::text, 'active'::text)$$,
+	'B''s membership is active, the verified account keeps its password');
+
+-- A squatter registers the address of someone B then invites: the
+-- account is unverified, so the invitation's holder takes it over.
+INSERT INTO homebot.organizations (id, name, slug) VALUES
+	('00000000-0000-4000-8000-0000000017c0', 'Squat', 'pgtap-17-squat');
+INSERT INTO homebot.users (id, email, password_hash) VALUES
+	('00000000-0000-4000-8000-0000000017c1', 'pgtap-17-cfo@example.test', '$2b$04$squatter');
+INSERT INTO homebot.memberships (organization_id, user_id, role) VALUES
+	('00000000-0000-4000-8000-0000000017c0', '00000000-0000-4000-8000-0000000017c1', 'owner');
+INSERT INTO homebot.sessions (id, organization_id, user_id) VALUES
+	('00000000-0000-4000-8000-0000000017c9', '00000000-0000-4000-8000-0000000017c0', '00000000-0000-4000-8000-0000000017c1');
+SET LOCAL ROLE homebot_app;
+SELECT set_config('app.org_id', '00000000-0000-4000-8000-0000000017b0', true),
+       set_config('app.user_id', '00000000-0000-4000-8000-0000000017b1', true);
+SELECT results_eq(
+	$$SELECT status, member_status FROM homebot.invite_member('pgtap-17-cfo@example.test', 'member',
+	                                                         sha256('pgtap-17-token-cfo'), 604800, 3)$$,
+	$$VALUES ('invited'::text, 'invited'::text)$$,
+	'B invites the address the squatter registered: invited, not added');
+SELECT set_config('app.org_id', '', true), set_config('app.user_id', '', true);
+SELECT is((SELECT status FROM homebot.accept_invite(sha256('pgtap-17-token-cfo'), NULL, NULL, '$2b$04$cfo', NULL,
+          NULL, '127.0.0.1', 'ua', 'r5', sha256('pgtap-17-refresh-cfo'), 3600)),
+          'ok', 'the mailbox''s owner accepts without the squatter''s password');
+RESET ROLE;
+SELECT results_eq(
+	$$SELECT password_hash, email_verified_at IS NOT NULL FROM homebot.users WHERE id = '00000000-0000-4000-8000-0000000017c1'$$,
+	$$VALUES ('$2b$04$cfo'::text, true)$$,
+	'the squatter''s password is replaced and the address verified');
+SELECT isnt((SELECT revoked_at FROM homebot.sessions WHERE id = '00000000-0000-4000-8000-0000000017c9'), NULL,
+	'the squatter''s session is revoked');
 
 -- remove_member revokes the removed member's keys in that organization.
 INSERT INTO homebot.api_keys (organization_id, prefix, key_hash, name, scopes, created_by) VALUES
