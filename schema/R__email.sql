@@ -190,13 +190,29 @@ AS $$
 	   AND t.used_at IS NULL AND t.expires_at > now() AND u.disabled_at IS NULL
 $$;
 
+-- revoke_user_api_keys: revokes every API key p_user created, in every
+-- organization (the owner of the mailbox taking over an account that was
+-- not verified: password_reset, accept_invite). Rare, so no index by
+-- created_by. Not callable by the runtime roles.
+CREATE OR REPLACE FUNCTION homebot.revoke_user_api_keys(p_user uuid)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	UPDATE homebot.api_keys k SET revoked_at = now() WHERE k.created_by = p_user AND k.revoked_at IS NULL
+$$;
+
 -- password_reset (POST /api/v1/auth/password/reset): sets the password of
 -- the token's user, marks the address verified (the link reached it), ends
 -- every session (and so every refresh token) of the user, clears the
--- login lockout of the address and uses up the user's reset tokens.
--- Whoever had registered or used the account before the owner of the
--- mailbox loses it here. status 'invalid' (nothing written) or 'ok'.
--- Audits auth.password.reset.
+-- login lockout of the address and uses up every mailed token of the
+-- user, of every kind: a pending email change requested by whoever held
+-- the password would otherwise move the account away afterwards. Of an
+-- account that was not verified, the API keys its user created are
+-- revoked too (api.md §2: it holds nothing against the owner of the
+-- mailbox). Whoever had registered or used the account before the owner
+-- of the mailbox loses it here. status 'invalid' (nothing written) or
+-- 'ok'. Audits auth.password.reset.
 CREATE OR REPLACE FUNCTION homebot.password_reset(p_token_hash bytea, p_password_hash text, p_ip text,
                                                   p_user_agent text, p_request_id text)
 RETURNS TABLE (status text, user_id uuid)
@@ -208,6 +224,7 @@ DECLARE
 	v_token homebot.email_tokens%ROWTYPE;
 	v_user homebot.users%ROWTYPE;
 	v_sessions integer;
+	v_was_verified boolean;
 	v_context text[];
 BEGIN
 	IF p_password_hash IS NULL THEN
@@ -218,9 +235,14 @@ BEGIN
 		RETURN QUERY SELECT 'invalid'::text, NULL::uuid;
 		RETURN;
 	END IF;
+	-- email_tokens_user_id_kind_idx
 	UPDATE homebot.email_tokens t
 	   SET used_at = now()
-	 WHERE t.user_id = v_token.user_id AND t.kind = 'reset' AND t.used_at IS NULL;
+	 WHERE t.user_id = v_token.user_id AND t.used_at IS NULL;
+	SELECT u.email_verified_at IS NOT NULL INTO v_was_verified FROM homebot.users u WHERE u.id = v_token.user_id;
+	IF NOT v_was_verified THEN
+		PERFORM homebot.revoke_user_api_keys(v_token.user_id);
+	END IF;
 	UPDATE homebot.users u
 	   SET password_hash = p_password_hash, email_verified_at = coalesce(u.email_verified_at, now()),
 	       updated_at = now()
@@ -362,6 +384,7 @@ $$;
 
 REVOKE ALL ON FUNCTION
 	homebot.mail_allowed(text, text, integer),
+	homebot.revoke_user_api_keys(uuid),
 	homebot.email_token_issue(uuid, text, text, bytea, integer),
 	homebot.email_token_take(text, bytea),
 	homebot.verify_email_issue(uuid, bytea, integer, integer),

@@ -347,7 +347,8 @@ $$;
 -- An unverified account (api.md §2, "Email ownership") holds nothing
 -- against the owner of the mailbox: the token proves the address, so
 -- p_password_hash becomes its password, the address counts as verified
--- and every session of the account ends. A verified account keeps its
+-- and every session of the account ends, with every mailed token and
+-- API key asked for before (see password_reset). A verified account keeps its
 -- password: it must be p_user (its access token), or still have the hash
 -- p_verified_hash that the caller checked its password against.
 --
@@ -438,6 +439,11 @@ BEGIN
 		 WHERE u.id = v_user.id;
 		-- sessions_user_id_created_at_idx
 		UPDATE homebot.sessions s SET revoked_at = now() WHERE s.user_id = v_user.id AND s.revoked_at IS NULL;
+		-- Nor any link or key they asked for: a pending email change
+		-- would move the account away afterwards.
+		-- email_tokens_user_id_kind_idx
+		UPDATE homebot.email_tokens t SET used_at = now() WHERE t.user_id = v_user.id AND t.used_at IS NULL;
+		PERFORM homebot.revoke_user_api_keys(v_user.id);
 	ELSE
 		IF p_verified_hash IS NOT NULL THEN
 			-- Ends the lockout count the password check began.
