@@ -48,6 +48,7 @@ SWAGGER		:= node_modules/swagger-ui-dist
 SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
 		   $(addprefix $(BUILD)/share/,swagger-ui.css swagger-ui-bundle.js \
 		   swagger-ui-standalone-preset.js favicon-32x32.png)
+ACCOUNT		:= $(patsubst web/%,$(BUILD)/share/%,$(wildcard web/account/*))
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin
 
@@ -56,7 +57,7 @@ SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE)
+build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT)
 
 deps:
 	@scripts/deps.sh
@@ -91,6 +92,10 @@ $(BUILD)/share/openapi.json: docs/openapi.json
 	@cp $< $@
 
 $(BUILD)/share/swagger-init.js: docs/swagger-init.js
+	@mkdir -p $(@D)
+	@cp $< $@
+
+$(BUILD)/share/account/%: web/account/%
 	@mkdir -p $(@D)
 	@cp $< $@
 

@@ -1,6 +1,7 @@
 /*
  * GET /openapi.json, GET /docs and the Swagger UI assets under /docs/,
- * all from this server's share directory: no CDN, works offline.
+ * and the account pages under /account/ that mailed links open, all from
+ * this server's share directory: no CDN, works offline.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +17,17 @@ static const char DOCS_CSP[] =
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/*
+ * The account pages are Homebot's own: one script and one stylesheet, no
+ * inline code, and the only request they make is their POST to the API.
+ * No form submits natively: the script sends it, so a page whose script
+ * did not run cannot leak a password into a URL.
+ */
+static const char ACCOUNT_CSP[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
 
 static const char DOCS_PAGE[] =
     "<!DOCTYPE html>\n"
@@ -37,7 +49,7 @@ struct asset {
 	size_t		 len;
 };
 
-static struct asset assets[] = {
+static struct asset docs_assets[] = {
 	{ "openapi.json", "application/json", NULL, 0 },
 	{ "swagger-ui.css", "text/css; charset=utf-8", NULL, 0 },
 	{ "swagger-ui-bundle.js", "text/javascript; charset=utf-8", NULL, 0 },
@@ -46,6 +58,21 @@ static struct asset assets[] = {
 	{ "swagger-init.js", "text/javascript; charset=utf-8", NULL, 0 },
 	{ "favicon-32x32.png", "image/png", NULL, 0 },
 };
+
+/* /account/<name> serves account/<name>.html. */
+static struct asset account_pages[] = {
+	{ "account/verify.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "account/reset.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "account/invite.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "account/email.html", "text/html; charset=utf-8", NULL, 0 },
+};
+
+static struct asset account_assets[] = {
+	{ "account/account.js", "text/javascript; charset=utf-8", NULL, 0 },
+	{ "account/account.css", "text/css; charset=utf-8", NULL, 0 },
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static char share_dir[PATH_MAX];
 
@@ -98,17 +125,22 @@ asset_load(struct asset *a)
 	return a->data != NULL ? 0 : -1;
 }
 
+/* Sends the file of table named name; anything not listed is a 404. */
 static int
-send_asset(struct hb_request *r, const char *name)
+send_asset(struct hb_request *r, struct asset *table, size_t n,
+    const char *name)
 {
-	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
-		if (strcmp(assets[i].name, name) != 0)
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(table[i].name, name) != 0)
 			continue;
-		if (asset_load(&assets[i]) == -1)
+		if (asset_load(&table[i]) == -1)
 			break;
-		return http_send(r, 200, assets[i].ctype, assets[i].data,
-		    assets[i].len);
+		return http_send(r, 200, table[i].ctype, table[i].data,
+		    table[i].len);
 	}
+	/* A 404 is answered like any other: not cached, the default CSP. */
+	r->cache_control = NULL;
+	r->csp = NULL;
 	return hb_fail(&r->err, 404, "not_found", "No such resource.");
 }
 
@@ -117,7 +149,7 @@ handle_openapi(struct hb_request *r, struct hb_app *app)
 {
 	(void)app;
 	r->cache_control = "no-cache";
-	return send_asset(r, "openapi.json");
+	return send_asset(r, docs_assets, NELEM(docs_assets), "openapi.json");
 }
 
 static int
@@ -137,7 +169,44 @@ handle_asset(struct hb_request *r, struct hb_app *app)
 	r->cache_control = "public, max-age=3600";
 	if (strcmp(http_route_param(r, "asset"), "openapi.json") == 0)
 		return hb_fail(&r->err, 404, "not_found", "No such resource.");
-	return send_asset(r, http_route_param(r, "asset"));
+	return send_asset(r, docs_assets, NELEM(docs_assets),
+	    http_route_param(r, "asset"));
+}
+
+/*
+ * /account/<name>: the page account/<name>.html, or the asset
+ * account/<name>; only the files in table are ever read.
+ */
+static int
+send_account_file(struct hb_request *r, struct asset *table, size_t n,
+    const char *suffix)
+{
+	const char *name = r->path + strlen("/account/");
+	char file[64];
+
+	/* A name too long for any listed file matches none of them. */
+	if ((size_t)snprintf(file, sizeof(file), "account/%s%s", name,
+	    suffix) >= sizeof(file))
+		file[0] = '\0';
+	return send_asset(r, table, n, file);
+}
+
+static int
+handle_account_page(struct hb_request *r, struct hb_app *app)
+{
+	(void)app;
+	r->csp = ACCOUNT_CSP;
+	r->cache_control = "no-cache";
+	return send_account_file(r, account_pages, NELEM(account_pages),
+	    ".html");
+}
+
+static int
+handle_account_asset(struct hb_request *r, struct hb_app *app)
+{
+	(void)app;
+	r->cache_control = "public, max-age=3600";
+	return send_account_file(r, account_assets, NELEM(account_assets), "");
 }
 
 /* The public keys access tokens are signed with ({"keys": []} under HS256). */
@@ -155,13 +224,18 @@ static const struct hb_route routes[] = {
 	{ "GET", "/docs", handle_docs, 0 },
 	{ "GET", "/docs/", handle_docs, 0 },
 	{ "GET", "/docs/{asset}", handle_asset, 0 },
+	{ "GET", "/account/verify", handle_account_page, 0 },
+	{ "GET", "/account/reset", handle_account_page, 0 },
+	{ "GET", "/account/invite", handle_account_page, 0 },
+	{ "GET", "/account/email", handle_account_page, 0 },
+	{ "GET", "/account/{asset}", handle_account_asset, 0 },
 };
 
 int
 main(void)
 {
 	struct hb_app app = { .name = "homebot-docs", .routes = routes,
-	    .nroutes = sizeof(routes) / sizeof(routes[0]) };
+	    .nroutes = NELEM(routes) };
 
 	if (share_dir_init() == -1) {
 		fprintf(stderr, "homebot-docs: cannot find the share directory\n");
