@@ -547,10 +547,12 @@ handle_forgot(struct hb_request *r, struct hb_app *app)
 	json_check_begin(&c, r->json);
 	email = validate_email(&c, r->arena, "email", true);
 	if (json_check_done(&c, &r->err) == -1 ||
-	    account_forgot(app->db, &app->cfg, r->arena, email,
-	    &r->err) == -1)
+	    account_forgot_enqueue(app->db, email, &r->err) == -1)
 		return -1;
-	/* The same answer whether or not the account exists. */
+	/*
+	 * The same answer, and the same work, whether or not the account
+	 * exists: homebot-worker looks it up.
+	 */
 	return send_accepted(r, "If an account has this address, a link to "
 	    "reset its password is on its way.");
 }

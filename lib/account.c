@@ -17,6 +17,8 @@ static const char SQL_VERIFY_ISSUE[] =
 static const char SQL_VERIFY[] =
     "SELECT status AS _status, id, email, full_name, email_verified"
     " FROM homebot.verify_email(decode($1, 'hex'), $2, $3, $4)";
+static const char SQL_FORGOT_ENQUEUE[] =
+    "SELECT homebot.forgot_enqueue($1)";
 static const char SQL_FORGOT[] =
     "SELECT status, email FROM homebot.password_forgot($1,"
     " decode($2, 'hex'), $3, $4)";
@@ -153,6 +155,18 @@ account_verify(struct hb_db *db, const struct hb_db_ctx *ctx,
     const char *token, struct json_object **user, struct hb_error *err)
 {
 	return user_call(db, ctx, SQL_VERIFY, token, user, err);
+}
+
+int
+account_forgot_enqueue(struct hb_db *db, const char *email,
+    struct hb_error *err)
+{
+	PGresult *res = db_exec(db, SQL_FORGOT_ENQUEUE, 1, &email, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 int

@@ -32,6 +32,12 @@ int	account_verify_send(struct hb_db *db, const struct hb_config *cfg,
 int	account_verify(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *token, struct json_object **user,
 	    struct hb_error *err);
+/*
+ * Queues the forgotten-password job of email (one insert, whether or not
+ * an account has the address); homebot-worker runs it: account_forgot.
+ */
+int	account_forgot_enqueue(struct hb_db *db, const char *email,
+	    struct hb_error *err);
 /* Mails a reset link if an enabled account has this address; else nothing. */
 int	account_forgot(struct hb_db *db, const struct hb_config *cfg,
 	    struct hb_arena *a, const char *email, struct hb_error *err);

@@ -351,6 +351,23 @@ BEGIN
 END
 $$;
 
+-- forgot_enqueue (POST /api/v1/auth/password/forgot): a platform job
+-- "auth.password_forgot" for p_email, which homebot-worker runs through
+-- password_forgot and the mail it allows. The request does exactly this
+-- one insert whether or not an account has the address, so neither its
+-- answer nor its timing tells.
+CREATE OR REPLACE FUNCTION homebot.forgot_enqueue(p_email text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+BEGIN
+	INSERT INTO homebot.jobs (organization_id, kind, payload)
+	VALUES (NULL, 'auth.password_forgot', jsonb_build_object('email', p_email));
+	PERFORM pg_notify('homebot_jobs', '');
+END
+$$;
+
 -- mail_enqueue: a platform "mail" job (api.md §7) with p_payload
 -- ({"to", "template", "vars", "secret"}), of no organization, so that no
 -- organization's job list shows it; the workers hear of it at commit. The
@@ -395,19 +412,24 @@ REVOKE ALL ON FUNCTION
 	homebot.email_change_request(uuid, text, text, bytea, integer, integer),
 	homebot.email_change_confirm(bytea, text, text, text),
 	homebot.login_succeeded(text, text),
-	homebot.mail_enqueue(jsonb)
+	homebot.mail_enqueue(jsonb),
+	homebot.forgot_enqueue(text)
 FROM PUBLIC, homebot_app, homebot_admin;
 
 GRANT EXECUTE ON FUNCTION
 	homebot.verify_email_issue(uuid, bytea, integer, integer),
 	homebot.verify_email(bytea, text, text, text),
-	homebot.password_forgot(text, bytea, integer, integer),
 	homebot.email_token_email(text, bytea),
 	homebot.password_reset(bytea, text, text, text, text),
 	homebot.email_change_request(uuid, text, text, bytea, integer, integer),
 	homebot.email_change_confirm(bytea, text, text, text),
 	homebot.login_succeeded(text, text),
-	homebot.mail_enqueue(jsonb)
+	homebot.mail_enqueue(jsonb),
+	homebot.forgot_enqueue(text)
 TO homebot_app;
 
 GRANT EXECUTE ON FUNCTION homebot.mail_enqueue(jsonb) TO homebot_admin;
+-- homebot-worker runs the forgotten-password jobs (forgot_enqueue).
+GRANT EXECUTE ON FUNCTION homebot.password_forgot(text, bytea, integer, integer),
+	homebot.mail_enqueue(jsonb)
+TO homebot_worker;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -187,10 +188,37 @@ run_mail(struct worker *w, const struct hb_job *job, char *error, size_t n)
 	return rc;
 }
 
+/*
+ * POST /api/v1/auth/password/forgot, queued by the request whether or not
+ * an account has the address: the reset link and its mail, if one does.
+ */
+static int
+run_password_forgot(struct worker *w, const struct hb_job *job, char *error,
+    size_t n)
+{
+	struct json_object *p = json_tokener_parse(job->payload), *v;
+	struct hb_error err = {0};
+	int rc = 0;
+
+	if (!json_object_object_get_ex(p, "email", &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		snprintf(error, n, "the payload needs an email");
+		rc = JOB_PERMANENT;
+	} else if (account_forgot(w->db, &w->cfg, &w->arena,
+	    json_object_get_string(v), &err) == -1) {
+		snprintf(error, n, "%s: %s", err.code, err.message);
+		rc = -1;
+	}
+	hb_error_clear(&err);
+	json_object_put(p);
+	return rc;
+}
+
 static const struct job_kind kinds[] = {
 	{ "noop", run_noop },
 	{ "mail", run_mail },
 	{ "jobs.retention", run_retention },
+	{ "auth.password_forgot", run_password_forgot },
 };
 
 static const struct job_kind *

@@ -6,7 +6,7 @@ Every token taken here is kept in MAILED, so that a test can look for
 them where they must never be (logs, job rows, API answers).
 """
 from conftest import Account, assert_status, assert_unauthenticated, new_password
-from mailbox import mails_to, settle, wait_token
+from mailsink import mails_to, settle, wait_token
 
 VERIFY, RESET, INVITE, CHANGE = "/account/verify", "/account/reset", "/account/invite", "/account/email"
 

@@ -4,7 +4,7 @@ import uuid
 
 from conftest import (assert_error, assert_invalid, assert_status, assert_unauthenticated, login,
                       make_superadmin, new_email, new_password, register)
-from mailbox import mails_to, settle
+from mailsink import mails_to, settle
 from ownership import (CHANGE, INVITE, accept, accepted_account, count, dead, expire, forgot,
                        invite, join_by_mail, mailed, no_new_mail, reset, reset_token,
                        verified, verify, verify_token)

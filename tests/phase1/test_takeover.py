@@ -13,7 +13,7 @@ import pytest
 
 from conftest import (Account, assert_error, assert_status, assert_unauthenticated, create_key,
                       login, new_email, new_password, register, report)
-from mailbox import settle
+from mailsink import settle
 from ownership import (CHANGE, INVITE, MAILED, RESET, VERIFY, accept, accepted_account, count, dead,
                        expire, forgot, invite, mailed, no_new_mail, reset, reset_token, verify,
                        verify_token)

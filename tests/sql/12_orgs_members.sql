@@ -215,9 +215,9 @@ CREATE TEMP TABLE invite_loner AS
 SELECT * FROM homebot.invite_member('  PGTAP-12-loner@example.TEST ', 'member', sha256('pgtap-12-invite-loner'), 604800, 3);
 SELECT results_eq(
 	'SELECT * FROM invite_loner',
-	$$VALUES ('invited'::text, '00000000-0000-4000-8000-0000000012e9'::uuid, 'PgTap-12-Loner@Example.test'::text,
+	$$VALUES ('invited'::text, '00000000-0000-4000-8000-0000000012e9'::uuid, 'PGTAP-12-loner@example.TEST'::text,
 	          ''::text, 'member'::text, 'invited'::text, now(), true, 'Org 12A'::text, 'O One'::text)$$,
-	'invite_member: an existing user (email padded, in another case) is invited, not added; no name is told; mail allowed, with the organization and the inviter');
+	'invite_member: an existing user (email padded, in another case) is invited, not added; neither the name nor the stored address is told; mail allowed, with the organization and the inviter');
 SELECT set_config('app.request_id', 'pgtap-12-invite-o2', true);
 SELECT results_eq(
 	$$SELECT status, user_id, role, member_status

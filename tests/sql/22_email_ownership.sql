@@ -97,17 +97,21 @@ SELECT is(
 	   FROM (VALUES ('homebot_app'), ('homebot_admin'), ('homebot_worker')) AS r (rolname),
 	        (VALUES ('homebot.verify_email_issue(uuid, bytea, integer, integer)'),
 	                ('homebot.verify_email(bytea, text, text, text)'),
-	                ('homebot.password_forgot(text, bytea, integer, integer)'),
 	                ('homebot.email_token_email(text, bytea)'),
 	                ('homebot.password_reset(bytea, text, text, text, text)'),
 	                ('homebot.email_change_request(uuid, text, text, bytea, integer, integer)'),
 	                ('homebot.email_change_confirm(bytea, text, text, text)'),
 	                ('homebot.login_succeeded(text, text)'),
+	                ('homebot.forgot_enqueue(text)'),
+	                ('homebot.password_forgot(text, bytea, integer, integer)'),
 	                ('homebot.mail_enqueue(jsonb)')) AS f (f)
 	  WHERE has_function_privilege(r.rolname, f.f, 'EXECUTE')
-	        IS DISTINCT FROM (r.rolname = 'homebot_app' OR (r.rolname = 'homebot_admin' AND f.f = 'homebot.mail_enqueue(jsonb)'))),
+	        IS DISTINCT FROM CASE f.f
+	            WHEN 'homebot.mail_enqueue(jsonb)' THEN true
+	            WHEN 'homebot.password_forgot(text, bytea, integer, integer)' THEN r.rolname = 'homebot_worker'
+	            ELSE r.rolname = 'homebot_app' END),
 	'{}'::text[],
-	'the request path''s email functions: homebot_app executes them all, homebot_admin only mail_enqueue, homebot_worker none');
+	'the email functions: homebot_app executes those of the request path, homebot_worker password_forgot (the forgotten-password job), every role mail_enqueue');
 SELECT results_eq(
 	$$SELECT relrowsecurity, relforcerowsecurity,
 	         ARRAY(SELECT polname::text COLLATE "default" FROM pg_policy WHERE polrelid = 'homebot.email_tokens'::regclass ORDER BY 1)
@@ -293,8 +297,8 @@ SELECT results_eq(
 	          '{"email": "pgtap-22-verifyme@example.test"}'::jsonb)$$,
 	'verify_email: auth.email.verified once, a platform event by the user, with the request''s IP and user agent');
 
--- password_forgot.
-SET LOCAL ROLE homebot_app;
+-- password_forgot, as homebot-worker runs it.
+SET LOCAL ROLE homebot_worker;
 SELECT results_eq(
 	$$SELECT * FROM homebot.password_forgot('pgtap-22-nobody@example.test', sha256('pgtap-22-r-nobody'), 3600, 2)$$,
 	$$VALUES ('none'::text, NULL::text)$$,
@@ -610,8 +614,8 @@ SELECT results_eq(
 	'accept_invite, unverified: every earlier session is revoked; only the acceptance''s own is open');
 SELECT set_eq(
 	$$SELECT action FROM homebot.audit_log WHERE request_id = 'pgtap-22-accept-sq' AND action NOT LIKE 'row.%'$$,
-	$$VALUES ('auth.email.verified'), ('member.invite_accepted')$$,
-	'accept_invite, unverified: audits auth.email.verified and member.invite_accepted');
+	$$VALUES ('auth.email.verified'), ('member.invite_accepted'), ('member.added')$$,
+	'accept_invite, unverified: audits auth.email.verified, member.invite_accepted and member.added');
 
 -- resend_invite: a new invitation voids the older ones.
 SET LOCAL ROLE homebot_app;
