@@ -5,6 +5,7 @@
  * and request ID as parameters, as those of lib/session.c do.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "account.h"
@@ -33,6 +34,7 @@ static const char SQL_EMAIL_CHANGE[] =
 static const char SQL_EMAIL_CONFIRM[] =
     "SELECT status AS _status, id, email, full_name, email_verified"
     " FROM homebot.email_change_confirm(decode($1, 'hex'), $2, $3, $4)";
+static const char SQL_PURGE[] = "SELECT homebot.email_purge() AS n";
 /* By invitations_organization_id_user_id_idx's user, newest first. */
 static const char SQL_INVITATIONS[] =
     "SELECT id, organization, role, invited_by, "
@@ -310,4 +312,19 @@ account_invitations(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 	return page_query(db, ctx, p, SQL_INVITATIONS, params, 1, "created_at",
 	    "id", rows, err);
+}
+
+int
+account_purge(struct hb_db *db, struct hb_error *err)
+{
+	PGresult *res = db_exec(db, SQL_PURGE, 0, NULL, err);
+	const char *n;
+	int count;
+
+	if (res == NULL)
+		return -1;
+	n = db_value(res, 0, "n");
+	count = n != NULL ? atoi(n) : 0;
+	PQclear(res);
+	return count;
 }

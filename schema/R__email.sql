@@ -388,6 +388,27 @@ BEGIN
 END
 $$;
 
+-- email_purge (homebot-worker's jobs.retention): deletes the mailed
+-- tokens that can no longer be used (used or expired) a day after, and the
+-- mail counts older than their hour; returns how many rows went.
+CREATE OR REPLACE FUNCTION homebot.email_purge()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_tokens integer;
+	v_sends integer;
+BEGIN
+	DELETE FROM homebot.email_tokens t
+	 WHERE t.used_at < now() - interval '1 day' OR t.expires_at < now() - interval '1 day';
+	GET DIAGNOSTICS v_tokens = ROW_COUNT;
+	DELETE FROM homebot.mail_sends s WHERE s.sent_at <= now() - interval '1 hour';
+	GET DIAGNOSTICS v_sends = ROW_COUNT;
+	RETURN v_tokens + v_sends;
+END
+$$;
+
 -- login_succeeded: ends the lockout count of p_email (see login_lookup)
 -- after a password was checked outside a login: a password or email
 -- change, an invitation accepted with the account's password.
@@ -413,7 +434,8 @@ REVOKE ALL ON FUNCTION
 	homebot.email_change_confirm(bytea, text, text, text),
 	homebot.login_succeeded(text, text),
 	homebot.mail_enqueue(jsonb),
-	homebot.forgot_enqueue(text)
+	homebot.forgot_enqueue(text),
+	homebot.email_purge()
 FROM PUBLIC, homebot_app, homebot_admin;
 
 GRANT EXECUTE ON FUNCTION
@@ -429,7 +451,9 @@ GRANT EXECUTE ON FUNCTION
 TO homebot_app;
 
 GRANT EXECUTE ON FUNCTION homebot.mail_enqueue(jsonb) TO homebot_admin;
--- homebot-worker runs the forgotten-password jobs (forgot_enqueue).
+-- homebot-worker runs the forgotten-password jobs (forgot_enqueue) and
+-- the retention job.
 GRANT EXECUTE ON FUNCTION homebot.password_forgot(text, bytea, integer, integer),
-	homebot.mail_enqueue(jsonb)
+	homebot.mail_enqueue(jsonb),
+	homebot.email_purge()
 TO homebot_worker;

@@ -100,7 +100,10 @@ retention_enqueue(struct worker *w, int delay, struct hb_error *err)
 	return job_enqueue(w->db, &in, NULL, err);
 }
 
-/* Deletes finished jobs past JOB_RETENTION, then queues the next purge. */
+/*
+ * Deletes finished jobs past JOB_RETENTION and the mailed tokens and mail
+ * counts that can no longer matter, then queues the next purge.
+ */
 static int
 run_retention(struct worker *w, const struct hb_job *job, char *error,
     size_t n)
@@ -111,6 +114,8 @@ run_retention(struct worker *w, const struct hb_job *job, char *error,
 
 	(void)job;
 	purged = job_purge(w->db, w->cfg.job_retention, &err);
+	if (purged != -1)
+		purged = account_purge(w->db, &err);
 	if (purged == -1 || retention_enqueue(w, (int)(RETENTION_EVERY -
 	    now % RETENTION_EVERY), &err) == -1) {
 		snprintf(error, n, "%s", err.message);

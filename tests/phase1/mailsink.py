@@ -75,10 +75,12 @@ def wait_token(stack, address, page, count=1, timeout=20):
 
 
 def settle(stack):
-    """Waits until no mail job is queued or running, so that a test can
-    assert that a mail was not sent."""
+    """Waits until no mail job (nor a forgotten-password job, which may
+    queue one) is queued or running, so that a test can assert that a mail
+    was not sent."""
     deadline = time.monotonic() + 20
-    while stack.psql("SELECT count(*) FROM homebot.jobs WHERE kind = 'mail'"
+    while stack.psql("SELECT count(*) FROM homebot.jobs"
+                     " WHERE kind IN ('mail', 'auth.password_forgot')"
                      " AND status IN ('queued', 'running')") != [("0",)]:
         assert time.monotonic() < deadline, "mail jobs still queued after 20 s"
         time.sleep(0.05)

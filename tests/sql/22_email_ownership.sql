@@ -27,7 +27,7 @@
 --   VM  ...22eb pgtap-22-verifyme    unverified, password
 --   MV  ...22ec pgtap-22-moved       unverified
 BEGIN;
-SELECT plan(104);
+SELECT plan(109);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -679,6 +679,36 @@ SELECT is((SELECT email_verified FROM homebot.refresh_rotate(sha256('pgtap-22-lo
 	                                                          NULL, NULL, NULL)),
 	false, 'refresh_rotate: email_verified false for an unverified address');
 RESET ROLE;
+
+-- email_purge (the retention job): dead tokens a day after, mail counts
+-- after their hour; live ones stay.
+INSERT INTO homebot.email_tokens (user_id, kind, email, token_hash, created_at, expires_at, used_at) VALUES
+	('00000000-0000-4000-8000-0000000022e7', 'verify', 'x@example.test', sha256('pgtap-22-purge-used'),
+	 now() - interval '3 days', now() + interval '1 day', now() - interval '2 days'),
+	('00000000-0000-4000-8000-0000000022e7', 'verify', 'x@example.test', sha256('pgtap-22-purge-expired'),
+	 now() - interval '3 days', now() - interval '2 days', NULL),
+	('00000000-0000-4000-8000-0000000022e7', 'verify', 'x@example.test', sha256('pgtap-22-purge-fresh-used'),
+	 now() - interval '1 hour', now() + interval '1 day', now() - interval '1 hour'),
+	('00000000-0000-4000-8000-0000000022e7', 'reset', 'x@example.test', sha256('pgtap-22-purge-live'),
+	 now(), now() + interval '1 hour', NULL);
+INSERT INTO homebot.mail_sends (email, kind, sent_at) VALUES
+	('pgtap-22-purge@example.test', 'verify', now() - interval '2 hours'),
+	('pgtap-22-purge@example.test', 'verify', now() - interval '10 minutes');
+SET LOCAL ROLE homebot_app;
+SELECT throws_ok('SELECT homebot.email_purge()', '42501', 'permission denied for function email_purge',
+	'homebot_app cannot call email_purge');
+RESET ROLE;
+SET LOCAL ROLE homebot_worker;
+SELECT cmp_ok(homebot.email_purge(), '>=', 3, 'email_purge: homebot_worker runs it; it deletes at least the 3 dead rows');
+RESET ROLE;
+SELECT is_empty($$SELECT FROM homebot.email_tokens WHERE token_hash IN
+	(sha256('pgtap-22-purge-used'), sha256('pgtap-22-purge-expired'))$$,
+	'email_purge: tokens used or expired more than a day ago are gone');
+SELECT results_eq($$SELECT count(*)::int FROM homebot.email_tokens WHERE token_hash IN
+	(sha256('pgtap-22-purge-fresh-used'), sha256('pgtap-22-purge-live'))$$, 'VALUES (2)',
+	'email_purge: a live token and one used within the day stay');
+SELECT results_eq($$SELECT count(*)::int FROM homebot.mail_sends WHERE email = 'pgtap-22-purge@example.test'$$,
+	'VALUES (1)', 'email_purge: only the mail count of the last hour stays');
 
 SELECT * FROM finish();
 ROLLBACK;
