@@ -76,10 +76,12 @@ def _remember_secrets(obj):
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k in _SECRET_FIELDS and isinstance(v, str):
-                # Short or repetitive strings ("x" * 72) and emails (a
-                # password may be the email in a validation test) could be
-                # in a log for other reasons.
-                if len(v) >= 10 and len(set(v)) >= 8 and "@" not in v:
+                # Short or repetitive strings ("x" * 72), emails (a
+                # password may be the email in a validation test) and ids
+                # (tried as forged tokens) could be in a log for other
+                # reasons.
+                if len(v) >= 10 and len(set(v)) >= 8 and "@" not in v \
+                        and not UUID_RE.fullmatch(v):
                     SECRETS.add(v)
             else:
                 _remember_secrets(v)

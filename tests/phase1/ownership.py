@@ -6,6 +6,7 @@ Every token taken here is kept in MAILED, so that a test can look for
 them where they must never be (logs, job rows, API answers).
 """
 from conftest import Account, assert_status, assert_unauthenticated, new_password
+from mailsink import count as page_count
 from mailsink import mails_to, settle, wait_token
 
 VERIFY, RESET, INVITE, CHANGE = "/account/verify", "/account/reset", "/account/invite", "/account/email"
@@ -14,15 +15,16 @@ VERIFY, RESET, INVITE, CHANGE = "/account/verify", "/account/reset", "/account/i
 MAILED = set()
 
 
-def count(stack, address):
-    """How many mails address has, once no mail job is pending."""
+def count(stack, address, page=None):
+    """How many mails address has (linking to page, when given), once no
+    mail job is pending."""
     settle(stack)
-    return len(mails_to(stack, address))
+    return len(mails_to(stack, address)) if page is None else page_count(stack, address, page)
 
 
 def next_token(stack, address, page, before):
     """The token of the mail to address linking to page that follows the
-    before mails it had."""
+    before such mails it had."""
     token = wait_token(stack, address, page, count=before + 1)
     MAILED.add(token)
     return token
@@ -31,7 +33,7 @@ def next_token(stack, address, page, before):
 def mailed(stack, address, page, action):
     """Runs action(); returns (its result, the token of the one new mail to
     address linking to page)."""
-    before = count(stack, address)
+    before = count(stack, address, page)
     result = action()
     return result, next_token(stack, address, page, before)
 
