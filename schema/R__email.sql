@@ -264,7 +264,8 @@ $$;
 
 -- email_change_request (POST /api/v1/auth/email): a confirmation token for
 -- p_new_email (trimmed) for p_user, whose password the caller verified
--- (p_verified_hash: the change waits if the password changed meanwhile).
+-- (p_verified_hash: the change waits if the password changed meanwhile),
+-- which ends the lockout count of the address as a login would.
 -- status 'password_changed', 'email_taken' (another account has the
 -- address), 'limited' (as in verify_email_issue) or 'sent' (the caller
 -- mails the link to new_email and a notice to old_email).
@@ -285,6 +286,9 @@ BEGIN
 		RETURN QUERY SELECT 'password_changed'::text, NULL::text, NULL::text;
 		RETURN;
 	END IF;
+	-- The password was right: as after a login, the lockout count of the
+	-- address starts again (see login_lookup).
+	INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(v_user.email), NULL, true);
 	-- users_email_key
 	IF EXISTS (SELECT FROM homebot.users u WHERE lower(u.email) = lower(v_new) AND u.id <> p_user) THEN
 		RETURN QUERY SELECT 'email_taken'::text, NULL::text, NULL::text;

@@ -199,6 +199,18 @@ def test_email_change_with_a_wrong_password_is_401_and_counts_toward_the_lockout
     no_new_mail(stack, new, 0)
 
 
+def test_a_right_password_at_an_email_change_ends_the_lockout_count_as_a_login_would(stack):
+    a = register(stack)
+    for _ in range(LOGIN_MAX_ATTEMPTS - 1):
+        assert_unauthenticated(login(stack, a.email, "wrong-" + new_password()), "invalid_credentials")
+    assert_status(change_email(a, new_email()), 202)
+    # Counted as a failure, the right password would have locked the email
+    # here; as a success it starts the count again.
+    for _ in range(LOGIN_MAX_ATTEMPTS - 1):
+        assert_unauthenticated(login(stack, a.email, "wrong-" + new_password()), "invalid_credentials")
+    assert_status(login(stack, a.email, a.password), 200)
+
+
 def test_password_change_guesses_count_toward_the_lockout(stack):
     a = register(stack)
     for _ in range(LOGIN_MAX_ATTEMPTS):
