@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "member.h"
 #include "program.h"
+#include "ratelimit.h"
 #include "uuid.h"
 #include "validate.h"
 
@@ -114,7 +115,9 @@ handle_resend(struct hb_request *r, struct hb_app *app)
 	struct hb_db_ctx ctx;
 	struct json_object *body;
 
+	/* Resending mails: it counts against the IP's limit (api.md §2). */
 	if (change_input(r, app, &in, &ctx) == -1 ||
+	    ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1 ||
 	    member_resend_invite(app->db, &ctx, &app->cfg, r->arena,
 	    in.user_id, &r->err) == -1)
 		return -1;

@@ -29,7 +29,8 @@ static const char SQL_RESET[] =
     "SELECT status FROM homebot.password_reset(decode($1, 'hex'), $2, $3,"
     " $4, $5)";
 static const char SQL_EMAIL_CHANGE[] =
-    "SELECT status, old_email, new_email FROM homebot.email_change_request("
+    "SELECT status, old_email, new_email, notice"
+    " FROM homebot.email_change_request("
     "$1, $2, $3, decode($4, 'hex'), $5, $6)";
 static const char SQL_EMAIL_CONFIRM[] =
     "SELECT status AS _status, id, email, full_name, email_verified"
@@ -256,7 +257,10 @@ email_change_mails(struct hb_db *db, const struct hb_config *cfg,
 	    .vars = { "old_email", old, "new_email", new, "link", reset } };
 
 	snprintf(reset, sizeof(reset), "%s/account/reset", cfg->public_url);
-	if (job_enqueue_mail(db, cfg, &confirm, err) == -1 ||
+	if (job_enqueue_mail(db, cfg, &confirm, err) == -1)
+		return -1;
+	/* The old address's notices count against its own hourly limit. */
+	if (db_bool(res, 0, "notice") &&
 	    job_enqueue_mail(db, cfg, &notice, err) == -1)
 		return -1;
 	return 0;
@@ -280,10 +284,17 @@ account_email_change(struct hb_db *db, const struct hb_db_ctx *ctx,
 	itoa16(max, cfg->mail_per_hour);
 	if ((res = db_exec(db, SQL_EMAIL_CHANGE, 6, params, err)) == NULL)
 		return -1;
-	if (status_is(res, "status", "email_taken"))
-		rc = hb_fail(err, 409, "email_taken",
+	/*
+	 * email_taken still commits: the password was right, and the
+	 * function recorded that (the lockout count starts again).
+	 */
+	if (status_is(res, "status", "email_taken")) {
+		PQclear(res);
+		if (db_tx_commit(db, err) == -1)
+			return -1;
+		return hb_fail(err, 409, "email_taken",
 		    "An account with this email already exists.");
-	else if (status_is(res, "status", "password_changed"))
+	} else if (status_is(res, "status", "password_changed"))
 		rc = hb_fail(err, 401, "invalid_credentials",
 		    "The password is wrong.");
 	else if (status_is(res, "status", "sent"))

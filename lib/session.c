@@ -38,7 +38,7 @@ static const char SQL_ACCEPT[] =
     "decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'),"
     " $11)";
 static const char SQL_INVITE_LOOKUP[] =
-    "SELECT user_id, email, verified, password_hash"
+    "SELECT user_id, email, verified"
     " FROM homebot.invitation_lookup(decode($1, 'hex'))";
 /* The caller's sessions, by sessions(user_id, created_at DESC, id DESC). */
 static const char SQL_LIST[] =
@@ -68,10 +68,12 @@ static const char SQL_SET_PASSWORD[] =
 static const char SQL_REVOKE_OTHERS[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
-/* The current password was right: the email's lockout count ends. */
+/*
+ * The current password was right: the email's lockout count ends, and
+ * links sent before (a reset, an email change) stop working.
+ */
 static const char SQL_PASSWORD_OK[] =
-    "SELECT homebot.login_succeeded(email, $2) FROM homebot.users"
-    " WHERE id = $1";
+    "SELECT homebot.password_changed($1, $2, $3)";
 
 
 /* Column column of row 0, copied into the arena; NULL when absent. */
@@ -382,8 +384,9 @@ session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
 	if (res == NULL)
 		return -1;
 	PQclear(res);
-	params[1] = ctx->ip;
-	if ((res = db_exec(db, SQL_PASSWORD_OK, 2, params, err)) == NULL)
+	params[1] = hash;
+	params[2] = ctx->ip;
+	if ((res = db_exec(db, SQL_PASSWORD_OK, 3, params, err)) == NULL)
 		return -1;
 	PQclear(res);
 	if (audit_write(db, ctx, &ev, err) == -1)
@@ -440,7 +443,6 @@ session_invite_lookup(struct hb_db *db, struct hb_arena *a,
 		return -1;
 	out->user_id = col(a, res, "user_id");
 	out->email = col(a, res, "email");
-	out->password_hash = col(a, res, "password_hash");
 	out->verified = db_bool(res, 0, "verified");
 	PQclear(res);
 	if (out->user_id == NULL)

@@ -90,8 +90,9 @@ int	session_logout(struct hb_db *db, const struct hb_db_ctx *ctx,
 /*
  * Stores a new password hash while session_id is live and the stored hash
  * is still verified, the one the current password was checked against
- * (else 401 invalid_token), revokes the user's other sessions and ends
- * the email's lockout count; audited.
+ * (else 401 invalid_token), revokes the user's other sessions, ends the
+ * email's lockout count and voids the links mailed before (a reset, an
+ * email change); audited.
  */
 int	session_set_password(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *session_id, const char *verified, const char *hash,
@@ -109,7 +110,6 @@ int	session_revoke(struct hb_db *db, const struct hb_db_ctx *ctx,
 struct hb_invite_lookup {
 	const char	*user_id;
 	const char	*email;
-	const char	*password_hash;	/* NULL: the account has none */
 	bool		 verified;	/* its address is verified */
 };
 /* Looks an invitation token up: 401 invalid_invite when it is not live. */

@@ -50,8 +50,9 @@ BEGIN
 
 	INSERT INTO homebot.memberships (organization_id, user_id, role, status)
 	VALUES (v_org.id, v_user_id, 'owner', 'invited');
-	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
-	VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl));
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at, email)
+	VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl),
+	        btrim(p_owner_email, E' \t\r\n\f' || chr(11)));
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
 	PERFORM homebot.audit_event('admin.organization.created', 'organization', v_org.id::text,
@@ -62,8 +63,9 @@ BEGIN
 	PERFORM homebot.audit_context_reset(v_context);
 
 	RETURN QUERY SELECT 'ok'::text, v_org.id, v_org.name, v_org.slug, v_user_id, 'invited'::text,
-	                    v_org.created_at, homebot.mail_allowed(v_user.email, 'invite', p_max_per_hour),
-	                    v_user.email;
+	                    v_org.created_at,
+	                    homebot.mail_allowed(btrim(p_owner_email, E' \t\r\n\f' || chr(11)), 'invite', p_max_per_hour),
+	                    btrim(p_owner_email, E' \t\r\n\f' || chr(11));
 END
 $$;
 
@@ -74,7 +76,8 @@ $$;
 -- an organization that is not suspended, an organization of its own
 -- ('Administration') with the user as active owner, so that it logs in like
 -- anyone. Pending invitations of the user are deleted: each could set the
--- password it now has. Every session (and so every refresh token) of the
+-- password it now has; so are the links mailed before, and the API keys
+-- of an account that was not verified. Every session (and so every refresh token) of the
 -- user is revoked, so that nobody holding one becomes a platform admin at
 -- its next refresh, and the login lockout of the email is cleared, so that
 -- failed logins of others cannot keep the superadmin out. Audits
@@ -89,6 +92,7 @@ DECLARE
 	v_user_id uuid;
 	v_created boolean;
 	v_email text;
+	v_was_verified boolean;
 	v_org homebot.organizations%ROWTYPE;
 BEGIN
 	IF p_password_hash IS NULL THEN
@@ -96,6 +100,7 @@ BEGIN
 	END IF;
 
 	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_email) f;
+	SELECT u.email_verified_at IS NOT NULL INTO v_was_verified FROM homebot.users u WHERE u.id = v_user_id;
 
 	UPDATE homebot.users u
 	   SET password_hash = p_password_hash, is_superadmin = true, disabled_at = NULL,
@@ -104,6 +109,13 @@ BEGIN
 	RETURNING u.email INTO v_email;
 
 	DELETE FROM homebot.invitations i WHERE i.user_id = v_user_id AND i.used_at IS NULL;
+	-- Nor may a link mailed before (an email change above all) or an API
+	-- key made before move the account or act for it: whoever had
+	-- registered the address may have asked for them.
+	UPDATE homebot.email_tokens t SET used_at = now() WHERE t.user_id = v_user_id AND t.used_at IS NULL;
+	IF NOT v_was_verified THEN
+		PERFORM homebot.revoke_user_api_keys(v_user_id);
+	END IF;
 	UPDATE homebot.sessions s SET revoked_at = now()
 	 WHERE s.user_id = v_user_id AND s.revoked_at IS NULL;
 	PERFORM homebot.admin_unlock(v_email);

@@ -130,7 +130,12 @@ BEGIN
 		RETURN QUERY SELECT 'invalid'::text, NULL::uuid, NULL::text, NULL::text, NULL::boolean;
 		RETURN;
 	END IF;
-	UPDATE homebot.email_tokens t SET used_at = now() WHERE t.id = v_token.id;
+	-- The token, and any email change asked for before the address was
+	-- proven: whoever registered it may have asked to move the account
+	-- away from the mailbox that now vouches for it.
+	UPDATE homebot.email_tokens t
+	   SET used_at = now()
+	 WHERE t.used_at IS NULL AND (t.id = v_token.id OR (t.user_id = v_token.user_id AND t.kind = 'email_change'));
 	UPDATE homebot.users u
 	   SET email_verified_at = coalesce(u.email_verified_at, now()), updated_at = now()
 	 WHERE u.id = v_token.user_id
@@ -268,11 +273,13 @@ $$;
 -- which ends the lockout count of the address as a login would.
 -- status 'password_changed', 'email_taken' (another account has the
 -- address), 'limited' (as in verify_email_issue) or 'sent' (the caller
--- mails the link to new_email and a notice to old_email).
+-- mails the link to new_email and, when notice says so, a notice to
+-- old_email: those count against the old address's own hourly limit).
+DROP FUNCTION IF EXISTS homebot.email_change_request(uuid, text, text, bytea, integer, integer);
 CREATE OR REPLACE FUNCTION homebot.email_change_request(p_user uuid, p_verified_hash text, p_new_email text,
                                                         p_token_hash bytea, p_ttl integer,
                                                         p_max_per_hour integer)
-RETURNS TABLE (status text, old_email text, new_email text)
+RETURNS TABLE (status text, old_email text, new_email text, notice boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -283,7 +290,7 @@ DECLARE
 BEGIN
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user FOR NO KEY UPDATE;
 	IF v_user.id IS NULL OR v_user.password_hash IS DISTINCT FROM p_verified_hash THEN
-		RETURN QUERY SELECT 'password_changed'::text, NULL::text, NULL::text;
+		RETURN QUERY SELECT 'password_changed'::text, NULL::text, NULL::text, false;
 		RETURN;
 	END IF;
 	-- The password was right: as after a login, the lockout count of the
@@ -291,22 +298,24 @@ BEGIN
 	INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(v_user.email), NULL, true);
 	-- users_email_key
 	IF EXISTS (SELECT FROM homebot.users u WHERE lower(u.email) = lower(v_new) AND u.id <> p_user) THEN
-		RETURN QUERY SELECT 'email_taken'::text, NULL::text, NULL::text;
+		RETURN QUERY SELECT 'email_taken'::text, NULL::text, NULL::text, false;
 		RETURN;
 	END IF;
 	IF NOT homebot.mail_allowed(v_new, 'email_change', p_max_per_hour) THEN
-		RETURN QUERY SELECT 'limited'::text, NULL::text, NULL::text;
+		RETURN QUERY SELECT 'limited'::text, NULL::text, NULL::text, false;
 		RETURN;
 	END IF;
 	PERFORM homebot.email_token_issue(v_user.id, 'email_change', v_new, p_token_hash, p_ttl);
-	RETURN QUERY SELECT 'sent'::text, v_user.email, v_new;
+	RETURN QUERY SELECT 'sent'::text, v_user.email, v_new,
+	                    homebot.mail_allowed(v_user.email, 'email_notice', p_max_per_hour);
 END
 $$;
 
 -- email_change_confirm (POST /api/v1/auth/email/confirm): the token's new
 -- address becomes the user's, verified. status 'invalid' (nothing
 -- written), 'email_taken' (another account took the address meanwhile;
--- the token stays usable once it is free) or 'ok'. Audits
+-- the token stays usable once it is free) or 'ok'. The account's pending
+-- invitations were for the old address: they are withdrawn. Audits
 -- auth.email.changed.
 CREATE OR REPLACE FUNCTION homebot.email_change_confirm(p_token_hash bytea, p_ip text, p_user_agent text,
                                                         p_request_id text)
@@ -346,6 +355,10 @@ BEGIN
 	UPDATE homebot.email_tokens t
 	   SET used_at = now()
 	 WHERE t.user_id = v_user.id AND t.kind IN ('verify', 'reset') AND t.used_at IS NULL;
+	-- Nor do invitations sent to it: whoever moves the account to another
+	-- address leaves them behind (the invitations go with the memberships).
+	-- An organization that still wants the old address invites it again.
+	DELETE FROM homebot.memberships m WHERE m.user_id = v_user.id AND m.status = 'invited';
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
 	PERFORM homebot.audit_event('auth.email.changed', 'user', v_user.id::text,
@@ -413,15 +426,33 @@ BEGIN
 END
 $$;
 
--- login_succeeded: ends the lockout count of p_email (see login_lookup)
--- after a password was checked outside a login: a password or email
--- change, an invitation accepted with the account's password.
-CREATE OR REPLACE FUNCTION homebot.login_succeeded(p_email text, p_ip text)
-RETURNS void
-LANGUAGE sql VOLATILE SECURITY DEFINER
+-- password_changed (POST /api/v1/auth/password, in the transaction that
+-- stored p_hash): only while p_user's stored hash is p_hash, which proves
+-- the caller just checked the old password and set this one, it ends the
+-- lockout count of the user's address (see login_lookup) and voids the
+-- reset and email-change links mailed before, so that a link asked for by
+-- whoever held the old password cannot undo the change. Returns whether it
+-- acted.
+DROP FUNCTION IF EXISTS homebot.login_succeeded(text, text);
+CREATE OR REPLACE FUNCTION homebot.password_changed(p_user uuid, p_hash text, p_ip text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(p_email), p_ip, true)
+DECLARE
+	v_email text;
+BEGIN
+	SELECT u.email INTO v_email FROM homebot.users u WHERE u.id = p_user AND u.password_hash = p_hash;
+	IF v_email IS NULL THEN
+		RETURN false;
+	END IF;
+	INSERT INTO homebot.login_attempts (email, ip, succeeded) VALUES (lower(v_email), p_ip, true);
+	-- email_tokens_user_id_kind_idx
+	UPDATE homebot.email_tokens t
+	   SET used_at = now()
+	 WHERE t.user_id = p_user AND t.kind IN ('reset', 'email_change') AND t.used_at IS NULL;
+	RETURN true;
+END
 $$;
 
 REVOKE ALL ON FUNCTION
@@ -436,7 +467,7 @@ REVOKE ALL ON FUNCTION
 	homebot.password_reset(bytea, text, text, text, text),
 	homebot.email_change_request(uuid, text, text, bytea, integer, integer),
 	homebot.email_change_confirm(bytea, text, text, text),
-	homebot.login_succeeded(text, text),
+	homebot.password_changed(uuid, text, text),
 	homebot.mail_enqueue(jsonb),
 	homebot.forgot_enqueue(text),
 	homebot.email_purge()
@@ -449,7 +480,7 @@ GRANT EXECUTE ON FUNCTION
 	homebot.password_reset(bytea, text, text, text, text),
 	homebot.email_change_request(uuid, text, text, bytea, integer, integer),
 	homebot.email_change_confirm(bytea, text, text, text),
-	homebot.login_succeeded(text, text),
+	homebot.password_changed(uuid, text, text),
 	homebot.mail_enqueue(jsonb),
 	homebot.forgot_enqueue(text)
 TO homebot_app;

@@ -206,6 +206,10 @@ DECLARE
 	v_member homebot.memberships%ROWTYPE;
 	v_constraint text;
 	v_mail boolean;
+	-- The address as the inviter wrote it: it is what the invitation is
+	-- for, and answering the stored one's case would tell that an account
+	-- exists.
+	v_email text := btrim(p_email, E' \t\r\n\f' || chr(11));
 BEGIN
 	IF v_org_id IS NULL THEN
 		RAISE EXCEPTION 'invite_member: no tenant context (app.org_id is not set)'
@@ -240,16 +244,14 @@ BEGIN
 		RETURN;
 	END;
 
-	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
-	VALUES (v_org_id, v_user_id, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl));
-	v_mail := homebot.mail_allowed(v_user.email, 'invite', p_max_per_hour);
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at, email)
+	VALUES (v_org_id, v_user_id, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl), v_email);
+	v_mail := homebot.mail_allowed(v_email, 'invite', p_max_per_hour);
 
 	PERFORM homebot.audit_event('member.invited', 'user', v_user_id::text,
-	                            jsonb_build_object('email', v_user.email, 'role', v_member.role), v_org_id);
+	                            jsonb_build_object('email', v_email, 'role', v_member.role), v_org_id);
 
-	-- The address as the inviter wrote it: the stored one's case would
-	-- tell that an account exists.
-	RETURN QUERY SELECT 'invited'::text, v_user.id, btrim(p_email, E' \t\r\n\f' || chr(11)), ''::text,
+	RETURN QUERY SELECT 'invited'::text, v_user.id, v_email, ''::text,
 	                    v_member.role, v_member.status,
 	                    v_member.created_at, v_mail,
 	                    (SELECT o.name FROM homebot.organizations o WHERE o.id = v_org_id),
@@ -293,7 +295,18 @@ BEGIN
 		RETURN QUERY SELECT 'already_member'::text, NULL::text, NULL::text, NULL::text;
 		RETURN;
 	END IF;
-	SELECT u.email INTO v_email FROM homebot.users u WHERE u.id = p_user;
+	-- The address invited (that of the newest invitation), never one the
+	-- account moved to since.
+	-- invitations_organization_id_user_id_idx
+	SELECT coalesce(i.email, u.email) INTO v_email
+	  FROM homebot.invitations i
+	  JOIN homebot.users u ON u.id = i.user_id
+	 WHERE i.organization_id = v_org_id AND i.user_id = p_user
+	 ORDER BY i.created_at DESC
+	 LIMIT 1;
+	IF v_email IS NULL THEN
+		SELECT u.email INTO v_email FROM homebot.users u WHERE u.id = p_user;
+	END IF;
 	IF NOT homebot.mail_allowed(v_email, 'invite', p_max_per_hour) THEN
 		RETURN QUERY SELECT 'limited'::text, NULL::text, NULL::text, NULL::text;
 		RETURN;
@@ -303,8 +316,8 @@ BEGIN
 	UPDATE homebot.invitations i
 	   SET expires_at = now()
 	 WHERE i.organization_id = v_org_id AND i.user_id = p_user AND i.used_at IS NULL AND i.expires_at > now();
-	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
-	VALUES (v_org_id, p_user, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl));
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at, email)
+	VALUES (v_org_id, p_user, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl), v_email);
 
 	PERFORM homebot.audit_event('member.invited', 'user', p_user::text,
 	                            jsonb_build_object('email', v_email, 'role', v_member.role, 'resent', true),
@@ -320,21 +333,24 @@ $$;
 -- invitation_lookup (POST /api/v1/auth/accept-invite, before anything is
 -- written): the invited account of a live invitation (unused, unexpired,
 -- membership still invited, user enabled, organization not suspended), or
--- no row. verified says which rule applies: an unverified account gets
--- its password from the acceptance, a verified one must prove itself
--- with its password (checked against password_hash) or its access token.
+-- no row; an invitation is also dead once its account no longer has the
+-- address it was sent to. verified says which rule applies: an
+-- unverified account gets its password from the acceptance, a verified
+-- one must prove itself with its password or its access token.
+DROP FUNCTION IF EXISTS homebot.invitation_lookup(bytea);
 CREATE OR REPLACE FUNCTION homebot.invitation_lookup(p_token_hash bytea)
-RETURNS TABLE (user_id uuid, email text, verified boolean, password_hash text)
+RETURNS TABLE (user_id uuid, email text, verified boolean)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	SELECT u.id, u.email, u.email_verified_at IS NOT NULL, u.password_hash
+	SELECT u.id, u.email, u.email_verified_at IS NOT NULL
 	  FROM homebot.invitations i
 	  JOIN homebot.memberships m ON m.organization_id = i.organization_id
 	                            AND m.user_id = i.user_id AND m.status = 'invited'
 	  JOIN homebot.users u ON u.id = i.user_id AND u.disabled_at IS NULL
 	  JOIN homebot.organizations o ON o.id = i.organization_id AND o.suspended_at IS NULL
 	 WHERE i.token_hash = p_token_hash AND i.used_at IS NULL AND i.expires_at > now()
+	   AND (i.email IS NULL OR lower(i.email) = lower(u.email))
 $$;
 
 -- accept_invite (POST /api/v1/auth/accept-invite, and
@@ -383,22 +399,21 @@ DECLARE
 BEGIN
 	-- The row locks make the invitation single use and the account's
 	-- state the one judged: a concurrent acceptance waits for this one to
-	-- commit, then reads used_at set.
-	IF p_token_hash IS NOT NULL THEN
-		-- invitations_token_hash_key
-		SELECT * INTO v_invite FROM homebot.invitations i WHERE i.token_hash = p_token_hash FOR UPDATE;
-	ELSE
-		SELECT * INTO v_invite
-		  FROM homebot.invitations i
-		 WHERE i.id = p_invitation_id AND i.user_id = p_user
-		   FOR UPDATE;
-	END IF;
-
+	-- commit, then reads used_at set. The membership is locked first, as
+	-- resend_invite and remove_member lock it, so that they take turns
+	-- rather than deadlock.
+	-- invitations_token_hash_key, invitations_pkey
+	SELECT * INTO v_invite
+	  FROM homebot.invitations i
+	 WHERE (p_token_hash IS NOT NULL AND i.token_hash = p_token_hash)
+	    OR (p_token_hash IS NULL AND i.id = p_invitation_id AND i.user_id = p_user);
 	IF FOUND THEN
-		SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_invite.user_id FOR UPDATE;
 		SELECT * INTO v_member
 		  FROM homebot.memberships m
-		 WHERE m.organization_id = v_invite.organization_id AND m.user_id = v_invite.user_id;
+		 WHERE m.organization_id = v_invite.organization_id AND m.user_id = v_invite.user_id
+		   FOR UPDATE;
+		SELECT * INTO v_invite FROM homebot.invitations i WHERE i.id = v_invite.id FOR UPDATE;
+		SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_invite.user_id FOR UPDATE;
 		SELECT * INTO v_org FROM homebot.organizations o WHERE o.id = v_invite.organization_id;
 	END IF;
 	v_was_verified := v_user.email_verified_at IS NOT NULL;
@@ -408,6 +423,8 @@ BEGIN
 	   OR v_invite.expires_at <= now()
 	   OR v_member.status IS DISTINCT FROM 'invited'
 	   OR v_user.id IS NULL OR v_user.disabled_at IS NOT NULL
+	   -- Sent to an address the account no longer has.
+	   OR (v_invite.email IS NOT NULL AND lower(v_invite.email) <> lower(v_user.email))
 	   OR v_org.id IS NULL OR v_org.suspended_at IS NOT NULL THEN
 		v_status := 'invalid';
 	ELSIF p_token_hash IS NULL THEN
@@ -510,7 +527,10 @@ AS $$
 	  JOIN homebot.memberships m ON m.organization_id = i.organization_id
 	                            AND m.user_id = i.user_id AND m.status = 'invited'
 	  JOIN homebot.organizations o ON o.id = i.organization_id AND o.suspended_at IS NULL
+	  JOIN homebot.users u ON u.id = i.user_id
 	 WHERE i.user_id = p_user AND i.used_at IS NULL AND i.expires_at > now()
+	   -- Only what was sent to the address the account has now.
+	   AND (i.email IS NULL OR lower(i.email) = lower(u.email))
 	   AND (p_after_ts IS NULL OR (i.created_at, i.id) < (p_after_ts, p_after_id))
 	 ORDER BY i.created_at DESC, i.id DESC
 	 LIMIT p_limit
@@ -579,7 +599,10 @@ BEGIN
 	END IF;
 
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user;
-	RETURN QUERY SELECT 'ok'::text, v_user.id, v_user.email, v_user.full_name, p_role, v_member.status,
+	-- As in GET /api/v1/members: an invitee's name is theirs to tell.
+	RETURN QUERY SELECT 'ok'::text, v_user.id, v_user.email,
+	                    CASE WHEN v_member.status = 'invited' THEN '' ELSE v_user.full_name END, p_role,
+	                    v_member.status,
 	                    v_member.created_at;
 END
 $$;

@@ -211,6 +211,13 @@ def test_a_right_password_at_an_email_change_ends_the_lockout_count_as_a_login_w
     assert_status(login(stack, a.email, a.password), 200)
 
 
+def test_a_right_password_at_an_email_change_to_a_taken_address_counts_as_right(stack):
+    a, b = register(stack), register(stack)
+    for _ in range(LOGIN_MAX_ATTEMPTS + 1):
+        assert_error(change_email(a, b.email), 409, "email_taken")
+    assert_status(login(stack, a.email, a.password), 200)
+
+
 def test_password_change_guesses_count_toward_the_lockout(stack):
     a = register(stack)
     for _ in range(LOGIN_MAX_ATTEMPTS):

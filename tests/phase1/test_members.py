@@ -111,6 +111,14 @@ def test_the_answer_is_the_same_whether_or_not_the_account_exists(stack, account
     assert listed[other.user_id]["full_name"] == "", listed[other.user_id]
 
 
+def test_a_role_change_of_an_invited_account_tells_no_name(stack, account):
+    other = register(stack, full_name="Private Person")
+    m = account.post(MEMBERS, {"email": other.email, "role": "viewer"}).json()
+    r = account.patch(f"{MEMBERS}/{m['user_id']}", {"role": "member"})
+    assert r.status == 200, r
+    assert r.json()["full_name"] == "" and r.json()["status"] == "invited", r
+
+
 def test_invited_user_joins_once_accepted(stack, account):
     other = register(stack)
     m = invite(account, other.email, role="viewer")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (Account, assert_error, assert_status, assert_unauthenticated, create_key,
-                      login, new_email, new_password, register, report)
+                      hash_password, login, new_email, new_password, register, report)
 from mailsink import settle
 from ownership import (CHANGE, INVITE, MAILED, RESET, VERIFY, accept, accepted_account, count, dead,
                        expire, forgot, invite, mailed, no_new_mail, reset, reset_token, verify,
@@ -169,6 +169,68 @@ def test_a_pending_email_change_of_the_squatter_dies_with_the_takeover(stack, ta
     assert_unauthenticated(stack.post("/api/v1/auth/email/confirm", {"token": change}),
                            "invalid_verification_token")
     assert_status(login(stack, address, mine), 200)
+
+
+def confirm_change(stack, account, new):
+    """account moves to the address new (a mailbox its holder owns)."""
+    r, change = mailed(stack, new, CHANGE, lambda: account.post(
+        "/api/v1/auth/email", {"new_email": new, "password": account.password}))
+    assert_status(r, 202)
+    assert_status(stack.post("/api/v1/auth/email/confirm", {"token": change}), 200)
+
+
+def test_a_squatter_who_moves_the_account_away_leaves_its_invitations_behind(stack):
+    # The squatter registers the victim's address; an organization invites
+    # that address; the squatter then moves the account to a mailbox of
+    # its own, which verifies it. The invitation was for the victim.
+    address = squatted()
+    attacker = register(stack, email=address)
+    admin = register(stack)
+    body, token = invite(admin, address, role="owner")
+    confirm_change(stack, attacker, f"attacker-{uuid.uuid4().hex[:10]}@evil.example")
+    r = attacker.get("/api/v1/auth/invitations")
+    assert_status(r, 200)
+    assert r.json()["data"] == [], r
+    assert status_in(admin, body["user_id"]) == []
+    # The victim's link is dead too; the organization invites the address
+    # again, which now reaches a new account of the victim's own.
+    assert_unauthenticated(accept(stack, token, new_password()), "invalid_invite")
+    again, token = invite(admin, address, role="owner")
+    assert again["user_id"] != body["user_id"]
+    mine = new_password()
+    assert accepted_account(stack, address, mine, accept(stack, token, mine)).tokens["role"] == "owner"
+
+
+def test_a_password_change_voids_an_email_change_asked_for_before(stack):
+    # Someone who held the session and the password asked to move the
+    # account; the owner changes the password: the link must die with it.
+    a = register(stack)
+    new = f"thief-{uuid.uuid4().hex[:10]}@evil.example"
+    r, change = mailed(stack, new, CHANGE, lambda: a.post(
+        "/api/v1/auth/email", {"new_email": new, "password": a.password}))
+    assert_status(r, 202)
+    assert_status(a.post("/api/v1/auth/password", {"current_password": a.password,
+                                                   "new_password": new_password()}), 204)
+    assert_unauthenticated(stack.post("/api/v1/auth/email/confirm", {"token": change}),
+                           "invalid_verification_token")
+
+
+def test_make_superadmin_voids_what_a_squatter_asked_for(stack):
+    # The squatter registers the address an operator will make superadmin,
+    # and keeps an email-change link and an API key.
+    address = squatted()
+    attacker = register(stack, email=address)
+    key = create_key(attacker, ["org:read"])["key"]
+    new = f"attacker-{uuid.uuid4().hex[:10]}@evil.example"
+    r, change = mailed(stack, new, CHANGE, lambda: attacker.post(
+        "/api/v1/auth/email", {"new_email": new, "password": attacker.password}))
+    assert_status(r, 202)
+    stack.psql("SELECT * FROM homebot.ensure_superadmin(:'email', :'hash')",
+               email=address, hash=hash_password(new_password()))
+    assert_unauthenticated(stack.post("/api/v1/auth/email/confirm", {"token": change}),
+                           "invalid_verification_token")
+    assert_unauthenticated(stack.get("/api/v1/auth/me", headers={"X-API-Key": key}),
+                           "invalid_api_key")
 
 
 @pytest.mark.parametrize("takeover", ["reset", "invitation"])

@@ -287,7 +287,7 @@ SELECT results_eq(
 	$$VALUES
 	('pgtap-12-invite-loner'::text, '00000000-0000-4000-8000-00000000120a'::uuid, 'user'::text,
 	 '00000000-0000-4000-8000-0000000012e1'::uuid, 'user'::text, '00000000-0000-4000-8000-0000000012e9'::text,
-	 '{"email": "PgTap-12-Loner@Example.test", "role": "member"}'::jsonb),
+	 '{"email": "PGTAP-12-loner@example.TEST", "role": "member"}'::jsonb),
 	('pgtap-12-invite-o2', '00000000-0000-4000-8000-00000000120a', 'user', '00000000-0000-4000-8000-0000000012e1',
 	 'user', '00000000-0000-4000-8000-0000000012f1',
 	 '{"email": "pgtap-12-o2@example.test", "role": "admin"}'),

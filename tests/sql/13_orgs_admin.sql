@@ -45,8 +45,8 @@ SELECT * FROM homebot.admin_create_organization('Pgtap Thirteen', NULL, ' PGTAP-
 SELECT results_eq(
 	'SELECT status, name, slug, owner_id, owner_status, created_at, _mail, _owner_email FROM admin_org1',
 	$$VALUES ('ok'::text, 'Pgtap Thirteen'::text, 'pgtap-thirteen'::text, '00000000-0000-4000-8000-0000000013e1'::uuid,
-	          'invited'::text, now(), true, 'PgTap-13-Existing@Example.test'::text)$$,
-	'admin_create_organization with an existing owner (email padded, in another case): ok, the slug derived, the owner invited (never active at once), to be mailed at the stored address');
+	          'invited'::text, now(), true, 'PGTAP-13-existing@example.TEST'::text)$$,
+	'admin_create_organization with an existing owner (email padded, in another case): ok, the slug derived, the owner invited (never active at once), to be mailed at the address as given (trimmed)');
 SELECT set_config('app.request_id', 'pgtap-13-req-2', true);
 CREATE TEMP TABLE admin_org2 AS
 SELECT * FROM homebot.admin_create_organization('New Org', 'pgtap-13-new', 'pgtap-13-New@example.test',

@@ -26,11 +26,11 @@ VALUES ('00000000-0000-4000-8000-0000000016a1', '00000000-0000-4000-8000-0000000
 
 SET LOCAL ROLE homebot_app;
 SELECT results_eq($$SELECT * FROM homebot.invitation_lookup(sha256('live'))$$,
-	$$VALUES ('00000000-0000-4000-8000-0000000016b1'::uuid, 'Invited.One@example.test'::text, false, NULL::text)$$,
-	'a live invitation gives its account: id, email, not verified, no password (to homebot_app, with no context)');
+	$$VALUES ('00000000-0000-4000-8000-0000000016b1'::uuid, 'Invited.One@example.test'::text, false)$$,
+	'a live invitation gives its account: id, email, not verified (to homebot_app, with no context)');
 SELECT results_eq($$SELECT * FROM homebot.invitation_lookup(sha256('verified'))$$,
-	$$VALUES ('00000000-0000-4000-8000-0000000016b2'::uuid, 'Verified.Two@example.test'::text, true, '$2b$04$pgtap16two'::text)$$,
-	'a verified account''s invitation says so, with the hash to check its password against');
+	$$VALUES ('00000000-0000-4000-8000-0000000016b2'::uuid, 'Verified.Two@example.test'::text, true)$$,
+	'a verified account''s invitation says so (and never hands out its password hash)');
 SELECT is_empty($$SELECT * FROM homebot.invitation_lookup(sha256('expired'))$$, 'an expired one gives nothing');
 SELECT is_empty($$SELECT * FROM homebot.invitation_lookup(sha256('unknown'))$$, 'an unknown token gives nothing');
 SELECT throws_ok($$SELECT * FROM homebot.invitations$$, '42501', NULL,

@@ -27,7 +27,7 @@
 --   VM  ...22eb pgtap-22-verifyme    unverified, password
 --   MV  ...22ec pgtap-22-moved       unverified
 BEGIN;
-SELECT plan(109);
+SELECT plan(115);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -101,7 +101,7 @@ SELECT is(
 	                ('homebot.password_reset(bytea, text, text, text, text)'),
 	                ('homebot.email_change_request(uuid, text, text, bytea, integer, integer)'),
 	                ('homebot.email_change_confirm(bytea, text, text, text)'),
-	                ('homebot.login_succeeded(text, text)'),
+	                ('homebot.password_changed(uuid, text, text)'),
 	                ('homebot.forgot_enqueue(text)'),
 	                ('homebot.password_forgot(text, bytea, integer, integer)'),
 	                ('homebot.mail_enqueue(jsonb)')) AS f (f)
@@ -375,12 +375,12 @@ SET LOCAL ROLE homebot_app;
 SELECT results_eq(
 	$$SELECT * FROM homebot.email_change_request('00000000-0000-4000-8000-0000000022e5', '$2b$04$change',
 	                                             'pgtap-22-TAKEN@example.TEST', sha256('pgtap-22-c-taken'), 86400, 3)$$,
-	$$VALUES ('email_taken'::text, NULL::text, NULL::text)$$,
+	$$VALUES ('email_taken'::text, NULL::text, NULL::text, false)$$,
 	'email_change_request: an address another account holds (in another case) → email_taken');
 SELECT results_eq(
 	$$SELECT * FROM homebot.email_change_request('00000000-0000-4000-8000-0000000022e5', '$2b$04$stale',
 	                                             'pgtap-22-new5@example.test', sha256('pgtap-22-c-stale'), 86400, 3)$$,
-	$$VALUES ('password_changed'::text, NULL::text, NULL::text)$$,
+	$$VALUES ('password_changed'::text, NULL::text, NULL::text, false)$$,
 	'email_change_request: a password hash that is no longer the user''s → password_changed');
 SELECT is((SELECT status FROM homebot.email_change_request('00000000-0000-4000-8000-0000000022e5', '$2b$04$change',
 	                                                       'pgtap-22-limited@example.test', sha256('pgtap-22-c-limited'), 86400, 0)),
@@ -388,9 +388,13 @@ SELECT is((SELECT status FROM homebot.email_change_request('00000000-0000-4000-8
 SELECT results_eq(
 	$$SELECT * FROM homebot.email_change_request('00000000-0000-4000-8000-0000000022e5', '$2b$04$change',
 	                                             ' pgtap-22-New5@example.test ', sha256('pgtap-22-c1'), 86400, 3)$$,
-	$$VALUES ('sent'::text, 'pgtap-22-change@example.test'::text, 'pgtap-22-New5@example.test'::text)$$,
-	'email_change_request: → sent, the old address and the new one (trimmed, case kept)');
+	$$VALUES ('sent'::text, 'pgtap-22-change@example.test'::text, 'pgtap-22-New5@example.test'::text, true)$$,
+	'email_change_request: → sent, the old address and the new one (trimmed, case kept), a notice allowed');
 RESET ROLE;
+SELECT results_eq(
+	$$SELECT kind, count(*)::int FROM homebot.mail_sends WHERE email = 'pgtap-22-change@example.test' GROUP BY kind$$,
+	$$VALUES ('email_notice'::text, 1)$$,
+	'email_change_request: the notice counts against the old address''s own limit');
 SELECT results_eq(
 	$$SELECT token_hash, kind, email FROM homebot.email_tokens WHERE user_id = '00000000-0000-4000-8000-0000000022e5'$$,
 	$$VALUES (sha256('pgtap-22-c1'), 'email_change'::text, 'pgtap-22-New5@example.test'::text)$$,
@@ -400,6 +404,12 @@ SELECT homebot.email_token_issue('00000000-0000-4000-8000-0000000022e5', 'verify
                                  sha256('pgtap-22-c-verify'), 3600);
 SELECT homebot.email_token_issue('00000000-0000-4000-8000-0000000022e5', 'reset', 'pgtap-22-change@example.test',
                                  sha256('pgtap-22-c-reset'), 3600);
+-- And a pending invitation, sent to the old address.
+INSERT INTO homebot.memberships (organization_id, user_id, role, status) VALUES
+	('00000000-0000-4000-8000-00000000220a', '00000000-0000-4000-8000-0000000022e5', 'admin', 'invited');
+INSERT INTO homebot.invitations (organization_id, user_id, token_hash, expires_at, email) VALUES
+	('00000000-0000-4000-8000-00000000220a', '00000000-0000-4000-8000-0000000022e5', sha256('pgtap-22-c-inv'),
+	 now() + interval '1 day', 'pgtap-22-change@example.test');
 SET LOCAL ROLE homebot_app;
 SELECT results_eq(
 	$$SELECT * FROM homebot.email_change_confirm(sha256('pgtap-22-c1'), '192.0.2.24', 'pgtap-agent', 'pgtap-22-change')$$,
@@ -418,6 +428,9 @@ SELECT results_eq(
 	   WHERE user_id = '00000000-0000-4000-8000-0000000022e5' AND used_at IS NULL GROUP BY kind$$,
 	$$SELECT NULL::text, NULL::int WHERE false$$,
 	'email_change_confirm: the token and the verify and reset links sent to the old address are used up');
+SELECT is_empty(
+	$$SELECT FROM homebot.memberships WHERE user_id = '00000000-0000-4000-8000-0000000022e5' AND status = 'invited'$$,
+	'email_change_confirm: the invitations sent to the old address are withdrawn with their memberships');
 SELECT results_eq(
 	$$SELECT organization_id, actor_id, target_id, changes FROM homebot.audit_log
 	   WHERE action = 'auth.email.changed' AND request_id = 'pgtap-22-change'$$,
@@ -679,6 +692,23 @@ SELECT is((SELECT email_verified FROM homebot.refresh_rotate(sha256('pgtap-22-lo
 	                                                          NULL, NULL, NULL)),
 	false, 'refresh_rotate: email_verified false for an unverified address');
 RESET ROLE;
+
+-- password_changed: acts only for the hash the user has now.
+UPDATE homebot.users SET password_hash = '$2b$04$pgtap22pc' WHERE id = '00000000-0000-4000-8000-0000000022e7';
+SELECT homebot.email_token_issue('00000000-0000-4000-8000-0000000022e7', 'email_change', 'pgtap-22-elsewhere@example.test',
+                                 sha256('pgtap-22-pc-change'), 3600);
+SET LOCAL ROLE homebot_app;
+SELECT is(homebot.password_changed('00000000-0000-4000-8000-0000000022e7', '$2b$04$not-its-hash', NULL), false,
+	'password_changed: a hash that is not the user''s does nothing');
+RESET ROLE;
+SELECT isnt_empty($$SELECT FROM homebot.email_tokens WHERE token_hash = sha256('pgtap-22-pc-change') AND used_at IS NULL$$,
+	'password_changed: … and leaves the links alone');
+SET LOCAL ROLE homebot_app;
+SELECT is(homebot.password_changed('00000000-0000-4000-8000-0000000022e7', '$2b$04$pgtap22pc', NULL), true,
+	'password_changed: the user''s own new hash acts');
+RESET ROLE;
+SELECT is_empty($$SELECT FROM homebot.email_tokens WHERE token_hash = sha256('pgtap-22-pc-change') AND used_at IS NULL$$,
+	'password_changed: a pending email change asked for before the change is void');
 
 -- email_purge (the retention job): dead tokens a day after, mail counts
 -- after their hour; live ones stay.
