@@ -11,7 +11,9 @@
 
 /* memberships_pkey (organization_id, ...) under RLS, newest first. */
 static const char SQL_LIST[] =
-    "SELECT m.user_id, u.email,"
+    "SELECT m.user_id,"
+    " CASE WHEN m.status = 'invited' THEN coalesce(m.invited_email, u.email)"
+    "  ELSE u.email END AS email,"
     " CASE WHEN m.status = 'invited' THEN '' ELSE u.full_name END AS full_name,"
     " m.role, m.status, "
     HB_SQL_TS("m.created_at") " AS joined_at FROM homebot.memberships m"

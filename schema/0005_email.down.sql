@@ -2,4 +2,4 @@
 DROP TABLE homebot.mail_sends;
 DROP TABLE homebot.email_tokens;
 ALTER TABLE homebot.users DROP COLUMN email_verified_at;
-ALTER TABLE homebot.invitations DROP COLUMN email;
+ALTER TABLE homebot.memberships DROP COLUMN invited_email;

@@ -1,8 +1,8 @@
 -- Email ownership (api.md §2): an address counts only once a link mailed
 -- to it was followed. users.email_verified_at records when; the tokens of
 -- those links (verification, password reset, email change) live in
--- email_tokens, the invitations' in invitations (0003_orgs.sql), which
--- now also keep the address they went to. The functions are in
+-- email_tokens, the invitations' in invitations (0003_orgs.sql); an
+-- invited membership keeps the address it was invited at. The functions are in
 -- R__email.sql and R__orgs.sql.
 --
 -- Both new tables are global and used only through the SECURITY DEFINER
@@ -16,11 +16,14 @@
 ALTER TABLE homebot.users ADD COLUMN email_verified_at timestamptz;
 GRANT SELECT (email_verified_at) ON homebot.users TO homebot_admin;
 
--- The address an invitation was mailed to, as the inviter wrote it. An
--- invitation is good only while its account still has that address (any
--- case): an account that moves to another address cannot accept what was
--- sent to the old one. NULL for invitations made before this migration.
-ALTER TABLE homebot.invitations ADD COLUMN email text CHECK (char_length(email) <= 254);
+-- The address an invited member was invited at, as the inviter wrote it:
+-- the invitations go there, the member list shows it (the stored address
+-- of an existing account, in its own case, would tell that the account
+-- exists), and an invitation is good only while its account still has
+-- that address (any case), so an account that moves to another address
+-- cannot accept what was sent to the old one. NULL for memberships made
+-- before this migration, and for those that never were invitations.
+ALTER TABLE homebot.memberships ADD COLUMN invited_email text CHECK (char_length(invited_email) <= 254);
 
 -- One mailed token: only its SHA-256 is stored. email is the address the
 -- link went to (the new address, for an email change): a token is good

@@ -48,11 +48,10 @@ BEGIN
 	SELECT f.user_id, f.created INTO v_user_id, v_created FROM homebot.find_or_create_user(p_owner_email) f;
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = v_user_id;
 
-	INSERT INTO homebot.memberships (organization_id, user_id, role, status)
-	VALUES (v_org.id, v_user_id, 'owner', 'invited');
-	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at, email)
-	VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl),
-	        btrim(p_owner_email, E' \t\r\n\f' || chr(11)));
+	INSERT INTO homebot.memberships (organization_id, user_id, role, status, invited_email)
+	VALUES (v_org.id, v_user_id, 'owner', 'invited', btrim(p_owner_email, E' \t\r\n\f' || chr(11)));
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+	VALUES (v_org.id, v_user_id, p_token_hash, p_actor, now() + make_interval(secs => p_invite_ttl));
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
 	PERFORM homebot.audit_event('admin.organization.created', 'organization', v_org.id::text,

@@ -231,8 +231,8 @@ BEGIN
 	-- The user's row lock makes callers of this function take turns; the
 	-- primary key still decides against any other writer.
 	BEGIN
-		INSERT INTO homebot.memberships (organization_id, user_id, role, status)
-		VALUES (v_org_id, v_user_id, p_role, 'invited')
+		INSERT INTO homebot.memberships (organization_id, user_id, role, status, invited_email)
+		VALUES (v_org_id, v_user_id, p_role, 'invited', v_email)
 		RETURNING * INTO v_member;
 	EXCEPTION WHEN unique_violation THEN
 		GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME;
@@ -244,8 +244,8 @@ BEGIN
 		RETURN;
 	END;
 
-	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at, email)
-	VALUES (v_org_id, v_user_id, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl), v_email);
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+	VALUES (v_org_id, v_user_id, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl));
 	v_mail := homebot.mail_allowed(v_email, 'invite', p_max_per_hour);
 
 	PERFORM homebot.audit_event('member.invited', 'user', v_user_id::text,
@@ -295,18 +295,8 @@ BEGIN
 		RETURN QUERY SELECT 'already_member'::text, NULL::text, NULL::text, NULL::text;
 		RETURN;
 	END IF;
-	-- The address invited (that of the newest invitation), never one the
-	-- account moved to since.
-	-- invitations_organization_id_user_id_idx
-	SELECT coalesce(i.email, u.email) INTO v_email
-	  FROM homebot.invitations i
-	  JOIN homebot.users u ON u.id = i.user_id
-	 WHERE i.organization_id = v_org_id AND i.user_id = p_user
-	 ORDER BY i.created_at DESC
-	 LIMIT 1;
-	IF v_email IS NULL THEN
-		SELECT u.email INTO v_email FROM homebot.users u WHERE u.id = p_user;
-	END IF;
+	-- The address invited, never one the account moved to since.
+	SELECT coalesce(v_member.invited_email, u.email) INTO v_email FROM homebot.users u WHERE u.id = p_user;
 	IF NOT homebot.mail_allowed(v_email, 'invite', p_max_per_hour) THEN
 		RETURN QUERY SELECT 'limited'::text, NULL::text, NULL::text, NULL::text;
 		RETURN;
@@ -316,8 +306,8 @@ BEGIN
 	UPDATE homebot.invitations i
 	   SET expires_at = now()
 	 WHERE i.organization_id = v_org_id AND i.user_id = p_user AND i.used_at IS NULL AND i.expires_at > now();
-	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at, email)
-	VALUES (v_org_id, p_user, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl), v_email);
+	INSERT INTO homebot.invitations (organization_id, user_id, token_hash, created_by, expires_at)
+	VALUES (v_org_id, p_user, p_token_hash, v_inviter_id, now() + make_interval(secs => p_invite_ttl));
 
 	PERFORM homebot.audit_event('member.invited', 'user', p_user::text,
 	                            jsonb_build_object('email', v_email, 'role', v_member.role, 'resent', true),
@@ -350,7 +340,7 @@ AS $$
 	  JOIN homebot.users u ON u.id = i.user_id AND u.disabled_at IS NULL
 	  JOIN homebot.organizations o ON o.id = i.organization_id AND o.suspended_at IS NULL
 	 WHERE i.token_hash = p_token_hash AND i.used_at IS NULL AND i.expires_at > now()
-	   AND (i.email IS NULL OR lower(i.email) = lower(u.email))
+	   AND (m.invited_email IS NULL OR lower(m.invited_email) = lower(u.email))
 $$;
 
 -- accept_invite (POST /api/v1/auth/accept-invite, and
@@ -424,7 +414,7 @@ BEGIN
 	   OR v_member.status IS DISTINCT FROM 'invited'
 	   OR v_user.id IS NULL OR v_user.disabled_at IS NOT NULL
 	   -- Sent to an address the account no longer has.
-	   OR (v_invite.email IS NOT NULL AND lower(v_invite.email) <> lower(v_user.email))
+	   OR (v_member.invited_email IS NOT NULL AND lower(v_member.invited_email) <> lower(v_user.email))
 	   OR v_org.id IS NULL OR v_org.suspended_at IS NOT NULL THEN
 		v_status := 'invalid';
 	ELSIF p_token_hash IS NULL THEN
@@ -530,7 +520,7 @@ AS $$
 	  JOIN homebot.users u ON u.id = i.user_id
 	 WHERE i.user_id = p_user AND i.used_at IS NULL AND i.expires_at > now()
 	   -- Only what was sent to the address the account has now.
-	   AND (i.email IS NULL OR lower(i.email) = lower(u.email))
+	   AND (m.invited_email IS NULL OR lower(m.invited_email) = lower(u.email))
 	   AND (p_after_ts IS NULL OR (i.created_at, i.id) < (p_after_ts, p_after_id))
 	 ORDER BY i.created_at DESC, i.id DESC
 	 LIMIT p_limit
@@ -600,7 +590,9 @@ BEGIN
 
 	SELECT * INTO v_user FROM homebot.users u WHERE u.id = p_user;
 	-- As in GET /api/v1/members: an invitee's name is theirs to tell.
-	RETURN QUERY SELECT 'ok'::text, v_user.id, v_user.email,
+	RETURN QUERY SELECT 'ok'::text, v_user.id,
+	                    CASE WHEN v_member.status = 'invited' THEN coalesce(v_member.invited_email, v_user.email)
+	                         ELSE v_user.email END,
 	                    CASE WHEN v_member.status = 'invited' THEN '' ELSE v_user.full_name END, p_role,
 	                    v_member.status,
 	                    v_member.created_at;

@@ -108,7 +108,10 @@ def test_the_answer_is_the_same_whether_or_not_the_account_exists(stack, account
     assert known["email"] == other.email.upper(), known
     assert known["status"] == unknown["status"] == "invited"
     listed = members(account)
+    # The list too shows the address as the inviter wrote it, not the
+    # stored one (whose case would tell), and no name.
     assert listed[other.user_id]["full_name"] == "", listed[other.user_id]
+    assert listed[other.user_id]["email"] == other.email.upper(), listed[other.user_id]
 
 
 def test_a_role_change_of_an_invited_account_tells_no_name(stack, account):

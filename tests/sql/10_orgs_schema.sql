@@ -21,8 +21,8 @@ SELECT results_eq(
 	$$VALUES ('id'::text, 'uuid'::text, true), ('organization_id', 'uuid', true), ('user_id', 'uuid', true),
 	         ('token_hash', 'bytea', true), ('created_by', 'uuid', false),
 	         ('created_at', 'timestamp with time zone', true), ('expires_at', 'timestamp with time zone', true),
-	         ('used_at', 'timestamp with time zone', false), ('email', 'text', false)$$,
-	'invitations has exactly the contract''s columns, types and NOT NULLs (email: the address it went to)');
+	         ('used_at', 'timestamp with time zone', false)$$,
+	'invitations has exactly the contract''s columns, types and NOT NULLs');
 SELECT col_is_pk('homebot', 'invitations', 'id', 'invitations: id is the primary key');
 SELECT col_default_is('homebot', 'invitations', 'id', 'gen_random_uuid()', 'invitations: id defaults to a random UUID');
 SELECT results_eq(

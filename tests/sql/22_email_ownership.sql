@@ -405,11 +405,12 @@ SELECT homebot.email_token_issue('00000000-0000-4000-8000-0000000022e5', 'verify
 SELECT homebot.email_token_issue('00000000-0000-4000-8000-0000000022e5', 'reset', 'pgtap-22-change@example.test',
                                  sha256('pgtap-22-c-reset'), 3600);
 -- And a pending invitation, sent to the old address.
-INSERT INTO homebot.memberships (organization_id, user_id, role, status) VALUES
-	('00000000-0000-4000-8000-00000000220a', '00000000-0000-4000-8000-0000000022e5', 'admin', 'invited');
-INSERT INTO homebot.invitations (organization_id, user_id, token_hash, expires_at, email) VALUES
+INSERT INTO homebot.memberships (organization_id, user_id, role, status, invited_email) VALUES
+	('00000000-0000-4000-8000-00000000220a', '00000000-0000-4000-8000-0000000022e5', 'admin', 'invited',
+	 'pgtap-22-change@example.test');
+INSERT INTO homebot.invitations (organization_id, user_id, token_hash, expires_at) VALUES
 	('00000000-0000-4000-8000-00000000220a', '00000000-0000-4000-8000-0000000022e5', sha256('pgtap-22-c-inv'),
-	 now() + interval '1 day', 'pgtap-22-change@example.test');
+	 now() + interval '1 day');
 SET LOCAL ROLE homebot_app;
 SELECT results_eq(
 	$$SELECT * FROM homebot.email_change_confirm(sha256('pgtap-22-c1'), '192.0.2.24', 'pgtap-agent', 'pgtap-22-change')$$,
