@@ -206,6 +206,17 @@ fail(struct hb_db *db, const PGresult *res, struct hb_error *err)
 	if (strncmp(db->sqlstate, "22", 2) == 0)
 		return hb_fail(err, 400, "malformed_request",
 		    "A value in the request is not valid.");
+	/*
+	 * A deadlock or a serialization failure (class 40) rolled the
+	 * transaction back whole: nothing was written, and the same request
+	 * a moment later can succeed.
+	 */
+	if (strncmp(db->sqlstate, "40", 2) == 0) {
+		hb_fail(err, 503, "service_unavailable",
+		    "The request collided with another; try again.");
+		err->retry_after = 1;
+		return -1;
+	}
 	return hb_fail(err, 500, "internal_error",
 	    "The request could not be completed.");
 }

@@ -27,8 +27,17 @@ static const char SQL_RESEND[] =
     "SELECT status AS _status, email, org_name, inviter"
     " FROM homebot.resend_invite($1, decode($2, 'hex'), $3, $4)";
 /* Locked: the role judged here is the role changed by the same transaction. */
+/*
+ * The organization's owner rows are locked first, in user_id order, as
+ * change_member_role and remove_member lock them (schema/R__orgs.sql):
+ * two changes of two owners at once then take turns instead of each
+ * holding its own target while waiting for the other's.
+ */
 static const char SQL_ROLE_OF[] =
-    "SELECT role FROM homebot.memberships WHERE user_id = $1 FOR UPDATE";
+    "SELECT role FROM homebot.memberships WHERE user_id = $1"
+    " AND (SELECT count(*) FROM (SELECT FROM homebot.memberships o"
+    "  WHERE o.role = 'owner' ORDER BY o.user_id FOR UPDATE) owners) >= 0"
+    " FOR UPDATE";
 static const char SQL_CHANGE_ROLE[] =
     "SELECT status AS _status, " MEMBER_FIELDS
     " FROM homebot.change_member_role($1, $2)";

@@ -3,6 +3,7 @@ once or inviting a new one with a single-use token, accepting the
 invitation, changing roles and removing members — each effective on the
 member's very next request, and never losing the organization's last
 owner."""
+import threading
 import uuid
 
 import pytest
@@ -549,3 +550,44 @@ def test_user_of_another_organization_is_404(stack, account, method):
     assert_error(r, 404, "not_found")
     assert membership(stack, stranger.org_id, stranger.user_id) == [("owner", "active")]
     assert_status(stranger.get(ME), 200)
+
+
+# ---- owners changed at once ------------------------------------------------------
+
+def _at_once(calls):
+    """Runs the calls in threads released together; their answers, in order."""
+    barrier = threading.Barrier(len(calls))
+    out = [None] * len(calls)
+
+    def run(i):
+        barrier.wait()
+        out[i] = calls[i]()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+@pytest.mark.parametrize("change", ["demote", "remove"])
+def test_two_owners_changed_at_once_never_fail_the_server(stack, account, change):
+    # Each round: two other owners demoted (or removed) at the same moment.
+    # Their transactions lock the same owner rows; a deadlock or a
+    # serialization failure may cost one of them a retry, never a 500.
+    statuses = []
+    for _ in range(8):
+        a, b = add_member(account, "owner"), add_member(account, "owner")
+        if change == "demote":
+            calls = [lambda u=u: account.patch(f"{MEMBERS}/{u.user_id}", {"role": "member"})
+                     for u in (a, b)]
+        else:
+            calls = [lambda u=u: account.delete(f"{MEMBERS}/{u.user_id}") for u in (a, b)]
+        for r in _at_once(calls):
+            assert r.status in (200, 204, 503), r
+            if r.status == 503:
+                assert r.header("Retry-After"), r
+            statuses.append(r.status)
+        for u in (a, b):
+            account.delete(f"{MEMBERS}/{u.user_id}")
+    assert statuses.count(503) < len(statuses), statuses
