@@ -467,17 +467,6 @@ handle_invitation_accept(struct hb_request *r, struct hb_app *app)
 	return send_tokens(r, app, 200, &l);
 }
 
-/* 202 with a message: the mail is on its way (or, by design, not). */
-static int
-send_accepted(struct hb_request *r, const char *message)
-{
-	struct json_object *body = json_object_new_object();
-
-	json_object_object_add(body, "message",
-	    json_object_new_string(message));
-	return http_json(r, 202, body);
-}
-
 /* {"user": user}, with user the caller's. */
 static int
 send_user(struct hb_request *r, struct json_object *user)
@@ -532,7 +521,7 @@ handle_verify_resend(struct hb_request *r, struct hb_app *app)
 		db_tx_rollback(app->db);
 		return -1;
 	}
-	return send_accepted(r, "A new confirmation link is on its way.");
+	return send_message(r, 202, "A new confirmation link is on its way.");
 }
 
 static int
@@ -553,7 +542,7 @@ handle_forgot(struct hb_request *r, struct hb_app *app)
 	 * The same answer, and the same work, whether or not the account
 	 * exists: homebot-worker looks it up.
 	 */
-	return send_accepted(r, "If an account has this address, a link to "
+	return send_message(r, 202, "If an account has this address, a link to "
 	    "reset its password is on its way.");
 }
 
@@ -617,7 +606,7 @@ handle_email_change(struct hb_request *r, struct hb_app *app)
 	if (account_email_change(app->db, &ctx, &app->cfg, r->arena, &in,
 	    &r->err) == -1)
 		return -1;
-	return send_accepted(r, "A confirmation link is on its way to the "
+	return send_message(r, 202, "A confirmation link is on its way to the "
 	    "new address.");
 }
 

@@ -113,7 +113,6 @@ handle_resend(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_member_change in = { 0 };
 	struct hb_db_ctx ctx;
-	struct json_object *body;
 
 	/* Resending mails: it counts against the IP's limit (api.md §2). */
 	if (change_input(r, app, &in, &ctx) == -1 ||
@@ -121,10 +120,7 @@ handle_resend(struct hb_request *r, struct hb_app *app)
 	    member_resend_invite(app->db, &ctx, &app->cfg, r->arena,
 	    in.user_id, &r->err) == -1)
 		return -1;
-	body = json_object_new_object();
-	json_object_object_add(body, "message", json_object_new_string(
-	    "A new invitation is on its way."));
-	return http_json(r, 202, body);
+	return send_message(r, 202, "A new invitation is on its way.");
 }
 
 static int

@@ -42,6 +42,17 @@ program_main(struct hb_app *app)
 	return rc;
 }
 
+/* Answers {"message": message} with status (202: a mail is on its way). */
+static inline int
+send_message(struct hb_request *r, int status, const char *message)
+{
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "message",
+	    json_object_new_string(message));
+	return http_json(r, status, body);
+}
+
 /* Answers one page of a collection; rows->data is released. */
 static inline int
 send_rows(struct hb_request *r, const struct hb_page *page,

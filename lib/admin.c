@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "job.h"
+#include "member.h"
 #include "audit.h"
 #include "auth_token.h"
 #include "validate.h"
@@ -62,14 +62,10 @@ static int
 owner_mail(struct hb_db *db, const struct hb_config *cfg, const PGresult *res,
     const char *token, struct hb_error *err)
 {
-	struct hb_job_mail m = { .to = db_value(res, 0, "_owner_email"),
-	    .template = "invite", .page = "/account/invite", .token = token,
-	    .vars = { "organization", db_value(res, 0, "name"), "inviter",
-	    "The platform administrator" } };
-
 	if (!db_bool(res, 0, "_mail"))
 		return 0;
-	return job_enqueue_mail(db, cfg, &m, err);
+	return member_mail_invitation(db, cfg, db_value(res, 0, "_owner_email"),
+	    db_value(res, 0, "name"), "The platform administrator", token, err);
 }
 
 int

@@ -77,19 +77,28 @@ status_is(const PGresult *res, const char *a, const char *b)
 	    strcmp(s, b) == 0));
 }
 
-/* Enqueues the invitation mail of res's row (columns named by the caller). */
+int
+member_mail_invitation(struct hb_db *db, const struct hb_config *cfg,
+    const char *to, const char *organization, const char *inviter,
+    const char *token, struct hb_error *err)
+{
+	struct hb_job_mail m = { .to = to, .template = "invite",
+	    .page = "/account/invite", .token = token,
+	    .vars = { "organization", organization, "inviter",
+	    inviter != NULL ? inviter : "An administrator" } };
+
+	return job_enqueue_mail(db, cfg, &m, err);
+}
+
+/* The invitation mail of res's row, whose columns the caller names. */
 static int
 invite_mail(struct hb_db *db, const struct hb_config *cfg, const PGresult *res,
     const char *to_col, const char *org_col, const char *inviter_col,
     const char *token, struct hb_error *err)
 {
-	const char *inviter = db_value(res, 0, inviter_col);
-	struct hb_job_mail m = { .to = db_value(res, 0, to_col),
-	    .template = "invite", .page = "/account/invite", .token = token,
-	    .vars = { "organization", db_value(res, 0, org_col), "inviter",
-	    inviter != NULL ? inviter : "An administrator" } };
-
-	return job_enqueue_mail(db, cfg, &m, err);
+	return member_mail_invitation(db, cfg, db_value(res, 0, to_col),
+	    db_value(res, 0, org_col), db_value(res, 0, inviter_col), token,
+	    err);
 }
 
 int

@@ -32,6 +32,13 @@ int	member_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *role, struct json_object **member,
 	    struct hb_error *err);
 /*
+ * Enqueues, in the transaction open on db, the invitation mail to to with
+ * the link of token (inviter NULL: "An administrator").
+ */
+int	member_mail_invitation(struct hb_db *db, const struct hb_config *cfg,
+	    const char *to, const char *organization, const char *inviter,
+	    const char *token, struct hb_error *err);
+/*
  * Mails a member still invited a new invitation; the older links stop
  * working: 404 not_found, 409 already_member (active).
  */
