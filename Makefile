@@ -125,8 +125,10 @@ bench: all
 
 # make superadmin EMAIL=you@example.com [PASSWORD=...]: creates or resets a
 # platform superadmin; without PASSWORD one is generated and printed once.
+# make exports command-line variables, so the values reach the script
+# through the environment, never through the recipe's shell quoting.
 superadmin: all
-	@BUILD=$(BUILD) scripts/stack.sh superadmin "$(EMAIL)" "$(PASSWORD)"
+	@BUILD=$(BUILD) scripts/stack.sh superadmin "$${EMAIL-}" "$${PASSWORD-}"
 
 install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)"

@@ -3,6 +3,17 @@
 # listens only on a Unix socket, and lighttpd (or Apache, HOMEBOT_WEB=apache)
 # serving the FastCGI programs on 127.0.0.1:$HOMEBOT_PORT.
 #
+# A stack directory, and who may touch what in it (as root):
+#   etc/    root; the programs' env files, each readable only by its reader
+#   state/  root; pid files, the SMTP sink's output
+#   log/    root; the servers' logs
+#   pg/     postgres, group www-data, 0750: the cluster and its socket
+#   run/    www-data: the FastCGI sockets lighttpd and mod_fcgid create
+#   admin/  homebot-admin, group www-data: the admin program's socket
+#   app/    root, world-readable: the staged programs and assets
+# Root never writes, chmods or chowns inside a directory another user can
+# write to, and refuses a stack directory that is not its own.
+#
 #   stack.sh run              make run: ./var, foreground until Ctrl-C
 #   stack.sh start DIR        a throwaway stack in DIR, in the background
 #                             (PostgreSQL, the web server, homebot-worker)
@@ -28,15 +39,32 @@ die() { echo "homebot: $*" >&2; exit 1; }
 
 # initdb refuses root: as root the cluster runs as postgres and the
 # programs as www-data, otherwise everything runs as the invoking user.
+# The admin program runs as a user of its own, the only one that can read
+# ADMIN_DATABASE_URL (as root; otherwise as the invoking user).
 if [ "$(id -u)" -eq 0 ]; then
 	PG_USER=postgres
 	WEB_USER=www-data
 	WEB_GROUP=www-data
+	ADMIN_USER=homebot-admin
 else
 	PG_USER=$(id -un)
 	WEB_USER=$PG_USER
 	WEB_GROUP=$(id -gn)
+	ADMIN_USER=$PG_USER
 fi
+
+# Every setting the programs read (lib/config.c). make run and start fold
+# the ones set in the environment into the programs' env files, so every
+# program, the admin program too, sees the same values whichever web server
+# starts it; tests/phase1/test_settings_env.py keeps this list complete.
+SETTINGS="DATABASE_URL ADMIN_DATABASE_URL SECRET_KEY HOMEBOT_DEBUG
+HOMEBOT_MAX_BODY CORS_ORIGINS HOMEBOT_HSTS ACCESS_TOKEN_TTL REFRESH_TOKEN_TTL
+SESSION_MAX_AGE HOMEBOT_ISSUER JWT_PRIVATE_KEY_FILE BCRYPT_COST
+PASSWORD_MIN_LENGTH LOGIN_MAX_ATTEMPTS LOGIN_WINDOW AUTH_RATE_PER_MINUTE
+REGISTRATION_OPEN WORKER_PROCS JOB_RETENTION JOB_LEASE JOB_BACKOFF_BASE
+JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP_TIMEOUT
+MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
+MAIL_PER_HOUR"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -51,6 +79,42 @@ reachable() {
 	as_pg test -x "$1" && as_web test -x "$1"
 }
 
+# Whether DIR is a real directory (no symbolic link) of the invoking user
+# that nobody else can write to: only then may root create, chmod and
+# chown things inside it without being led elsewhere.
+own_dir() {
+	local mode
+	[ ! -L "$1" ] && [ -d "$1" ] && [ "$(stat -c %u "$1")" = "$(id -u)" ] ||
+	    return 1
+	mode=$(stat -c %a "$1")
+	[ $((8#$mode & 8#022)) -eq 0 ]
+}
+
+# make_dir PATH MODE OWNER[:GROUP]: PATH as a directory with that mode and
+# owner, created if missing. Its parent is an own_dir, and PATH must not
+# be a symbolic link: chown -h and a refused link keep root from being led
+# to another file.
+make_dir() {
+	[ ! -L "$1" ] || die "$1 is a symbolic link; remove it"
+	[ -d "$1" ] || mkdir -m "$2" "$1"
+	chown -h "$3" "$1"
+	chmod "$2" "$1"
+}
+
+# ensure_admin_user: the system user the admin program runs as (root
+# only), in the web group to reach the cluster's socket directory.
+ensure_admin_user() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	if ! id -u "$ADMIN_USER" >/dev/null 2>&1; then
+		useradd --system --user-group --no-create-home \
+		    --home-dir /nonexistent --shell /usr/sbin/nologin "$ADMIN_USER" ||
+		    die "cannot create the user $ADMIN_USER"
+	fi
+	id -nG "$ADMIN_USER" | tr ' ' '\n' | grep -qx "$WEB_GROUP" ||
+	    usermod -a -G "$WEB_GROUP" "$ADMIN_USER" ||
+	    die "cannot add $ADMIN_USER to the group $WEB_GROUP"
+}
+
 # The value of NAME in an env file, or empty.
 env_file_get() {
 	[ -f "$2" ] || return 0
@@ -61,10 +125,7 @@ env_file_get() {
 pg_initdb() {
 	local dir=$1 throwaway=$2
 	[ -f "$dir/pg/data/PG_VERSION" ] && return 0
-	mkdir -p "$dir/pg"
-	chown "$PG_USER" "$dir/pg"
-	chmod 0755 "$dir/pg"
-	as_pg "$PGBIN/initdb" -D "$dir/pg/data" -U postgres -A trust \
+	as_pg "$PGBIN/initdb" -D "$dir/pg/data" -U postgres -A peer \
 	    -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/log/initdb.log" 2>&1 ||
 	    die "initdb failed; see $dir/log/initdb.log"
 	# Loopback-free: only the Unix socket beside the data directory.
@@ -82,8 +143,38 @@ EOF
 	fi
 }
 
+# Who may connect as whom, rewritten on every start (so a cluster made
+# before this rule gets it too): peer authentication only — the operating
+# system says who is on the other end of the socket. The schema owner
+# (postgres) is reachable only by root and the postgres user, the programs'
+# roles by the users the programs run as, homebot_admin by the admin user.
+# The socket directory (pg/, 0750, group www-data) keeps every other local
+# user from even reaching the socket.
+pg_secure() {
+	local data=$1/pg/data me u r
+	me=$(id -un)
+	as_pg tee "$data/pg_hba.conf" >/dev/null <<EOF
+# Written by scripts/stack.sh on every start.
+local all all peer map=homebot
+EOF
+	{
+		echo "# Written by scripts/stack.sh on every start."
+		for u in "$PG_USER" "$me"; do
+			for r in postgres homebot_app homebot_worker homebot_admin; do
+				echo "homebot $u $r"
+			done
+		done
+		if [ "$(id -u)" -eq 0 ]; then
+			echo "homebot $WEB_USER homebot_app"
+			echo "homebot $WEB_USER homebot_worker"
+			echo "homebot $ADMIN_USER homebot_admin"
+		fi
+	} | as_pg tee "$data/pg_ident.conf" >/dev/null
+}
+
 pg_start() {
 	local dir=$1
+	pg_secure "$dir"
 	as_pg "$PGBIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" \
 	    -w -t 60 start >/dev/null ||
 	    die "PostgreSQL did not start; see $dir/pg/postgres.log"
@@ -118,48 +209,74 @@ stage_app() {
 	chmod -R a+rX "$dir/app"
 }
 
-# The programs' env files: the user's settings plus this stack's database
-# as homebot_app; the admin program's file alone adds homebot_admin, and
-# homebot-worker's connects as homebot_worker (WORKER_DATABASE_URL with an
+# The settings set in the environment, as NAME=value lines (except those
+# named in $1, a space-separated list the caller writes itself).
+env_settings() {
+	local skip=" $1 " name
+	for name in $SETTINGS; do
+		case "$skip" in *" $name "*) continue ;; esac
+		[ -n "${!name+x}" ] || continue
+		case "${!name}" in *$'\n'*) die "$name holds a line break" ;; esac
+		printf '%s=%s\n' "$name" "${!name}"
+	done
+}
+
+# write_file PATH OWNER:GROUP MODE: stdin into PATH, born unreadable to
+# others (umask 077) in the root-owned etc/, then handed to its reader.
+write_file() {
+	local tmp
+	tmp=$(umask 077 && mktemp "$1.XXXXXX")
+	cat >"$tmp"
+	chown "$2" "$tmp"
+	chmod "$3" "$tmp"
+	mv -f "$tmp" "$1"
+}
+
+# The programs' env files in etc/: the user's settings file, then every
+# setting set in the environment (later lines win), then this stack's
+# database as homebot_app. homebot.env is readable by the web user only;
+# admin.env adds homebot_admin and is readable by the admin user only;
+# worker.env connects as homebot_worker (WORKER_DATABASE_URL with an
 # external database).
 write_env() {
-	local dir=$1 src=$2 dburl=$3 smtp=${4:-} f
-	{
+	local dir=$1 src=$2 dburl=$3 smtp=${4:-} common admin_url worker_url
+	local reader=${WEB_USER}:${WEB_GROUP} admin_reader=${ADMIN_USER}:${ADMIN_USER}
+	common=$(
 		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(ADMIN|WORKER)_DATABASE_URL=' "$src" || true; }
 		echo
+		env_settings "ADMIN_DATABASE_URL"
 		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
 		true
-	} >"$dir/run/homebot.env"
+	) || exit 1
+	if [ -n "$dburl" ]; then
+		admin_url=${dburl/user=homebot_app/user=homebot_admin}
+		worker_url=${dburl/user=homebot_app/user=homebot_worker}
+	else
+		admin_url=${ADMIN_DATABASE_URL:-$(env_file_get ADMIN_DATABASE_URL "$src")}
+		worker_url=${WORKER_DATABASE_URL:-$(env_file_get WORKER_DATABASE_URL "$src")}
+	fi
+	[ "$(id -u)" -eq 0 ] || { reader=$(id -un); admin_reader=$reader; }
+	printf '%s\n' "$common" | write_file "$dir/etc/homebot.env" "$reader" 0440
 	{
-		grep -v '^[[:space:]]*DATABASE_URL=' "$dir/run/homebot.env" || true
-		if [ -n "$dburl" ]; then
-			echo "DATABASE_URL=${dburl/user=homebot_app/user=homebot_worker}"
-		elif [ -n "$(env_file_get WORKER_DATABASE_URL "$src")" ]; then
-			echo "DATABASE_URL=$(env_file_get WORKER_DATABASE_URL "$src")"
-		fi
+		printf '%s\n' "$common" | grep -v '^[[:space:]]*DATABASE_URL=' || true
+		[ -n "$worker_url" ] && echo "DATABASE_URL=$worker_url"
 		[ -n "$smtp" ] && echo "SMTP_URL=$smtp"
 		true
-	} >"$dir/run/worker.env"
+	} | write_file "$dir/etc/worker.env" "$reader" 0440
 	{
-		cat "$dir/run/homebot.env"
-		if [ -n "$dburl" ]; then
-			echo "ADMIN_DATABASE_URL=${dburl/user=homebot_app/user=homebot_admin}"
-		elif [ -f "$src" ]; then
-			grep '^[[:space:]]*ADMIN_DATABASE_URL=' "$src" || true
-		fi
-	} >"$dir/run/admin.env"
-	for f in homebot.env admin.env worker.env; do
-		chown "$WEB_USER" "$dir/run/$f"
-		chmod 0600 "$dir/run/$f"
-	done
+		printf '%s\n' "$common"
+		[ -n "$admin_url" ] && echo "ADMIN_DATABASE_URL=$admin_url"
+		true
+	} | write_file "$dir/etc/admin.env" "$admin_reader" 0440
 }
 
 web_start() {
 	local dir=$1 foreground=${2:-no}
 	local conf
 	export HOMEBOT_HOME="$dir/app" HOMEBOT_RUN="$dir/run" HOMEBOT_PORT
-	export HOMEBOT_CONFIG="$dir/run/homebot.env"
-	export HOMEBOT_ADMIN_CONFIG="$dir/run/admin.env"
+	export HOMEBOT_STATE="$dir/state" HOMEBOT_FCGID="$dir/fcgid"
+	export HOMEBOT_CONFIG="$dir/etc/homebot.env"
+	export HOMEBOT_ADMIN_SOCKET="$dir/admin/admin.sock"
 	export HOMEBOT_WEB_USER="$WEB_USER" HOMEBOT_WEB_GROUP="$WEB_GROUP"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
@@ -174,21 +291,20 @@ web_start() {
 		;;
 	apache)
 		conf="$ROOT/apache.conf"
-		mkdir -p "$dir/run/fcgid"
-		chown "$WEB_USER" "$dir/run/fcgid"
+		make_dir "$dir/fcgid" 0700 "$WEB_USER:$WEB_GROUP"
 		apache2 -f "$conf" -DFOREGROUND >>"$dir/log/web.log" 2>&1 &
 		;;
 	*) die "HOMEBOT_WEB must be lighttpd or apache" ;;
 	esac
-	echo $! >"$dir/run/web.pid"
+	echo $! >"$dir/state/web.pid"
 	# Up to a minute, like pg_ctl's wait. An answer counts only while our
 	# server still runs: another server on the port would answer too.
 	for _ in $(seq 1 600); do
 		if curl -fsS -o /dev/null "http://127.0.0.1:$HOMEBOT_PORT/health" \
-		    2>/dev/null && kill -0 "$(cat "$dir/run/web.pid")" 2>/dev/null; then
+		    2>/dev/null && kill -0 "$(cat "$dir/state/web.pid")" 2>/dev/null; then
 			return 0
 		fi
-		kill -0 "$(cat "$dir/run/web.pid")" 2>/dev/null ||
+		kill -0 "$(cat "$dir/state/web.pid")" 2>/dev/null ||
 		    die "$HOMEBOT_WEB exited; see $dir/log/web.log"
 		sleep 0.1
 	done
@@ -197,15 +313,15 @@ web_start() {
 
 web_stop() {
 	local dir=$1 pid
-	[ -f "$dir/run/web.pid" ] || return 0
-	pid=$(cat "$dir/run/web.pid")
+	[ -f "$dir/state/web.pid" ] || return 0
+	pid=$(cat "$dir/state/web.pid")
 	kill "$pid" 2>/dev/null || true
 	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$dir/run/web.pid"
+	rm -f "$dir/state/web.pid"
 }
 
 # Unless SMTP_URL is set (in FILE or the environment), a local SMTP sink
@@ -216,44 +332,44 @@ sink_start() {
 		return 0
 	fi
 	mkdir -p "$dir/mail"
-	: >"$dir/run/smtp.out"
-	/usr/bin/python3 "$ROOT/scripts/smtp-sink.py" 0 "$dir/mail" >>"$dir/run/smtp.out" 2>&1 &
-	echo $! >"$dir/run/smtp.pid"
+	: >"$dir/state/smtp.out"
+	/usr/bin/python3 "$ROOT/scripts/smtp-sink.py" 0 "$dir/mail" >>"$dir/state/smtp.out" 2>&1 &
+	echo $! >"$dir/state/smtp.pid"
 	for _ in $(seq 1 100); do
 		port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' \
-		    "$dir/run/smtp.out")
+		    "$dir/state/smtp.out")
 		if [ -n "$port" ]; then
 			echo "smtp://127.0.0.1:$port"
 			return 0
 		fi
-		kill -0 "$(cat "$dir/run/smtp.pid")" 2>/dev/null || break
+		kill -0 "$(cat "$dir/state/smtp.pid")" 2>/dev/null || break
 		sleep 0.1
 	done
-	die "the SMTP sink did not start; see $dir/run/smtp.out"
+	die "the SMTP sink did not start; see $dir/state/smtp.out"
 }
 
 sink_stop() {
 	local dir=$1
-	[ -f "$dir/run/smtp.pid" ] || return 0
-	kill "$(cat "$dir/run/smtp.pid")" 2>/dev/null || true
-	rm -f "$dir/run/smtp.pid"
+	[ -f "$dir/state/smtp.pid" ] || return 0
+	kill "$(cat "$dir/state/smtp.pid")" 2>/dev/null || true
+	rm -f "$dir/state/smtp.pid"
 }
 
 # homebot-worker, as the web user, its log beside the web server's.
 worker_start() {
 	local dir=$1
-	HOMEBOT_CONFIG="$dir/run/worker.env" \
+	HOMEBOT_CONFIG="$dir/etc/worker.env" \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
 	    as_web "$dir/app/bin/homebot-worker" >>"$dir/log/worker.log" 2>&1 &
-	echo $! >"$dir/run/worker.pid"
+	echo $! >"$dir/state/worker.pid"
 }
 
 # SIGTERM lets the running jobs finish; after 30 s they are killed.
 worker_stop() {
 	local dir=$1 pid
-	[ -f "$dir/run/worker.pid" ] || return 0
-	pid=$(cat "$dir/run/worker.pid")
+	[ -f "$dir/state/worker.pid" ] || return 0
+	pid=$(cat "$dir/state/worker.pid")
 	pkill -TERM -f "^$dir/app/bin/homebot-worker" 2>/dev/null || true
 	for _ in $(seq 1 300); do
 		pgrep -f "^$dir/app/bin/homebot-worker" >/dev/null || break
@@ -261,15 +377,65 @@ worker_stop() {
 	done
 	pkill -9 -f "^$dir/app/bin/homebot-worker" 2>/dev/null || true
 	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$dir/run/worker.pid"
+	rm -f "$dir/state/worker.pid"
 }
 
+# The directories of the stack in DIR, which must be the invoking user's
+# and writable by nobody else (see the top of this file).
 prepare_dirs() {
-	local dir=$1
-	mkdir -p "$dir/log" "$dir/run" "$dir/asan"
+	local dir=$1 me
+	me=$(id -u)
+	own_dir "$dir" || die "$dir must be a directory of $(id -un) that no one else can write to"
 	chmod 0755 "$dir"
-	chown "$WEB_USER" "$dir/run"
-	chmod 1777 "$dir/asan"
+	ensure_admin_user
+	make_dir "$dir/etc" 0755 "$me"
+	make_dir "$dir/state" 0755 "$me"
+	make_dir "$dir/log" 0755 "$me"
+	make_dir "$dir/run" 0755 "$WEB_USER:$WEB_GROUP"
+	make_dir "$dir/asan" 1777 "$me"
+	if [ "$me" -eq 0 ]; then
+		make_dir "$dir/pg" 0750 "$PG_USER:$WEB_GROUP"
+		# setgid: the socket spawn-fcgi makes there is group www-data.
+		make_dir "$dir/admin" 2750 "$ADMIN_USER:$WEB_GROUP"
+	else
+		make_dir "$dir/pg" 0700 "$me"
+		make_dir "$dir/admin" 0700 "$me"
+	fi
+}
+
+# The admin program, outside the web server, as the admin user: spawn-fcgi
+# opens its socket (mode 0660, group www-data: the web server connects)
+# and runs it in its place. Environment: its own env file.
+admin_start() {
+	local dir=$1 as=()
+	[ "$(id -u)" -eq 0 ] &&
+	    as=(-u "$ADMIN_USER" -g "$ADMIN_USER" -U "$ADMIN_USER" -G "$WEB_GROUP")
+	HOMEBOT_CONFIG="$dir/etc/admin.env" \
+	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
+	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+	    spawn-fcgi -n -s "$dir/admin/admin.sock" -M 0660 "${as[@]}" \
+	    -- "$dir/app/cgi-bin/admin" >>"$dir/log/admin.log" 2>&1 &
+	echo $! >"$dir/state/admin.pid"
+	for _ in $(seq 1 100); do
+		[ -S "$dir/admin/admin.sock" ] && return 0
+		kill -0 "$(cat "$dir/state/admin.pid")" 2>/dev/null ||
+		    die "the admin program exited; see $dir/log/admin.log"
+		sleep 0.1
+	done
+	die "the admin program did not open its socket; see $dir/log/admin.log"
+}
+
+admin_stop() {
+	local dir=$1 pid
+	[ -f "$dir/state/admin.pid" ] || return 0
+	pid=$(cat "$dir/state/admin.pid")
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$dir/state/admin.pid"
 }
 
 cmd_start() {
@@ -282,12 +448,14 @@ cmd_start() {
 	pg_start "$dir"
 	db_prepare "$dir" >"$dir/log/migrate.log"
 	stage_app "$dir"
-	if [ ! -f "$dir/settings.env" ]; then
+	if [ -z "$(env_file_get SECRET_KEY "$dir/settings.env")" ] &&
+	    [ -z "${SECRET_KEY:-}" ]; then
 		secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
-		echo "SECRET_KEY=$secret" >"$dir/settings.env"
+		(umask 077 && echo "SECRET_KEY=$secret" >>"$dir/settings.env")
 	fi
 	smtp=$(sink_start "$dir" "$dir/settings.env")
 	write_env "$dir" "$dir/settings.env" "host=$dir/pg user=homebot_app dbname=homebot" "$smtp"
+	admin_start "$dir"
 	web_start "$dir"
 	worker_start "$dir"
 	cat >"$dir/stack.env" <<EOF
@@ -318,20 +486,25 @@ cmd_stop() {
 	worker_stop "$dir"
 	sink_stop "$dir"
 	web_stop "$dir"
+	admin_stop "$dir"
 	pg_stop "$dir"
 }
 
 # ./var, or a directory under /var/tmp when the service users cannot reach
-# the checkout (a clone in a 0700 home directory).
+# the checkout (a clone in a 0700 home directory). Either must be the
+# invoking user's own, writable by no one else: the /var/tmp name is
+# predictable, so one that another user made first is refused, never used.
 run_dir() {
 	local dir="$ROOT/var"
-	mkdir -p "$dir"
-	if reachable "$dir" && [ ${#dir} -lt 80 ]; then
+	[ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0755 "$dir" 2>/dev/null || true
+	if own_dir "$dir" && reachable "$dir" && [ ${#dir} -lt 80 ]; then
 		echo "$dir"
 		return
 	fi
 	dir="/var/tmp/homebot-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
-	mkdir -p "$dir"
+	[ -e "$dir" ] || [ -L "$dir" ] || mkdir -m 0755 "$dir" 2>/dev/null || true
+	own_dir "$dir" ||
+	    die "$dir is not a directory of $(id -un) that only it can write to; remove it and start again"
 	echo "$dir"
 }
 
@@ -353,10 +526,11 @@ ensure_superadmin() {
 	    die "PASSWORD must be $min to 72 bytes long"
 	hash=$(printf '%s' "$password" | "$BUILD/bin/homebot-hashpw" "$cost") ||
 	    die "cannot hash the password"
-	# psql variables are quoted by psql itself (:'name'), never spliced.
-	psql -X -q -v ON_ERROR_STOP=1 "$owner" >/dev/null <<SQL ||
-\set email '$(printf '%s' "$email" | sed "s/'/''/g")'
-\set hash '$hash'
+	# The values travel as psql variables (-v) and are quoted by psql
+	# itself (:'name'); the script is a quoted heredoc, so the shell
+	# splices nothing into SQL.
+	psql -X -q -v ON_ERROR_STOP=1 -v email="$email" -v hash="$hash" \
+	    "$owner" >/dev/null <<'SQL' ||
 SELECT * FROM homebot.ensure_superadmin(:'email', :'hash');
 SQL
 	    die "cannot create the superadmin"
@@ -372,7 +546,11 @@ SQL
 cmd_superadmin() {
 	local email=${1:-} password=${2:-} dir dburl started=no
 	[ -n "$email" ] || die "usage: make superadmin EMAIL=you@example.com [PASSWORD=...]"
-	case "$email" in *@*) ;; *) die "EMAIL must be an email address" ;; esac
+	case "$email" in
+	*[[:space:][:cntrl:]]*) die "EMAIL must be an email address (no blanks or control characters)" ;;
+	?*@?*) ;;
+	*) die "EMAIL must be an email address" ;;
+	esac
 	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$ROOT/homebot.env")}
 	if [ -n "$dburl" ]; then
 		ensure_superadmin "${MIGRATE_DATABASE_URL:-$dburl}" "$email" "$password"
@@ -410,8 +588,9 @@ stop_run() {
 	[ -n "$RUN_DIR" ] || return 0
 	worker_stop "$RUN_DIR"
 	sink_stop "$RUN_DIR"
-	pkill -f "^tail -n 0 -f $RUN_DIR/run/smtp.out" 2>/dev/null || true
+	pkill -f "^tail -n 0 -f $RUN_DIR/state/smtp.out" 2>/dev/null || true
 	web_stop "$RUN_DIR"
+	admin_stop "$RUN_DIR"
 	[ "$RUN_EMBEDDED" = yes ] && pg_stop "$RUN_DIR"
 	RUN_DIR=
 }
@@ -449,13 +628,14 @@ cmd_run() {
 	# Each mail the sink takes: recipient, subject and link, on the console.
 	if [ -n "$smtp" ]; then
 		echo "homebot: mail goes to a local SMTP sink ($smtp); the mails are in $dir/mail"
-		tail -n 0 -f "$dir/run/smtp.out" | grep --line-buffered '^mail ' &
+		tail -n 0 -f "$dir/state/smtp.out" | grep --line-buffered '^mail ' &
 	fi
 	stage_app "$dir"
+	admin_start "$dir"
 	web_start "$dir" yes
 	worker_start "$dir"
 	echo "homebot: serving http://127.0.0.1:$HOMEBOT_PORT (docs: /docs) — Ctrl-C stops"
-	wait "$(cat "$dir/run/web.pid")" || true
+	wait "$(cat "$dir/state/web.pid")" || true
 }
 
 case "${1:-}" in

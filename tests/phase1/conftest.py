@@ -246,20 +246,24 @@ def build_once():
         _built = True
 
 
-def start_stack(settings):
+def start_stack(settings, environ=None):
     """Starts a throwaway stack with these settings on a free port.
 
+    settings go into the stack's settings file (with a SECRET_KEY of its
+    own); with environ, settings is ignored and environ's settings are
+    given to scripts/stack.sh in the environment alone, the file left empty.
     Returns (stack, stop); stop() stops it and removes its directory, and
     also runs at exit should the caller never get to it.
     """
     build_once()
     d = tempfile.mkdtemp(prefix="homebot-e2e-")
     with open(os.path.join(d, "settings.env"), "w") as f:
-        f.write("SECRET_KEY=" + os.urandom(32).hex() + "\n")
-        for k, v in settings.items():
-            f.write(f"{k}={v}\n")
+        if environ is None:
+            f.write("SECRET_KEY=" + os.urandom(32).hex() + "\n")
+            for k, v in settings.items():
+                f.write(f"{k}={v}\n")
     port = reserve_port()
-    env = dict(os.environ, HOMEBOT_PORT=str(port.getsockname()[1]))
+    env = dict(os.environ, HOMEBOT_PORT=str(port.getsockname()[1]), **(environ or {}))
 
     def stop():
         subprocess.run([str(STACK), "stop", d], env=env, check=False)

@@ -168,9 +168,9 @@ def test_only_the_admin_program_can_see_the_admin_role_credentials(stack):
     # design.md: least privilege per program. The admin program alone gets
     # the env file with ADMIN_DATABASE_URL (the homebot_admin role).
     stack.need_own()
-    run = Path(stack.dir) / "run"
-    assert "ADMIN_DATABASE_URL" not in (run / "homebot.env").read_text()
-    assert "ADMIN_DATABASE_URL=" in (run / "admin.env").read_text()
+    etc = Path(stack.dir) / "etc"
+    assert "ADMIN_DATABASE_URL" not in (etc / "homebot.env").read_text()
+    assert "ADMIN_DATABASE_URL=" in (etc / "admin.env").read_text()
     assert stack.get("/api/v1/auth/me").status == 401  # start a me worker
     pids = stack.worker_pids("me")
     assert pids
