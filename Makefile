@@ -50,7 +50,8 @@ SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
 		   swagger-ui-standalone-preset.js favicon-32x32.png)
 ACCOUNT		:= $(patsubst web/%,$(BUILD)/share/%,$(wildcard web/account/*))
 
-.PHONY: all build deps run check test-unit lint bench install clean superadmin
+.PHONY: all build deps run check test-unit lint bench install clean superadmin \
+		backup restore
 
 # deps runs first and on its own: make reads directories once, so files
 # npm ci creates are only seen by a second make.
@@ -129,6 +130,16 @@ bench: all
 # through the environment, never through the recipe's shell quoting.
 superadmin: all
 	@BUILD=$(BUILD) scripts/stack.sh superadmin "$${EMAIL-}" "$${PASSWORD-}"
+
+# make backup [FILE=...]: a pg_dump of make run's database (or the external
+# one), by default backups/homebot-<time>.dump. make restore FILE=...
+# [FORCE=1]: into a database without a homebot schema, or replacing it
+# with FORCE=1. docs/backup.md.
+backup:
+	@scripts/backup.sh backup "$(FILE)"
+
+restore:
+	@FORCE="$(FORCE)" scripts/backup.sh restore "$(FILE)"
 
 install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)"

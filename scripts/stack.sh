@@ -24,6 +24,8 @@
 #   stack.sh pg-stop DIR      stops only PostgreSQL (readiness tests)
 #   stack.sh pg-start DIR     starts it again
 #   stack.sh superadmin EMAIL [PASSWORD]   make superadmin
+#   stack.sh owner-url        the schema owner's connection string of make
+#                             run's database (scripts/backup.sh)
 #
 # start writes DIR/stack.env (HOMEBOT_URL, OWNER_URL, APP_URL, ...).
 set -euo pipefail
@@ -570,6 +572,20 @@ cmd_superadmin() {
 	return 0
 }
 
+# What make superadmin connects with: MIGRATE_DATABASE_URL or DATABASE_URL
+# when the database is external, else the embedded cluster's owner.
+cmd_owner_url() {
+	local dburl dir
+	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$ROOT/homebot.env")}
+	if [ -n "$dburl" ]; then
+		echo "${MIGRATE_DATABASE_URL:-$dburl}"
+		return
+	fi
+	dir=$(run_dir)
+	[ -f "$dir/pg/data/PG_VERSION" ] || die "no database yet: run make run once first"
+	echo "host=$dir/pg user=postgres dbname=homebot"
+}
+
 # The first start of make run creates admin@localhost when no superadmin
 # exists, and prints its one-time password.
 first_superadmin() {
@@ -644,6 +660,7 @@ start) cmd_start "${2:-}" ;;
 stop) cmd_stop "${2:-}" ;;
 db) cmd_db "${2:-}" ;;
 superadmin) cmd_superadmin "${2:-}" "${3:-}" ;;
+owner-url) cmd_owner_url ;;
 pg-stop) pg_stop "${2:?}" ;;
 pg-start) pg_start "${2:?}" ;;
 worker-stop) worker_stop "${2:?}" ;;
