@@ -366,6 +366,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    err) == -1 ||
 	    get_int(f, "AUTH_RATE_PER_MINUTE", 60, 1, 1000000,
 	    &c->auth_rate_per_minute, err) == -1 ||
+	    get_int(f, "REFRESH_RATE_PER_MINUTE", 120, 1, 1000000,
+	    &c->refresh_rate_per_minute, err) == -1 ||
 	    get_networks(f, "TRUSTED_PROXIES", &c->trusted_proxies,
 	    err) == -1 ||
 	    get_bool(f, "REGISTRATION_OPEN", true, &c->registration_open,
