@@ -221,8 +221,8 @@ http_user_agent(const struct hb_request *r)
  * the walk ends there, before anything the client wrote: a forged
  * address, garbage, or padding meant to push the real entries out. That
  * is also why an overlong header is cut at its start, never its end, and
- * why the entry the cut splits is dropped rather than read ("…1.2.3.4"
- * cut to "2.3.4" would read as an address). Ignoring an overlong header
+ * why the entry the cut splits is dropped rather than read
+ * ("203.0.113.77" cut to "3.0.113.77" would read as an address). Ignoring an overlong header
  * instead would give a client an easy way to share the proxy's address,
  * and with it every other client's rate limit.
  */

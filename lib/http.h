@@ -69,7 +69,7 @@ struct hb_request {
 	 */
 	const char	*remote_addr;
 	const char	*peer_addr;	/* REMOTE_ADDR itself, "" when unset */
-	char		 forwarded_addr[64];	/* remote_addr's storage */
+	char		 forwarded_addr[64];	/* remote_addr, when forwarded */
 	const char	*origin;
 	char		 request_id[HB_REQUEST_ID_MAX + 1];
 	struct timespec	 started;
@@ -107,7 +107,8 @@ struct hb_request {
 
 /*
  * Reads method, path, query, request ID, peer and client address from
- * the FastCGI parameters. Returns 0, or -1 with err set to a 400 to answer with.
+ * the FastCGI parameters. Returns 0, or -1 with err set to a 400 to
+ * answer with.
  */
 int	 http_request_init(struct hb_request *r, struct hb_arena *arena,
 	    char **envp, const struct hb_io *io, const struct hb_config *cfg,
