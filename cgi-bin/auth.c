@@ -196,7 +196,7 @@ handle_refresh(struct hb_request *r, struct hb_app *app)
 	const char *token;
 	struct hb_login l;
 
-	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1)
+	if (ratelimit_refresh(app->db, &ctx, &app->cfg, &r->err) == -1)
 		return -1;
 	json_check_begin(&c, r->json);
 	token = json_get_string(&c, "refresh_token", true, 1, 1024);

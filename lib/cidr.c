@@ -79,6 +79,21 @@ entry_parse(struct hb_cidr *net, const char *s, size_t len)
 	return 0;
 }
 
+/* The error of a bad entry, quoted without its surrounding blanks. */
+static int
+entry_fail(const char *s, size_t len, struct hb_error *err)
+{
+	while (len > 0 && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	return hb_fail(err, 500, "config",
+	    "\"%.*s\" is not an address or a network "
+	    "(such as 10.0.0.0/8 or ::1/128)", (int)(len > 64 ? 64 : len), s);
+}
+
 int
 cidr_list_parse(struct hb_cidr_list *list, const char *text,
     struct hb_error *err)
@@ -96,10 +111,7 @@ cidr_list_parse(struct hb_cidr_list *list, const char *text,
 				    "more than %d networks in one list",
 				    HB_CIDR_MAX);
 			if (entry_parse(&list->net[list->n], p, len) == -1)
-				return hb_fail(err, 500, "config",
-				    "\"%.*s\" is not an address or a network "
-				    "(such as 10.0.0.0/8 or ::1/128)",
-				    (int)(len > 64 ? 64 : len), p);
+				return entry_fail(p, len, err);
 			list->n++;
 		}
 		p += len;

@@ -225,6 +225,27 @@ check_secret(const struct hb_config *cfg, struct hb_error *err)
 	return 0;
 }
 
+/*
+ * TRUSTED_PROXIES: the networks of the reverse proxies whose
+ * X-Forwarded-For names the client. A bad entry stops the program, as any
+ * other bad value does: silently trusting fewer proxies would put every
+ * client behind the proxy's one address.
+ */
+static int
+get_networks(const struct env_file *f, const char *name,
+    struct hb_cidr_list *out, struct hb_error *err)
+{
+	const char *v = lookup(f, name);
+	struct hb_error e = {0};
+
+	if (cidr_list_parse(out, v != NULL ? v : "", &e) == -1) {
+		hb_fail(err, 500, "config", "%s: %s", name, e.message);
+		hb_error_clear(&e);
+		return -1;
+	}
+	return 0;
+}
+
 /* The queue and homebot-worker (api.md §7). */
 static int
 config_fill_jobs(struct hb_config *c, const struct env_file *f,
@@ -345,6 +366,10 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    err) == -1 ||
 	    get_int(f, "AUTH_RATE_PER_MINUTE", 60, 1, 1000000,
 	    &c->auth_rate_per_minute, err) == -1 ||
+	    get_int(f, "REFRESH_RATE_PER_MINUTE", 120, 1, 1000000,
+	    &c->refresh_rate_per_minute, err) == -1 ||
+	    get_networks(f, "TRUSTED_PROXIES", &c->trusted_proxies,
+	    err) == -1 ||
 	    get_bool(f, "REGISTRATION_OPEN", true, &c->registration_open,
 	    err) == -1 ||
 	    get_str(f, "SMTP_URL", "", c->smtp_url, sizeof(c->smtp_url),

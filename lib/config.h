@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "cidr.h"
 #include "error.h"
 
 #define HB_SECRET_MIN	32
@@ -30,6 +31,9 @@ struct hb_config {
 	int	 login_max_attempts;
 	int	 login_window;
 	int	 auth_rate_per_minute;
+	int	 refresh_rate_per_minute;	/* refresh's own per-IP limit */
+	/* Peers whose X-Forwarded-For is believed (lib/http.c); empty: none. */
+	struct hb_cidr_list trusted_proxies;
 	bool	 registration_open;
 	int	 worker_procs;		/* homebot-worker processes */
 	int	 job_retention;		/* seconds a finished job is kept */

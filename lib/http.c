@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cidr.h"
 #include "crypto.h"
 #include "http.h"
 #include "json.h"
@@ -198,6 +199,78 @@ http_user_agent(const struct hb_request *r)
 	return out;
 }
 
+/*
+ * The client's address behind reverse proxies, from REMOTE_ADDR and
+ * X-Forwarded-For (every occurrence of the header, joined with commas in
+ * order, as the web server hands them over). The rule:
+ *
+ * 1. If REMOTE_ADDR is not in TRUSTED_PROXIES, it is the client and
+ *    X-Forwarded-For is ignored: anyone can send one.
+ * 2. Else the entries are walked from the right, blank ones skipped. The
+ *    first that is not in TRUSTED_PROXIES is the client.
+ * 3. The walk stops at an entry that is not an IP address ("unknown",
+ *    "host:port", "[::1]"), after HB_XFF_MAX_HOPS entries, and where the
+ *    last HB_XFF_MAX_BYTES bytes of the header begin. When it stops, or
+ *    runs out of entries with every one trusted, the last address walked
+ *    is the client: the farthest hop that can be believed, or REMOTE_ADDR.
+ *
+ * Why from the right: each proxy appends the peer it saw to what the
+ * request already carried, so the header reads right to left from what
+ * our proxies wrote to what the client made up. The first trusted proxy
+ * the client reached appended the client's own, untrusted address, and
+ * the walk ends there, before anything the client wrote: a forged
+ * address, garbage, or padding meant to push the real entries out. That
+ * is also why an overlong header is cut at its start, never its end, and
+ * why the entry the cut splits is dropped rather than read
+ * ("203.0.113.77" cut to "3.0.113.77" would read as an address). Ignoring an overlong header
+ * instead would give a client an easy way to share the proxy's address,
+ * and with it every other client's rate limit.
+ */
+static const char *
+client_addr(struct hb_request *r, const char *peer, const char *xff)
+{
+	const struct hb_cidr_list *trusted = &r->cfg->trusted_proxies;
+	const char *start, *end, *p, *b, *e;
+	char entry[sizeof(r->forwarded_addr)];
+	size_t len;
+	int hops = 0;
+
+	if (xff == NULL || !cidr_list_contains(trusted, peer))
+		return peer;
+	len = strlen(xff);
+	start = xff;
+	if (len > HB_XFF_MAX_BYTES) {
+		start = memchr(xff + len - HB_XFF_MAX_BYTES, ',',
+		    HB_XFF_MAX_BYTES);
+		if (start == NULL)
+			return peer;
+		start++;
+	}
+	r->forwarded_addr[0] = '\0';
+	for (end = xff + len; end > start && hops < HB_XFF_MAX_HOPS;
+	    end = p > start ? p - 1 : start) {
+		for (p = end; p > start && p[-1] != ','; p--)
+			;
+		for (b = p; b < end && (*b == ' ' || *b == '\t'); b++)
+			;
+		for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if (e == b)
+			continue;
+		hops++;
+		if ((size_t)(e - b) >= sizeof(entry))
+			break;
+		memcpy(entry, b, (size_t)(e - b));
+		entry[e - b] = '\0';
+		if (!cidr_addr_valid(entry))
+			break;
+		memcpy(r->forwarded_addr, entry, (size_t)(e - b) + 1);
+		if (!cidr_list_contains(trusted, entry))
+			break;
+	}
+	return r->forwarded_addr[0] != '\0' ? r->forwarded_addr : peer;
+}
+
 static int
 parse_uri(struct hb_request *r, const char *uri, struct hb_error *err)
 {
@@ -241,9 +314,11 @@ http_request_init(struct hb_request *r, struct hb_arena *arena, char **envp,
 	r->method = env_get(envp, "REQUEST_METHOD");
 	if (r->method == NULL)
 		r->method = "";
-	r->remote_addr = env_get(envp, "REMOTE_ADDR");
-	if (r->remote_addr == NULL)
-		r->remote_addr = "";
+	r->peer_addr = env_get(envp, "REMOTE_ADDR");
+	if (r->peer_addr == NULL)
+		r->peer_addr = "";
+	r->remote_addr = client_addr(r, r->peer_addr,
+	    http_header(r, "X-Forwarded-For"));
 	r->origin = http_header(r, "Origin");
 	r->path = "/";
 	rid = http_header(r, "X-Request-ID");

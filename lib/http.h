@@ -15,6 +15,9 @@
 #define HB_MAX_QUERY_PARAMS	64
 #define HB_MAX_ROUTE_PARAMS	4
 #define HB_JSON_MAX_DEPTH	32
+/* The most of X-Forwarded-For that is read: its last bytes and entries. */
+#define HB_XFF_MAX_BYTES	2048
+#define HB_XFF_MAX_HOPS		32
 
 struct hb_app;
 struct hb_request;
@@ -59,7 +62,14 @@ struct hb_request {
 
 	const char	*method;
 	const char	*path;		/* percent-decoded */
+	/*
+	 * The client's address: what rate limits, sessions, audit rows and
+	 * the log record. REMOTE_ADDR, unless that is a trusted proxy
+	 * (TRUSTED_PROXIES): then taken from X-Forwarded-For.
+	 */
 	const char	*remote_addr;
+	const char	*peer_addr;	/* REMOTE_ADDR itself, "" when unset */
+	char		 forwarded_addr[64];	/* remote_addr, when forwarded */
 	const char	*origin;
 	char		 request_id[HB_REQUEST_ID_MAX + 1];
 	struct timespec	 started;
@@ -96,8 +106,9 @@ struct hb_request {
 };
 
 /*
- * Reads method, path, query, request ID and peer from the FastCGI
- * parameters. Returns 0, or -1 with err set to a 400 to answer with.
+ * Reads method, path, query, request ID, peer and client address from
+ * the FastCGI parameters. Returns 0, or -1 with err set to a 400 to
+ * answer with.
  */
 int	 http_request_init(struct hb_request *r, struct hb_arena *arena,
 	    char **envp, const struct hb_io *io, const struct hb_config *cfg,

@@ -316,6 +316,11 @@ log_request(const struct hb_request *r)
 	}
 	put_raw(line, sizeof(line), &u, ",\"remote_addr\":");
 	put_json_string(line, sizeof(line), &u, r->remote_addr);
+	/* Behind a trusted proxy, the proxy that forwarded the request. */
+	if (r->peer_addr != NULL && strcmp(r->peer_addr, r->remote_addr) != 0) {
+		put_raw(line, sizeof(line), &u, ",\"peer_addr\":");
+		put_json_string(line, sizeof(line), &u, r->peer_addr);
+	}
 	if (r->org_id[0] != '\0') {
 		put_raw(line, sizeof(line), &u, ",\"org_id\":");
 		put_json_string(line, sizeof(line), &u, r->org_id);

@@ -5,19 +5,20 @@
 
 /* One statement: the upsert on auth_rate_limits_pkey returns the wait. */
 static const char SQL_RATE_HIT[] =
-    "SELECT homebot.auth_rate_hit($1, $2) AS retry_after";
+    "SELECT homebot.auth_rate_hit($1, $2, $3) AS retry_after";
 
-int
-ratelimit_auth(struct hb_db *db, const struct hb_db_ctx *ctx,
-    const struct hb_config *cfg, struct hb_error *err)
+/* Counts one hit of scope for ctx's client IP against limit a minute. */
+static int
+rate_hit(struct hb_db *db, const struct hb_db_ctx *ctx, const char *scope,
+    int limit, struct hb_error *err)
 {
-	char limit[16];
-	const char *params[2] = { ctx->ip, limit }, *v;
+	char max[16];
+	const char *params[3] = { scope, ctx->ip, max }, *v;
 	PGresult *res;
 	int wait;
 
-	snprintf(limit, sizeof(limit), "%d", cfg->auth_rate_per_minute);
-	res = db_exec(db, SQL_RATE_HIT, 2, params, err);
+	snprintf(max, sizeof(max), "%d", limit);
+	res = db_exec(db, SQL_RATE_HIT, 3, params, err);
 	if (res == NULL)
 		return -1;
 	v = db_value(res, 0, "retry_after");
@@ -29,4 +30,18 @@ ratelimit_auth(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    "Too many requests from this address; try again later.");
 	err->retry_after = wait;
 	return -1;
+}
+
+int
+ratelimit_auth(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_config *cfg, struct hb_error *err)
+{
+	return rate_hit(db, ctx, "auth", cfg->auth_rate_per_minute, err);
+}
+
+int
+ratelimit_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct hb_config *cfg, struct hb_error *err)
+{
+	return rate_hit(db, ctx, "refresh", cfg->refresh_rate_per_minute, err);
 }

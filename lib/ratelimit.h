@@ -13,4 +13,12 @@
 int	ratelimit_auth(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const struct hb_config *cfg, struct hb_error *err);
 
+/*
+ * The same for refresh, against REFRESH_RATE_PER_MINUTE in a counter of
+ * its own: a flood of logins from an address cannot stop its clients
+ * from keeping their sessions, nor a flood of refreshes stop its logins.
+ */
+int	ratelimit_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const struct hb_config *cfg, struct hb_error *err);
+
 #endif

@@ -10,10 +10,17 @@
 -- arguments, without a request context: each makes them the context for
 -- its audit events (audit_context_default in R__audit.sql).
 
--- auth_rate_hit: one hit for p_ip in the current one-minute window. Returns
--- 0 while the window's hits are at most p_limit, else the seconds until the
--- window ends (the Retry-After of a 429).
-CREATE OR REPLACE FUNCTION homebot.auth_rate_hit(p_ip text, p_limit integer)
+-- auth_rate_hit: one hit of p_scope for p_ip in the current one-minute
+-- window. Returns 0 while the window's hits are at most p_limit, else the
+-- seconds until the window ends (the Retry-After of a 429).
+--
+-- Each scope counts on its own, so that one cannot starve the other:
+-- 'auth' (register, login and the other calls that guard a secret) and
+-- 'refresh' (keeping a session). The counter's key, in the ip column, is
+-- the scope, a space and the IP ("refresh 192.0.2.1"); no address has a
+-- space, so keys of different scopes never meet.
+DROP FUNCTION IF EXISTS homebot.auth_rate_hit(text, integer);
+CREATE OR REPLACE FUNCTION homebot.auth_rate_hit(p_scope text, p_ip text, p_limit integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
@@ -22,6 +29,11 @@ DECLARE
 	v_window timestamptz := date_trunc('minute', now());
 	v_hits integer;
 BEGIN
+	IF p_scope IS NULL OR p_scope NOT IN ('auth', 'refresh') THEN
+		RAISE EXCEPTION 'auth_rate_hit: unknown scope %', p_scope
+		      USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
 	-- About one call in a hundred sweeps old windows: no scheduler is
 	-- needed, and no sweep has more than a few minutes of rows to delete.
 	IF random() < 0.01 THEN
@@ -29,10 +41,10 @@ BEGIN
 		 WHERE window_start < v_window - interval '5 minutes';
 	END IF;
 
-	-- One statement, so concurrent hits from any process all count. A
-	-- client without a known address shares the '' counter.
+	-- One statement, so concurrent hits from any process all count.
+	-- Clients without a known address share their scope's '' counter.
 	INSERT INTO homebot.auth_rate_limits AS r (ip, window_start, hits)
-	VALUES (coalesce(p_ip, ''), v_window, 1)
+	VALUES (p_scope || ' ' || coalesce(p_ip, ''), v_window, 1)
 	ON CONFLICT (ip, window_start) DO UPDATE SET hits = r.hits + 1
 	RETURNING r.hits INTO v_hits;
 
@@ -582,7 +594,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION
-	homebot.auth_rate_hit(text, integer),
+	homebot.auth_rate_hit(text, text, integer),
 	homebot.login_lookup(text, integer, integer, text),
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
 	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
@@ -592,7 +604,7 @@ REVOKE ALL ON FUNCTION
 FROM PUBLIC, homebot_app, homebot_admin;
 
 GRANT EXECUTE ON FUNCTION
-	homebot.auth_rate_hit(text, integer),
+	homebot.auth_rate_hit(text, text, integer),
 	homebot.login_lookup(text, integer, integer, text),
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
 	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),

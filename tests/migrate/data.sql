@@ -31,6 +31,8 @@ DECLARE
 	v_admin uuid;
 	-- today's schema (0005 on): email ownership
 	v_email boolean := to_regprocedure('homebot.verify_email_issue(uuid, bytea, integer, integer)') IS NOT NULL;
+	-- today's rate limits: a counter per scope (auth, refresh)
+	v_rate_scopes boolean := to_regprocedure('homebot.auth_rate_hit(text, text, integer)') IS NOT NULL;
 BEGIN
 	-- Registrations: a user, an organization, the owner membership, a
 	-- session and its refresh token each.
@@ -224,7 +226,12 @@ BEGIN
 			                                     sha256(convert_to(format('%s-key-%s-%s', t, i, k), 'UTF8')));
 		END LOOP;
 		FOR k IN 1..3 LOOP
-			PERFORM homebot.auth_rate_hit(format('%s.%s.%s', t, i, k), 10);
+			IF v_rate_scopes THEN
+				PERFORM homebot.auth_rate_hit(CASE k WHEN 3 THEN 'refresh' ELSE 'auth' END,
+				                              format('%s.%s.%s', t, i, k), 10);
+			ELSE
+				PERFORM homebot.auth_rate_hit(format('%s.%s.%s', t, i, k), 10);
+			END IF;
 		END LOOP;
 	END LOOP;
 	FOR k IN 1..5 LOOP

@@ -35,13 +35,15 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "scripts" / "stack.sh"
 
 # Settings of the session stack. BCRYPT_COST 4 keeps the many logins of the
-# suite fast; the per-IP limit is out of the way (test_auth_rate_limit.py
-# starts a stack of its own to test it); the login lockout keeps its
-# defaults (5 attempts in 900 s), which the tests rely on.
+# suite fast; the per-IP limits (auth calls, refreshes) are out of the way
+# (test_auth_rate_limit.py and test_trusted_proxies.py start stacks of
+# their own to test them); the login lockout keeps its defaults (5
+# attempts in 900 s), which the tests rely on.
 TEST_SETTINGS = {
     "CORS_ORIGINS": "https://app.example.com,https://admin.example.com",
     "BCRYPT_COST": "4",
     "AUTH_RATE_PER_MINUTE": "100000",
+    "REFRESH_RATE_PER_MINUTE": "100000",
 }
 
 # Every password, refresh token, access token and API key the suite sent or

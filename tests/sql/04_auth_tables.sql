@@ -184,7 +184,7 @@ SELECT ok(NOT has_sequence_privilege('homebot_app', 'homebot.login_attempts_id_s
 -- and not by PUBLIC.
 CREATE TEMP TABLE auth_functions (sig regprocedure);
 INSERT INTO auth_functions VALUES
-	('homebot.auth_rate_hit(text, integer)'),
+	('homebot.auth_rate_hit(text, text, integer)'),
 	('homebot.login_lookup(text, integer, integer, text)'),
 	('homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint)'),
 	('homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text)'),

@@ -11,7 +11,7 @@
 -- now() is fixed for the whole test transaction, so every attempt recorded
 -- here happens "now"; attempts in the past are seeded with explicit times.
 BEGIN;
-SELECT plan(62);
+SELECT plan(70);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000060a', 'Org 6A', 'pgtap-06-a');
@@ -25,27 +25,46 @@ INSERT INTO homebot.memberships (organization_id, user_id, role) VALUES
 
 SET LOCAL ROLE homebot_app;
 
--- auth_rate_hit: a fixed one-minute window per IP.
+-- auth_rate_hit: a fixed one-minute window per scope and IP.
 CREATE TEMP TABLE rate_expected AS
 SELECT ceil(extract(epoch FROM date_trunc('minute', now()) + interval '1 minute' - now()))::integer AS retry;
 
-SELECT is(homebot.auth_rate_hit('pgtap-06-ip-1', 3), 0, 'auth_rate_hit: hit 1 of 3 passes');
-SELECT is(homebot.auth_rate_hit('pgtap-06-ip-1', 3), 0, 'auth_rate_hit: hit 2 of 3 passes');
-SELECT is(homebot.auth_rate_hit('pgtap-06-ip-1', 3), 0, 'auth_rate_hit: hit 3 of 3 passes');
-SELECT is(homebot.auth_rate_hit('pgtap-06-ip-1', 3), (SELECT retry FROM rate_expected),
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-06-ip-1', 3), 0, 'auth_rate_hit: hit 1 of 3 passes');
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-06-ip-1', 3), 0, 'auth_rate_hit: hit 2 of 3 passes');
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-06-ip-1', 3), 0, 'auth_rate_hit: hit 3 of 3 passes');
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-06-ip-1', 3), (SELECT retry FROM rate_expected),
 	'auth_rate_hit: hit 4 of 3 gets the seconds until the window ends');
-SELECT cmp_ok(homebot.auth_rate_hit('pgtap-06-ip-1', 3), '>=', 1,
+SELECT cmp_ok(homebot.auth_rate_hit('auth', 'pgtap-06-ip-1', 3), '>=', 1,
 	'auth_rate_hit: hit 5 is refused too, with a retry of at least one second');
 SELECT cmp_ok((SELECT retry FROM rate_expected), '<=', 60, 'auth_rate_hit: a retry is at most a minute');
-SELECT is(homebot.auth_rate_hit('pgtap-06-ip-2', 3), 0, 'auth_rate_hit: another IP has its own count');
-SELECT is(homebot.auth_rate_hit(NULL, 3), 0, 'auth_rate_hit: an unknown IP is counted, not an error');
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-06-ip-2', 3), 0, 'auth_rate_hit: another IP has its own count');
+
+-- Refresh counts apart: an IP refused for auth still refreshes, and the
+-- refreshes it spends leave its auth count alone.
+SELECT is(homebot.auth_rate_hit('refresh', 'pgtap-06-ip-1', 3), 0,
+	'auth_rate_hit: refresh hit 1 of 3 passes while auth of the same IP is refused');
+SELECT is(homebot.auth_rate_hit('refresh', 'pgtap-06-ip-1', 3), 0, 'auth_rate_hit: refresh hit 2 of 3 passes');
+SELECT is(homebot.auth_rate_hit('refresh', 'pgtap-06-ip-1', 3), 0, 'auth_rate_hit: refresh hit 3 of 3 passes');
+SELECT cmp_ok(homebot.auth_rate_hit('refresh', 'pgtap-06-ip-1', 3), '>=', 1,
+	'auth_rate_hit: refresh hit 4 of 3 is refused');
+SELECT is(homebot.auth_rate_hit('refresh', 'pgtap-06-ip-2', 3), 0,
+	'auth_rate_hit: another IP has its own refresh count');
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-06-ip-2', 3), 0,
+	'auth_rate_hit: refreshes did not count against the IP''s auth calls');
+SELECT is(homebot.auth_rate_hit('auth', NULL, 3), 0, 'auth_rate_hit: an unknown IP is counted, not an error');
+SELECT throws_ok($$SELECT homebot.auth_rate_hit('login', 'pgtap-06-ip-3', 3)$$, '22023',
+	'auth_rate_hit: unknown scope login', 'auth_rate_hit: an unknown scope is an error, never a counter of its own');
+SELECT throws_ok($$SELECT homebot.auth_rate_hit(NULL, 'pgtap-06-ip-3', 3)$$, '22023', NULL,
+	'auth_rate_hit: so is a NULL scope');
 
 RESET ROLE;
 SELECT results_eq(
-	$$SELECT ip, window_start, hits FROM homebot.auth_rate_limits WHERE ip LIKE 'pgtap-06-ip-%' ORDER BY ip$$,
-	$$VALUES ('pgtap-06-ip-1'::text, date_trunc('minute', now()), 5),
-	         ('pgtap-06-ip-2'::text, date_trunc('minute', now()), 1)$$,
-	'auth_rate_hit: one row per IP and window, counting every hit');
+	$$SELECT ip, window_start, hits FROM homebot.auth_rate_limits WHERE ip LIKE '% pgtap-06-ip-%' ORDER BY ip$$,
+	$$VALUES ('auth pgtap-06-ip-1'::text, date_trunc('minute', now()), 5),
+	         ('auth pgtap-06-ip-2'::text, date_trunc('minute', now()), 2),
+	         ('refresh pgtap-06-ip-1'::text, date_trunc('minute', now()), 4),
+	         ('refresh pgtap-06-ip-2'::text, date_trunc('minute', now()), 1)$$,
+	'auth_rate_hit: one row per scope, IP and window, counting every hit');
 
 -- Windows older than five minutes are swept, now and then.
 INSERT INTO homebot.auth_rate_limits (ip, window_start, hits) VALUES
@@ -56,7 +75,7 @@ BEGIN
 	-- Each call sweeps with probability 1/100: 3000 calls all miss with
 	-- probability 0.99^3000, about 1e-13.
 	FOR i IN 1..3000 LOOP
-		PERFORM homebot.auth_rate_hit('pgtap-06-sweeper', 1000000);
+		PERFORM homebot.auth_rate_hit('auth', 'pgtap-06-sweeper', 1000000);
 		EXIT WHEN NOT EXISTS (SELECT FROM homebot.auth_rate_limits WHERE ip = 'pgtap-06-old');
 	END LOOP;
 END

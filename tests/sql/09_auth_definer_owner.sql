@@ -89,7 +89,7 @@ SELECT is(
 SELECT is(
 	(SELECT status FROM homebot.refresh_rotate(sha256('pgtap-09-r2'), sha256('pgtap-09-r4'), 3600, NULL, NULL, NULL)),
 	'invalid', 'and the revoked session''s newest token is invalid');
-SELECT is(homebot.auth_rate_hit('pgtap-09-ip', 10), 0, 'auth_rate_hit counts');
+SELECT is(homebot.auth_rate_hit('auth', 'pgtap-09-ip', 10), 0, 'auth_rate_hit counts');
 
 RESET ROLE;
 INSERT INTO homebot.api_keys (organization_id, prefix, key_hash, name, scopes, created_by)

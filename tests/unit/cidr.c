@@ -63,6 +63,10 @@ test_parse(void)
 	is_int(cidr_list_parse(&l, "10.0.0.0/8,nonsense", &err), -1,
 	    "one bad entry fails the list");
 	has_str(err.message, "nonsense", "and the message names it");
+	is_int(cidr_list_parse(&l, "10.0.0.0/8,  10.0.0.300/8 ,::1", &err), -1,
+	    "a bad entry between good ones fails the list");
+	has_str(err.message, "\"10.0.0.300/8\" is not",
+	    "and the message quotes it without its blanks");
 	for (int i = 0; i <= HB_CIDR_MAX; i++)
 		strcat(many, "10.0.0.0/8,");
 	is_int(parses(many), -1, "more than HB_CIDR_MAX networks");

@@ -22,6 +22,7 @@ static const char *const vars[] = {
 	"PASSWORD_MIN_LENGTH", "LOGIN_MAX_ATTEMPTS", "LOGIN_WINDOW",
 	"AUTH_RATE_PER_MINUTE", "REGISTRATION_OPEN", "SMTP_URL", "SMTP_USER",
 	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
+	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -101,6 +102,10 @@ test_defaults(void)
 	is_int(cfg.login_window, 900, "defaults: LOGIN_WINDOW 900");
 	is_int(cfg.auth_rate_per_minute, 60,
 	    "defaults: AUTH_RATE_PER_MINUTE 60");
+	is_int(cfg.refresh_rate_per_minute, 120,
+	    "defaults: REFRESH_RATE_PER_MINUTE 120");
+	is_int(cfg.trusted_proxies.n, 0,
+	    "defaults: TRUSTED_PROXIES empty: no proxy is trusted");
 	ok(cfg.registration_open, "defaults: REGISTRATION_OPEN true");
 	is_str(cfg.smtp_url, "", "defaults: SMTP_URL empty (mail not configured)");
 	is_str(cfg.smtp_user, "", "defaults: SMTP_USER empty");
@@ -144,6 +149,8 @@ test_file_values(void)
 	    "LOGIN_MAX_ATTEMPTS=3\n"
 	    "LOGIN_WINDOW=60\n"
 	    "AUTH_RATE_PER_MINUTE=1000\n"
+	    "REFRESH_RATE_PER_MINUTE=300\n"
+	    "TRUSTED_PROXIES=127.0.0.1/32, 10.0.0.0/8,::1\n"
 	    "REGISTRATION_OPEN=no\n"
 	    "SMTP_URL=smtps://mail.example.com:465\n"
 	    "SMTP_USER=homebot@example.com\n"
@@ -175,6 +182,13 @@ test_file_values(void)
 	is_int(cfg.login_max_attempts, 3, "file: LOGIN_MAX_ATTEMPTS");
 	is_int(cfg.login_window, 60, "file: LOGIN_WINDOW");
 	is_int(cfg.auth_rate_per_minute, 1000, "file: AUTH_RATE_PER_MINUTE");
+	is_int(cfg.refresh_rate_per_minute, 300,
+	    "file: REFRESH_RATE_PER_MINUTE");
+	is_int(cfg.trusted_proxies.n, 3, "file: TRUSTED_PROXIES, three networks");
+	ok(cidr_list_contains(&cfg.trusted_proxies, "10.1.2.3") &&
+	    cidr_list_contains(&cfg.trusted_proxies, "::1") &&
+	    !cidr_list_contains(&cfg.trusted_proxies, "192.0.2.1"),
+	    "file: TRUSTED_PROXIES holds what it lists");
 	ok(!cfg.registration_open, "file: REGISTRATION_OPEN=no is false");
 	is_str(cfg.smtp_url, "smtps://mail.example.com:465", "file: SMTP_URL");
 	is_str(cfg.smtp_user, "homebot@example.com", "file: SMTP_USER");
@@ -389,6 +403,27 @@ test_bad_values(void)
 	bad_value("PUBLIC_URL", "https://example.com/?x=1");
 	bad_value("PUBLIC_URL", "https://example.com/#top");
 	bad_value("PUBLIC_URL", "");
+	bad_value("REFRESH_RATE_PER_MINUTE", "0");
+	bad_value("REFRESH_RATE_PER_MINUTE", "many");
+	bad_value("TRUSTED_PROXIES", "nonsense");
+	bad_value("TRUSTED_PROXIES", "10.0.0.0/33");
+	bad_value("TRUSTED_PROXIES", "127.0.0.1/32,10.0.0.0/8x");
+	bad_value("TRUSTED_PROXIES", "proxy.example.com");
+	bad_value("TRUSTED_PROXIES", "*");
+	{
+		struct hb_config cfg;
+		struct hb_error err = {0};
+
+		env_clear();
+		setenv("SECRET_KEY", SECRET32, 1);
+		setenv("TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.300/8, ::1", 1);
+		is_int(config_load(&cfg, &err), -1,
+		    "TRUSTED_PROXIES with one bad entry fails");
+		has_str(err.message, "TRUSTED_PROXIES: \"10.0.0.300/8\"",
+		    "the message names the variable and the bad entry");
+		lacks_str(err.message, "\n", "the message is one line");
+		hb_error_clear(&err);
+	}
 	{
 		struct hb_config cfg;
 		struct hb_error err = {0};

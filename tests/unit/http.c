@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "fakecgi.h"
 #include "http.h"
 #include "json.h"
@@ -1136,6 +1137,226 @@ test_route_params(void)
 	fake_response_free(&resp);
 }
 
+/*
+ * The client address of a request from peer (NULL: no REMOTE_ADDR) with
+ * X-Forwarded-For xff (NULL: none), behind the proxies of trusted.
+ */
+static struct {
+	char	 client[128];
+	char	 peer[128];
+} addr;
+
+static void
+forwarded(const char *trusted, const char *peer, const char *xff)
+{
+	char *envp[6], ra[128], *xbuf = NULL;
+	struct fake_io io = { 0 };
+	struct hb_io hio = { fake_read, fake_write, &io };
+	struct hb_request r;
+	struct hb_error err = { 0 };
+	int n = 0;
+
+	if (cidr_list_parse(&cfg.trusted_proxies, trusted, &err) == -1) {
+		printf("Bail out! TRUSTED_PROXIES=%s: %s\n", trusted,
+		    err.message);
+		exit(1);
+	}
+	envp[n++] = (char *)"REQUEST_METHOD=GET";
+	envp[n++] = (char *)"REQUEST_URI=/api/v1/things";
+	if (peer != NULL) {
+		snprintf(ra, sizeof(ra), "REMOTE_ADDR=%s", peer);
+		envp[n++] = ra;
+	}
+	if (xff != NULL) {
+		xbuf = malloc(strlen(xff) + 32);
+		if (xbuf == NULL)
+			abort();
+		sprintf(xbuf, "HTTP_X_FORWARDED_FOR=%s", xff);
+		envp[n++] = xbuf;
+	}
+	envp[n] = NULL;
+	if (http_request_init(&r, &arena, envp, &hio, &cfg, &err) == -1) {
+		printf("Bail out! http_request_init: %s\n", err.message);
+		exit(1);
+	}
+	copy(addr.client, sizeof(addr.client), r.remote_addr);
+	copy(addr.peer, sizeof(addr.peer), r.peer_addr);
+	http_request_done(&r);
+	arena_reset(&arena);
+	free(xbuf);
+	cfg.trusted_proxies.n = 0;
+}
+
+/* What forwarded() finds for the client. */
+static const char *
+client(const char *trusted, const char *peer, const char *xff)
+{
+	forwarded(trusted, peer, xff);
+	return addr.client;
+}
+
+/* prefix, then base1, base2, … baseN joined by ", ", then suffix. */
+static char *
+xff_list(const char *prefix, const char *base, int n, const char *suffix)
+{
+	size_t cap = strlen(prefix) + strlen(suffix) + (size_t)n * 48 + 1;
+	char *s = malloc(cap), one[48];
+
+	if (s == NULL)
+		abort();
+	snprintf(s, cap, "%s", prefix);
+	for (int i = 1; i <= n; i++) {
+		snprintf(one, sizeof(one), "%s%s%d", s[0] != '\0' ? ", " : "",
+		    base, i);
+		strcat(s, one);
+	}
+	strcat(s, suffix);
+	return s;
+}
+
+#define PROXIES	"127.0.0.1/32, 10.0.0.0/8"
+
+static void
+test_client_addr(void)
+{
+	char *x, *pad;
+	size_t cut;
+
+	/* TRUSTED_PROXIES empty (the default): the header means nothing. */
+	forwarded("", "192.0.2.1", "203.0.113.9");
+	is_str(addr.client, "192.0.2.1",
+	    "client: without TRUSTED_PROXIES, X-Forwarded-For is ignored");
+	is_str(addr.peer, "192.0.2.1", "client: peer_addr is REMOTE_ADDR");
+	is_str(client("", "127.0.0.1", "203.0.113.9"), "127.0.0.1",
+	    "client: ... even from what would be a proxy's address");
+
+	/* An untrusted peer is the client, whatever it claims. */
+	forwarded(PROXIES, "198.51.100.7", "203.0.113.9");
+	is_str(addr.client, "198.51.100.7",
+	    "client: an untrusted peer's X-Forwarded-For is ignored");
+	is_str(client(PROXIES, "198.51.100.7", "127.0.0.1"), "198.51.100.7",
+	    "client: ... also when it names a trusted proxy");
+	is_str(client(PROXIES, "127.0.0.1", NULL), "127.0.0.1",
+	    "client: a trusted peer without X-Forwarded-For is the client");
+	is_str(client(PROXIES, "127.0.0.1", ""), "127.0.0.1",
+	    "client: ... and with an empty one");
+
+	/* A trusted peer: the rightmost untrusted entry. */
+	forwarded(PROXIES, "127.0.0.1", "203.0.113.9");
+	is_str(addr.client, "203.0.113.9",
+	    "client: a trusted peer's X-Forwarded-For names the client");
+	is_str(addr.peer, "127.0.0.1",
+	    "client: peer_addr stays the proxy's address");
+	is_str(client(PROXIES, "127.0.0.1", "6.6.6.6, 203.0.113.9"),
+	    "203.0.113.9", "client: a spoofed left part is ignored");
+	is_str(client(PROXIES, "127.0.0.1", "6.6.6.6, 7.7.7.7, 203.0.113.9"),
+	    "203.0.113.9", "client: ... however many entries it has");
+	is_str(client(PROXIES, "127.0.0.1", "203.0.113.9, 10.0.0.2, 10.0.0.3"),
+	    "203.0.113.9", "client: a chain of trusted proxies is walked");
+	is_str(client(PROXIES, "10.9.9.9",
+	    "6.6.6.6, 203.0.113.9, 10.1.1.1, 127.0.0.1"), "203.0.113.9",
+	    "client: a spoofed left part before a chain of proxies");
+	is_str(client(PROXIES, "127.0.0.1", "6.6.6.6, 10.0.0.9, 203.0.113.9"),
+	    "203.0.113.9",
+	    "client: a trusted address the client wrote is never reached");
+	is_str(client(PROXIES, "127.0.0.1", "10.0.0.5, 10.0.0.2"), "10.0.0.5",
+	    "client: every entry trusted: the leftmost");
+	is_str(client(PROXIES, "127.0.0.1", "127.0.0.1"), "127.0.0.1",
+	    "client: one trusted entry: that one");
+
+	/* What two header lines become, blanks, empty entries. */
+	is_str(client(PROXIES, "127.0.0.1", "6.6.6.6, 203.0.113.9, 10.0.0.2"),
+	    "203.0.113.9", "client: two header lines, as FastCGI joins them");
+	is_str(client(PROXIES, "127.0.0.1", " \t203.0.113.9\t ,, 10.0.0.2 , "),
+	    "203.0.113.9",
+	    "client: blanks around entries and empty entries are skipped");
+
+	/* Garbage stops the walk: the last address walked is the client. */
+	is_str(client(PROXIES, "127.0.0.1", "unknown"), "127.0.0.1",
+	    "client: an entry that is not an address: the peer");
+	is_str(client(PROXIES, "127.0.0.1", "203.0.113.9, garbage"),
+	    "127.0.0.1",
+	    "client: garbage written by the proxy stops the walk at the peer");
+	is_str(client(PROXIES, "127.0.0.1", "garbage, 10.0.0.2"), "10.0.0.2",
+	    "client: garbage after trusted hops: the farthest trusted hop");
+	is_str(client(PROXIES, "127.0.0.1", "garbage, 203.0.113.9"),
+	    "203.0.113.9", "client: garbage in the spoofed left part is ignored");
+	is_str(client(PROXIES, "127.0.0.1", "203.0.113.9:4711"), "127.0.0.1",
+	    "client: host:port is not an address");
+	is_str(client(PROXIES, "127.0.0.1", "[2001:db8::1]"), "127.0.0.1",
+	    "client: a bracketed IPv6 address is not one either");
+	is_str(client(PROXIES, "127.0.0.1", "203.0.113.9 10.0.0.2"),
+	    "127.0.0.1", "client: two addresses without a comma are garbage");
+	is_str(client(PROXIES, "127.0.0.1",
+	    "203.0.113.9, 1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb"),
+	    "127.0.0.1", "client: an overlong entry is garbage");
+	is_str(client(PROXIES, "127.0.0.1", "203.0.113.9\x01"), "127.0.0.1",
+	    "client: a control character makes an entry garbage");
+	is_str(client(PROXIES, NULL, "203.0.113.9"), "",
+	    "client: no REMOTE_ADDR: \"\", whatever the header says");
+
+	/* IPv6 and IPv4-mapped addresses. */
+	is_str(client("::1/128, fd00::/8", "::1", "2001:db8::7, fd00::2"),
+	    "2001:db8::7", "client: IPv6 proxies and client");
+	is_str(client("::1/128, fd00::/8", "::1", "2001:db8::7, fd00::2, ::1"),
+	    "2001:db8::7", "client: IPv6 chain ending in the loopback");
+	is_str(client(PROXIES, "::ffff:127.0.0.1", "203.0.113.9"), "203.0.113.9",
+	    "client: an IPv4-mapped peer in an IPv4 network is trusted");
+	is_str(client(PROXIES, "127.0.0.1", "203.0.113.9, ::ffff:10.0.0.2"),
+	    "203.0.113.9", "client: an IPv4-mapped entry is trusted as IPv4");
+	is_str(client(PROXIES, "127.0.0.1", "2001:db8::7, ::ffff:10.0.0.2"),
+	    "2001:db8::7", "client: an IPv6 client behind an IPv4 proxy");
+	is_str(client(PROXIES, "::1", "203.0.113.9"), "::1",
+	    "client: ::1 is not 127.0.0.1");
+
+	/* Overlong headers: the end is read, the padding before it is not. */
+	x = xff_list("", "6.6.6.", 255, ", 203.0.113.9, 10.0.0.2");
+	ok(strlen(x) > HB_XFF_MAX_BYTES, "overlong: the header is %zu bytes",
+	    strlen(x));
+	is_str(client(PROXIES, "127.0.0.1", x), "203.0.113.9",
+	    "overlong: padding on the left does not hide the client");
+	free(x);
+	x = xff_list("203.0.113.9", "10.0.0.", 40, "");
+	is_str(client(PROXIES, "127.0.0.1", x), "10.0.0.9",
+	    "overlong: the walk stops after %d hops, at the farthest one",
+	    HB_XFF_MAX_HOPS);
+	free(x);
+	x = xff_list("203.0.113.9", "10.0.0.", HB_XFF_MAX_HOPS - 1, "");
+	is_str(client(PROXIES, "127.0.0.1", x), "203.0.113.9",
+	    "overlong: the client %d hops away is found",
+	    HB_XFF_MAX_HOPS);
+	free(x);
+	/*
+	 * Blank padding right of the client pushes the cut into the client's
+	 * entry: "203.0.113.77" cut to "3.0.113.77" would read as an address.
+	 */
+	pad = malloc(HB_XFF_MAX_BYTES + 1);
+	if (pad == NULL)
+		abort();
+	memset(pad, ' ', HB_XFF_MAX_BYTES);
+	pad[HB_XFF_MAX_BYTES] = '\0';
+	x = malloc(3 * HB_XFF_MAX_BYTES);
+	if (x == NULL)
+		abort();
+	cut = strlen("198.51.100.1, 20");
+	snprintf(x, 3 * HB_XFF_MAX_BYTES, "198.51.100.1, 203.0.113.77,%.*s, 10.0.0.2",
+	    (int)(HB_XFF_MAX_BYTES - strlen("3.0.113.77,, 10.0.0.2")), pad);
+	is_int(strlen(x) - HB_XFF_MAX_BYTES, cut,
+	    "overlong: the cut falls inside \"203.0.113.77\"");
+	is_str(client(PROXIES, "127.0.0.1", x), "10.0.0.2",
+	    "overlong: the entry the cut splits is dropped, not read");
+	free(x);
+	x = malloc(3 * HB_XFF_MAX_BYTES);
+	if (x == NULL)
+		abort();
+	snprintf(x, 3 * HB_XFF_MAX_BYTES, "203.0.113.9%s", pad);
+	is_str(client(PROXIES, "127.0.0.1", x), "127.0.0.1",
+	    "overlong: no comma in the last %d bytes: the peer",
+	    HB_XFF_MAX_BYTES);
+	free(x);
+	free(pad);
+}
+
 static void
 test_every_response(void)
 {
@@ -1172,6 +1393,7 @@ main(void)
 	test_body_json();
 	test_form();
 	test_route_params();
+	test_client_addr();
 	test_every_response();
 
 	arena_free(&arena);

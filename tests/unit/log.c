@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cidr.h"
 #include "fakecgi.h"
 #include "http.h"
 #include "log.h"
@@ -293,6 +294,65 @@ start(struct hb_request *r, struct hb_arena *a, char **envp)
 	hb_error_clear(&err);
 }
 
+/*
+ * Behind a trusted proxy, remote_addr is the client and peer_addr the
+ * proxy; without one, there is no peer_addr (it would repeat remote_addr).
+ */
+static void
+test_forwarded(void)
+{
+	static struct hb_config cfg;
+	char *envp[] = {
+		(char *)"REQUEST_METHOD=GET",
+		(char *)"REQUEST_URI=/api/v1/things",
+		(char *)"REMOTE_ADDR=127.0.0.1",
+		(char *)"HTTP_X_FORWARDED_FOR=6.6.6.6, 203.0.113.9",
+		NULL,
+	};
+	struct hb_io io = { fake_read, fake_write, NULL };
+	struct hb_error err = { 0 };
+	struct hb_arena a;
+	struct hb_request r;
+	struct json_object *line;
+	char *s;
+
+	arena_init(&a);
+	log_init(out, false);
+	cfg.max_body = 65536;
+	if (cidr_list_parse(&cfg.trusted_proxies, "127.0.0.1/32", &err) == -1)
+		abort();
+	http_request_init(&r, &a, envp, &io, &cfg, &err);
+	r.status = 200;
+	log_request(&r);
+	s = logged();
+	line = parse_line(s);
+	is_str(get_str(line, "remote_addr"), "203.0.113.9",
+	    "forwarded: remote_addr is the client X-Forwarded-For names");
+	is_str(get_str(line, "peer_addr"), "127.0.0.1",
+	    "forwarded: peer_addr is the proxy's address");
+	lacks_str(s, "6.6.6.6", "forwarded: the spoofed part is not logged");
+	json_object_put(line);
+	free(s);
+	http_request_done(&r);
+	arena_reset(&a);
+
+	cfg.trusted_proxies.n = 0;
+	http_request_init(&r, &a, envp, &io, &cfg, &err);
+	r.status = 200;
+	log_request(&r);
+	s = logged();
+	line = parse_line(s);
+	is_str(get_str(line, "remote_addr"), "127.0.0.1",
+	    "not forwarded: remote_addr is the peer");
+	ok(!json_object_object_get_ex(line, "peer_addr", NULL),
+	    "not forwarded: no peer_addr");
+	json_object_put(line);
+	free(s);
+	http_request_done(&r);
+	hb_error_clear(&err);
+	arena_free(&a);
+}
+
 static void
 test_request(void)
 {
@@ -436,6 +496,7 @@ main(void)
 	test_text();
 	test_debug();
 	test_request();
+	test_forwarded();
 	log_init(NULL, false);
 	fclose(out);
 	free(outbuf);
