@@ -4,6 +4,8 @@
 VERSION		:= 0.1.0
 SCHEMA_VERSION	:= $(shell ls schema 2>/dev/null | grep -E '^[0-9]{4}_[a-z0-9_]+\.sql$$' | grep -v '\.down\.sql$$' | sort | tail -n 1 | cut -c1-4)
 PREFIX		?= /opt/homebot
+SYSCONFDIR	?= /etc/homebot
+RUNTIME		?= homebot
 
 ifeq ($(SANITIZE),1)
 BUILD		?= build-asan
@@ -141,8 +143,9 @@ backup:
 restore:
 	@FORCE="$(FORCE)" scripts/backup.sh restore "$(FILE)"
 
+# make install [PREFIX=/opt/homebot] [SYSCONFDIR=/etc/homebot] [RUNTIME=homebot]
 install: all
-	scripts/install.sh "$(BUILD)" "$(PREFIX)"
+	scripts/install.sh "$(BUILD)" "$(PREFIX)" "$(SYSCONFDIR)" "$(RUNTIME)"
 
 clean:
 	rm -rf build build-asan

@@ -1,33 +1,61 @@
 #!/bin/sh
-# make install: the programs, assets, configs, migrations and a systemd
-# unit under PREFIX. Settings live in /etc/homebot/homebot.env.
+# make install: the programs, assets, configurations, migrations and the
+# systemd units under PREFIX.
+#   install.sh BUILD PREFIX [SYSCONFDIR] [RUNTIME]
+# SYSCONFDIR (default /etc/homebot) holds the env files the units name;
+# RUNTIME (default homebot) names the units' runtime directories,
+# /run/RUNTIME and /run/RUNTIME-admin.
 set -eu
 BUILD=$1
 PREFIX=$2
+SYSCONFDIR=${3:-/etc/homebot}
+RUNTIME=${4:-homebot}
 cd "$(dirname "$0")/.."
 
-install -d "$PREFIX/cgi-bin" "$PREFIX/bin" "$PREFIX/share" "$PREFIX/share/account" \
-    "$PREFIX/schema" "$PREFIX/etc"
+case "$PREFIX$SYSCONFDIR$RUNTIME" in
+*[!A-Za-z0-9/._-]*) echo "install: PREFIX, SYSCONFDIR and RUNTIME may hold only A-Z a-z 0-9 / . _ -" >&2; exit 1 ;;
+esac
+
+install -d "$PREFIX/cgi-bin" "$PREFIX/bin" "$PREFIX/share" "$PREFIX/schema" "$PREFIX/etc"
 for p in "$BUILD"/cgi-bin/*; do
 	case "$p" in *.d) continue ;; esac
 	install -m 0755 "$p" "$PREFIX/cgi-bin/"
 done
 install -m 0755 "$BUILD/bin/homebot-worker" "$PREFIX/bin/"
-for f in "$BUILD"/share/*; do
-	if [ -f "$f" ]; then install -m 0644 "$f" "$PREFIX/share/"; fi
+# share/ as built: the OpenAPI document, Swagger UI, the account pages and
+# whatever else the build puts there, subdirectories included.
+(cd "$BUILD/share" && find . -type f) | while read -r f; do
+	install -D -m 0644 "$BUILD/share/$f" "$PREFIX/share/$f"
 done
-install -m 0644 "$BUILD"/share/account/* "$PREFIX/share/account/"
 install -m 0644 schema/*.sql "$PREFIX/schema/"
 install -m 0755 migrate "$PREFIX/migrate"
+install -m 0644 README.md "$PREFIX/README.md"
 install -m 0644 lighttpd.conf apache.conf "$PREFIX/etc/"
-for unit in homebot homebot-worker; do
-	sed "s|@PREFIX@|$PREFIX|g" "scripts/$unit.service.in" >"$PREFIX/etc/$unit.service"
+for unit in homebot homebot-admin homebot-worker; do
+	sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
+	    -e "s|@RUNTIME@|$RUNTIME|g" -e "/^@HARDENING@\$/{
+r scripts/hardening.conf
+d
+}" "scripts/$unit.service.in" >"$PREFIX/etc/$unit.service"
+	chmod 0644 "$PREFIX/etc/$unit.service"
 done
+
+# The admin program's user: the only one that can read admin.env.
+if [ "$(id -u)" -eq 0 ] && ! id -u homebot-admin >/dev/null 2>&1; then
+	useradd --system --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin --gid www-data homebot-admin
+fi
+
 echo "installed under $PREFIX"
-echo "next: put DATABASE_URL and SECRET_KEY in /etc/homebot/homebot.env, and the"
-echo "same plus ADMIN_DATABASE_URL in /etc/homebot/admin.env, and the worker's in"
-echo "/etc/homebot/worker.env (DATABASE_URL as homebot_worker, SMTP_URL, MAIL_FROM,"
-echo "PUBLIC_URL; all three mode 0600, owner www-data), run"
-echo "DATABASE_URL=<owner url> $PREFIX/migrate up, then"
-echo "  cp $PREFIX/etc/homebot.service $PREFIX/etc/homebot-worker.service /etc/systemd/system/"
-echo "  systemctl enable --now homebot homebot-worker"
+cat <<EOT
+next:
+  1. the env files in $SYSCONFDIR (mode 0400, written under umask 077):
+       homebot.env  owner www-data       DATABASE_URL (role homebot_app), SECRET_KEY, ...
+       admin.env    owner homebot-admin  the same plus ADMIN_DATABASE_URL (role homebot_admin)
+       worker.env   owner www-data       DATABASE_URL (role homebot_worker), SMTP_URL,
+                                         MAIL_FROM, PUBLIC_URL, SECRET_KEY
+  2. DATABASE_URL=<owner url> $PREFIX/migrate up
+  3. cp $PREFIX/etc/homebot*.service /etc/systemd/system/
+     systemctl daemon-reload
+     systemctl enable --now homebot-admin homebot homebot-worker
+EOT

@@ -104,24 +104,18 @@ make_dir() {
 }
 
 # ensure_admin_user: the system user the admin program runs as (root
-# only), in the web group to reach the cluster's socket directory.
+# only), with the web group as its group, to reach the cluster's socket
+# directory and to give the web server its socket (as make install does).
 ensure_admin_user() {
 	[ "$(id -u)" -eq 0 ] || return 0
 	if ! id -u "$ADMIN_USER" >/dev/null 2>&1; then
-		useradd --system --user-group --no-create-home \
-		    --home-dir /nonexistent --shell /usr/sbin/nologin "$ADMIN_USER" ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin --gid "$WEB_GROUP" "$ADMIN_USER" ||
 		    die "cannot create the user $ADMIN_USER"
 	fi
 	id -nG "$ADMIN_USER" | tr ' ' '\n' | grep -qx "$WEB_GROUP" ||
 	    usermod -a -G "$WEB_GROUP" "$ADMIN_USER" ||
 	    die "cannot add $ADMIN_USER to the group $WEB_GROUP"
-}
-
-# The value of NAME in an env file, or empty.
-env_file_get() {
-	[ -f "$2" ] || return 0
-	sed -n "s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$1=//p" "$2" |
-	    tail -n 1 | sed "s/^[\"']\(.*\)[\"']\$/\1/"
 }
 
 pg_initdb() {
@@ -223,7 +217,7 @@ env_settings() {
 	done
 }
 
-# write_file PATH OWNER:GROUP MODE: stdin into PATH, born unreadable to
+# write_file PATH OWNER MODE: stdin into PATH, born unreadable to
 # others (umask 077) in the root-owned etc/, then handed to its reader.
 write_file() {
 	local tmp
@@ -236,13 +230,13 @@ write_file() {
 
 # The programs' env files in etc/: the user's settings file, then every
 # setting set in the environment (later lines win), then this stack's
-# database as homebot_app. homebot.env is readable by the web user only;
-# admin.env adds homebot_admin and is readable by the admin user only;
+# database as homebot_app. Each is 0400, its reader's: homebot.env the web
+# user's; admin.env, which adds homebot_admin, the admin user's;
 # worker.env connects as homebot_worker (WORKER_DATABASE_URL with an
 # external database).
 write_env() {
 	local dir=$1 src=$2 dburl=$3 smtp=${4:-} common admin_url worker_url
-	local reader=${WEB_USER}:${WEB_GROUP} admin_reader=${ADMIN_USER}:${ADMIN_USER}
+	local reader=$WEB_USER admin_reader=$ADMIN_USER
 	common=$(
 		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(ADMIN|WORKER)_DATABASE_URL=' "$src" || true; }
 		echo
@@ -257,19 +251,18 @@ write_env() {
 		admin_url=${ADMIN_DATABASE_URL:-$(env_file_get ADMIN_DATABASE_URL "$src")}
 		worker_url=${WORKER_DATABASE_URL:-$(env_file_get WORKER_DATABASE_URL "$src")}
 	fi
-	[ "$(id -u)" -eq 0 ] || { reader=$(id -un); admin_reader=$reader; }
-	printf '%s\n' "$common" | write_file "$dir/etc/homebot.env" "$reader" 0440
+	printf '%s\n' "$common" | write_file "$dir/etc/homebot.env" "$reader" 0400
 	{
 		printf '%s\n' "$common" | grep -v '^[[:space:]]*DATABASE_URL=' || true
 		[ -n "$worker_url" ] && echo "DATABASE_URL=$worker_url"
 		[ -n "$smtp" ] && echo "SMTP_URL=$smtp"
 		true
-	} | write_file "$dir/etc/worker.env" "$reader" 0440
+	} | write_file "$dir/etc/worker.env" "$reader" 0400
 	{
 		printf '%s\n' "$common"
 		[ -n "$admin_url" ] && echo "ADMIN_DATABASE_URL=$admin_url"
 		true
-	} | write_file "$dir/etc/admin.env" "$admin_reader" 0440
+	} | write_file "$dir/etc/admin.env" "$admin_reader" 0400
 }
 
 web_start() {

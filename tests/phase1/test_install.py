@@ -1,0 +1,296 @@
+"""make install into a fresh prefix, as production runs it: the installed
+systemd units pass `systemd-analyze verify` (and `security`), the installed
+migrate builds a new database, and the programs are started from the
+installed tree exactly as the units' ExecStart lines would run them — as
+the units' users, with their Environment=, RuntimeDirectory= and UMask= —
+and the service group of the end-to-end suite passes against them.
+
+systemd itself is not running here, so this module plays its part for
+those settings; the sandboxing settings (ProtectSystem=, ...) are checked
+by systemd-analyze only.
+"""
+import configparser
+import os
+import pwd
+import grp
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import (ROOT, STACK, TEST_SETTINGS, Stack, bearer, build_once, login,
+                      make_superadmin, new_email, new_password, report, reserve_port)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="installs system units' users")
+
+UNITS = ("homebot-admin", "homebot", "homebot-worker")
+# The end-to-end modules run against the installed service: the service
+# endpoints and the everyday API. (Tests that need the stack's database or
+# files skip there; they run against the test stack.)
+SERVICE_GROUP = ("test_service.py", "test_conventions.py", "test_auth_login.py",
+                 "test_auth_me.py", "test_auth_refresh.py", "test_api_keys.py",
+                 "test_organizations.py")
+
+
+def read_unit(path):
+    """The [Service] section of a unit: name -> list of values."""
+    out = {}
+    section = None
+    for raw in Path(path).read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        if section == "Service":
+            k, _, v = line.partition("=")
+            out.setdefault(k, []).append(v)
+    return out
+
+
+def one(unit, key, default=None):
+    return unit.get(key, [default])[-1]
+
+
+class Installed:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.prefix = tmp / "opt" / "homebot"
+        self.sysconf = tmp / "etc-homebot"
+        self.runtime = "homebot-t" + uuid.uuid4().hex[:8]
+        self.procs = []
+        self.run_dirs = []
+        self.db = tmp / "db"
+        self.port = None
+
+    def owner_url(self, dbname):
+        return f"host={self.db}/pg user=postgres dbname={dbname}"
+
+    def url(self, role):
+        return f"host={self.db}/pg user={role} dbname=homebot_installed"
+
+    def unit(self, name):
+        return read_unit(self.prefix / "etc" / f"{name}.service")
+
+    def start_unit(self, name, env_override=None):
+        """Runs a unit's ExecStart as systemd would (the parts that matter
+        here): User=/Group= with the user's groups, Environment=,
+        RuntimeDirectory= (owned by the unit's user, RuntimeDirectoryMode=),
+        UMask=, no new privileges."""
+        u = self.unit(name)
+        user, group = one(u, "User"), one(u, "Group")
+        for rd in u.get("RuntimeDirectory", []):
+            path = Path("/run") / rd
+            path.mkdir(mode=0o700)
+            os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+            os.chmod(path, int(one(u, "RuntimeDirectoryMode", "0755"), 8))
+            self.run_dirs.append(path)
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+        for e in u.get("Environment", []):
+            k, _, v = e.partition("=")
+            env[k] = v
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                env[k] = os.environ[k]
+        env.update(env_override or {})
+        argv = ["setpriv", f"--reuid={user}", f"--regid={group}", "--init-groups",
+                "--no-new-privs", "--", *shlex.split(one(u, "ExecStart"))]
+        umask = int(one(u, "UMask", "0022"), 8)
+        log = open(self.tmp / f"{name}.log", "ab")
+        p = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             preexec_fn=lambda: os.umask(umask), cwd="/")
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for d in self.run_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        subprocess.run([str(STACK), "stop", str(self.db)], capture_output=True)
+
+    def log(self, name):
+        p = self.tmp / f"{name}.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+def write_env(path, owner, lines):
+    old = os.umask(0o077)
+    try:
+        path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+    finally:
+        os.umask(old)
+    os.chown(path, pwd.getpwnam(owner).pw_uid, 0)
+    os.chmod(path, 0o400)
+
+
+@pytest.fixture(scope="module")
+def installed():
+    build_once()
+    tmp = Path(tempfile.mkdtemp(prefix="homebot-install-"))
+    os.chmod(tmp, 0o755)
+    inst = Installed(tmp)
+    try:
+        env = dict(os.environ)
+        r = subprocess.run(["make", "-s", "-C", str(ROOT), "install", f"PREFIX={inst.prefix}",
+                            f"SYSCONFDIR={inst.sysconf}", f"RUNTIME={inst.runtime}"],
+                           env=env, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        # A database: a cluster of the test stack's kind, and in it a new,
+        # empty database that the installed migrate builds.
+        inst.db.mkdir()
+        r = subprocess.run([str(STACK), "db", str(inst.db)], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        subprocess.run(["psql", "-X", "-q", inst.owner_url("postgres"), "-c",
+                        "CREATE DATABASE homebot_installed"], check=True)
+        yield inst
+    finally:
+        inst.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_install_lays_out_the_tree(installed):
+    p = installed.prefix
+    for f in ("cgi-bin/me", "cgi-bin/admin", "cgi-bin/health", "bin/homebot-worker",
+              "migrate", "etc/lighttpd.conf", "etc/apache.conf", "share/openapi.json",
+              "share/account/verify.html", "README.md"):
+        assert (p / f).exists(), f
+    for name in UNITS:
+        assert (p / "etc" / f"{name}.service").exists(), name
+    assert os.access(p / "cgi-bin" / "me", os.X_OK)
+    assert not any(p.rglob("*.d")), "dependency files installed"
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_units_pass_systemd_analyze_verify(installed, name):
+    unit = installed.prefix / "etc" / f"{name}.service"
+    r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "", r.stderr
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_units_are_sandboxed(installed, name):
+    u = installed.unit(name)
+    for key, want in (("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                      ("PrivateTmp", "yes"), ("ProtectHome", "yes"),
+                      ("CapabilityBoundingSet", "")):
+        assert one(u, key) == want, (key, u.get(key))
+    assert one(u, "User") not in (None, "root")
+    unit = installed.prefix / "etc" / f"{name}.service"
+    r = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit)],
+                       capture_output=True, text=True, timeout=120)
+    level = [ln for ln in r.stdout.splitlines() if "Overall exposure level" in ln]
+    assert level, r.stdout[-2000:] + r.stderr
+    exposure = float(level[-1].split(":")[-1].split()[0])
+    report(f"systemd-analyze security {name}: exposure {exposure} (0 safe .. 10 exposed)")
+    assert exposure <= 2.5, r.stdout[-3000:]
+
+
+def test_the_installed_migrate_builds_a_new_database(installed):
+    env = dict(os.environ, DATABASE_URL=installed.owner_url("homebot_installed"))
+    env.pop("HOMEBOT_SCHEMA_DIR", None)
+    r = subprocess.run([str(installed.prefix / "migrate"), "up"], env=env,
+                       capture_output=True, text=True, timeout=300, cwd="/")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([str(installed.prefix / "migrate"), "verify"], env=env,
+                       capture_output=True, text=True, timeout=300, cwd="/")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def served(installed):
+    """The three units started from the installed tree."""
+    inst = installed
+    inst.sysconf.mkdir(mode=0o755)
+    secret = uuid.uuid4().hex + uuid.uuid4().hex
+    common = dict(TEST_SETTINGS, SECRET_KEY=secret, DATABASE_URL=inst.url("homebot_app"))
+    write_env(inst.sysconf / "homebot.env", "www-data", common)
+    write_env(inst.sysconf / "admin.env", "homebot-admin",
+              dict(common, ADMIN_DATABASE_URL=inst.url("homebot_admin")))
+    write_env(inst.sysconf / "worker.env", "www-data",
+              dict(common, DATABASE_URL=inst.url("homebot_worker")))
+    # The database as the test before this one left it (migrated).
+    env = dict(os.environ, DATABASE_URL=inst.owner_url("homebot_installed"))
+    subprocess.run([str(inst.prefix / "migrate"), "up"], env=env, check=True,
+                   capture_output=True, cwd="/")
+    held = reserve_port()
+    inst.port = held.getsockname()[1]
+    inst.start_unit("homebot-admin")
+    sock = Path("/run") / f"{inst.runtime}-admin" / "admin.sock"
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.1)
+    assert sock.exists(), inst.log("homebot-admin")
+    held.close()
+    web = inst.start_unit("homebot", {"HOMEBOT_PORT": str(inst.port)})
+    inst.start_unit("homebot-worker")
+    stack = Stack(f"http://127.0.0.1:{inst.port}")
+    for _ in range(300):
+        try:
+            if stack.get("/health").status == 200:
+                break
+        except OSError:
+            pass
+        assert web.poll() is None, inst.log("homebot")
+        time.sleep(0.1)
+    stack.dir = str(inst.tmp)
+    stack.env = {"HOMEBOT_WEB": "lighttpd", "OWNER_URL": inst.owner_url("homebot_installed")}
+    return stack
+
+
+def test_programs_run_as_the_units_users(installed, served):
+    assert served.get("/api/v1/auth/me").status == 401
+    assert served.get("/api/v1/admin/users").status == 401
+    def uids(program):
+        out = subprocess.run(["pgrep", "-f", f"{installed.prefix}/cgi-bin/{program}$"],
+                             capture_output=True, text=True).stdout.split()
+        return {Path(f"/proc/{p}").stat().st_uid for p in out}
+    assert uids("me") == {pwd.getpwnam("www-data").pw_uid}
+    assert uids("admin") == {pwd.getpwnam("homebot-admin").pw_uid}
+    sock = Path("/run") / f"{installed.runtime}-admin" / "admin.sock"
+    assert sock.stat().st_mode & 0o777 == 0o660
+    assert sock.stat().st_gid == grp.getgrnam("www-data").gr_gid
+
+
+def test_accounts_work_on_the_installed_service(served):
+    email, password = new_email(), new_password()
+    r = served.post("/api/v1/auth/register", {"email": email, "password": password,
+                                              "organization_name": "Installed"})
+    assert r.status == 201, r
+    r = login(served, email, password)
+    assert r.status == 200, r
+    r = served.get("/api/v1/auth/me", headers=bearer(r.json()["access_token"]))
+    assert r.status == 200 and r.json()["email"] == email, r
+    admin = make_superadmin(served)
+    r = served.get("/api/v1/admin/organizations", headers=admin.auth)
+    assert r.status == 200, r
+    assert any(o["name"] == "Installed" for o in r.json()["data"]), r
+
+
+def test_the_service_group_passes_against_the_installed_tree(served):
+    env = dict(os.environ, HOMEBOT_URL=served.url, HOMEBOT_WEB="lighttpd")
+    r = subprocess.run([sys.executable, "-m", "pytest",
+                        *(str(ROOT / "tests/phase1" / f) for f in SERVICE_GROUP),
+                        "-q", "-p", "no:cacheprovider"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr
+    report(f"service group against the installed tree (lighttpd): {summary}")
+    assert r.returncode == 0, r.stdout[-4000:]
+    assert " passed" in summary and "failed" not in summary, summary
