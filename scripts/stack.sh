@@ -118,6 +118,13 @@ ensure_admin_user() {
 	    die "cannot add $ADMIN_USER to the group $WEB_GROUP"
 }
 
+# The value of NAME in an env file, or empty.
+env_file_get() {
+	[ -f "$2" ] || return 0
+	sed -n "s/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}$1=//p" "$2" |
+	    tail -n 1 | sed "s/^[\"']\(.*\)[\"']\$/\1/"
+}
+
 pg_initdb() {
 	local dir=$1 throwaway=$2
 	[ -f "$dir/pg/data/PG_VERSION" ] && return 0

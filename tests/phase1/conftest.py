@@ -274,8 +274,13 @@ def start_stack(settings, environ=None):
 
     atexit.register(stop)
     try:
-        subprocess.run([str(STACK), "start", d], env=env, check=True)
-    except subprocess.CalledProcessError:
+        r = subprocess.run([str(STACK), "start", d], env=env, check=True,
+                           stderr=subprocess.PIPE, text=True)
+        # A shell error the script lived through (a function it lost, a
+        # bad expansion) is a failure too.
+        assert not re.search(r"command not found|: line \d+: ", r.stderr), r.stderr
+    except subprocess.CalledProcessError as e:
+        print(e.stderr)
         log = Path(d, "log", "web.log")
         print(log.read_text() if log.exists() else "(no web log)")
         stop()
