@@ -7,7 +7,7 @@ PREFIX=$2
 cd "$(dirname "$0")/.."
 
 install -d "$PREFIX/cgi-bin" "$PREFIX/bin" "$PREFIX/share" "$PREFIX/share/account" \
-    "$PREFIX/schema" "$PREFIX/etc"
+    "$PREFIX/share/errors" "$PREFIX/schema" "$PREFIX/etc"
 for p in "$BUILD"/cgi-bin/*; do
 	case "$p" in *.d) continue ;; esac
 	install -m 0755 "$p" "$PREFIX/cgi-bin/"
@@ -17,6 +17,8 @@ for f in "$BUILD"/share/*; do
 	if [ -f "$f" ]; then install -m 0644 "$f" "$PREFIX/share/"; fi
 done
 install -m 0644 "$BUILD"/share/account/* "$PREFIX/share/account/"
+# The web servers' own error documents (lighttpd.conf, apache.conf).
+install -m 0644 "$BUILD"/share/errors/* "$PREFIX/share/errors/"
 install -m 0644 schema/*.sql "$PREFIX/schema/"
 install -m 0755 migrate "$PREFIX/migrate"
 install -m 0644 lighttpd.conf apache.conf "$PREFIX/etc/"
