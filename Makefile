@@ -51,6 +51,9 @@ SHARE		:= $(BUILD)/share/openapi.json $(BUILD)/share/swagger-init.js \
 		   $(addprefix $(BUILD)/share/,swagger-ui.css swagger-ui-bundle.js \
 		   swagger-ui-standalone-preset.js favicon-32x32.png)
 ACCOUNT		:= $(patsubst web/%,$(BUILD)/share/%,$(wildcard web/account/*))
+# The web servers' own error documents, all written at once by
+# homebot-errdocs from the table in lib/http.c.
+ERRDOCS		:= $(BUILD)/share/errors/400.html
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin \
 		backup restore
@@ -60,7 +63,7 @@ ACCOUNT		:= $(patsubst web/%,$(BUILD)/share/%,$(wildcard web/account/*))
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT)
+build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT) $(ERRDOCS)
 
 deps:
 	@scripts/deps.sh
@@ -101,6 +104,12 @@ $(BUILD)/share/swagger-init.js: docs/swagger-init.js
 $(BUILD)/share/account/%: web/account/%
 	@mkdir -p $(@D)
 	@cp $< $@
+
+$(ERRDOCS): $(BUILD)/bin/homebot-errdocs
+	@rm -rf $(@D)
+	@mkdir -p $(@D)
+	@echo "GEN $(@D)"
+	@$< $(@D)
 
 $(BUILD)/share/%: $(SWAGGER)/%
 	@mkdir -p $(@D)

@@ -73,9 +73,12 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 
 	db_clear_error(app->db);
 	if (http_request_init(&r, arena, fr->envp, &io, &app->cfg,
-	    &err) == -1)
-		http_error(&r, &err);
-	else
+	    &err) == -1) {
+		/* r.err is the cause the log line gives for a 5xx. */
+		r.err = err;
+		memset(&err, 0, sizeof(err));
+		http_error(&r, &r.err);
+	} else
 		http_dispatch(&r, app->routes, app->nroutes, app);
 	/* No transaction outlives its request, whatever the handler did. */
 	db_tx_rollback(app->db);

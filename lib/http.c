@@ -297,12 +297,80 @@ parse_uri(struct hb_request *r, const char *uri, struct hb_error *err)
 	return 0;
 }
 
+/*
+ * What a web server answers itself, before or instead of a program: the
+ * code and message of its envelope, by status.
+ */
+static const struct {
+	int		 status;
+	const char	*code;
+	const char	*message;
+} server_errors[] = {
+	{ 400, "malformed_request", "The request is malformed." },
+	{ 403, "forbidden", "Access to this resource is forbidden." },
+	{ 404, "not_found", "No such resource." },
+	{ 405, "method_not_allowed", "This method is not allowed here." },
+	{ 408, "request_timeout", "The request did not arrive in time." },
+	{ 411, "length_required",
+	    "A request with a body must send Content-Length." },
+	{ 413, "payload_too_large",
+	    "The body is larger than the server accepts." },
+	{ 414, "uri_too_long", "The request URI is too long." },
+	{ 416, "range_not_satisfiable",
+	    "The requested range cannot be served." },
+	{ 417, "expectation_failed", "The Expect header cannot be met." },
+	{ 431, "headers_too_large", "The request headers are too large." },
+	{ 500, "internal_error", "The request could not be completed." },
+	{ 501, "not_implemented",
+	    "This method or transfer coding is not supported." },
+	{ 502, "bad_gateway", "The service behind the web server failed." },
+	{ 503, "service_unavailable",
+	    "The service is unavailable; try again shortly." },
+	{ 504, "gateway_timeout", "The service did not answer in time." },
+	{ 505, "http_version_not_supported",
+	    "This HTTP version is not supported." },
+};
+
+#define NSERVER_ERRORS	(sizeof(server_errors) / sizeof(server_errors[0]))
+
+int
+http_server_status(size_t i)
+{
+	return i < NSERVER_ERRORS ? server_errors[i].status : 0;
+}
+
+int
+http_server_error(int status, struct hb_error *err)
+{
+	for (size_t i = 0; i < NSERVER_ERRORS; i++)
+		if (server_errors[i].status == status)
+			return hb_fail(err, status, server_errors[i].code, "%s",
+			    server_errors[i].message);
+	if (status >= 400 && status < 500)
+		return hb_fail(err, status, "request_refused",
+		    "The web server refused the request.");
+	return hb_fail(err, status >= 500 && status <= 599 ? status : 500,
+	    "internal_error", "The request could not be completed.");
+}
+
+/* REDIRECT_STATUS as an error status, or 0 when it is none. */
+static int
+redirect_status(const char *s)
+{
+	if (s == NULL || strlen(s) != 3 || !isdigit((unsigned char)s[0]) ||
+	    !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]))
+		return 0;
+	return atoi(s) >= 400 && atoi(s) <= 599 ? atoi(s) : 0;
+}
+
 int
 http_request_init(struct hb_request *r, struct hb_arena *arena, char **envp,
     const struct hb_io *io, const struct hb_config *cfg,
     struct hb_error *err)
 {
 	const char *rid, *uri;
+	struct hb_error ignored = {0};
+	int refused;
 
 	memset(r, 0, sizeof(*r));
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
@@ -329,6 +397,20 @@ http_request_init(struct hb_request *r, struct hb_arena *arena, char **envp,
 	uri = env_get(envp, "REQUEST_URI");
 	if (uri == NULL)
 		uri = env_get(envp, "SCRIPT_NAME");
+	/*
+	 * A request the web server refused itself, or could not hand to its
+	 * program, comes here through the server's error handler (lighttpd's
+	 * server.error-handler) with the status in REDIRECT_STATUS: it gets
+	 * the envelope of that status, whatever the request was. Its path,
+	 * when it has one, is for the log line.
+	 */
+	refused = redirect_status(env_get(envp, "REDIRECT_STATUS"));
+	if (refused != 0) {
+		if (uri != NULL && parse_uri(r, uri, &ignored) == -1)
+			r->path = "/";
+		hb_error_clear(&ignored);
+		return http_server_error(refused, err);
+	}
 	if (uri == NULL)
 		return hb_fail(err, 400, "malformed_request",
 		    "The request has no path.");
@@ -673,10 +755,30 @@ http_json(struct hb_request *r, int status, struct json_object *obj)
 	return rc;
 }
 
+struct json_object *
+http_error_envelope(const struct hb_error *err, const char *request_id)
+{
+	struct json_object *body, *e;
+
+	e = json_object_new_object();
+	json_object_object_add(e, "code", json_object_new_string(
+	    err->code[0] != '\0' ? err->code : "internal_error"));
+	json_object_object_add(e, "message", json_object_new_string(
+	    err->message[0] != '\0' ? err->message : "Something went wrong."));
+	if (request_id != NULL)
+		json_object_object_add(e, "request_id",
+		    json_object_new_string(request_id));
+	if (err->status == 422 && err->details != NULL)
+		json_object_object_add(e, "details",
+		    json_object_get(err->details));
+	body = json_object_new_object();
+	json_object_object_add(body, "error", e);
+	return body;
+}
+
 int
 http_error(struct hb_request *r, const struct hb_error *err)
 {
-	struct json_object *body, *e;
 	char num[16];
 	int status = err->status >= 400 && err->status <= 599 ?
 	    err->status : 500;
@@ -689,19 +791,7 @@ http_error(struct hb_request *r, const struct hb_error *err)
 		http_add_header(r, "WWW-Authenticate", "Bearer");
 	if (status == 405 && r->allow[0] != '\0')
 		http_add_header(r, "Allow", r->allow);
-	e = json_object_new_object();
-	json_object_object_add(e, "code", json_object_new_string(
-	    err->code[0] != '\0' ? err->code : "internal_error"));
-	json_object_object_add(e, "message", json_object_new_string(
-	    err->message[0] != '\0' ? err->message : "Something went wrong."));
-	json_object_object_add(e, "request_id",
-	    json_object_new_string(r->request_id));
-	if (status == 422 && err->details != NULL)
-		json_object_object_add(e, "details",
-		    json_object_get(err->details));
-	body = json_object_new_object();
-	json_object_object_add(body, "error", e);
-	return http_json(r, status, body);
+	return http_json(r, status, http_error_envelope(err, r->request_id));
 }
 
 int

@@ -107,8 +107,9 @@ struct hb_request {
 
 /*
  * Reads method, path, query, request ID, peer and client address from
- * the FastCGI parameters. Returns 0, or -1 with err set to a 400 to
- * answer with.
+ * the FastCGI parameters. Returns 0, or -1 with err set to the error to
+ * answer with: a 400, or the web server's own error when its error handler
+ * sent the request (REDIRECT_STATUS 400-599; see http_server_error).
  */
 int	 http_request_init(struct hb_request *r, struct hb_arena *arena,
 	    char **envp, const struct hb_io *io, const struct hb_config *cfg,
@@ -153,6 +154,25 @@ int	 http_send(struct hb_request *r, int status, const char *ctype,
 int	 http_json(struct hb_request *r, int status, struct json_object *obj);
 /* Writes the error envelope; returns the status. */
 int	 http_error(struct hb_request *r, const struct hb_error *err);
+/*
+ * The error envelope {"error": {"code", "message", "request_id"}} of err,
+ * as a new object; without request_id when it is NULL (a static error
+ * document, which no request ID can be written into).
+ */
+struct json_object *http_error_envelope(const struct hb_error *err,
+	    const char *request_id);
+/*
+ * The error a web server's own answer carries: the code and message for
+ * a status it chose itself (a request it would not pass on, a program it
+ * could not reach). Sets *err; returns -1.
+ */
+int	 http_server_error(int status, struct hb_error *err);
+/*
+ * The i-th status http_server_error knows by name, or 0 past the last:
+ * the statuses the web servers answer themselves, each of which gets a
+ * static error document.
+ */
+int	 http_server_status(size_t i);
 int	 http_no_content(struct hb_request *r);
 /* Sends {"data": data, "next_cursor": cursor or null}; releases data. */
 int	 http_send_page(struct hb_request *r, struct json_object *data,

@@ -354,6 +354,65 @@ def assert_error(resp, status, code):
     return err
 
 
+def assert_server_error(stack, resp, status, code):
+    """The envelope of an answer the web server gave itself (a request it
+    refused, a program it could not reach), never its HTML page: JSON with
+    the security headers. Behind lighttpd a program wrote it and it has a
+    request_id; Apache's static documents have none."""
+    assert resp is not None, "no answer at all"
+    assert resp.status == status, resp
+    assert resp.header("Content-Type") == "application/json", resp.headers
+    body = resp.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert err["code"] == code, body
+    assert isinstance(err["message"], str) and err["message"], body
+    assert set(err) <= {"code", "message", "request_id"}, body
+    if stack.env.get("HOMEBOT_WEB", "lighttpd") == "lighttpd":
+        assert "request_id" in err, body
+    if "request_id" in err:
+        assert err["request_id"] == resp.header("X-Request-ID"), (body, resp.headers)
+    else:
+        assert resp.header("X-Request-ID") is None, resp.headers
+    for name, value in SERVER_ERROR_HEADERS.items():
+        assert resp.header(name) == value, (name, resp.headers)
+    return err
+
+
+# What every answer carries, the web server's own errors included.
+SERVER_ERROR_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
+def parse_response(raw):
+    """Raw HTTP/1.x response bytes as a Response, or None when empty."""
+    if not raw:
+        return None
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert re.match(r"HTTP/1\.[01] \d{3} ", lines[0]), raw[:300]
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    resp = Response(int(lines[0].split(" ")[1]), headers, body)
+    if (resp.header("Transfer-Encoding") or "").lower() == "chunked":
+        resp.body = b""
+        while True:
+            size, _, body = body.partition(b"\r\n")
+            n = int(size.split(b";")[0], 16)
+            if n == 0:
+                break
+            resp.body += body[:n]
+            body = body[n + 2:]
+    return resp
+
+
 def assert_invalid(resp, *fields):
     """422 validation_failed whose details name each of these fields."""
     err = assert_error(resp, 422, "validation_failed")

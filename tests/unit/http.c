@@ -618,6 +618,93 @@ test_errors(void)
 	fake_response_free(&resp);
 }
 
+/*
+ * A web server's own errors reach a program through its error handler,
+ * with REDIRECT_STATUS: whatever the request, the answer is the envelope
+ * of that status, and no handler runs.
+ */
+static void
+test_server_errors(void)
+{
+	static const struct {
+		const char *status, *code;
+	} named[] = {
+		{ "400", "malformed_request" }, { "411", "length_required" },
+		{ "413", "payload_too_large" }, { "414", "uri_too_long" },
+		{ "431", "headers_too_large" }, { "501", "not_implemented" },
+		{ "503", "service_unavailable" },
+		{ "505", "http_version_not_supported" },
+		{ "418", "request_refused" }, { "599", "internal_error" },
+	};
+	static const char *const not_errors[] = {
+		"REDIRECT_STATUS=200", "REDIRECT_STATUS=4000",
+		"REDIRECT_STATUS=40", "REDIRECT_STATUS=abc",
+		"REDIRECT_STATUS=", "REDIRECT_STATUS=399",
+	};
+	struct fake_response resp;
+	struct hb_error err = {0};
+	struct json_object *body, *e;
+	char env[64], what[96];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		snprintf(env, sizeof(env), "REDIRECT_STATUS=%s", named[i].status);
+		snprintf(what, sizeof(what), "server's %s", named[i].status);
+		req(&resp, "GET", "/api/v1/things", env, NULL);
+		is_error(&resp, atoi(named[i].status), named[i].code, what);
+		is_int(seen.calls, 0, "%s: no handler ran", what);
+		fake_response_free(&resp);
+	}
+
+	req(&resp, "GET", "/api/v1/things", "REDIRECT_STATUS=503", NULL);
+	ok(fake_header(&resp, "Retry-After") != NULL &&
+	    atoi(fake_header(&resp, "Retry-After")) > 0,
+	    "server's 503: Retry-After is a positive number of seconds");
+	fake_response_free(&resp);
+
+	req(&resp, "GET", "", "REDIRECT_STATUS=400", "HTTP_X_REQUEST_ID=srv-1");
+	is_error(&resp, 400, "malformed_request",
+	    "server's 400 of a request without a path");
+	is_str(fake_header(&resp, "X-Request-ID"), "srv-1",
+	    "server's 400: the client's X-Request-ID is echoed");
+	fake_response_free(&resp);
+
+	{
+		struct call c = { .method = "POST", .uri = "/api/v1/things",
+		    .ctype = "text/plain", .body = "{not json" };
+
+		c.env[0] = "REDIRECT_STATUS=413";
+		call(&resp, &c);
+		is_error(&resp, 413, "payload_too_large",
+		    "server's 413: the body is never judged");
+		is_int(seen.calls, 0, "server's 413: no handler ran");
+		fake_response_free(&resp);
+	}
+
+	for (size_t i = 0; i < sizeof(not_errors) / sizeof(not_errors[0]); i++) {
+		req(&resp, "GET", "/api/v1/things", not_errors[i], NULL);
+		is_int(resp.status, 200, "%s: an ordinary request",
+		    not_errors[i]);
+		is_int(seen.calls, 1, "%s: the handler ran", not_errors[i]);
+		fake_response_free(&resp);
+	}
+
+	for (n = 0; http_server_status(n) != 0; n++)
+		;
+	ok(n >= 15, "%zu statuses have a name and a static document", n);
+	http_server_error(503, &err);
+	body = http_error_envelope(&err, NULL);
+	ok(json_object_object_get_ex(body, "error", &e) &&
+	    json_object_object_length(body) == 1 &&
+	    json_object_object_length(e) == 2 &&
+	    json_object_object_get_ex(e, "code", NULL) &&
+	    json_object_object_get_ex(e, "message", NULL),
+	    "a static document is {\"error\": {code, message}}: %s",
+	    json_object_to_json_string(body));
+	json_object_put(body);
+	hb_error_clear(&err);
+}
+
 /* Whether the comma-separated list has exactly the methods in want. */
 static bool
 allow_is(const char *allow, const char *want)
@@ -1386,6 +1473,7 @@ main(void)
 	test_query();
 	test_request_id();
 	test_errors();
+	test_server_errors();
 	test_methods();
 	test_cors();
 	test_hsts();
