@@ -31,7 +31,7 @@ install -m 0644 schema/*.sql "$PREFIX/schema/"
 install -m 0755 migrate "$PREFIX/migrate"
 install -m 0644 README.md "$PREFIX/README.md"
 install -m 0644 lighttpd.conf apache.conf "$PREFIX/etc/"
-for unit in homebot homebot-admin homebot-worker; do
+for unit in homebot homebot-apache homebot-admin homebot-worker; do
 	sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
 	    -e "s|@RUNTIME@|$RUNTIME|g" -e "/^@HARDENING@\$/{
 r scripts/hardening.conf
@@ -58,4 +58,5 @@ next:
   3. cp $PREFIX/etc/homebot*.service /etc/systemd/system/
      systemctl daemon-reload
      systemctl enable --now homebot-admin homebot homebot-worker
+     (or homebot-apache instead of homebot: Apache instead of lighttpd)
 EOT

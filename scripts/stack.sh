@@ -294,7 +294,8 @@ web_start() {
 	apache)
 		conf="$ROOT/apache.conf"
 		make_dir "$dir/fcgid" 0700 "$WEB_USER:$WEB_GROUP"
-		apache2 -f "$conf" -DFOREGROUND >>"$dir/log/web.log" 2>&1 &
+		HOMEBOT_ERROR_LOG=/dev/stderr \
+		    apache2 -f "$conf" -DFOREGROUND >>"$dir/log/web.log" 2>&1 &
 		;;
 	*) die "HOMEBOT_WEB must be lighttpd or apache" ;;
 	esac
