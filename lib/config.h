@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 
+#include "cidr.h"
 #include "error.h"
 
 #define HB_SECRET_MIN	32
@@ -47,6 +48,8 @@ struct hb_config {
 	int	 invite_token_ttl;
 	int	 reset_token_ttl;
 	int	 mail_per_hour;		/* mails of a kind to one address */
+	char	 metrics_dir[256];	/* absolute; empty: nothing recorded */
+	struct hb_cidr_list metrics_allow;	/* who may read /metrics */
 };
 
 /*
