@@ -128,6 +128,9 @@ write_env() {
 		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(ADMIN|WORKER)_DATABASE_URL=' "$src" || true; }
 		echo
 		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
+		# Every process's counters; METRICS_DIR= in src records nothing.
+		grep -q '^[[:space:]]*METRICS_DIR=' "$src" 2>/dev/null ||
+		    echo "METRICS_DIR=$dir/run/metrics"
 		true
 	} >"$dir/run/homebot.env"
 	{
@@ -269,6 +272,9 @@ prepare_dirs() {
 	mkdir -p "$dir/log" "$dir/run" "$dir/asan"
 	chmod 0755 "$dir"
 	chown "$WEB_USER" "$dir/run"
+	mkdir -p "$dir/run/metrics"
+	chown "$WEB_USER" "$dir/run/metrics"
+	chmod 0700 "$dir/run/metrics"
 	chmod 1777 "$dir/asan"
 }
 
