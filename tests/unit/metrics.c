@@ -821,6 +821,35 @@ test_exact(void)
 	free(text);
 }
 
+/*
+ * What recording costs a request, for make bench (bench/metrics.sh reads
+ * the line): no assertion, since valgrind and sanitizers slow it down.
+ */
+static void
+test_cost(void)
+{
+	const char *dir = new_dir("cost");
+	struct hb_error err = {0};
+	struct timespec t0, t1, started = now();
+	const int n = 1000000;
+	double ns;
+
+	if (metrics_open(dir, &names, &err) == -1) {
+		skip("no slot to time");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++)
+		metrics_request(i % 3, i % 2 ? "GET" : "POST",
+		    i % 5 ? 200 : 404, &started);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_close();
+	ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 +
+	    (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+	diag("metrics_request: %.0f ns per request (%d calls)", ns, n);
+	ok(ns > 0, "a million requests recorded");
+}
+
 int
 main(void)
 {
@@ -836,6 +865,7 @@ main(void)
 	test_corrupt();
 	test_refusals();
 	test_exact();
+	test_cost();
 	rm_tree(base);
 	return done_testing();
 }
