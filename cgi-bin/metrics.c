@@ -13,6 +13,19 @@
 #include "metrics.h"
 #include "program.h"
 
+/*
+ * Before routing, so that a client outside METRICS_ALLOW gets the 404 of
+ * a path that does not exist whatever it sends (a POST would otherwise
+ * learn from a 405 that the path is there).
+ */
+static int
+admit(struct hb_request *r, struct hb_app *app)
+{
+	if (cidr_list_contains(&app->cfg.metrics_allow, r->remote_addr))
+		return 0;
+	return hb_fail(&r->err, 404, "not_found", "No such resource.");
+}
+
 static int
 handle_metrics(struct hb_request *r, struct hb_app *app)
 {
@@ -24,8 +37,6 @@ handle_metrics(struct hb_request *r, struct hb_app *app)
 	FILE *out;
 	int n, rc;
 
-	if (!cidr_list_contains(&app->cfg.metrics_allow, r->remote_addr))
-		return hb_fail(&r->err, 404, "not_found", "No such resource.");
 	/*
 	 * A database that does not answer costs the queue's figures only
 	 * (homebot_jobs_query_ok 0); the cause is in the request's log line.
@@ -53,4 +64,11 @@ static const struct hb_route routes[] = {
 	{ "GET", "/metrics", handle_metrics, 0 },
 };
 
-PROGRAM("homebot-metrics", routes)
+int
+main(void)
+{
+	struct hb_app app = { .name = "homebot-metrics", .routes = routes,
+	    .nroutes = sizeof(routes) / sizeof(routes[0]), .admit = admit };
+
+	return program_main(&app);
+}

@@ -102,6 +102,8 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 	if (http_request_init(&r, arena, fr->envp, &io, &app->cfg,
 	    &err) == -1)
 		http_error(&r, &err);
+	else if (app->admit != NULL && app->admit(&r, app) == -1)
+		http_error(&r, &r.err);
 	else
 		http_dispatch(&r, app->routes, app->nroutes, app);
 	/* No transaction outlives its request, whatever the handler did. */

@@ -194,6 +194,16 @@ def test_a_client_outside_metrics_allow_gets_404(closed_stack):
     assert closed_stack.get("/health").status == 200
 
 
+@pytest.mark.parametrize("method", ["POST", "DELETE", "OPTIONS"])
+def test_outside_metrics_allow_no_method_tells_that_metrics_exists(closed_stack, method):
+    unknown = closed_stack.request(method, "/no-such-path", body=b"x",
+                                   headers={"Content-Type": "text/plain"})
+    r = closed_stack.request(method, "/metrics", body=b"x",
+                             headers={"Content-Type": "text/plain"})
+    assert_error(unknown, 404, "not_found")
+    assert_error(r, 404, "not_found")
+
+
 def _get_json(url):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.load(r)
