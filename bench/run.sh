@@ -78,3 +78,4 @@ row "one me worker: after ~1,000 / ~$requests requests each" "${rss_first} KB / 
 row "database connections of homebot_app (all programs warm)" "$conns" "<= 40"
 
 bench/jobs.sh "$T"
+bench/metrics.sh "$T" "$URL"

@@ -7,6 +7,31 @@
 
 #include "app.h"
 #include "log.h"
+#include "metrics.h"
+
+/*
+ * Takes this process's metrics slot, naming the program's routes. Without
+ * one the program serves all the same, and says once why it records
+ * nothing.
+ */
+static void
+metrics_start(const struct hb_app *app)
+{
+	const char *pattern[HB_METRICS_NAMES_MAX];
+	struct hb_metrics_names names = { .program = app->name,
+	    .routes = pattern };
+	struct hb_error err = {0};
+	struct json_object *f;
+
+	for (size_t i = 0; i < app->nroutes && i < HB_METRICS_NAMES_MAX; i++)
+		pattern[names.nroutes++] = app->routes[i].pattern;
+	if (metrics_open(app->cfg.metrics_dir, &names, &err) == 0)
+		return;
+	f = json_object_new_object();
+	json_object_object_add(f, "program", json_object_new_string(app->name));
+	json_object_object_add(f, "error", json_object_new_string(err.message));
+	log_event(NULL, "warn", "this process records no metrics", f);
+}
 
 int
 app_init(struct hb_app *app, struct hb_error *err)
@@ -24,6 +49,8 @@ app_init(struct hb_app *app, struct hb_error *err)
 	    app->cfg.database_url, app->name);
 	if (app->db == NULL)
 		return hb_fail(err, 500, "config", "out of memory");
+	if (app->cfg.metrics_dir[0] != '\0')
+		metrics_start(app);
 	return 0;
 }
 
@@ -33,6 +60,7 @@ app_free(struct hb_app *app)
 	db_free(app->db);
 	app->db = NULL;
 	auth_jwt_keys_free(&app->keys);
+	metrics_close();
 }
 
 static int
@@ -78,10 +106,19 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 		r.err = err;
 		memset(&err, 0, sizeof(err));
 		http_error(&r, &r.err);
-	} else
+	} else if (app->admit != NULL && app->admit(&r, app) == -1)
+		http_error(&r, &r.err);
+	else
 		http_dispatch(&r, app->routes, app->nroutes, app);
 	/* No transaction outlives its request, whatever the handler did. */
 	db_tx_rollback(app->db);
+	/*
+	 * Counted before FCGX_Finish_r() sends the end of the answer, so a
+	 * client that has its answer finds it counted. The route is the
+	 * pattern of the table, never the path: the labels stay bounded.
+	 */
+	metrics_request(r.matched != NULL ? (int)(r.matched - app->routes) :
+	    -1, r.method, r.status, &r.started);
 	r.program = app->name;
 	note_fault(&r, app->db);
 	log_request(&r);

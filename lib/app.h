@@ -16,6 +16,11 @@ struct hb_app {
 	const struct hb_route	*routes;
 	size_t			 nroutes;
 	bool			 admin_db;	/* connect as ADMIN_DATABASE_URL */
+	/*
+	 * When set, judges every request before routing: -1 with r->err set
+	 * answers that error instead, whatever the method, path or body.
+	 */
+	int			(*admit)(struct hb_request *r, struct hb_app *app);
 	struct hb_config	 cfg;
 	struct hb_db		*db;	/* owned; connects on first use */
 	struct hb_jwt_keys	 keys;	/* owned */

@@ -265,6 +265,62 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	return 0;
 }
 
+/* METRICS_READ_DIRS: absolute paths, comma-separated, no control bytes. */
+static int
+read_dirs_check(const char *dirs, struct hb_error *err)
+{
+	const char *p = dirs;
+
+	for (const char *q = dirs; *q != '\0'; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f)
+			return hb_fail(err, 500, "config", "METRICS_READ_DIRS: "
+			    "must not contain control characters");
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+
+		if (len == 0 || *p != '/')
+			return hb_fail(err, 500, "config", "METRICS_READ_DIRS: "
+			    "expected absolute paths, comma-separated");
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * GET /metrics (api.md §6): who may read it, and where the processes keep
+ * their counters. Without METRICS_DIR nothing is recorded.
+ */
+static int
+config_fill_metrics(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	char allow[2048];
+
+	if (get_str(f, "METRICS_DIR", "", c->metrics_dir,
+	    sizeof(c->metrics_dir), err) == -1 ||
+	    get_str(f, "METRICS_READ_DIRS", "", c->metrics_read_dirs,
+	    sizeof(c->metrics_read_dirs), err) == -1 ||
+	    get_str(f, "METRICS_ALLOW", "127.0.0.1/32,::1/128", allow,
+	    sizeof(allow), err) == -1)
+		return -1;
+	for (const char *p = c->metrics_dir; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return hb_fail(err, 500, "config",
+			    "METRICS_DIR: must not contain control characters");
+	if (c->metrics_dir[0] != '\0' && c->metrics_dir[0] != '/')
+		return hb_fail(err, 500, "config",
+		    "METRICS_DIR: expected an absolute path");
+	if (read_dirs_check(c->metrics_read_dirs, err) == -1)
+		return -1;
+	if (cidr_list_parse(&c->metrics_allow, allow, err) == -1) {
+		snprintf(allow, sizeof(allow), "%s", err->message);
+		return hb_fail(err, 500, "config", "METRICS_ALLOW: %s", allow);
+	}
+	return 0;
+}
+
 /* Whether s has a control character or a blank: no URL here may. */
 static bool
 has_space_or_control(const char *s)
@@ -385,7 +441,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    get_str(f, "PUBLIC_URL", "http://127.0.0.1:3334", c->public_url,
 	    sizeof(c->public_url), err) == -1 ||
 	    check_mail(c, err) == -1 ||
-	    config_fill_jobs(c, f, err) == -1)
+	    config_fill_jobs(c, f, err) == -1 ||
+	    config_fill_metrics(c, f, err) == -1)
 		return -1;
 	return check_secret(c, err);
 }

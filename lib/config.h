@@ -51,6 +51,10 @@ struct hb_config {
 	int	 invite_token_ttl;
 	int	 reset_token_ttl;
 	int	 mail_per_hour;		/* mails of a kind to one address */
+	char	 metrics_dir[256];	/* absolute; empty: nothing recorded */
+	/* more directories /metrics reads, comma-separated: another user's */
+	char	 metrics_read_dirs[1024];
+	struct hb_cidr_list metrics_allow;	/* who may read /metrics */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include <poll.h>
 
 #include "db.h"
+#include "metrics.h"
 
 #define DB_MAX_PREPARED	64
 
@@ -23,6 +24,8 @@ struct hb_db {
 	char	 listen[64];	/* a channel LISTENed on every connection */
 	char	 last_error[512];
 	char	 sqlstate[6];
+	bool	 counted;	/* conn is in the metrics' open connections */
+	bool	 ever;		/* a connection was opened before */
 };
 
 /*
@@ -61,6 +64,8 @@ db_free(struct hb_db *db)
 		return;
 	if (db->conn != NULL)
 		PQfinish(db->conn);
+	if (db->counted)
+		metrics_db_connection(-1, false);
 	free(db->conninfo);
 	free(db->appname);
 	free(db);
@@ -117,6 +122,9 @@ drop_connection(struct hb_db *db)
 	PQfinish(db->conn);
 	db->conn = NULL;
 	db->nprepared = 0;
+	if (db->counted)
+		metrics_db_connection(-1, false);
+	db->counted = false;
 }
 
 /*
@@ -195,6 +203,8 @@ fail(struct hb_db *db, const PGresult *res, struct hb_error *err)
 {
 	note_error(db, res != NULL ? PQresultErrorMessage(res) :
 	    PQerrorMessage(db->conn), res);
+	if (db->sqlstate[0] != '\0')
+		metrics_db_error(db->sqlstate);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		drop_connection(db);
 		return unavailable(db, err);
@@ -283,8 +293,11 @@ db_connect(struct hb_db *db, struct hb_error *err)
 		    PQerrorMessage(db->conn) : "out of memory", NULL);
 		if (db->conn != NULL)
 			drop_connection(db);
+		metrics_db_connect_failure();
 		return unavailable(db, err);
 	}
+	metrics_db_connection(1, db->ever);
+	db->counted = db->ever = true;
 	return db->listen[0] != '\0' ? send_listen(db, err) : 0;
 }
 

@@ -398,6 +398,43 @@ job_purge(struct hb_db *db, int age, struct hb_error *err)
 	return count_rows(db, SQL_PURGE, 1, params, err);
 }
 
+/* Counts only, of every organization: schema/R__jobs.sql. */
+static const char SQL_COUNTS[] =
+    "SELECT kind, queued, running, dead, oldest_queued_seconds"
+    " FROM homebot.job_counts()";
+
+int
+job_counts(struct hb_db *db, struct hb_arena *a, struct hb_job_count **out,
+    struct hb_error *err)
+{
+	PGresult *res = db_exec(db, SQL_COUNTS, 0, NULL, err);
+	struct hb_job_count *c;
+	int n;
+
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	c = arena_alloc(a, (size_t)(n > 0 ? n : 1) * sizeof(*c));
+	for (int i = 0; c != NULL && i < n; i++) {
+		c[i] = (struct hb_job_count){
+			.kind = col(a, res, i, "kind"),
+			.queued = atoll(db_value(res, i, "queued")),
+			.running = atoll(db_value(res, i, "running")),
+			.dead = atoll(db_value(res, i, "dead")),
+			.oldest_queued = atof(db_value(res, i,
+			    "oldest_queued_seconds")),
+		};
+		if (c[i].kind == NULL)
+			c = NULL;
+	}
+	PQclear(res);
+	if (c == NULL)
+		return hb_fail(err, 503, "service_unavailable",
+		    "Out of memory.");
+	*out = c;
+	return n;
+}
+
 double
 job_backoff(int attempt, int base, int cap, double unit)
 {

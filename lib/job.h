@@ -122,6 +122,21 @@ int	job_reap(struct hb_db *db, struct hb_error *err);
 /* Deletes finished jobs older than age seconds: the count. */
 int	job_purge(struct hb_db *db, int age, struct hb_error *err);
 
+/* One kind's line of the queue's figures (GET /metrics). */
+struct hb_job_count {
+	const char	*kind;
+	long long	 queued;	/* waiting to run, retries included */
+	long long	 running;
+	long long	 dead;
+	double		 oldest_queued;	/* seconds the oldest runnable one waited */
+};
+/*
+ * The queue's figures per kind, in one statement, into an array in the
+ * arena: the count, or -1 with err set.
+ */
+int	job_counts(struct hb_db *db, struct hb_arena *a,
+	    struct hb_job_count **out, struct hb_error *err);
+
 /*
  * Seconds before attempt number attempt + 1, after attempt failed:
  * base * 2^(attempt - 1), at most cap, of which a random part (unit in

@@ -66,3 +66,31 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION homebot.job_release(uuid[], text) FROM PUBLIC, homebot_app, homebot_admin;
 GRANT EXECUTE ON FUNCTION homebot.job_release(uuid[], text) TO homebot_worker;
+
+-- job_counts: the queue at a glance, for GET /metrics: per kind, the jobs
+-- waiting to run (queued, and failed ones waiting for their retry),
+-- running and dead, and how long the oldest of those that may run now has
+-- waited past its run_at. Counts of every organization together and no
+-- row of any, so homebot_app (the metrics program) may call it. The
+-- pending and running jobs come by jobs_runnable_idx and jobs_lease_idx;
+-- dead jobs have no index of their own, so a scrape scans the table,
+-- which JOB_RETENTION keeps small.
+CREATE OR REPLACE FUNCTION homebot.job_counts()
+RETURNS TABLE (kind text, queued bigint, running bigint, dead bigint,
+               oldest_queued_seconds double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT j.kind,
+	       count(*) FILTER (WHERE j.status IN ('queued', 'failed')),
+	       count(*) FILTER (WHERE j.status = 'running'),
+	       count(*) FILTER (WHERE j.status = 'dead'),
+	       coalesce(extract(epoch FROM now() - min(j.run_at)
+	                FILTER (WHERE j.status IN ('queued', 'failed') AND j.run_at <= now())), 0)::double precision
+	  FROM homebot.jobs AS j
+	 WHERE j.status IN ('queued', 'failed', 'running', 'dead')
+	 GROUP BY j.kind
+	 ORDER BY j.kind
+$$;
+REVOKE ALL ON FUNCTION homebot.job_counts() FROM PUBLIC, homebot_app, homebot_admin;
+GRANT EXECUTE ON FUNCTION homebot.job_counts() TO homebot_app;

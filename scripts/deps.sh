@@ -11,7 +11,7 @@ libssl-dev libcurl4-openssl-dev postgresql-15 postgresql-15-pgtap libtap-parser-
 lighttpd apache2 libapache2-mod-fcgid python3-pytest python3-requests wrk curl jq
 openssl procps python3-aiosmtpd
 chromium chromium-driver python3-selenium
-cppcheck valgrind spawn-fcgi"
+cppcheck valgrind spawn-fcgi prometheus"
 
 missing=""
 for p in $PACKAGES; do
@@ -30,9 +30,9 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq $missing </dev/null
-	# The packaged services would hold ports 80 and 5432; Homebot starts
-	# its own servers on loopback.
-	for s in lighttpd apache2 postgresql; do
+	# The packaged services would hold ports 80, 5432 and 9090; Homebot
+	# starts its own servers on loopback (the tests their own Prometheus).
+	for s in lighttpd apache2 postgresql prometheus prometheus-node-exporter; do
 		service "$s" stop >/dev/null 2>&1 || true
 	done
 fi

@@ -10,6 +10,8 @@
 #   pg/     postgres, group www-data, 0750: the cluster and its socket
 #   run/    www-data: the FastCGI sockets lighttpd and mod_fcgid create
 #   admin/  homebot-admin, group www-data: the admin program's socket
+#   metrics/ www-data: every process's counters (METRICS_DIR)
+#   admin-metrics/  homebot-admin, group www-data: the admin program's
 #   app/    root, world-readable: the staged programs and assets
 # Root never writes, chmods or chowns inside a directory another user can
 # write to, and refuses a stack directory that is not its own.
@@ -66,7 +68,8 @@ PASSWORD_MIN_LENGTH LOGIN_MAX_ATTEMPTS LOGIN_WINDOW AUTH_RATE_PER_MINUTE
 REGISTRATION_OPEN WORKER_PROCS JOB_RETENTION JOB_LEASE JOB_BACKOFF_BASE
 JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP_TIMEOUT
 MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
-MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE"
+MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
+METRICS_ALLOW METRICS_READ_DIRS"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -249,6 +252,11 @@ write_env() {
 		echo
 		env_settings "ADMIN_DATABASE_URL"
 		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
+		# Every process's counters (METRICS_DIR= in src records nothing);
+		# /metrics reads the admin program's too.
+		grep -q '^[[:space:]]*METRICS_DIR=' "$src" 2>/dev/null ||
+		    printf 'METRICS_DIR=%s\nMETRICS_READ_DIRS=%s\n' \
+		    "$dir/metrics" "$dir/admin-metrics"
 		true
 	) || exit 1
 	if [ -n "$dburl" ]; then
@@ -268,6 +276,9 @@ write_env() {
 	{
 		printf '%s\n' "$common"
 		[ -n "$admin_url" ] && echo "ADMIN_DATABASE_URL=$admin_url"
+		# Its counters in a directory of its own user's.
+		grep -q '^[[:space:]]*METRICS_DIR=' "$src" 2>/dev/null ||
+		    echo "METRICS_DIR=$dir/admin-metrics"
 		true
 	} | write_file "$dir/etc/admin.env" "$admin_reader" 0400
 }
@@ -396,13 +407,17 @@ prepare_dirs() {
 	make_dir "$dir/log" 0755 "$me"
 	make_dir "$dir/run" 0755 "$WEB_USER:$WEB_GROUP"
 	make_dir "$dir/asan" 1777 "$me"
+	make_dir "$dir/metrics" 0700 "$WEB_USER:$WEB_GROUP"
 	if [ "$me" -eq 0 ]; then
 		make_dir "$dir/pg" 0750 "$PG_USER:$WEB_GROUP"
 		# setgid: the socket spawn-fcgi makes there is group www-data.
 		make_dir "$dir/admin" 2750 "$ADMIN_USER:$WEB_GROUP"
+		# The admin program's counters, which /metrics (www-data) reads.
+		make_dir "$dir/admin-metrics" 2750 "$ADMIN_USER:$WEB_GROUP"
 	else
 		make_dir "$dir/pg" 0700 "$me"
 		make_dir "$dir/admin" 0700 "$me"
+		make_dir "$dir/admin-metrics" 0700 "$me"
 	fi
 }
 

@@ -23,6 +23,7 @@
 #include "job.h"
 #include "log.h"
 #include "mail.h"
+#include "metrics.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
 #define BATCH_MAX	100	/* JOB_BATCH's upper bound */
@@ -226,13 +227,22 @@ static const struct job_kind kinds[] = {
 	{ "auth.password_forgot", run_password_forgot },
 };
 
+#define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
+
 static const struct job_kind *
 kind_find(const char *kind)
 {
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (size_t i = 0; i < NKINDS; i++)
 		if (strcmp(kinds[i].kind, kind) == 0)
 			return &kinds[i];
 	return NULL;
+}
+
+/* The number of a kind in kinds[] for its metrics; -1: unknown. */
+static int
+kind_number(const struct job_kind *k)
+{
+	return k != NULL ? (int)(k - kinds) : -1;
 }
 
 static double
@@ -344,6 +354,7 @@ run_job(struct worker *w, const struct hb_job *job)
 	db_tx_rollback(w->db);
 	if (rc == 0) {
 		id_list_add(w->done, sizeof(w->done), job->id);
+		metrics_job(kind_number(k), HB_METRICS_SUCCEEDED, &t0);
 		log_job(w, job, "succeeded", ms_since(&t0), NULL);
 		return;
 	}
@@ -354,6 +365,8 @@ run_job(struct worker *w, const struct hb_job *job)
 	    &dead, &err) == -1)
 		snprintf(error + strlen(error), sizeof(error) - strlen(error),
 		    " (and its failure was not recorded: %s)", err.message);
+	metrics_job(kind_number(k), dead ? HB_METRICS_DEAD :
+	    HB_METRICS_FAILED, &t0);
 	log_job(w, job, dead ? "dead" : "failed", ms_since(&t0), error);
 	hb_error_clear(&err);
 }
@@ -460,6 +473,28 @@ work_once(struct worker *w)
 	hb_error_clear(&err);
 }
 
+/*
+ * Each worker process takes a metrics slot of its own after the fork
+ * (a slot's lock would otherwise be shared with the parent), naming the
+ * kinds it knows; a kind it does not know is counted as "other".
+ */
+static void
+metrics_start(const struct hb_config *cfg)
+{
+	const char *names[NKINDS];
+	struct hb_metrics_names mn = { .program = "homebot-worker",
+	    .kinds = names, .nkinds = NKINDS };
+	struct hb_error err = {0};
+
+	if (cfg->metrics_dir[0] == '\0')
+		return;
+	for (size_t i = 0; i < NKINDS; i++)
+		names[i] = kinds[i].kind;
+	if (metrics_open(cfg->metrics_dir, &mn, &err) == -1)
+		log_event(NULL, "warn", "this process records no metrics",
+		    error_fields(NULL, &err));
+}
+
 static int
 worker_main(const struct hb_config *cfg, int index)
 {
@@ -470,6 +505,7 @@ worker_main(const struct hb_config *cfg, int index)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(w.owner, sizeof(w.owner), "%.63s:%d:%d", host, (int)getpid(),
 	    index);
+	metrics_start(cfg);
 	w.db = db_new(cfg->database_url, "homebot-worker");
 	if (w.db == NULL)
 		return 1;
@@ -487,6 +523,7 @@ worker_main(const struct hb_config *cfg, int index)
 	stop_cleanly(&w);
 	arena_free(&w.arena);
 	db_free(w.db);
+	metrics_close();
 	return 0;
 }
 

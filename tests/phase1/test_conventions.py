@@ -19,7 +19,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-PATHS = ["/health", "/ready", "/openapi.json", "/no/such/path"]
+PATHS = ["/health", "/ready", "/openapi.json", "/metrics", "/no/such/path"]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -31,7 +31,7 @@ def test_security_headers_on_every_response(stack, path):
     assert r.header("Strict-Transport-Security") is None  # HOMEBOT_HSTS is off
 
 
-@pytest.mark.parametrize("path", ["/health", "/ready", "/api/v1/nothing-here"])
+@pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", "/api/v1/nothing-here"])
 def test_no_store_on_dynamic_responses(stack, path):
     assert stack.get(path).header("Cache-Control") == "no-store"
 

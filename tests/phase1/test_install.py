@@ -94,6 +94,12 @@ class Installed:
             os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
             os.chmod(path, int(one(u, "RuntimeDirectoryMode", "0755"), 8))
             self.run_dirs.insert(0, path)
+        for sd in " ".join(u.get("StateDirectory", [])).split():
+            path = Path("/var/lib") / sd
+            path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            path.mkdir(mode=0o700, exist_ok=True)
+            os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
+            os.chmod(path, int(one(u, "StateDirectoryMode", "0755"), 8))
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
         for e in u.get("Environment", []):
             k, _, v = e.partition("=")
@@ -122,6 +128,7 @@ class Installed:
                     p.wait()
         for d in self.run_dirs:
             shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(Path("/var/lib") / self.runtime, ignore_errors=True)
         subprocess.run([str(STACK), "stop", str(self.db)], capture_output=True)
 
     def log(self, name):
@@ -221,10 +228,13 @@ def served(installed):
     inst = installed
     inst.sysconf.mkdir(mode=0o755)
     secret = uuid.uuid4().hex + uuid.uuid4().hex
-    common = dict(TEST_SETTINGS, SECRET_KEY=secret, DATABASE_URL=inst.url("homebot_app"))
+    state = Path("/var/lib") / inst.runtime
+    common = dict(TEST_SETTINGS, SECRET_KEY=secret, DATABASE_URL=inst.url("homebot_app"),
+                  METRICS_DIR=state / "metrics", METRICS_READ_DIRS=state / "admin-metrics")
     write_env(inst.sysconf / "homebot.env", "www-data", common)
     write_env(inst.sysconf / "admin.env", "homebot-admin",
-              dict(common, ADMIN_DATABASE_URL=inst.url("homebot_admin")))
+              dict(common, ADMIN_DATABASE_URL=inst.url("homebot_admin"),
+                   METRICS_DIR=state / "admin-metrics"))
     write_env(inst.sysconf / "worker.env", "www-data",
               dict(common, DATABASE_URL=inst.url("homebot_worker")))
     # The database as the test before this one left it (migrated).
@@ -270,6 +280,22 @@ def test_programs_run_as_the_units_users(installed, served):
     sock = Path("/run") / f"{installed.runtime}-admin" / "admin.sock"
     assert sock.stat().st_mode & 0o777 == 0o660
     assert sock.stat().st_gid == grp.getgrnam("www-data").gr_gid
+
+
+def test_metrics_count_every_unit_of_the_installed_service(served):
+    # The admin program writes its counters as its own user into its own
+    # state directory; /metrics (www-data) sums them with the rest.
+    def count(text, program):
+        return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+                   if ln.startswith(f'http_requests_total{{program="{program}"'))
+    before = served.get("/metrics")
+    assert before.status == 200, before
+    for _ in range(3):
+        assert served.get("/api/v1/admin/users").status == 401
+        assert served.get("/api/v1/auth/me").status == 401
+    after = served.get("/metrics").body.decode()
+    assert count(after, "homebot-admin") - count(before.body.decode(), "homebot-admin") == 3
+    assert count(after, "homebot-me") - count(before.body.decode(), "homebot-me") == 3
 
 
 def test_accounts_work_on_the_installed_service(served):

@@ -8,8 +8,10 @@
 -- 2. Tenant isolation: a job of organization A is invisible and
 --    unwritable in B's context, and a platform job in any request's.
 -- 3. A request that rolls back leaves no job.
+-- 4. job_counts, the queue's figures for GET /metrics: per kind, counts
+--    only, of every organization, for homebot_app alone.
 BEGIN;
-SELECT plan(23);
+SELECT plan(29);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -158,6 +160,42 @@ ROLLBACK TO SAVEPOINT request;
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE kind = 'pgtap.19.rolled_back'), 0,
 	'a rolled-back enqueue leaves no job');
+
+-- job_counts: queued (and failed, waiting for a retry), running and dead per
+-- kind; succeeded and cancelled jobs are not counted; the age is that of the
+-- oldest job that may run now, so a job delayed into the future adds none.
+INSERT INTO homebot.jobs (organization_id, kind, status, run_at) VALUES
+	('19000000-0000-4000-8000-00000000000a', 'pgtap.19.count', 'queued', now() - interval '90 seconds'),
+	('19000000-0000-4000-8000-00000000000b', 'pgtap.19.count', 'failed', now() - interval '30 seconds'),
+	(NULL, 'pgtap.19.count', 'queued', now() + interval '1 hour'),
+	('19000000-0000-4000-8000-00000000000a', 'pgtap.19.count', 'running', now()),
+	(NULL, 'pgtap.19.count', 'dead', now()),
+	(NULL, 'pgtap.19.count', 'dead', now()),
+	('19000000-0000-4000-8000-00000000000b', 'pgtap.19.count', 'succeeded', now()),
+	(NULL, 'pgtap.19.count', 'cancelled', now()),
+	(NULL, 'pgtap.19.later', 'queued', now() + interval '1 hour');
+SET LOCAL ROLE homebot_app;
+SELECT set_config('app.org_id', '', true);
+SELECT results_eq(
+	$$SELECT kind, queued, running, dead, oldest_queued_seconds::int
+	    FROM homebot.job_counts() WHERE kind IN ('pgtap.19.count', 'pgtap.19.later')$$,
+	$$VALUES ('pgtap.19.count'::text, 3::bigint, 1::bigint, 2::bigint, 90),
+	         ('pgtap.19.later', 1, 0, 0, 0)$$,
+	'job_counts, called as homebot_app without a context: every organization''s and platform jobs, by kind and state');
+SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE kind IN ('pgtap.19.count', 'pgtap.19.later')), 0,
+	'...while homebot_app itself sees none of those rows');
+RESET ROLE;
+SELECT is(
+	(SELECT proargnames FROM pg_proc WHERE oid = 'homebot.job_counts()'::regprocedure),
+	ARRAY['kind', 'queued', 'running', 'dead', 'oldest_queued_seconds'],
+	'job_counts answers kind, queued, running, dead and oldest_queued_seconds: counts, never a row''s content');
+SELECT ok(has_function_privilege('homebot_app', 'homebot.job_counts()', 'EXECUTE'),
+	'homebot_app (the metrics program) may call job_counts');
+SELECT ok(NOT has_function_privilege('homebot_admin', 'homebot.job_counts()', 'EXECUTE')
+          AND NOT has_function_privilege('homebot_worker', 'homebot.job_counts()', 'EXECUTE'),
+	'homebot_admin and homebot_worker may not');
+SELECT is((SELECT provolatile::text FROM pg_proc WHERE oid = 'homebot.job_counts()'::regprocedure),
+	's', 'job_counts is STABLE (it only reads)');
 
 SELECT * FROM finish();
 ROLLBACK;

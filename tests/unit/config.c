@@ -23,6 +23,7 @@ static const char *const vars[] = {
 	"AUTH_RATE_PER_MINUTE", "REGISTRATION_OPEN", "SMTP_URL", "SMTP_USER",
 	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
 	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
+	"METRICS_DIR", "METRICS_ALLOW",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -554,6 +555,40 @@ test_origins(void)
 	    "origins: '*' in CORS_ORIGINS is not a wildcard");
 }
 
+/* GET /metrics: who may read it, and where the counters live. */
+static void
+test_metrics(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no METRICS_* loads");
+	is_str(cfg.metrics_dir, "", "METRICS_DIR unset: nothing is recorded");
+	ok(cidr_list_contains(&cfg.metrics_allow, "127.0.0.1") &&
+	    cidr_list_contains(&cfg.metrics_allow, "::1") &&
+	    !cidr_list_contains(&cfg.metrics_allow, "127.0.0.2") &&
+	    !cidr_list_contains(&cfg.metrics_allow, "10.0.0.1"),
+	    "METRICS_ALLOW defaults to 127.0.0.1/32 and ::1/128");
+	setenv("METRICS_DIR", "/run/homebot/metrics", 1);
+	setenv("METRICS_ALLOW", "10.0.0.0/8, fd00::/8", 1);
+	is_int(config_load(&cfg, &err), 0, "METRICS_* load (%s)", err.message);
+	is_str(cfg.metrics_dir, "/run/homebot/metrics", "METRICS_DIR is kept");
+	ok(cidr_list_contains(&cfg.metrics_allow, "10.1.2.3") &&
+	    !cidr_list_contains(&cfg.metrics_allow, "127.0.0.1"),
+	    "METRICS_ALLOW replaces the default");
+	setenv("METRICS_ALLOW", "", 1);
+	is_int(config_load(&cfg, &err), 0, "an empty METRICS_ALLOW loads");
+	ok(!cidr_list_contains(&cfg.metrics_allow, "127.0.0.1"),
+	    "and lets nobody read /metrics");
+	hb_error_clear(&err);
+	bad_value("METRICS_DIR", "var/metrics");
+	bad_value("METRICS_DIR", "/run/\001metrics");
+	bad_value("METRICS_ALLOW", "localhost");
+	bad_value("METRICS_ALLOW", "10.0.0.0/33");
+}
+
 int
 main(void)
 {
@@ -572,6 +607,7 @@ main(void)
 	test_bad_values();
 	test_file_errors();
 	test_origins();
+	test_metrics();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)
