@@ -49,6 +49,7 @@ struct render {
 	FILE		*out;
 	struct snap	*snap;
 	size_t		 nsnap;
+	size_t		 cap;	/* of snap, across every directory read */
 	bool		 nomem;	/* a series could not be kept */
 };
 
@@ -322,7 +323,6 @@ snaps_load(struct render *rd, const char *dir, bool own)
 	struct stat st;
 	uid_t owner = geteuid();
 	struct dirent *e;
-	size_t cap = 0;
 	DIR *d;
 	int dfd;
 
@@ -349,9 +349,9 @@ snaps_load(struct render *rd, const char *dir, bool own)
 		if (e->d_name[0] == '.' || snap_open(dirfd(d), e->d_name,
 		    owner, &sn) == -1)
 			continue;
-		if (rd->nsnap == cap) {
-			struct snap *v = realloc(rd->snap,
-			    (cap = cap != 0 ? cap * 2 : 32) * sizeof(*v));
+		if (rd->nsnap == rd->cap) {
+			size_t cap = rd->cap != 0 ? rd->cap * 2 : 32;
+			struct snap *v = realloc(rd->snap, cap * sizeof(*v));
 
 			if (v == NULL) {
 				munmap(sn.s, sizeof(*sn.s));
@@ -359,6 +359,7 @@ snaps_load(struct render *rd, const char *dir, bool own)
 				return -1;
 			}
 			rd->snap = v;
+			rd->cap = cap;
 		}
 		rd->snap[rd->nsnap++] = sn;
 	}
@@ -401,6 +402,7 @@ snaps_free(struct render *rd)
 	free(rd->snap);
 	rd->snap = NULL;
 	rd->nsnap = 0;
+	rd->cap = 0;
 }
 
 /* A route of a slot by its index: its pattern, "other", or NULL (bad). */
@@ -790,8 +792,10 @@ metrics_render(FILE *out, const char *dir, const char *read_dirs,
 {
 	struct render rd = { .out = out };
 
-	if (snaps_load_all(&rd, dir, read_dirs) == -1)
+	if (snaps_load_all(&rd, dir, read_dirs) == -1) {
+		snaps_free(&rd);
 		return -1;
+	}
 	render_http(&rd);
 	render_process(&rd);
 	render_db(&rd);

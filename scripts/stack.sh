@@ -5,7 +5,8 @@
 #
 # A stack directory, and who may touch what in it (as root):
 #   etc/    root; the programs' env files, each readable only by its reader
-#   state/  root; pid files, the SMTP sink's output
+#   state/  root, 0700; pid files, the SMTP sink's output (links)
+#   mail/   root, 0700: the mails the local SMTP sink took
 #   log/    root; the servers' logs
 #   pg/     postgres, group www-data, 0750: the cluster and its socket
 #   run/    www-data: the FastCGI sockets lighttpd and mod_fcgid create
@@ -85,14 +86,25 @@ reachable() {
 }
 
 # Whether DIR is a real directory (no symbolic link) of the invoking user
-# that nobody else can write to: only then may root create, chmod and
-# chown things inside it without being led elsewhere.
+# that nobody else can write to, below parents that nobody else can
+# replace it in (each root's or ours, and writable by others only when
+# sticky, as /tmp): only then may root create, chmod and chown things
+# inside it without being led elsewhere.
 own_dir() {
-	local mode
+	local mode p owner
 	[ ! -L "$1" ] && [ -d "$1" ] && [ "$(stat -c %u "$1")" = "$(id -u)" ] ||
 	    return 1
 	mode=$(stat -c %a "$1")
-	[ $((8#$mode & 8#022)) -eq 0 ]
+	[ $((8#$mode & 8#022)) -eq 0 ] || return 1
+	p=$(cd "$1" && pwd -P)
+	while [ "$p" != / ]; do
+		p=$(dirname "$p")
+		owner=$(stat -c %u "$p")
+		mode=$(stat -c %a "$p")
+		[ "$owner" = 0 ] || [ "$owner" = "$(id -u)" ] || return 1
+		[ $((8#$mode & 8#022)) -eq 0 ] || [ $((8#$mode & 8#1000)) -ne 0 ] ||
+		    return 1
+	done
 }
 
 # make_dir PATH MODE OWNER[:GROUP]: PATH as a directory with that mode and
@@ -248,7 +260,8 @@ write_env() {
 	local dir=$1 src=$2 dburl=$3 smtp=${4:-} common admin_url worker_url
 	local reader=$WEB_USER admin_reader=$ADMIN_USER
 	common=$(
-		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(ADMIN|WORKER)_DATABASE_URL=' "$src" || true; }
+		# Every spelling lib/config.c reads ("export NAME =" too).
+		[ -f "$src" ] && { grep -Ev '^[[:space:]]*(export[[:space:]]+)?(ADMIN|WORKER)_DATABASE_URL[[:space:]]*=' "$src" || true; }
 		echo
 		env_settings "ADMIN_DATABASE_URL"
 		[ -n "$dburl" ] && echo "DATABASE_URL=$dburl"
@@ -345,9 +358,11 @@ sink_start() {
 	if [ -n "${SMTP_URL:-}" ] || [ -n "$(env_file_get SMTP_URL "$file")" ]; then
 		return 0
 	fi
-	mkdir -p "$dir/mail"
-	: >"$dir/state/smtp.out"
-	/usr/bin/python3 "$ROOT/scripts/smtp-sink.py" 0 "$dir/mail" >>"$dir/state/smtp.out" 2>&1 &
+	# The mails hold one-time links: for the invoking user's eyes only.
+	make_dir "$dir/mail" 0700 "$(id -u)"
+	(umask 077 && : >"$dir/state/smtp.out")
+	(umask 077 && exec /usr/bin/python3 "$ROOT/scripts/smtp-sink.py" 0 "$dir/mail" \
+	    >>"$dir/state/smtp.out" 2>&1) &
 	echo $! >"$dir/state/smtp.pid"
 	for _ in $(seq 1 100); do
 		port=$(sed -n 's/^smtp-sink: listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' \
@@ -403,7 +418,7 @@ prepare_dirs() {
 	chmod 0755 "$dir"
 	ensure_admin_user
 	make_dir "$dir/etc" 0755 "$me"
-	make_dir "$dir/state" 0755 "$me"
+	make_dir "$dir/state" 0700 "$me"
 	make_dir "$dir/log" 0755 "$me"
 	make_dir "$dir/run" 0755 "$WEB_USER:$WEB_GROUP"
 	make_dir "$dir/asan" 1777 "$me"
@@ -427,7 +442,7 @@ prepare_dirs() {
 admin_start() {
 	local dir=$1 as=()
 	[ "$(id -u)" -eq 0 ] &&
-	    as=(-u "$ADMIN_USER" -g "$ADMIN_USER" -U "$ADMIN_USER" -G "$WEB_GROUP")
+	    as=(-u "$ADMIN_USER" -g "$WEB_GROUP" -U "$ADMIN_USER" -G "$WEB_GROUP")
 	HOMEBOT_CONFIG="$dir/etc/admin.env" \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \

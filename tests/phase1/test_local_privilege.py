@@ -93,6 +93,56 @@ def test_env_files_are_closed_to_other_users(stack, name):
     assert as_user("nobody", "cat", str(path)).returncode != 0
 
 
+def test_mailed_links_are_closed_to_other_users(stack):
+    # The local SMTP sink keeps every mail (reset, verification and
+    # invitation links) and prints each link: nobody else may read either.
+    stack.need_own()
+    for path in ("mail", "state", "state/smtp.out"):
+        p = Path(stack.dir) / path
+        assert p.stat().st_mode & 0o077 == 0, (path, oct(p.stat().st_mode))
+        assert as_user("nobody", "cat" if p.is_file() else "ls", str(p)).returncode != 0, path
+
+
+def test_admin_database_url_never_reaches_the_web_users_files():
+    # Every spelling lib/config.c reads: "export NAME=" and "NAME =" too.
+    d = Path(tempfile.mkdtemp(prefix="homebot-spell-"))
+    port = reserve_port()
+    env = dict(os.environ, HOMEBOT_PORT=str(port.getsockname()[1]))
+    (d / "settings.env").write_text(
+        "SECRET_KEY=" + uuid.uuid4().hex * 2 + "\n"
+        "export ADMIN_DATABASE_URL=host=/nonexistent user=homebot_admin password=s3cret-a\n"
+        "ADMIN_DATABASE_URL =host=/nonexistent user=homebot_admin password=s3cret-b\n"
+        "  export WORKER_DATABASE_URL = host=/nonexistent password=s3cret-c\n")
+    try:
+        r = subprocess.run([str(STACK_SH), "start", str(d)], env=env, capture_output=True,
+                           text=True, timeout=300)
+        port.close()
+        assert r.returncode == 0, r.stderr
+        for name in ("homebot.env", "worker.env"):
+            assert "s3cret" not in (d / "etc" / name).read_text(), name
+    finally:
+        port.close()
+        subprocess.run([str(STACK_SH), "stop", str(d)], env=env, capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_stack_directory_under_another_users_directory_is_refused():
+    # Its parent writable by another user, the directory could be swapped
+    # for a link between root's checks and its chmod.
+    parent = Path(tempfile.mkdtemp(prefix="homebot-parent-"))
+    try:
+        os.chown(parent, pwd.getpwnam("nobody").pw_uid, -1)
+        d = parent / "stack"
+        d.mkdir(mode=0o755)
+        r = subprocess.run([str(STACK_SH), "db", str(d)], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode != 0
+        assert "no one else can write to" in r.stderr, r.stderr
+        assert not (d / "pg").exists()
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
 def test_a_generated_secret_is_born_private():
     # stack.sh start generates SECRET_KEY into the stack's settings file
     # when neither the file nor the environment has one: umask 077 first,

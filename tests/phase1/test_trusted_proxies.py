@@ -144,6 +144,14 @@ def test_session_audit_row_and_log_line_record_the_forwarded_client(proxied):
     assert line["peer_addr"] == "127.0.0.1", line
 
 
+@pytest.mark.parametrize("spelling", ["X_Forwarded_For", "X-Forwarded_For", "X_Forwarded-For"])
+def test_an_underscore_spelling_cannot_stand_in_for_the_header(proxied, spelling):
+    # CGI turns "_" and "-" alike into HTTP_X_FORWARDED_FOR; a client's
+    # look-alike header must not replace what the trusted proxy appended.
+    t = register(proxied, "203.0.113.50", **{spelling: "6.6.6.6"})
+    assert session_ips(proxied, t) == ["203.0.113.50"]
+
+
 def test_a_spoofed_left_part_does_not_escape_the_limit(proxied):
     s = proxied
     for i in range(LIMIT):

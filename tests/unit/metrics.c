@@ -891,6 +891,38 @@ test_read_dirs(void)
 	chmod(other, 0700);
 }
 
+/*
+ * More slots across the two directories than the reader's first
+ * allocation holds: the array grows across directories (ASan and valgrind
+ * watch the writes).
+ */
+static void
+test_read_dirs_many(void)
+{
+	const struct hb_metrics_names admin = { .program = "homebot-admin",
+	    .routes = routes, .nroutes = 3, .kinds = kinds, .nkinds = 2 };
+	const char *own = new_dir("many-own"), *other = new_dir("many-admin");
+	struct child c[40];
+	char *text;
+	int taken = 0;
+
+	is_int(child_run(own, &names, three_gets), 0, "one slot of our own");
+	for (int i = 0; i < 40; i++) {
+		c[i] = child_start(other, &admin, two_gets);
+		taken += c[i].slot >= 0;
+	}
+	is_int(taken, 40, "forty live admin processes, a slot each");
+	is_int(count_files(other), 40, "forty slot files");
+	text = render_with(own, other, &no_jobs);
+	is_int(sample(text, "http_requests_total{program=\"homebot-admin\","
+	    "route=\"/health\",method=\"GET\",status=\"200\"}"), 80,
+	    "every one of the 41 slots counted");
+	is_int(sample(text, HEALTH_200), 3, "ours too");
+	free(text);
+	for (int i = 0; i < 40; i++)
+		child_stop(&c[i]);
+}
+
 int
 main(void)
 {
@@ -900,6 +932,7 @@ main(void)
 	}
 	test_claim();
 	test_read_dirs();
+	test_read_dirs_many();
 	test_reuse();
 	test_labels();
 	test_bounds();
