@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,15 +266,37 @@ file_name_parse(const char *name, char program[MX_PROGRAM], int *n)
 }
 
 /*
- * Maps the slot file name of the directory dfd when it is a valid slot of
- * this user's: 0, or -1 to skip it. A slot whose lock can be taken has no
- * process: its counters still count, its process gauges do not.
+ * A private copy of the slot file name of the directory dfd when it is a
+ * valid slot of owner's: 0, or -1 to skip it. A copy, not a mapping: what
+ * was checked is what is rendered, whatever the file's writer does
+ * meanwhile (a slot of another user's, through METRICS_READ_DIRS, is not
+ * trusted further than its checks), and a file cut short cannot fault.
+ * A slot whose lock can be taken has no process: its counters still
+ * count, its process gauges do not.
  */
+/* Reads exactly n bytes from the start of fd: 0, or -1. */
+static int
+read_whole(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)got);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
 static int
 snap_open(int dfd, const char *name, uid_t owner, struct snap *sn)
 {
 	struct stat st;
-	void *map;
+	void *copy;
 	int fd;
 
 	if (!file_name_parse(name, sn->program, &sn->number))
@@ -286,17 +307,17 @@ snap_open(int dfd, const char *name, uid_t owner, struct snap *sn)
 		return -1;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_uid != owner || st.st_size != sizeof(struct mx_slot) ||
-	    (map = mmap(NULL, sizeof(struct mx_slot), PROT_READ, MAP_SHARED,
-	    fd, 0)) == MAP_FAILED) {
+	    (copy = malloc(sizeof(struct mx_slot))) == NULL) {
 		close(fd);
 		return -1;
 	}
-	sn->s = map;
-	if (!mx_slot_valid(sn->s, sn->program)) {
-		munmap(map, sizeof(struct mx_slot));
+	if (read_whole(fd, copy, sizeof(struct mx_slot)) == -1 ||
+	    !mx_slot_valid(copy, sn->program)) {
+		free(copy);
 		close(fd);
 		return -1;
 	}
+	sn->s = copy;
 	sn->live = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
 	sn->pid = atomic_load_explicit(&sn->s->pid, memory_order_relaxed);
 	close(fd);
@@ -354,7 +375,7 @@ snaps_load(struct render *rd, const char *dir, bool own)
 			struct snap *v = realloc(rd->snap, cap * sizeof(*v));
 
 			if (v == NULL) {
-				munmap(sn.s, sizeof(*sn.s));
+				free(sn.s);
 				closedir(d);
 				return -1;
 			}
@@ -398,7 +419,7 @@ static void
 snaps_free(struct render *rd)
 {
 	for (size_t i = 0; i < rd->nsnap; i++)
-		munmap(rd->snap[i].s, sizeof(*rd->snap[i].s));
+		free(rd->snap[i].s);
 	free(rd->snap);
 	rd->snap = NULL;
 	rd->nsnap = 0;
