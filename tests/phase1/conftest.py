@@ -335,7 +335,21 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "only_behind(server): a test of what only that web server "
+        "does; deselected (not skipped) in the other server's run")
+
+
+def pytest_collection_modifyitems(config, items):
+    # A test of one web server's own behaviour is not collected in the
+    # other's run: it neither passes nor skips there.
+    web = os.environ.get("HOMEBOT_WEB", "lighttpd")
+    drop = [i for i in items if (m := i.get_closest_marker("only_behind"))
+            and m.args[0] != web]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if i not in drop]
     # test_logs.py looks for every secret the suite sent: it runs last.
     items.sort(key=lambda item: item.path.name == "test_logs.py")
 

@@ -172,9 +172,9 @@ def test_a_clients_request_id_is_kept_on_the_servers_own_error(stack):
     assert err["request_id"] == "refused-1", err
 
 
+# Apache answers from a static document: no program logs it.
+@pytest.mark.only_behind("lighttpd")
 def test_refused_request_is_logged_with_its_path_and_status(stack):
-    if web(stack) != "lighttpd":
-        pytest.skip("Apache answers from a static document: no program logs it")
     stack.need_own()
     marker = "refused-" + uuid.uuid4().hex
     exchange(stack, request("POST /api/v1/organizations HTTP/1.1", "Host: x",
@@ -190,9 +190,9 @@ def test_refused_request_is_logged_with_its_path_and_status(stack):
     assert lines[0]["status"] == 411 and lines[0]["path"] == "/api/v1/organizations", lines
 
 
+# Apache's static documents carry no CORS headers.
+@pytest.mark.only_behind("lighttpd")
 def test_a_cross_origin_client_can_read_the_servers_own_error(stack):
-    if web(stack) != "lighttpd":
-        pytest.skip("Apache's static documents carry no CORS headers")
     r = exchange(stack, request("POST /api/v1/auth/login HTTP/1.1", "Host: x",
                                 "Origin: https://app.example.com"))
     assert_server_error(stack, r, 411, "length_required")
@@ -292,9 +292,9 @@ def test_a_program_that_cannot_be_reached_gets_the_envelope(doomed):
     assert doomed.get("/health").status == 200
 
 
+# Apache always answers from its static documents.
+@pytest.mark.only_behind("lighttpd")
 def test_when_even_the_error_program_is_gone_the_static_envelope_goes_out(doomed):
-    if web(doomed) != "lighttpd":
-        pytest.skip("Apache always answers from its static documents")
     break_program(doomed, "jobs")
     break_program(doomed, "health")
     deadline = time.time() + 30
