@@ -82,4 +82,4 @@ cores=$(nproc)
 row "metrics_request() alone, per request" "${per:-?} ns: $(awk -v p="${per:-0}" -v on="$on" -v c="$cores" 'BEGIN {printf "%.2f", p * on / 1e9 * 100 / c}') % of $cores cores at $on req/s" ""
 # The recording's own time against what the request costs the program:
 # the figure wrk's and the scheduler's noise cannot move.
-row "metrics_request() / health program CPU per request" "$(awk -v p="${per:-0}" -v off="$off_ns" 'BEGIN {printf "%.2f", off > 0 ? p * 100 / off : 0}') %" "< 2 %"
+row "metrics_request() / health program CPU per request" "$(awk -v p="${per:-0}" -v off="$off_ns" 'BEGIN {printf "%.2f", (off > 0 ? p * 100 / off : 0)}') %" "< 2 %"
