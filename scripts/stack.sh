@@ -338,18 +338,22 @@ web_start() {
 	die "$HOMEBOT_WEB does not answer on port $HOMEBOT_PORT"
 }
 
-web_stop() {
-	local dir=$1 pid
-	[ -f "$dir/state/web.pid" ] || return 0
-	pid=$(cat "$dir/state/web.pid")
+# pid_stop DIR NAME: the process of DIR/state/NAME.pid, SIGTERM first,
+# SIGKILL after 10 s; then its pid file goes.
+pid_stop() {
+	local file=$1/state/$2.pid pid
+	[ -f "$file" ] || return 0
+	pid=$(cat "$file")
 	kill "$pid" 2>/dev/null || true
 	for _ in $(seq 1 100); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$dir/state/web.pid"
+	rm -f "$file"
 }
+
+web_stop() { pid_stop "$1" web; }
 
 # Unless SMTP_URL is set (in FILE or the environment), a local SMTP sink
 # (scripts/smtp-sink.py) takes the mails into DIR/mail; prints its URL.
@@ -458,18 +462,7 @@ admin_start() {
 	die "the admin program did not open its socket; see $dir/log/admin.log"
 }
 
-admin_stop() {
-	local dir=$1 pid
-	[ -f "$dir/state/admin.pid" ] || return 0
-	pid=$(cat "$dir/state/admin.pid")
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$dir/state/admin.pid"
-}
+admin_stop() { pid_stop "$1" admin; }
 
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
