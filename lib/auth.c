@@ -9,39 +9,27 @@
 
 /*
  * The hot path of every token-authenticated request: one read-only
- * statement under the tenant context of the token's organization. The
- * role comes from the membership, not the token, so a role change or
- * removal applies to the very next request. A session's last_used_at is
- * written when it refreshes (every ACCESS_TOKEN_TTL at most), not here:
- * a write on every request cost a fifth of the throughput.
- * Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey
- * and role_permissions_pkey.
+ * statement, homebot.authenticate_session() (R__auth.sql), which sets the
+ * tenant context of the token's organization and reads the session,
+ * membership, user, organization and permissions under it. A session's
+ * last_used_at is written when it refreshes (every ACCESS_TOKEN_TTL at
+ * most), not here: a write on every request cost a fifth of the
+ * throughput.
  */
 static const char SQL_AUTH_JWT[] =
-    "SELECT s.user_id, s.organization_id, u.email, u.full_name, "
-    HB_SQL_TS("u.created_at") " AS created_at,"
-    "  u.disabled_at IS NOT NULL AS disabled,"
-    "  u.email_verified_at IS NOT NULL AS email_verified,"
-    "  o.name AS org_name, o.slug AS org_slug,"
-    "  o.suspended_at IS NOT NULL AS suspended, m.role,"
-    "  array_to_string(ARRAY("
-    "   SELECT rp.permission FROM homebot.role_permissions rp"
-    "    WHERE rp.role = m.role"
-    "   UNION SELECT up.permission FROM homebot.user_permissions up"
-    "    WHERE up.organization_id = m.organization_id"
-    "      AND up.user_id = m.user_id ORDER BY 1), ',') AS permissions,"
-    "  s.revoked_at IS NOT NULL AS revoked, u.is_superadmin"
-    " FROM homebot.sessions s"
-    " JOIN homebot.memberships m ON m.organization_id = s.organization_id"
-    "  AND m.user_id = s.user_id AND m.status = 'active'"
-    " JOIN homebot.users u ON u.id = s.user_id"
-    " JOIN homebot.organizations o ON o.id = s.organization_id"
-    " WHERE s.id = $1 AND s.user_id = $2 AND s.organization_id = $3";
+    "SELECT a.user_id, a.organization_id, a.email, a.full_name, "
+    HB_SQL_TS("a.created_at") " AS created_at, a.disabled,"
+    " a.email_verified, a.org_name, a.org_slug, a.suspended, a.role,"
+    " array_to_string(a.permissions, ',') AS permissions, a.revoked,"
+    " a.is_superadmin"
+    " FROM homebot.authenticate_session($1, $2, $3) a";
 
 /*
  * API keys are found by prefix before any tenant is known, through a
- * SECURITY DEFINER function; the same statement then sets the tenant
- * context of the key's organization for the rest of the transaction.
+ * SECURITY DEFINER function (plpgsql: each server connection caches its
+ * plan); the same statement then sets the tenant context of the key's
+ * organization for the rest of its transaction. Its one write, a key's
+ * last_used_at, is not audited, so no audit context is needed.
  */
 static const char SQL_AUTH_KEY[] =
     "SELECT set_config('app.org_id', k.organization_id::text, true),"
@@ -133,7 +121,6 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
     struct hb_error *err)
 {
 	struct hb_claims *c = &who->claims;
-	struct hb_db_ctx ctx;
 	const char *params[3];
 	PGresult *res;
 	int rc;
@@ -141,13 +128,11 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	if (auth_jwt_verify(k, r->cfg->issuer, token, (long)time(NULL), c,
 	    err) == -1)
 		return -1;
-	ctx = (struct hb_db_ctx){ .org_id = c->org, .user_id = c->sub,
-	    .request_id = r->request_id, .ip = r->remote_addr,
-	    .user_agent = http_user_agent(r) };
 	params[0] = c->sid;
 	params[1] = c->sub;
 	params[2] = c->org;
-	res = db_tenant_query(db, &ctx, false, SQL_AUTH_JWT, 3, params, err);
+	/* The function sets the tenant context itself, transaction-locally. */
+	res = db_exec(db, SQL_AUTH_JWT, 3, params, err);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1 || db_bool(res, 0, "revoked") ||
@@ -175,8 +160,6 @@ auth_key(struct hb_request *r, struct hb_db *db, const char *key,
     struct hb_principal *who, struct hb_error *err)
 {
 	char prefix[HB_API_KEY_PREFIX_LEN + 1], hex[HB_TOKEN_HEX_LEN];
-	struct hb_db_ctx ctx = { .request_id = r->request_id,
-	    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
 	const char *params[2] = { prefix, hex };
 	const char *stored;
 	PGresult *res;
@@ -186,7 +169,8 @@ auth_key(struct hb_request *r, struct hb_db *db, const char *key,
 		return hb_fail(err, 401, "invalid_api_key",
 		    "The API key is not valid.");
 	auth_token_hex(key, hex);
-	res = db_tenant_query(db, &ctx, false, SQL_AUTH_KEY, 2, params, err);
+	/* The statement sets the key's tenant context itself. */
+	res = db_exec(db, SQL_AUTH_KEY, 2, params, err);
 	if (res == NULL)
 		return -1;
 	stored = db_value(res, 0, "key_hash");

@@ -8,17 +8,8 @@
 #include "db.h"
 #include "metrics.h"
 
-#define DB_MAX_PREPARED	64
-
 struct hb_db {
 	PGconn	*conn;
-	/*
-	 * Statements prepared on this connection, by the address of their
-	 * SQL constant: a prepared statement is planned once instead of on
-	 * every request, which is most of the cost of a short query.
-	 */
-	const char *prepared[DB_MAX_PREPARED];
-	int	 nprepared;
 	char	*conninfo;
 	char	*appname;
 	char	 listen[64];	/* a channel LISTENed on every connection */
@@ -121,72 +112,24 @@ drop_connection(struct hb_db *db)
 {
 	PQfinish(db->conn);
 	db->conn = NULL;
-	db->nprepared = 0;
 	if (db->counted)
 		metrics_db_connection(-1, false);
 	db->counted = false;
 }
 
 /*
- * The name of sql's prepared statement ("" when there is no room left, so
- * it runs unprepared); *fresh says it must be prepared first.
- */
-static void
-stmt_name(struct hb_db *db, const char *sql, char name[16], bool *fresh)
-{
-	*fresh = false;
-	for (int i = 0; i < db->nprepared; i++) {
-		if (db->prepared[i] == sql) {
-			snprintf(name, 16, "hb%d", i);
-			return;
-		}
-	}
-	if (db->nprepared == DB_MAX_PREPARED) {
-		name[0] = '\0';
-		return;
-	}
-	snprintf(name, 16, "hb%d", db->nprepared);
-	db->prepared[db->nprepared++] = sql;
-	*fresh = true;
-}
-
-/*
- * After a failed pipeline it is unknown which of its fresh Parse messages
- * the server ran (it skips everything after an error), so every name is
- * dropped on both sides and statements are prepared again as needed.
- */
-static void
-forget_prepared(struct hb_db *db, int before)
-{
-	if (db->conn == NULL || db->nprepared == before)
-		return;
-	PQclear(PQexec(db->conn, "DEALLOCATE ALL"));
-	db->nprepared = 0;
-	if (PQstatus(db->conn) != CONNECTION_OK)
-		drop_connection(db);
-}
-
-/*
- * Queues sql in the pipeline, preparing it first on this connection if
- * needed. Returns the number of results it adds (1 or 2), or -1.
+ * Queues sql in the pipeline as an unnamed statement: nothing of it
+ * outlives the request on the server, so a transaction-mode pooler
+ * (PgBouncer) may hand the next transaction to any server connection.
+ * The statements that must be cheap call plpgsql functions, whose plans
+ * each server connection caches. Returns 0, or -1.
  */
 static int
 send_stmt(struct hb_db *db, const char *sql, int nparams,
     const char *const *params)
 {
-	char name[16];
-	bool fresh;
-
-	stmt_name(db, sql, name, &fresh);
-	if (name[0] == '\0')
-		return PQsendQueryParams(db->conn, sql, nparams, NULL, params,
-		    NULL, NULL, 0) == 1 ? 1 : -1;
-	if (fresh && PQsendPrepare(db->conn, name, sql, nparams, NULL) != 1)
-		return -1;
-	if (PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL,
-	    0) != 1)
-		return -1;
-	return fresh ? 2 : 1;
+	return PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL,
+	    NULL, 0) == 1 ? 0 : -1;
 }
 
 static int
@@ -308,25 +251,10 @@ db_exec(struct hb_db *db, const char *sql, int nparams,
 	PGresult *res;
 	ExecStatusType st;
 
-	char name[16];
-	bool fresh;
-
 	if (db_connect(db, err) == -1)
 		return NULL;
-	stmt_name(db, sql, name, &fresh);
-	if (fresh) {
-		res = PQprepare(db->conn, name, sql, nparams, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			db->nprepared--;
-			fail(db, res, err);
-			PQclear(res);
-			return NULL;
-		}
-		PQclear(res);
-	}
-	res = name[0] != '\0' ?
-	    PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0) :
-	    PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
+	    0);
 	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
@@ -394,7 +322,7 @@ pipeline_collect(struct hb_db *db, int want, PGresult **out,
 	return -1;
 }
 
-/* Queues the context statement; returns the results it adds, or -1. */
+/* Queues the context statement: 0, or -1. */
 static int
 send_context(struct hb_db *db, const struct hb_db_ctx *ctx)
 {
@@ -410,28 +338,24 @@ db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_error *err)
 {
 	PGresult *res;
-	int before = keep_open ? 1 : 0, n_ctx, n_stmt = -1, prepared;
+	/* BEGIN when kept open, the context, then the statement. */
+	int want = keep_open ? 2 : 1;
 
 	if (db_connect(db, err) == -1)
 		return NULL;
-	prepared = db->nprepared;
 	if (PQenterPipelineMode(db->conn) != 1 ||
-	    (keep_open && PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL,
-	    NULL, NULL, 0) != 1) ||
-	    (n_ctx = send_context(db, ctx)) == -1 ||
-	    (n_stmt = send_stmt(db, sql, nparams, params)) == -1 ||
+	    (keep_open && send_stmt(db, "BEGIN", 0, NULL) == -1) ||
+	    send_context(db, ctx) == -1 ||
+	    send_stmt(db, sql, nparams, params) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
 		fail(db, NULL, err);
 		if (db->conn != NULL)
 			drop_connection(db);
 		return NULL;
 	}
-	/* The statement's result is the last of the ones it added. */
-	if (pipeline_collect(db, before + n_ctx + n_stmt - 1, &res,
-	    err) == -1) {
+	if (pipeline_collect(db, want, &res, err) == -1) {
 		if (keep_open)
 			db_tx_rollback(db);
-		forget_prepared(db, prepared);
 		return NULL;
 	}
 	return res;
@@ -442,14 +366,12 @@ db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_error *err)
 {
 	PGresult *res = NULL;
-	int prepared;
 
 	if (db_connect(db, err) == -1)
 		return -1;
-	prepared = db->nprepared;
 	if (PQenterPipelineMode(db->conn) != 1 ||
-	    PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
-	    0) != 1 || send_context(db, ctx) == -1 ||
+	    send_stmt(db, "BEGIN", 0, NULL) == -1 ||
+	    send_context(db, ctx) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
 		fail(db, NULL, err);
 		if (db->conn != NULL)
@@ -458,7 +380,6 @@ db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 	}
 	if (pipeline_collect(db, -1, &res, err) == -1) {
 		db_tx_rollback(db);
-		forget_prepared(db, prepared);
 		return -1;
 	}
 	return 0;

@@ -593,6 +593,71 @@ BEGIN
 END
 $$;
 
+-- authenticate_session: the hot path of every token-authenticated request
+-- (api.md §2) in one statement. It sets the tenant context of the token's
+-- organization and user, transaction-locally (the context a policy reads;
+-- audit context is set by the statements that write), then reads the
+-- session, the active membership, the user, the organization and the
+-- permissions. SECURITY INVOKER, the one exception to this schema's rule:
+-- it runs as homebot_app under row-level security, so the policies decide
+-- what it sees exactly as for any other statement of the request, and a
+-- session of another organization is simply not there.
+--
+-- A plpgsql function because each server connection caches the plan of its
+-- query: the caller sends it as an unnamed statement, which costs no
+-- planning of the joins and which a transaction-mode pooler (PgBouncer) may
+-- run on any server connection. No row, or revoked/disabled/suspended: the
+-- caller's to refuse. The role comes from the membership, not the token, so
+-- a role change or removal applies to the very next request.
+-- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey and
+-- role_permissions_pkey.
+CREATE OR REPLACE FUNCTION homebot.authenticate_session(p_session uuid, p_user uuid, p_org uuid)
+RETURNS TABLE (user_id uuid, organization_id uuid, email text, full_name text,
+               created_at timestamptz, disabled boolean, email_verified boolean,
+               org_name text, org_slug text, suspended boolean, role text,
+               permissions text[], revoked boolean, is_superadmin boolean)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	PERFORM set_config('app.org_id', coalesce(p_org::text, ''), true),
+	        set_config('app.user_id', coalesce(p_user::text, ''), true);
+	RETURN QUERY
+	SELECT s.user_id,
+	       s.organization_id,
+	       u.email::text,
+	       u.full_name,
+	       u.created_at,
+	       u.disabled_at IS NOT NULL,
+	       u.email_verified_at IS NOT NULL,
+	       o.name,
+	       o.slug::text,
+	       o.suspended_at IS NOT NULL,
+	       m.role::text,
+	       ARRAY(SELECT rp.permission FROM homebot.role_permissions rp
+	              WHERE rp.role = m.role
+	             UNION
+	             SELECT up.permission FROM homebot.user_permissions up
+	              WHERE up.organization_id = m.organization_id
+	                AND up.user_id = m.user_id
+	             ORDER BY 1),
+	       s.revoked_at IS NOT NULL,
+	       u.is_superadmin
+	  FROM homebot.sessions s
+	  JOIN homebot.memberships m
+	    ON m.organization_id = s.organization_id AND m.user_id = s.user_id AND m.status = 'active'
+	  JOIN homebot.users u ON u.id = s.user_id
+	  JOIN homebot.organizations o ON o.id = s.organization_id
+	 WHERE s.id = p_session AND s.user_id = p_user AND s.organization_id = p_org;
+END
+$$;
+
+REVOKE ALL ON FUNCTION homebot.authenticate_session(uuid, uuid, uuid)
+FROM PUBLIC, homebot_app, homebot_admin;
+-- The admin program authenticates its callers' tokens with it too.
+GRANT EXECUTE ON FUNCTION homebot.authenticate_session(uuid, uuid, uuid) TO homebot_app, homebot_admin;
+
 REVOKE ALL ON FUNCTION
 	homebot.auth_rate_hit(text, text, integer),
 	homebot.login_lookup(text, integer, integer, text),
