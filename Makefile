@@ -132,7 +132,15 @@ run: all
 check: all
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
 
+# The bare FastCGI program make bench measures /health against: built for
+# the benchmark only, never installed.
+$(BUILD)/bench/hello: bench/hello.c
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
+
 bench: all
+	@$(MAKE) --no-print-directory $(BUILD)/bench/hello
 	@BUILD=$(BUILD) bench/run.sh
 
 # make superadmin EMAIL=you@example.com [PASSWORD=...]: creates or resets a

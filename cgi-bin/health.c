@@ -82,7 +82,7 @@ handle_ready(struct hb_request *r, struct hb_app *app)
 }
 
 static const struct hb_route routes[] = {
-	{ "GET", "/health", handle_health, 0 },
+	{ "GET", "/health", handle_health, HB_ROUTE_QUIET },
 	{ "GET", "/ready", handle_ready, 0 },
 };
 

@@ -92,6 +92,18 @@ note_fault(struct hb_request *r, const struct hb_db *db)
 		    r->err.message);
 }
 
+/*
+ * A probe's success (GET /health, every few seconds from every monitor)
+ * is counted in the metrics but not logged: its log line would cost more
+ * than the answer and bury the lines that matter. Failures are logged.
+ */
+static bool
+quiet(const struct hb_request *r)
+{
+	return r->matched != NULL && (r->matched->flags & HB_ROUTE_QUIET) &&
+	    r->status < 400;
+}
+
 static void
 serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 {
@@ -121,7 +133,8 @@ serve_one(struct hb_app *app, FCGX_Request *fr, struct hb_arena *arena)
 	    -1, r.method, r.status, &r.started);
 	r.program = app->name;
 	note_fault(&r, app->db);
-	log_request(&r);
+	if (!quiet(&r))
+		log_request(&r);
 	hb_error_clear(&err);
 	http_request_done(&r);
 	arena_reset(arena);
@@ -152,6 +165,28 @@ log_stopping(const struct hb_app *app, long served)
 	log_event(NULL, "info", "stopping", f);
 }
 
+/*
+ * Ends the request. libfcgi closes a connection by shutting down its side
+ * and reading until the web server closes its own (for up to 2 s), so that
+ * a server still sending the request is not reset: on every request, a
+ * wait for the web server to read the answer and close. Once the request's
+ * input has been read to its end, nothing is left to be reset for, and the
+ * connection is closed at once ("detached" is libfcgi's flag for that).
+ * The web servers send the whole body before the program answers, so the
+ * rest of a body a handler left unread (a 413, a 401) is in the socket's
+ * buffer already.
+ */
+static void
+finish(FCGX_Request *fr)
+{
+	char rest[4096];
+
+	while (FCGX_GetStr(rest, (int)sizeof(rest), fr->in) > 0)
+		continue;
+	fr->detached = FCGX_HasSeenEOF(fr->in) == EOF;
+	FCGX_Finish_r(fr);
+}
+
 int
 app_run(struct hb_app *app)
 {
@@ -169,7 +204,7 @@ app_run(struct hb_app *app)
 	arena_init(&arena);
 	while (FCGX_Accept_r(&fr) >= 0) {
 		serve_one(app, &fr, &arena);
-		FCGX_Finish_r(&fr);
+		finish(&fr);
 		served++;
 	}
 	log_stopping(app, served);

@@ -17,12 +17,7 @@
  * throughput.
  */
 static const char SQL_AUTH_JWT[] =
-    "SELECT a.user_id, a.organization_id, a.email, a.full_name, "
-    HB_SQL_TS("a.created_at") " AS created_at, a.disabled,"
-    " a.email_verified, a.org_name, a.org_slug, a.suspended, a.role,"
-    " array_to_string(a.permissions, ',') AS permissions, a.revoked,"
-    " a.is_superadmin"
-    " FROM homebot.authenticate_session($1, $2, $3) a";
+    "SELECT * FROM homebot.authenticate_session($1, $2, $3)";
 
 /*
  * API keys are found by prefix before any tenant is known, through a

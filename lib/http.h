@@ -44,6 +44,7 @@ struct hb_kv {
 typedef int (*hb_handler)(struct hb_request *r, struct hb_app *app);
 
 #define HB_ROUTE_FORM	0x01	/* also accepts application/x-www-form-urlencoded */
+#define HB_ROUTE_QUIET	0x02	/* an answer below 400 gets no log line */
 
 /* One line of a program's route table: "{name}" matches one path segment. */
 struct hb_route {

@@ -604,18 +604,21 @@ $$;
 -- session of another organization is simply not there.
 --
 -- A plpgsql function because each server connection caches the plan of its
--- query: the caller sends it as an unnamed statement, which costs no
--- planning of the joins and which a transaction-mode pooler (PgBouncer) may
--- run on any server connection. No row, or revoked/disabled/suspended: the
+-- query: the caller sends "SELECT * FROM" it as an unnamed statement, which
+-- costs no planning of the joins and which a transaction-mode pooler
+-- (PgBouncer) may run on any server connection. It answers in the caller's
+-- formats (created_at in RFC 3339 UTC, permissions comma-separated and
+-- sorted), so that the statement sent, parsed on every call, stays short. No row, or revoked/disabled/suspended: the
 -- caller's to refuse. The role comes from the membership, not the token, so
 -- a role change or removal applies to the very next request.
 -- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey and
 -- role_permissions_pkey.
+DROP FUNCTION IF EXISTS homebot.authenticate_session(uuid, uuid, uuid);
 CREATE OR REPLACE FUNCTION homebot.authenticate_session(p_session uuid, p_user uuid, p_org uuid)
 RETURNS TABLE (user_id uuid, organization_id uuid, email text, full_name text,
-               created_at timestamptz, disabled boolean, email_verified boolean,
+               created_at text, disabled boolean, email_verified boolean,
                org_name text, org_slug text, suspended boolean, role text,
-               permissions text[], revoked boolean, is_superadmin boolean)
+               permissions text, revoked boolean, is_superadmin boolean)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -628,20 +631,20 @@ BEGIN
 	       s.organization_id,
 	       u.email::text,
 	       u.full_name,
-	       u.created_at,
+	       to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 	       u.disabled_at IS NOT NULL,
 	       u.email_verified_at IS NOT NULL,
 	       o.name,
 	       o.slug::text,
 	       o.suspended_at IS NOT NULL,
 	       m.role::text,
-	       ARRAY(SELECT rp.permission FROM homebot.role_permissions rp
-	              WHERE rp.role = m.role
-	             UNION
-	             SELECT up.permission FROM homebot.user_permissions up
-	              WHERE up.organization_id = m.organization_id
-	                AND up.user_id = m.user_id
-	             ORDER BY 1),
+	       array_to_string(ARRAY(SELECT rp.permission FROM homebot.role_permissions rp
+	                              WHERE rp.role = m.role
+	                             UNION
+	                             SELECT up.permission FROM homebot.user_permissions up
+	                              WHERE up.organization_id = m.organization_id
+	                                AND up.user_id = m.user_id
+	                             ORDER BY 1), ','),
 	       s.revoked_at IS NOT NULL,
 	       u.is_superadmin
 	  FROM homebot.sessions s

@@ -31,6 +31,8 @@
 #                             run's database (scripts/backup.sh)
 #
 # start writes DIR/stack.env (HOMEBOT_URL, OWNER_URL, APP_URL, ...).
+# HOMEBOT_LIGHTTPD_CONF names another lighttpd configuration (make bench's
+# includes lighttpd.conf and adds its own program).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -308,7 +310,7 @@ web_start() {
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 	case "$HOMEBOT_WEB" in
 	lighttpd)
-		conf="$ROOT/lighttpd.conf"
+		conf=${HOMEBOT_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}
 		if [ "$foreground" = yes ]; then
 			lighttpd -D -f "$conf" &
 		else

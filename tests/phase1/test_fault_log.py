@@ -23,8 +23,8 @@ def log_line(stack, request_id):
 def test_a_statement_that_fails_on_the_server_is_a_500_whose_cause_is_logged(stack):
     a = register(stack)
     rid = "fault-" + uuid.uuid4().hex
-    # Permissions are checked when a statement runs, so even a worker that
-    # prepared this statement long ago fails on it now.
+    # Permissions are checked when a statement runs, so even a worker whose
+    # connection ran this statement a moment ago fails on it now.
     stack.psql("REVOKE SELECT ON homebot.api_keys FROM homebot_app")
     try:
         r = a.get("/api/v1/api-keys", headers={"X-Request-ID": rid})
@@ -63,3 +63,17 @@ def test_a_failure_does_not_leave_its_cause_on_the_next_request(stack):
         assert a.get("/api/v1/api-keys", headers={"X-Request-ID": rid}).status == 200
     for rid in rids:
         assert "cause" not in log_line(stack, rid), rid
+
+
+def test_a_health_probe_that_succeeds_is_counted_but_not_logged(stack):
+    """A monitor's GET /health every few seconds would bury the lines that
+    matter: its success has no log line (the metrics count it); any other
+    answer of the health program, and a failed probe, has one."""
+    ok, ready, refused = ("probe-" + uuid.uuid4().hex for _ in range(3))
+    assert stack.get("/health", headers={"X-Request-ID": ok}).status == 200
+    assert stack.get("/ready", headers={"X-Request-ID": ready}).status == 200
+    assert stack.post("/health", {}, headers={"X-Request-ID": refused}).status == 405
+    # Each line is written before its answer is sent: no waiting needed.
+    assert log_line(stack, ready)["status"] == 200
+    assert log_line(stack, refused)["status"] == 405
+    assert ok not in stack.web_log()

@@ -8,7 +8,7 @@
 --   A = ...23a, B = ...23b; X is admin of A and member of B, Y owner of B
 --   sessions: X in A ...2c1, X in B ...2c2, Y in B ...2c3
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000023a', 'Org 23A', 'pgtap-23-a'),
@@ -57,6 +57,12 @@ SELECT results_eq(
 	          'pgtap-23-x@example.test', 'X', false, false, 'Org 23A', 'pgtap-23-a', false, 'admin',
 	          false, false)$$,
 	'no context given: X''s session in A, with the membership''s role');
+SELECT is(
+	(SELECT created_at FROM homebot.authenticate_session('00000000-0000-4000-8000-0000000002c1',
+	        '00000000-0000-4000-8000-0000000002e1', '00000000-0000-4000-8000-00000000023a')),
+	(SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+	   FROM homebot.users WHERE id = '00000000-0000-4000-8000-0000000002e1'),
+	'created_at: RFC 3339 in UTC, with microseconds');
 SELECT is(current_setting('app.org_id'), '00000000-0000-4000-8000-00000000023a',
 	'it set app.org_id for the rest of the transaction');
 SELECT is(current_setting('app.user_id'), '00000000-0000-4000-8000-0000000002e1',
@@ -64,13 +70,13 @@ SELECT is(current_setting('app.user_id'), '00000000-0000-4000-8000-0000000002e1'
 SELECT is(
 	(SELECT permissions FROM homebot.authenticate_session('00000000-0000-4000-8000-0000000002c1',
 	        '00000000-0000-4000-8000-0000000002e1', '00000000-0000-4000-8000-00000000023a')),
-	(SELECT array_agg(p ORDER BY p) FROM (SELECT permission FROM homebot.role_permissions WHERE role = 'admin'
-	                                      UNION SELECT 'org:delete') AS t (p)),
+	(SELECT string_agg(p, ',' ORDER BY p) FROM (SELECT permission FROM homebot.role_permissions WHERE role = 'admin'
+	                                            UNION SELECT 'org:delete') AS t (p)),
 	'permissions: the role''s and the user''s extra grants of that organization, sorted');
 SELECT is(
 	(SELECT permissions FROM homebot.authenticate_session('00000000-0000-4000-8000-0000000002c2',
 	        '00000000-0000-4000-8000-0000000002e1', '00000000-0000-4000-8000-00000000023b')),
-	(SELECT array_agg(permission ORDER BY permission) FROM homebot.role_permissions WHERE role = 'member'),
+	(SELECT string_agg(permission, ',' ORDER BY permission) FROM homebot.role_permissions WHERE role = 'member'),
 	'in B, X has a member''s permissions: A''s extra grant does not cross');
 
 -- Every mismatch of session, user and organization: no row.
