@@ -89,6 +89,17 @@ e2e() {
 	HOMEBOT_WEB=$1 "$PYTEST" -m pytest tests/phase1/ -v --tb=short -p no:cacheprovider
 }
 
+# The groups whose proof depends on what a connection carries from one
+# request to the next, again with PgBouncer (transaction mode, a pool of 4
+# for 22 web programs) between the programs and PostgreSQL.
+e2e_pgbouncer() {
+	HOMEBOT_WEB=lighttpd HOMEBOT_PGBOUNCER=1 "$PYTEST" -m pytest -v --tb=short \
+	    -p no:cacheprovider tests/phase1/test_pgbouncer.py \
+	    tests/phase1/test_isolation.py tests/phase1/test_concurrency.py \
+	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py \
+	    tests/phase1/test_members.py tests/phase1/test_audit_log.py
+}
+
 # The options above do report a leak, in a file where the last step looks.
 leak_detection() {
 	local d
@@ -125,6 +136,7 @@ run "migrate" migrate_tests
 scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
 run "end-to-end (lighttpd)" e2e lighttpd
 run "end-to-end (apache)" e2e apache
+run "end-to-end (lighttpd + PgBouncer)" e2e_pgbouncer
 [ "$SANITIZE" = 1 ] && run "sanitizer reports" no_sanitizer_reports
 
 echo

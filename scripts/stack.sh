@@ -12,6 +12,7 @@
 #   run/    www-data: the FastCGI sockets lighttpd and mod_fcgid create
 #   admin/  homebot-admin, group www-data: the admin program's socket
 #   metrics/ www-data: every process's counters (METRICS_DIR)
+#   pgbouncer/ www-data, 0700: PgBouncer's socket (HOMEBOT_PGBOUNCER=1)
 #   admin-metrics/  homebot-admin, group www-data: the admin program's
 #   app/    root, world-readable: the staged programs and assets
 # Root never writes, chmods or chowns inside a directory another user can
@@ -33,6 +34,10 @@
 # start writes DIR/stack.env (HOMEBOT_URL, OWNER_URL, APP_URL, ...).
 # HOMEBOT_LIGHTTPD_CONF names another lighttpd configuration (make bench's
 # includes lighttpd.conf and adds its own program).
+# HOMEBOT_PGBOUNCER=1: start puts PgBouncer (transaction mode, a pool of
+# HOMEBOT_PGBOUNCER_POOL server connections, default 4) between the web
+# programs and PostgreSQL; the admin program and homebot-worker connect
+# straight to PostgreSQL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -259,7 +264,8 @@ write_file() {
 # worker.env connects as homebot_worker (WORKER_DATABASE_URL with an
 # external database).
 write_env() {
-	local dir=$1 src=$2 dburl=$3 smtp=${4:-} common admin_url worker_url
+	local dir=$1 src=$2 dburl=$3 smtp=${4:-} direct=${5:-$3}
+	local common admin_url worker_url
 	local reader=$WEB_USER admin_reader=$ADMIN_USER
 	common=$(
 		# Every spelling lib/config.c reads ("export NAME =" too).
@@ -275,8 +281,10 @@ write_env() {
 		true
 	) || exit 1
 	if [ -n "$dburl" ]; then
-		admin_url=${dburl/user=homebot_app/user=homebot_admin}
-		worker_url=${dburl/user=homebot_app/user=homebot_worker}
+		# Straight to PostgreSQL even behind PgBouncer: the worker
+		# LISTENs, which needs a session of its own.
+		admin_url=${direct/user=homebot_app/user=homebot_admin}
+		worker_url=${direct/user=homebot_app/user=homebot_worker}
 	else
 		admin_url=${ADMIN_DATABASE_URL:-$(env_file_get ADMIN_DATABASE_URL "$src")}
 		worker_url=${WORKER_DATABASE_URL:-$(env_file_get WORKER_DATABASE_URL "$src")}
@@ -415,6 +423,45 @@ worker_stop() {
 	rm -f "$dir/state/worker.pid"
 }
 
+# PgBouncer in transaction mode between the web programs and PostgreSQL,
+# as the web user, listening only on a socket in pgbouncer/ (0700, the web
+# user's: no other local user reaches it). It admits homebot_app alone
+# (trust: the socket's directory is the check) and logs in to PostgreSQL
+# as the web user through the cluster's socket, where peer authentication
+# maps that user to homebot_app and homebot_worker only.
+pgbouncer_start() {
+	local dir=$1 as=()
+	make_dir "$dir/pgbouncer" 0700 "$WEB_USER:$WEB_GROUP"
+	echo '"homebot_app" ""' | write_file "$dir/etc/pgbouncer-users.txt" "$WEB_USER" 0400
+	write_file "$dir/etc/pgbouncer.ini" "$WEB_USER" 0400 <<EOF
+[databases]
+homebot = host=$dir/pg dbname=homebot
+
+[pgbouncer]
+unix_socket_dir = $dir/pgbouncer
+unix_socket_mode = 0600
+listen_port = 6432
+auth_type = trust
+auth_file = $dir/etc/pgbouncer-users.txt
+pool_mode = transaction
+default_pool_size = ${HOMEBOT_PGBOUNCER_POOL:-4}
+max_client_conn = 500
+EOF
+	[ "$(id -u)" -eq 0 ] &&
+	    as=(setpriv --reuid="$WEB_USER" --regid="$WEB_GROUP" --init-groups --)
+	"${as[@]}" pgbouncer "$dir/etc/pgbouncer.ini" >>"$dir/log/pgbouncer.log" 2>&1 &
+	echo $! >"$dir/state/pgbouncer.pid"
+	for _ in $(seq 1 100); do
+		[ -S "$dir/pgbouncer/.s.PGSQL.6432" ] && return 0
+		kill -0 "$(cat "$dir/state/pgbouncer.pid")" 2>/dev/null ||
+		    die "PgBouncer exited; see $dir/log/pgbouncer.log"
+		sleep 0.1
+	done
+	die "PgBouncer did not open its socket; see $dir/log/pgbouncer.log"
+}
+
+pgbouncer_stop() { pid_stop "$1" pgbouncer; }
+
 # The directories of the stack in DIR, which must be the invoking user's
 # and writable by nobody else (see the top of this file).
 prepare_dirs() {
@@ -468,7 +515,7 @@ admin_stop() { pid_stop "$1" admin; }
 
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
-	local secret smtp
+	local secret smtp direct dburl
 	dir=$(cd "$dir" && pwd)
 	prepare_dirs "$dir"
 	reachable "$dir" || die "$dir is not reachable by $PG_USER/$WEB_USER"
@@ -482,7 +529,13 @@ cmd_start() {
 		(umask 077 && echo "SECRET_KEY=$secret" >>"$dir/settings.env")
 	fi
 	smtp=$(sink_start "$dir" "$dir/settings.env")
-	write_env "$dir" "$dir/settings.env" "host=$dir/pg user=homebot_app dbname=homebot" "$smtp"
+	direct="host=$dir/pg user=homebot_app dbname=homebot"
+	dburl=$direct
+	if [ "${HOMEBOT_PGBOUNCER:-}" = 1 ]; then
+		pgbouncer_start "$dir"
+		dburl="host=$dir/pgbouncer port=6432 user=homebot_app dbname=homebot"
+	fi
+	write_env "$dir" "$dir/settings.env" "$dburl" "$smtp" "$direct"
 	admin_start "$dir"
 	web_start "$dir"
 	worker_start "$dir"
@@ -495,6 +548,7 @@ WORKER_URL=host=$dir/pg user=homebot_worker dbname=homebot
 SMTP_URL=$smtp
 MAIL_DIR=$dir/mail
 STACK_DIR=$dir
+DATABASE_URL=$dburl
 EOF
 }
 
@@ -515,6 +569,7 @@ cmd_stop() {
 	sink_stop "$dir"
 	web_stop "$dir"
 	admin_stop "$dir"
+	pgbouncer_stop "$dir"
 	pg_stop "$dir"
 }
 

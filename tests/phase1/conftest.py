@@ -339,14 +339,19 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "only_behind(server): a test of what only that web server "
         "does; deselected (not skipped) in the other server's run")
+    config.addinivalue_line(
+        "markers", "with_pgbouncer: a test of the stack behind PgBouncer; "
+        "deselected (not skipped) unless HOMEBOT_PGBOUNCER=1")
 
 
 def pytest_collection_modifyitems(config, items):
     # A test of one web server's own behaviour is not collected in the
     # other's run: it neither passes nor skips there.
     web = os.environ.get("HOMEBOT_WEB", "lighttpd")
+    pooled = os.environ.get("HOMEBOT_PGBOUNCER") == "1"
     drop = [i for i in items if (m := i.get_closest_marker("only_behind"))
             and m.args[0] != web]
+    drop += [i for i in items if i.get_closest_marker("with_pgbouncer") and not pooled]
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = [i for i in items if i not in drop]

@@ -156,7 +156,8 @@ def test_concurrent_clients_never_see_another_organization(stack, tenants):
     report(f"concurrency: {len(plan)} requests, {CLIENTS} clients, {len(tenants)} organizations,"
            f" {len(leaks)} leaks, {len(wrong)} wrong answers, {len(failures)} non-200,"
            f" {elapsed:.1f} s ({len(plan) / elapsed:.0f} requests/s)"
-           f" [{stack.env.get('HOMEBOT_WEB', 'lighttpd')}]")
+           f" [{stack.env.get('HOMEBOT_WEB', 'lighttpd')}"
+           f"{' + PgBouncer' if 'pgbouncer' in stack.env.get('DATABASE_URL', '') else ''}]")
     assert leaks == [], leaks[:5]
     assert wrong == [], wrong[:5]
     assert failures == [], failures[:5]
