@@ -22,6 +22,7 @@ handle_list(struct hb_request *r, struct hb_app *app)
 	    page_parse(r, "audit", who.org_id, &page, &r->err) == -1)
 		return -1;
 	ctx = auth_ctx(&who, r);
+	f.org_id = who.org_id;
 	if (audit_list(app->db, &ctx, &f, &page, &rows, &r->err) == -1)
 		return -1;
 	return send_rows(r, &page, &rows);

@@ -35,7 +35,7 @@ static const char SQL_USERS[] =
     "SELECT " USER_FIELDS " FROM homebot.users"
     " WHERE ($1::text IS NULL OR strpos(lower(email), lower($1)) > 0)"
     "   AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $4";
+    " ORDER BY users.created_at DESC, users.id DESC LIMIT $4";
 static const char SQL_DISABLE[] =
     "UPDATE homebot.users SET disabled_at = CASE WHEN $2"
     " THEN COALESCE(disabled_at, now()) END, updated_at = now()"

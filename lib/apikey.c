@@ -15,7 +15,7 @@ static const char SQL_LIST[] =
     "SELECT " KEY_FIELDS " FROM homebot.api_keys"
     " WHERE revoked_at IS NULL"
     "   AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $3";
+    " ORDER BY api_keys.created_at DESC, api_keys.id DESC LIMIT $3";
 static const char SQL_GET[] =
     "SELECT " KEY_FIELDS " FROM homebot.api_keys"
     " WHERE id = $1 AND revoked_at IS NULL";

@@ -41,6 +41,8 @@ struct hb_audit_filter {
 	const char	*actor_id;
 	const char	*since;
 	const char	*until;
+	/* The organization whose events are read; NULL: all (the admin's). */
+	const char	*org_id;
 };
 
 /* Reads ?action=&actor_id=&since=&until=: 0, or -1 with a 422 in err. */

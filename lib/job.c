@@ -46,7 +46,7 @@ static const char SQL_LIST[] =
     " WHERE ($1::text IS NULL OR status = $1)"
     "   AND ($2::text IS NULL OR kind = $2)"
     "   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $5";
+    " ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT $5";
 static const char SQL_GET[] =
     "SELECT " JOB_FIELDS ", organization_id FROM homebot.jobs WHERE id = $1";
 static const char SQL_RETRY_STATUS[] =

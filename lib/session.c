@@ -48,7 +48,7 @@ static const char SQL_LIST[] =
     " WHERE user_id = $1 AND revoked_at IS NULL"
     "   AND last_used_at > now() - make_interval(secs => $3::int)"
     "   AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))"
-    " ORDER BY created_at DESC, id DESC LIMIT $6";
+    " ORDER BY sessions.created_at DESC, sessions.id DESC LIMIT $6";
 static const char SQL_REVOKE[] =
     "UPDATE homebot.sessions SET revoked_at = now()"
     " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id";
