@@ -2,9 +2,10 @@
 # Flat cost as data grows (make bench with BENCH_LARGE=1): /me, a members
 # page and an audit page with each filter on the stack bench/run.sh seeded
 # (1,000 organizations), then the same stack grown in SQL to 100,000
-# organizations, 1,000,000 users and 10,000,000 audit rows (1,000,000 of
-# them in the organization whose pages are read, with a rare action and a
-# rare actor among them), then the same requests again. Prints table rows
+# organizations, 1,000,000 users and 10,000,000 audit rows (the
+# organization whose pages are read gets 100,000 members and 1,000,000
+# events, a rare action and a rare actor among them), then the same
+# requests again. Prints table rows
 # like run.sh's: both figures and their ratio.
 #
 #   bench/large.sh DIR URL      BENCH_LARGE_SCALE (1): a fraction of the sizes
@@ -22,7 +23,7 @@ log() { echo "[$(date +%T)] $*" >&2; }
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$OWNER" -c "$1"; }
 n() { awk -v s="$SCALE" -v v="$1" 'BEGIN { printf "%d", v * s }'; }
 
-ORGS=$(n 100000) USERS=$(n 1000000) SPREAD=$(n 9000000) BIG=$(n 1000000)
+ORGS=$(n 100000) USERS=$(n 1000000) SPREAD=$(n 9000000) BIG=$(n 1000000) MEMBERS=$(n 100000)
 BIG_ORG=$(q "SELECT id FROM homebot.organizations WHERE slug = 'bench-big'")
 BIG_OWNER=$(q "SELECT m.user_id FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id
                WHERE m.organization_id = '$BIG_ORG' AND u.email = 'big1@example.com'")
@@ -81,6 +82,10 @@ INSERT INTO homebot.users (id, email, password_hash, full_name)
 INSERT INTO homebot.memberships (organization_id, user_id, role)
      SELECT lo.id, lu.id, CASE WHEN lu.g <= $ORGS THEN 'owner' ELSE 'member' END
        FROM lu JOIN lo ON lo.g = (lu.g - 1) % $ORGS + 1;
+-- The organization whose pages are read gets a hundred thousand members.
+INSERT INTO homebot.memberships (organization_id, user_id, role, created_at)
+     SELECT '$BIG_ORG', id, 'member', now() - interval '30 days' + g * interval '1 second'
+       FROM lu WHERE g <= $MEMBERS;
 INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
                                target_id, occurred_at)
      SELECT lo.id, 'user', NULL,
