@@ -172,16 +172,18 @@ log_stopping(const struct hb_app *app, long served)
  * wait for the web server to read the answer and close. Once the request's
  * input has been read to its end, nothing is left to be reset for, and the
  * connection is closed at once ("detached" is libfcgi's flag for that).
- * The web servers send the whole body before the program answers, so the
- * rest of a body a handler left unread (a 413, a 401) is in the socket's
- * buffer already.
+ * lighttpd and mod_fcgid, as configured here, send the whole body before
+ * the program runs, so reading the rest of a small body a handler left
+ * unread (a 401 to a POST) waits for nobody; a larger rest is left to
+ * libfcgi's own way, which gives up after 2 s.
  */
 static void
 finish(FCGX_Request *fr)
 {
 	char rest[4096];
+	int budget = 16;	/* up to 64 KiB read here */
 
-	while (FCGX_GetStr(rest, (int)sizeof(rest), fr->in) > 0)
+	while (budget-- > 0 && FCGX_GetStr(rest, (int)sizeof(rest), fr->in) > 0)
 		continue;
 	fr->detached = FCGX_HasSeenEOF(fr->in) == EOF;
 	FCGX_Finish_r(fr);

@@ -126,7 +126,11 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	params[0] = c->sid;
 	params[1] = c->sub;
 	params[2] = c->org;
-	/* The function sets the tenant context itself, transaction-locally. */
+	/*
+	 * The function sets the tenant context itself, transaction-locally:
+	 * run alone (no transaction is open before authentication), the
+	 * context ends with this statement.
+	 */
 	res = db_exec(db, SQL_AUTH_JWT, 3, params, err);
 	if (res == NULL)
 		return -1;

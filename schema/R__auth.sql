@@ -603,6 +603,10 @@ $$;
 -- what it sees exactly as for any other statement of the request, and a
 -- session of another organization is simply not there.
 --
+-- Call it as a statement of its own (autocommit), never inside a longer
+-- transaction: the context it sets lasts until its transaction ends, and
+-- lib/auth.c relies on that end to leave the next statement without it.
+--
 -- A plpgsql function because each server connection caches the plan of its
 -- query: the caller sends "SELECT * FROM" it as an unnamed statement, which
 -- costs no planning of the joins and which a transaction-mode pooler
