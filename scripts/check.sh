@@ -96,8 +96,7 @@ e2e_pgbouncer() {
 	HOMEBOT_WEB=lighttpd HOMEBOT_PGBOUNCER=1 "$PYTEST" -m pytest -v --tb=short \
 	    -p no:cacheprovider tests/phase1/test_pgbouncer.py \
 	    tests/phase1/test_isolation.py tests/phase1/test_concurrency.py \
-	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py \
-	    tests/phase1/test_members.py tests/phase1/test_audit_log.py
+	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py
 }
 
 # The options above do report a leak, in a file where the last step looks.
