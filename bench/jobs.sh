@@ -9,7 +9,8 @@ T=$1
 N=${BENCH_JOBS:-100000}
 OWNER="host=$T/pg user=postgres dbname=homebot"
 q() { psql -X -q -A -t "$OWNER" -c "$1"; }
-row() { printf '| %-52s | %-28s | %-30s |\n' "$1" "$2" "$3"; }
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 
 # The largest RSS among the worker processes, in KB.
 worker_rss() {

@@ -18,8 +18,9 @@ URL=$2
 DUR=${BENCH_SECONDS:-10}
 SCALE=${BENCH_LARGE_SCALE:-1}
 OWNER="host=$T/pg user=postgres dbname=homebot"
-row() { printf '| %-56s | %-34s | %-22s |\n' "$1" "$2" "$3"; }
-log() { echo "[$(date +%T)] $*" >&2; }
+# log, row, wrk_figures
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$OWNER" -c "$1"; }
 n() { awk -v s="$SCALE" -v v="$1" 'BEGIN { printf "%d", v * s }'; }
 
@@ -45,12 +46,8 @@ paths() {
 
 # "req/s p99_ms" of GET path with the credentials of file, 8 connections.
 measure() { # path creds
-	local out
-	out=$(CREDS="$T/$2" BENCH_PATH="$1" wrk --latency -t1 -c8 -d"${DUR}s" \
-	    -s bench/rotate.lua "$URL" 2>&1)
-	awk '/Requests\/sec/ {rps=$2} / 99%/ {p99=$2}
-	    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-	    END {printf "%.0f %.2f\n", rps, ms(p99)}' <<<"$out"
+	CREDS="$T/$2" BENCH_PATH="$1" wrk_figures -t1 -c8 -d"${DUR}s" \
+	    -s bench/rotate.lua "$URL" | awk '{print $1, $3}'
 }
 
 declare -A SMALL LARGE

@@ -16,7 +16,8 @@ ON_DIR=$1
 ON_URL=$2
 ROUNDS=${BENCH_METRICS_ROUNDS:-5}
 DUR=${BENCH_METRICS_SECONDS:-5}
-row() { printf '| %-52s | %-28s | %-30s |\n' "$1" "$2" "$3"; }
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 
 OFF=$(mktemp -d /tmp/homebot-bench-off.XXXXXX)
 chmod 0755 "$OFF"

@@ -46,8 +46,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "[$(date +%T)] $*" >&2; }
-row() { printf '| %-56s | %-34s | %-22s |\n' "$1" "$2" "$3"; }
+# log, row, wrk_figures
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 
 settings() {
 	echo "SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
@@ -82,16 +83,6 @@ log "seeding both: $(/usr/bin/python3 bench/seed.py "$D" "$D" 2>/dev/null)"
 /usr/bin/python3 bench/seed.py "$P" "$P" >/dev/null 2>&1
 curl -fsS -o /dev/null "$DURL/hello" || { echo "bench: /hello does not answer" >&2; exit 1; }
 
-# One wrk run: "req/s p50 p99" (ms). Args: wrk's.
-wrk_run() {
-	local out
-	out=$(wrk --latency "$@" 2>&1)
-	awk '/Requests\/sec/ {rps=$2}
-	    / 50%/ {p50=$2} / 99%/ {p99=$2}
-	    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-	    END {printf "%.0f %.2f %.2f\n", rps, ms(p50), ms(p99)}' <<<"$out"
-}
-
 # The wrk arguments of a named test against a stack (dir, url).
 test_args() { # name dir url
 	local t=$1 dir=$2 url=$3
@@ -116,10 +107,11 @@ measure() { # name side dir url rep
 	for a in $(test_args "$1" "$3" "$4"); do
 		case $a in *=*) envs+=("$a") ;; *) args+=("$a") ;; esac
 	done
-	echo "$1 $2 $5 $(env "${envs[@]}" bash -c 'wrk_run "$@"' _ "${args[@]}")" >>"$RAW"
+	# The script's settings (CREDS=...) go to wrk in its environment.
+	echo "$1 $2 $5 $([ ${#envs[@]} -eq 0 ] || export "${envs[@]}"
+	    wrk_figures "${args[@]}")" >>"$RAW"
 	log "$(tail -n 1 "$RAW")"
 }
-export -f wrk_run
 
 # Warm-up, not counted: every program and cache has served this load once.
 for url in "$DURL" "$PURL"; do
