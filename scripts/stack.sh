@@ -423,6 +423,20 @@ worker_stop() {
 	rm -f "$dir/state/worker.pid"
 }
 
+# wait_socket DIR NAME SOCKET WHAT: up to 10 s for the process of
+# state/NAME.pid to open SOCKET; dies, pointing at log/NAME.log, when it
+# exits first or never does.
+wait_socket() {
+	local dir=$1 name=$2 sock=$3 what=$4
+	for _ in $(seq 1 100); do
+		[ -S "$sock" ] && return 0
+		kill -0 "$(cat "$dir/state/$name.pid")" 2>/dev/null ||
+		    die "$what exited; see $dir/log/$name.log"
+		sleep 0.1
+	done
+	die "$what did not open its socket; see $dir/log/$name.log"
+}
+
 # PgBouncer in transaction mode between the web programs and PostgreSQL,
 # as the web user, listening only on a socket in pgbouncer/ (0700, the web
 # user's: no other local user reaches it). It admits homebot_app alone
@@ -451,13 +465,7 @@ EOF
 	    as=(setpriv --reuid="$WEB_USER" --regid="$WEB_GROUP" --init-groups --)
 	"${as[@]}" pgbouncer "$dir/etc/pgbouncer.ini" >>"$dir/log/pgbouncer.log" 2>&1 &
 	echo $! >"$dir/state/pgbouncer.pid"
-	for _ in $(seq 1 100); do
-		[ -S "$dir/pgbouncer/.s.PGSQL.6432" ] && return 0
-		kill -0 "$(cat "$dir/state/pgbouncer.pid")" 2>/dev/null ||
-		    die "PgBouncer exited; see $dir/log/pgbouncer.log"
-		sleep 0.1
-	done
-	die "PgBouncer did not open its socket; see $dir/log/pgbouncer.log"
+	wait_socket "$dir" pgbouncer "$dir/pgbouncer/.s.PGSQL.6432" PgBouncer
 }
 
 pgbouncer_stop() { pid_stop "$1" pgbouncer; }
@@ -502,13 +510,7 @@ admin_start() {
 	    spawn-fcgi -n -s "$dir/admin/admin.sock" -M 0660 "${as[@]}" \
 	    -- "$dir/app/cgi-bin/admin" >>"$dir/log/admin.log" 2>&1 &
 	echo $! >"$dir/state/admin.pid"
-	for _ in $(seq 1 100); do
-		[ -S "$dir/admin/admin.sock" ] && return 0
-		kill -0 "$(cat "$dir/state/admin.pid")" 2>/dev/null ||
-		    die "the admin program exited; see $dir/log/admin.log"
-		sleep 0.1
-	done
-	die "the admin program did not open its socket; see $dir/log/admin.log"
+	wait_socket "$dir" admin "$dir/admin/admin.sock" "the admin program"
 }
 
 admin_stop() { pid_stop "$1" admin; }
