@@ -38,8 +38,37 @@ if [ "$SANITIZE" = 1 ]; then
 	UNIT_ASAN="detect_leaks=1:abort_on_error=1"
 fi
 
+# Runs a TAP suite verbosely into a log: shows prove's summary (the whole
+# log on a failure), how many tests skipped, and fails on a skip whose
+# reason tests/allowed-skips does not give for this suite.
+tap_suite() {
+	local suite=$1 log="$T/$1.tap"
+	shift
+	if ! "$@" >"$log" 2>&1; then
+		cat "$log"
+		return 1
+	fi
+	grep -aE '^(All tests successful|Files=|Result:)' "$log"
+	skips_allowed "$suite" "$log"
+}
+
+skips_allowed() {
+	local suite=$1 log=$2 reason n=0 bad=0
+	while IFS= read -r reason; do
+		n=$((n + 1))
+		if ! grep -qxF "$suite	$reason" tests/allowed-skips; then
+			echo "skipped without an allowed reason: $reason"
+			bad=1
+		fi
+	done < <(grep -aiE '^[[:space:]]*ok [0-9]+( -.*)? # skip' "$log" |
+	    sed -E 's/^.* # [sS][kK][iI][pP][[:space:]]*//')
+	echo "$suite: $n skipped"
+	return $bad
+}
+
 unit_tests() {
-	ASAN_OPTIONS=${UNIT_ASAN:-} prove --exec '' "$BUILD"/tests/unit/*.t
+	ASAN_OPTIONS=${UNIT_ASAN:-} tap_suite unit \
+	    prove -v --exec '' "$BUILD"/tests/unit/*.t
 }
 
 valgrind_unit_tests() {
@@ -76,24 +105,26 @@ sql_tests() {
 	local owner="host=$T/db/pg user=postgres dbname=homebot"
 	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" \
 	    -c "CREATE EXTENSION IF NOT EXISTS dblink" &&
-	    pg_prove --host "$T/db/pg" --username postgres --dbname homebot \
-	    tests/sql/*.sql
+	    tap_suite pgtap pg_prove -v --host "$T/db/pg" --username postgres \
+	    --dbname homebot tests/sql/*.sql
 }
 
 migrate_tests() {
 	HOMEBOT_TEST_ADMIN_URL="host=$T/db/pg user=postgres dbname=postgres" \
-	    prove tests/migrate/
+	    tap_suite migrate prove -v tests/migrate/
 }
 
 e2e() {
-	HOMEBOT_WEB=$1 "$PYTEST" -m pytest tests/phase1/ -v --tb=short -p no:cacheprovider
+	HOMEBOT_WEB=$1 HOMEBOT_SKIP_SUITE=e2e "$PYTEST" -m pytest tests/phase1/ -v \
+	    --tb=short -p no:cacheprovider
 }
 
 # The groups whose proof depends on what a connection carries from one
 # request to the next, again with PgBouncer (transaction mode, a pool of 4
 # for 22 web programs) between the programs and PostgreSQL.
 e2e_pgbouncer() {
-	HOMEBOT_WEB=lighttpd HOMEBOT_PGBOUNCER=1 "$PYTEST" -m pytest -v --tb=short \
+	HOMEBOT_WEB=lighttpd HOMEBOT_PGBOUNCER=1 HOMEBOT_SKIP_SUITE=e2e \
+	    "$PYTEST" -m pytest -v --tb=short \
 	    -p no:cacheprovider tests/phase1/test_pgbouncer.py \
 	    tests/phase1/test_isolation.py tests/phase1/test_concurrency.py \
 	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py

@@ -328,11 +328,51 @@ def report(line):
     print(line)
 
 
+# Every skip and its reason. With HOMEBOT_SKIP_SUITE=e2e (make check sets
+# it) a skip whose reason tests/allowed-skips does not give for that suite
+# fails the run; without it skips are only counted.
+SKIPS = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        SKIPS.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def allowed_skips(suite):
+    path = Path(__file__).resolve().parents[1] / "allowed-skips"
+    return {line.split("\t", 1)[1] for line in path.read_text().splitlines()
+            if line.startswith(suite + "\t")}
+
+
+def disallowed_skips():
+    suite = os.environ.get("HOMEBOT_SKIP_SUITE")
+    if not suite:
+        return []
+    allowed = allowed_skips(suite)
+    return [(node, why) for node, why in SKIPS if why not in allowed]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    if disallowed_skips() and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
 def pytest_terminal_summary(terminalreporter):
     if FIGURES:
         terminalreporter.section("Homebot figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+    terminalreporter.section("Homebot skips")
+    terminalreporter.write_line(f"{len(SKIPS)} skipped")
+    for node, why in SKIPS:
+        terminalreporter.write_line(f"  {node}: {why}")
+    bad = disallowed_skips()
+    if bad:
+        terminalreporter.write_line(
+            f"FAILED: {len(bad)} skipped for a reason tests/allowed-skips does not allow")
 
 
 def pytest_configure(config):

@@ -287,6 +287,7 @@ int
 main(void)
 {
 	/* Let stdio allocate its buffer before heap_in_use() is first read. */
+	plan(35);
 	diag("arena tests");
 	test_zero_and_align();
 	test_large();

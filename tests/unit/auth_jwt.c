@@ -1523,6 +1523,7 @@ test_load_failures(void)
 int
 main(void)
 {
+	plan(332);
 	test_hs_load();
 	test_hs_roundtrip();
 	test_hs_controls();

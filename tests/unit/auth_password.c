@@ -243,6 +243,7 @@ test_dummy(void)
 int
 main(void)
 {
+	plan(65);
 	test_hash();
 	test_cost();
 	test_verify();

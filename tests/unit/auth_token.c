@@ -262,6 +262,7 @@ test_api_key_parse(void)
 int
 main(void)
 {
+	plan(65);
 	test_refresh_new();
 	test_refresh_valid();
 	test_api_key_new();

@@ -112,6 +112,7 @@ test_contains(void)
 int
 main(void)
 {
+	plan(53);
 	test_parse();
 	test_contains();
 	return done_testing();

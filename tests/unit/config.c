@@ -592,6 +592,7 @@ test_metrics(void)
 int
 main(void)
 {
+	plan(290);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||

@@ -427,6 +427,7 @@ test_random(void)
 int
 main(void)
 {
+	plan(120);
 	test_b64_vectors();
 	test_b64_roundtrip();
 	test_b64_refused();

@@ -92,6 +92,7 @@ test_values_by_name(void)
 int
 main(void)
 {
+	plan(15);
 	test_row_json_types();
 	test_values_by_name();
 	return done_testing();

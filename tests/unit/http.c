@@ -1463,6 +1463,7 @@ test_every_response(void)
 int
 main(void)
 {
+	plan(703);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_body = 65536;
 	cfg.hsts = false;

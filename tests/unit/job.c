@@ -53,6 +53,7 @@ test_jitter(void)
 int
 main(void)
 {
+	plan(11);
 	test_schedule();
 	test_jitter();
 	return done_testing();

@@ -438,6 +438,7 @@ test_utf8(void)
 int
 main(void)
 {
+	plan(216);
 	test_strings();
 	test_string_bytes();
 	test_ints_bools_objects();

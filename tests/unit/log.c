@@ -487,6 +487,7 @@ test_request(void)
 int
 main(void)
 {
+	plan(98);
 	out = open_memstream(&outbuf, &outlen);
 	if (out == NULL) {
 		perror("open_memstream");

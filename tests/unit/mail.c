@@ -938,6 +938,7 @@ test_send_errors(void)
 int
 main(void)
 {
+	plan(276);
 	struct hb_error err = {0};
 
 	if (mail_global_init(&err) == -1) {

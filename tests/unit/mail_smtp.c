@@ -435,6 +435,7 @@ cleanup(void)
 int
 main(void)
 {
+	plan(54);
 	struct hb_error err = {0};
 	const char *why = NULL;
 	struct sink s;

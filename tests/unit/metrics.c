@@ -843,7 +843,7 @@ test_cost(void)
 	double ns;
 
 	if (metrics_open(dir, &names, &err) == -1) {
-		skip("no slot to time");
+		ok(0, "cost: metrics_open gives a slot to time");
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -926,6 +926,7 @@ test_read_dirs_many(void)
 int
 main(void)
 {
+	plan(86);
 	if (mkdtemp(base) == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;

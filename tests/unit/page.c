@@ -367,6 +367,7 @@ test_send(void)
 int
 main(void)
 {
+	plan(93);
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.secret_key, sizeof(cfg.secret_key), "%s",
 	    "page-test-secret-0123456789abcdef");

@@ -9,6 +9,7 @@
 #define TAP_UNUSED __attribute__((unused))
 
 static int tap_n TAP_UNUSED, tap_failed TAP_UNUSED;
+static int tap_planned TAP_UNUSED = -1;
 /*
  * Between todo_start(why) and todo_end() a failure is a known gap: TAP
  * prints it as "# TODO why" and prove does not count it as a failure.
@@ -140,18 +141,41 @@ diag(const char *fmt, ...)
 	printf("\n");
 }
 
-/* Counts a test that cannot run here as passed, saying why. */
+/*
+ * A test that cannot run here, reported as a skip with its reason (TAP
+ * "# SKIP"): prove counts it apart, and make check fails on a reason
+ * tests/allowed-skips does not list.
+ */
 static void TAP_UNUSED
 skip(const char *why)
 {
 	tap_n++;
-	printf("ok %d # skip %s\n", tap_n, why);
+	printf("ok %d # SKIP %s\n", tap_n, why);
 }
 
+/*
+ * Prints the plan first, so a test program that stops early (a crash, an
+ * early return) fails against it rather than printing a smaller count.
+ */
+static void TAP_UNUSED
+plan(int n)
+{
+	tap_planned = n;
+	printf("1..%d\n", n);
+}
+
+/* Nonzero when a test failed or the count differs from the plan. */
 static int TAP_UNUSED
 done_testing(void)
 {
-	printf("1..%d\n", tap_n);
+	if (tap_planned < 0) {
+		printf("not ok %d - plan() was never called\n", ++tap_n);
+		return 1;
+	}
+	if (tap_n != tap_planned) {
+		printf("# planned %d tests but ran %d\n", tap_planned, tap_n);
+		return 1;
+	}
 	return tap_failed != 0;
 }
 

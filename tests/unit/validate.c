@@ -266,6 +266,7 @@ test_new_password(void)
 int
 main(void)
 {
+	plan(87);
 	arena_init(&arena);
 	test_email();
 	test_email_key();
