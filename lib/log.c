@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "json.h"
@@ -12,12 +13,15 @@
 
 static FILE	*log_out;
 static bool	 log_debug_on;
+/* Read once: the programs never fork after log_init(). */
+static long	 log_pid;
 
 void
 log_init(FILE *out, bool debug)
 {
 	log_out = out;
 	log_debug_on = debug;
+	log_pid = (long)getpid();
 }
 
 bool
@@ -143,7 +147,7 @@ now_rfc3339(char *out, size_t outsz)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(out, outsz, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, outsz - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	snprintf(out + n, outsz - n, ".%06ldZ", ts.tv_nsec / 1000);
 }
 
 static void
@@ -181,6 +185,7 @@ line_new(const char *level, const struct hb_request *r)
 	now_rfc3339(ts, sizeof(ts));
 	json_object_object_add(line, "ts", json_object_new_string(ts));
 	json_object_object_add(line, "level", json_object_new_string(level));
+	json_object_object_add(line, "pid", json_object_new_int64(log_pid));
 	if (r != NULL)
 		json_object_object_add(line, "request_id",
 		    json_object_new_string(r->request_id));
@@ -307,8 +312,8 @@ log_request(const struct hb_request *r)
 	    strlen(r->method) <= 32 ? r->method : "(too long)");
 	put_raw(line, sizeof(line), &u, ",\"path\":");
 	put_json_path(line, &u, r->path);
-	snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f",
-	    r->status, elapsed_ms(&r->started));
+	snprintf(num, sizeof(num), ",\"status\":%d,\"duration_ms\":%.3f,\"pid\":%ld",
+	    r->status, elapsed_ms(&r->started), log_pid);
 	put_raw(line, sizeof(line), &u, num);
 	if (r->program != NULL) {
 		put_raw(line, sizeof(line), &u, ",\"program\":");

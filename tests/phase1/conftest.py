@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import itertools
 import json
 import os
 import re
@@ -23,7 +24,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -720,3 +723,83 @@ def assert_status(resp, status):
     """The status, with the response body in the failure message."""
     assert resp.status == status, resp
     return resp
+
+
+# ---- races that show they raced ----------------------------------------------
+
+def at_once(calls):
+    """Runs the calls in threads released together by a barrier; their
+    answers, in order."""
+    barrier = threading.Barrier(len(calls))
+    out = [None] * len(calls)
+
+    def run(i):
+        barrier.wait()
+        out[i] = calls[i]()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def spans(stack, answers):
+    """What the workers' own log lines say of these answers (matched by
+    X-Request-ID): (pid, started, ended) in seconds, one per answer."""
+    ids = {r.header("X-Request-ID") for r in answers}
+    found = {}
+    for text in stack.web_log().splitlines():
+        if not text.startswith("{"):
+            continue
+        line = json.loads(text)
+        if line.get("request_id") in ids and "duration_ms" in line:
+            end = datetime.fromisoformat(line["ts"].replace("Z", "+00:00")).timestamp()
+            found[line["request_id"]] = (line["pid"], end - line["duration_ms"] / 1000, end)
+    assert len(found) == len(ids), (ids, found)
+    return list(found.values())
+
+
+def overlapping_pairs(spans):
+    """How many pairs of requests ran at the same time in different
+    worker processes."""
+    return sum(1 for a, b in itertools.combinations(spans, 2)
+               if a[0] != b[0] and a[1] < b[2] and b[1] < a[2])
+
+
+def hold_workers(stack, calls, seconds=2):
+    """Sends the calls (authenticated requests without side effects, to one
+    program) at once while a lock on the sessions table holds every
+    authenticated request for `seconds`: a web server that starts another
+    process only for a request that has waited (mod_fcgid waits a second
+    first) starts one for each, and keeps them for the race that follows."""
+    psql = subprocess.Popen(
+        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", stack.env["OWNER_URL"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    psql.stdin.write("BEGIN;\nLOCK TABLE homebot.sessions IN ACCESS EXCLUSIVE MODE;\n"
+                     "SELECT 'locked';\n")
+    psql.stdin.flush()
+    assert psql.stdout.readline().strip() == "locked"
+    timer = threading.Timer(seconds, lambda: psql.communicate("COMMIT;\n"))
+    timer.start()
+    answers = at_once(calls)
+    timer.join()
+    assert psql.returncode == 0
+    assert all(r.status == 200 for r in answers), answers
+
+
+def race(stack, setup, check, rounds=5):
+    """Each round: setup() -> (calls, state), the calls released at once,
+    and check(answers, state); rounds go on until the workers' log shows two
+    of the calls overlapping on different processes. Returns how many pairs
+    overlapped in that round. A web server that never lets them overlap
+    fails the test, which would otherwise prove nothing about the race."""
+    for _ in range(rounds):
+        calls, state = setup()
+        answers = at_once(calls)
+        check(answers, state)
+        pairs = overlapping_pairs(spans(stack, answers))
+        if pairs:
+            return pairs
+    pytest.fail(f"{rounds} rounds of requests released at once never overlapped "
+                "on two worker processes")

@@ -1,16 +1,15 @@
 """POST /api/v1/auth/login (api.md §2): passwords, the lockout, and the
 choice of organization."""
 import collections
-import concurrent.futures
-import threading
 import uuid
 import warnings
 from urllib.parse import urlencode
 
 import pytest
 
-from conftest import (assert_error, assert_invalid, assert_status, assert_unauthenticated, join_org,
-                      login, login_form, new_email, new_password, own_stack, register, report)
+from conftest import (assert_error, assert_invalid, assert_status, assert_unauthenticated, at_once,
+                      join_org, login, login_form, new_email, new_password, overlapping_pairs,
+                      own_stack, register, report, spans)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # crypt leaves Python in 3.13
@@ -137,14 +136,7 @@ def test_a_success_after_four_failures_resets_the_count(stack, account):
 
 def _parallel_logins(stack, email, n):
     """n wrong-password logins for email, released all at once."""
-    start = threading.Barrier(n)
-
-    def attempt(_):
-        start.wait()
-        return login(stack, email, "wrong-" + new_password())
-
-    with concurrent.futures.ThreadPoolExecutor(n) as pool:
-        return list(pool.map(attempt, range(n)))
+    return at_once([lambda: login(stack, email, "wrong-" + new_password())] * n)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
@@ -184,6 +176,11 @@ def test_parallel_failures_never_check_more_passwords_than_the_limit(stack, know
         "       count(*) FILTER (WHERE action = 'auth.locked')"
         "  FROM homebot.audit_log WHERE changes->>'email' = lower(:'email')", email=email)
     assert (int(failed_events), int(locked_events)) == (checked, 1)
+    # The workers' own log: the attempts really ran at the same time.
+    pairs = overlapping_pairs(spans(stack, answers))
+    report(f"login lockout race ({'known' if known else 'unknown'} email): {pairs} pairs "
+           f"of the {n} requests overlapped on different workers")
+    assert pairs > 0, spans(stack, answers)
 
 
 def test_lockout_counts_the_email_regardless_of_case(stack, account):

@@ -3,15 +3,14 @@ once or inviting a new one with a single-use token, accepting the
 invitation, changing roles and removing members — each effective on the
 member's very next request, and never losing the organization's last
 owner."""
-import threading
 import uuid
 
 import pytest
 
 import mailsink
 from conftest import (RFC3339_RE, UUID_RE, Account, accept_invite, add_member, assert_error,
-                      assert_invalid, assert_status, assert_unauthenticated, create_key, invite,
-                      login, new_email, new_password, register)
+                      assert_invalid, assert_status, assert_unauthenticated, at_once, create_key,
+                      hold_workers, invite, login, new_email, new_password, race, register, report)
 
 MEMBERS = "/api/v1/members"
 ME = "/api/v1/auth/me"
@@ -554,22 +553,6 @@ def test_user_of_another_organization_is_404(stack, account, method):
 
 # ---- owners changed at once ------------------------------------------------------
 
-def _at_once(calls):
-    """Runs the calls in threads released together; their answers, in order."""
-    barrier = threading.Barrier(len(calls))
-    out = [None] * len(calls)
-
-    def run(i):
-        barrier.wait()
-        out[i] = calls[i]()
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
-
-
 @pytest.mark.parametrize("change", ["demote", "remove"])
 def test_two_owners_changed_at_once_never_fail_the_server(stack, account, change):
     # Each round: two other owners demoted (or removed) at the same moment.
@@ -583,7 +566,7 @@ def test_two_owners_changed_at_once_never_fail_the_server(stack, account, change
                      for u in (a, b)]
         else:
             calls = [lambda u=u: account.delete(f"{MEMBERS}/{u.user_id}") for u in (a, b)]
-        for r in _at_once(calls):
+        for r in at_once(calls):
             assert r.status in (200, 204, 503), r
             if r.status == 503:
                 assert r.header("Retry-After"), r
@@ -591,3 +574,40 @@ def test_two_owners_changed_at_once_never_fail_the_server(stack, account, change
         for u in (a, b):
             account.delete(f"{MEMBERS}/{u.user_id}")
     assert statuses.count(503) < len(statuses), statuses
+
+
+@pytest.mark.parametrize("change", ["demote", "remove"])
+def test_the_last_two_owners_each_stepping_down_at_once_leave_one(stack, change):
+    # The only two owners each step down (demote or remove themselves) in
+    # the same instant, until the workers' log shows the two requests
+    # overlapping on different processes. Each transaction sees the other
+    # owner still there; only the owner rows' lock keeps the organization
+    # from ending with none: one succeeds, the other is 409 last_owner (or
+    # 503 to retry, if the database chose it as a deadlock's victim).
+    def setup():
+        first = register(stack)
+        second = add_member(first, "owner")
+        if change == "demote":
+            calls = [lambda a=a: a.patch(f"{MEMBERS}/{a.user_id}", {"role": "admin"})
+                     for a in (first, second)]
+        else:
+            calls = [lambda a=a: a.delete(f"{MEMBERS}/{a.user_id}") for a in (first, second)]
+        return calls, first.org_id
+
+    def check(answers, org_id):
+        done = [r for r in answers if r.status in (200, 204)]
+        refused = [r for r in answers if r.status not in (200, 204)]
+        assert len(done) == 1 and len(refused) == 1, answers
+        if refused[0].status == 503:
+            assert refused[0].header("Retry-After"), refused[0]
+        else:
+            assert_error(refused[0], 409, "last_owner")
+        owners = stack.psql("SELECT count(*) FROM homebot.memberships WHERE organization_id = :'o'"
+                            " AND role = 'owner' AND status = 'active'", o=org_id)
+        assert owners == [("1",)], owners
+
+    warm = register(stack)
+    hold_workers(stack, [lambda: warm.get(MEMBERS)] * 2)
+    pairs = race(stack, setup, check)
+    report(f"last owners stepping down at once ({change}): the two requests overlapped "
+           f"on different workers ({pairs} pair)")

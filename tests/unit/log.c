@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cidr.h"
@@ -122,6 +123,9 @@ test_fields(void)
 	is_str(get_str(line, "msg"), "user signed in", "fields: msg");
 	ok(ts_ok(get_str(line, "ts")), "fields: ts is RFC 3339 UTC, now (%s)",
 	    get_str(line, "ts"));
+	ok(json_object_object_get_ex(line, "pid", &v) &&
+	    json_object_get_int64(v) == (int64_t)getpid(),
+	    "fields: pid is the process's");
 	ok(!json_object_object_get_ex(line, "request_id", NULL),
 	    "fields: no request_id without a request");
 	is_str(get_str(line, "fields.password"), "[REDACTED]",
@@ -357,7 +361,7 @@ static void
 test_request(void)
 {
 	static const char *const keys[] = { "ts", "level", "request_id",
-	    "method", "path", "status", "duration_ms", "remote_addr" };
+	    "method", "path", "status", "duration_ms", "pid", "remote_addr" };
 	char *envp[] = {
 		(char *)"REQUEST_METHOD=GET",
 		(char *)"REQUEST_URI=/api/v1/things?token=secret&x=1",
@@ -403,14 +407,20 @@ test_request(void)
 	ms = json_object_get_double(v);
 	ok(ms >= 0 && ms < 10000, "request: duration_ms is plausible (%g)", ms);
 	is_str(get_str(line, "remote_addr"), "192.0.2.7", "request: remote_addr");
+	ok(json_object_object_get_ex(line, "pid", &v) &&
+	    json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) == (int64_t)getpid(),
+	    "request: pid is the process's");
+	is_int(strlen(get_str(line, "ts")), 27,
+	    "request: ts has microseconds (%s)", get_str(line, "ts"));
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		ok(json_object_object_get_ex(line, keys[i], NULL),
 		    "request: has \"%s\"", keys[i]);
 	ok(!json_object_object_get_ex(line, "org_id", NULL) &&
 	    !json_object_object_get_ex(line, "user_id", NULL),
 	    "request: no org_id or user_id before authentication");
-	is_int(json_object_object_length(line), 8,
-	    "request: exactly the eight fields");
+	is_int(json_object_object_length(line), 9,
+	    "request: exactly the nine fields");
 	lacks_str(s, "eyJ", "request: the Authorization value is not logged");
 	lacks_str(s, "Bearer", "request: not even its scheme");
 	lacks_str(s, "apikeysecret", "request: the X-API-Key value is not logged");
@@ -487,7 +497,7 @@ test_request(void)
 int
 main(void)
 {
-	plan(98);
+	plan(102);
 	out = open_memstream(&outbuf, &outlen);
 	if (out == NULL) {
 		perror("open_memstream");
