@@ -32,6 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+import contract
 import mailsink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +115,22 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+# HOMEBOT_CONTRACT=collect: an answer that does not conform is written to
+# the file HOMEBOT_CONTRACT_LOG instead of failing the test.
+CONTRACT_LOG = os.environ.get("HOMEBOT_CONTRACT_LOG")
+
+
+def _conform(method, path, resp):
+    """Every answer is checked against /openapi.json (contract.py)."""
+    try:
+        contract.check(method, path, resp)
+    except contract.Drift as e:
+        if os.environ.get("HOMEBOT_CONTRACT") != "collect":
+            raise
+        with open(CONTRACT_LOG, "a") as f:
+            f.write(str(e)[:600] + "\n")
+
+
 class Stack:
     def __init__(self, url, stack_dir=None):
         parts = urlsplit(url)
@@ -152,6 +169,7 @@ class Stack:
                 _remember_secrets(resp.json())
             except ValueError:
                 pass
+        _conform(method, path, resp)
         return resp
 
     def get(self, path, **kw):
@@ -368,6 +386,8 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("Homebot figures")
         for line in FIGURES:
             terminalreporter.write_line(line)
+    terminalreporter.section("Homebot contract")
+    terminalreporter.write_line(contract.summary())
     terminalreporter.section("Homebot skips")
     terminalreporter.write_line(f"{len(SKIPS)} skipped")
     for node, why in SKIPS:
@@ -773,6 +793,7 @@ def hold_workers(stack, calls, seconds=2):
     authenticated request for `seconds`: a web server that starts another
     process only for a request that has waited (mod_fcgid waits a second
     first) starts one for each, and keeps them for the race that follows."""
+    stack.need_own()
     psql = subprocess.Popen(
         ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", stack.env["OWNER_URL"]],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

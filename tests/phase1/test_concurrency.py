@@ -1,11 +1,14 @@
 """Tenant isolation under load: many clients of several organizations,
-thousands of interleaved requests with tokens and API keys through the
+ten thousand interleaved requests with tokens and API keys through the
 pooled workers, which keep one database connection each and set the
-tenant context per request. Not one answer may carry another
-organization's id, name, slug, email, session or key.
+tenant context per request: reads, and writes (settings, invitations, API
+keys) among them. Not one answer may carry another organization's id,
+name, slug, email, session, key or tag, and not one row written may land
+in another organization.
 
 The figures (requests, leaks, failures, rate) are printed in the
 "Homebot figures" section at the end of the pytest run."""
+import collections
 import concurrent.futures
 import http.client
 import json
@@ -20,29 +23,32 @@ from conftest import add_member, assert_status, create_key, invite, register, re
 
 ORGANIZATIONS = 4
 CLIENTS = 12
-REQUESTS = 4000
+REQUESTS = 10000
 KEY_SCOPES = ["org:read", "members:read", "api_keys:read", "audit:read"]
 
 
 class Tenant:
     def __init__(self, stack, n):
-        tag = uuid.uuid4().hex[:8]
+        # The tag marks everything the tenant writes: names, addresses,
+        # settings. Another organization's tag in an answer is a leak.
+        self.n = n
+        self.tag = tag = "t" + uuid.uuid4().hex[:8]
         self.owner = register(stack, organization_name=f"Concurrency {n} {tag}")
         self.id = self.owner.org_id
         self.admin = add_member(self.owner, "admin")
         self.viewer = add_member(self.owner, "viewer")
-        self.invited = invite(self.owner, role="member")
-        self.key = create_key(self.owner, KEY_SCOPES, name=f"load {n}")
-        self.spare_key = create_key(self.admin, ["org:read"], name=f"spare {n}")
+        self.invited = invite(self.owner, email=f"{tag}-first@example.com", role="member")
+        self.key = create_key(self.owner, KEY_SCOPES, name=f"{tag} load")
+        self.spare_key = create_key(self.admin, ["org:read"], name=f"{tag} spare")
         assert_status(self.owner.patch("/api/v1/organizations/current",
-                                       {"settings": {"tenant": n}}), 200)
+                                       {"settings": {"tenant": n, "tag": tag}}), 200)
         self.org = self.owner.get("/api/v1/organizations/current").json()
         self.user_ids = {u.user_id for u in (self.owner, self.admin, self.viewer)} | \
             {self.invited["user_id"]}
         self.key_ids = {self.key["id"], self.spare_key["id"]}
 
     def markers(self):
-        out = {self.id, self.org["name"], self.org["slug"], self.invited["user_id"],
+        out = {self.id, self.tag, self.org["name"], self.org["slug"], self.invited["user_id"],
                self.invited["email"]}
         for u in (self.owner, self.admin, self.viewer):
             out |= {u.user_id, u.email, u.session_id}
@@ -51,9 +57,10 @@ class Tenant:
         return out
 
     def jobs(self):
-        """(credential headers, path, check) for every kind of request."""
+        """(method, credential headers, path, body, status, check) for every
+        kind of request: eleven reads, three writes."""
         key = {"X-API-Key": self.key["key"]}
-        return [
+        reads = [
             (self.owner.auth, "/api/v1/auth/me", self.check_me),
             (self.viewer.auth, "/api/v1/auth/me", self.check_me),
             (key, "/api/v1/auth/me", self.check_me),
@@ -66,18 +73,32 @@ class Tenant:
             (self.admin.auth, "/api/v1/audit-log?limit=20", self.check_audit),
             (key, "/api/v1/audit-log?limit=20", self.check_audit),
         ]
+        writes = [
+            ("PATCH", self.owner.auth, "/api/v1/organizations/current",
+             lambda: {"settings": {"tenant": self.n, "tag": self.tag, "at": uuid.uuid4().hex}},
+             200, self.check_current),
+            ("POST", self.owner.auth, "/api/v1/api-keys",
+             lambda: {"name": f"{self.tag} written", "scopes": ["org:read"]},
+             201, lambda body: body["name"].startswith(self.tag)),
+            ("POST", self.admin.auth, "/api/v1/members",
+             lambda: {"email": f"{self.tag}-{uuid.uuid4().hex}@example.com", "role": "viewer"},
+             201, lambda body: body["email"].startswith(self.tag)),
+        ]
+        return [("GET", h, p, None, 200, c) for h, p, c in reads] + writes
 
     def check_me(self, body):
         return body["organization"]["id"] == self.id
 
     def check_members(self, body):
-        return {m["user_id"] for m in body["data"]} == self.user_ids
+        # The first members, or the ones this tenant invited under load.
+        return all(m["user_id"] in self.user_ids or m["email"].startswith(self.tag)
+                   for m in body["data"])
 
     def check_keys(self, body):
-        return {k["id"] for k in body["data"]} == self.key_ids
+        return all(k["name"].startswith(self.tag) for k in body["data"])
 
     def check_current(self, body):
-        return body["id"] == self.id and body["settings"] == self.org["settings"]
+        return body["id"] == self.id and body["settings"]["tag"] == self.tag
 
     def check_audit(self, body):
         return bool(body["data"]) and {e["organization_id"] for e in body["data"]} == {self.id}
@@ -90,12 +111,25 @@ class Client:
         self.stack = stack
         self.conn = None
 
-    def get(self, path, headers):
+    def request(self, method, path, headers, body=None):
+        if body is not None:
+            body = json.dumps(body)
+            headers = {**headers, "Content-Type": "application/json"}
+        if method != "GET":
+            # A write goes on a connection of its own, never retried: a
+            # retry could write twice, and every write is counted.
+            conn = http.client.HTTPConnection(self.stack.host, self.stack.port, timeout=30)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                r = conn.getresponse()
+                return r.status, r.read()
+            finally:
+                conn.close()
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.stack.host, self.stack.port, timeout=30)
             try:
-                self.conn.request("GET", path, headers=headers)
+                self.conn.request(method, path, body=body, headers=headers)
                 r = self.conn.getresponse()
                 return r.status, r.read()
             except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
@@ -115,7 +149,7 @@ def tenants(stack):
     return [Tenant(stack, n) for n in range(ORGANIZATIONS)]
 
 
-def test_concurrent_clients_never_see_another_organization(stack, tenants):
+def test_concurrent_clients_never_see_or_write_another_organization(stack, tenants):
     markers = {t.id: t.markers() for t in tenants}
     foreign = {t.id: set().union(*(markers[o.id] for o in tenants if o is not t))
                for t in tenants}
@@ -127,23 +161,29 @@ def test_concurrent_clients_never_see_another_organization(stack, tenants):
     local = threading.local()
     clients = []
 
+    written = collections.Counter()
+
     def one(item):
-        tenant, headers, path, check = item
+        tenant, method, headers, path, make_body, want, check = item
         if not hasattr(local, "client"):
             local.client = Client(stack)
             with lock:
                 clients.append(local.client)
-        status, body = local.client.get(path, headers)
+        status, body = local.client.request(method, path, headers,
+                                            make_body() if make_body else None)
         text = body.decode(errors="replace")
         found = sorted(m for m in foreign[tenant.id] if m in text)
         with lock:
-            if status != 200:
-                failures.append((path, status, text[:300]))
+            if method != "GET" and status == want:
+                written[tenant.id, method, path] += 1
+            if status != want:
+                failures.append((method, path, status, text[:300]))
             elif found:
                 leaks.append((tenant.id, path, found))
             elif not check(json.loads(body)):
                 wrong.append((tenant.id, path, text[:300]))
 
+    [(since,)] = stack.psql("SELECT clock_timestamp()")
     started = time.monotonic()
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=CLIENTS) as pool:
@@ -153,18 +193,57 @@ def test_concurrent_clients_never_see_another_organization(stack, tenants):
             c.close()
     elapsed = time.monotonic() - started
 
-    report(f"concurrency: {len(plan)} requests, {CLIENTS} clients, {len(tenants)} organizations,"
-           f" {len(leaks)} leaks, {len(wrong)} wrong answers, {len(failures)} non-200,"
+    crossed, lost = cross_written(stack, tenants, written, since)
+    writes = sum(written.values())
+    report(f"concurrency: {len(plan)} requests ({writes} writes), {CLIENTS} clients,"
+           f" {len(tenants)} organizations, {len(leaks)} leaks, {crossed} cross-written rows,"
+           f" {lost} lost writes, {len(wrong)} wrong answers, {len(failures)} failures,"
            f" {elapsed:.1f} s ({len(plan) / elapsed:.0f} requests/s)"
            f" [{stack.env.get('HOMEBOT_WEB', 'lighttpd')}"
            f"{' + PgBouncer' if 'pgbouncer' in stack.env.get('DATABASE_URL', '') else ''}]")
     assert leaks == [], leaks[:5]
+    assert (crossed, lost) == (0, 0)
     assert wrong == [], wrong[:5]
     assert failures == [], failures[:5]
+    assert writes > REQUESTS // 10, written
 
 
-def test_tenants_are_unchanged_after_the_load(stack, tenants):
+def cross_written(stack, tenants, written, since):
+    """Rows a tenant wrote that sit in another organization (settings, API
+    keys, memberships, audit rows of its people since the load began), and
+    writes answered as done that are not in the database."""
+    crossed = lost = 0
     for t in tenants:
-        body = t.owner.get("/api/v1/members").json()
-        assert {m["user_id"] for m in body["data"]} == t.user_ids
-        assert t.owner.get("/api/v1/organizations/current").json() == t.org
+        people = ",".join(f"'{u}'" for u in t.user_ids)
+        [row] = stack.psql(
+            "SELECT (SELECT count(*) FROM homebot.organizations"
+            "         WHERE settings->>'tag' = :'tag' AND id <> :'org'),"
+            "       (SELECT count(*) FROM homebot.api_keys"
+            "         WHERE name LIKE :'tag' || '%' AND organization_id <> :'org'),"
+            "       (SELECT count(*) FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id"
+            "         WHERE u.email LIKE :'tag' || '%' AND m.organization_id <> :'org'),"
+            "       (SELECT count(*) FROM homebot.audit_log"
+            f"        WHERE actor_id IN ({people}) AND organization_id <> :'org'"
+            "           AND occurred_at >= :'since'),"
+            "       (SELECT count(*) FROM homebot.api_keys"
+            "         WHERE name = :'tag' || ' written' AND organization_id = :'org'),"
+            "       (SELECT count(*) FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id"
+            "         WHERE u.email LIKE :'tag' || '-%' AND u.email <> :'tag' || '-first@example.com'"
+            "           AND m.organization_id = :'org'),"
+            "       (SELECT settings->>'tag' FROM homebot.organizations WHERE id = :'org')",
+            tag=t.tag, org=t.id, since=since)
+        crossed += sum(int(v) for v in row[:4]) + (row[6] != t.tag)
+        lost += abs(int(row[4]) - written[t.id, "POST", "/api/v1/api-keys"])
+        lost += abs(int(row[5]) - written[t.id, "POST", "/api/v1/members"])
+    return crossed, lost
+
+
+def test_tenants_hold_only_their_own_after_the_load(stack, tenants):
+    for t in tenants:
+        members = stack.psql("SELECT u.id, u.email FROM homebot.memberships m"
+                             "  JOIN homebot.users u ON u.id = m.user_id"
+                             " WHERE m.organization_id = :'org'", org=t.id)
+        assert t.user_ids <= {m[0] for m in members}
+        assert all(m[0] in t.user_ids or m[1].startswith(t.tag) for m in members), members
+        org = t.owner.get("/api/v1/organizations/current").json()
+        assert (org["id"], org["name"], org["settings"]["tag"]) == (t.id, t.org["name"], t.tag)

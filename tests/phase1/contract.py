@@ -1,0 +1,187 @@
+"""Every answer the end-to-end tests receive, checked against the document
+the service publishes (docs/openapi.json, served as /openapi.json).
+
+An answer conforms when its operation documents its status; every header
+the response declares as required is present; its Content-Type is one the
+response documents; a JSON body validates against the response's schema; a
+response without content has no body; and an error's code is one the
+response names (in its description, or as an example). The answers any
+request may get (a malformed body, one too large) are the document's
+`x-every-request`, the web server's own `x-web-server`, a CORS preflight
+`x-preflight`. Paths
+the document does not describe are the service's 404s and the web server's
+own files.
+"""
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jsonschema
+
+DOC = json.loads((Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text())
+_RESOLVER = jsonschema.RefResolver.from_schema(DOC)
+_VALIDATORS = {}
+
+# What the checks saw: answers validated against an operation, 404s of
+# undocumented paths, files the web server serves itself, and the
+# (method, path template, status) triples met.
+SEEN = {"validated": 0, "unrouted": 0, "web_server": 0, "files": 0, "operations": set()}
+
+
+class Drift(AssertionError):
+    """An answer the document does not describe."""
+
+
+def _compile(template):
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+                      + r"\Z")
+
+
+# Literal paths first: /organizations/current before /organizations/{id}.
+_ROUTES = sorted(((t.count("{"), t, _compile(t), item) for t, item in DOC["paths"].items()),
+                 key=lambda r: r[0])
+
+
+def deref(obj):
+    """obj with its $ref followed (components only), however deep."""
+    while isinstance(obj, dict) and "$ref" in obj:
+        node = DOC
+        for part in obj["$ref"].removeprefix("#/").split("/"):
+            node = node[part]
+        obj = node
+    return obj
+
+
+def _validator(schema):
+    key = json.dumps(schema, sort_keys=True)
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = jsonschema.Draft202012Validator(schema, resolver=_RESOLVER)
+    return _VALIDATORS[key]
+
+
+def route(path):
+    """(template, path item) of the documented path that path is, or None."""
+    for _, template, rx, item in _ROUTES:
+        if rx.match(path):
+            return template, item
+    return None
+
+
+def documented_codes(spec):
+    """The error codes a response names: `code` in its description, and the
+    code of each example."""
+    codes = set(re.findall(r"`([a-z][a-z0-9_]*)`", spec.get("description", "")))
+    for media in spec.get("content", {}).values():
+        for example in media.get("examples", {}).values():
+            value = deref(example).get("value")
+            if isinstance(value, dict) and isinstance(value.get("error"), dict):
+                codes.add(value["error"].get("code"))
+        value = media.get("example")
+        if isinstance(value, dict) and isinstance(value.get("error"), dict):
+            codes.add(value["error"].get("code"))
+    return codes
+
+
+def _media_type(resp):
+    return (resp.header("Content-Type") or "").split(";")[0].strip().lower()
+
+
+def _media(content, resp):
+    """The documented media type the answer's Content-Type is: the same
+    string, or the same type when the document names no parameters."""
+    ctype = (resp.header("Content-Type") or "").strip()
+    if ctype in content:
+        return content[ctype]
+    return content.get(_media_type(resp))
+
+
+def _check_response(where, method, spec, resp):
+    spec = deref(spec)
+    for name, header in spec.get("headers", {}).items():
+        if deref(header).get("required") and resp.header(name) is None:
+            raise Drift(f"{where}: no {name} header, which the document requires: {resp!r}")
+    content = spec.get("content")
+    if not content or method == "HEAD":
+        if not content and resp.body:
+            raise Drift(f"{where}: a body where the document has none: {resp!r}")
+        return
+    media = _media(content, resp)
+    if media is None:
+        raise Drift(f"{where}: Content-Type {resp.header('Content-Type')!r} is not one of "
+                    f"{sorted(content)}: {resp!r}")
+    if _media_type(resp) != "application/json" or "schema" not in media:
+        return
+    try:
+        data = json.loads(resp.body)
+    except ValueError:
+        raise Drift(f"{where}: the body is not JSON: {resp!r}") from None
+    errors = sorted(_validator(media["schema"]).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        raise Drift(f"{where}: the body does not match the schema at "
+                    f"/{'/'.join(map(str, e.path))}: {e.message}: {resp!r}")
+    if resp.status >= 400 and isinstance(data, dict) and "error" in data:
+        code = data["error"]["code"]
+        if code not in documented_codes(spec):
+            raise Drift(f"{where}: error code {code!r} is not one the response documents "
+                        f"({sorted(documented_codes(spec))}): {resp!r}")
+
+
+def _is_file(path):
+    """A file the web server serves from share/: the docs page's assets,
+    the account pages' scripts and styles, its error documents."""
+    return re.fullmatch(r"/(docs|account)/[A-Za-z0-9_.-]+\.(js|css|png|html)|/favicon[^/]*",
+                        path) is not None
+
+
+def check(method, target, resp):
+    """Raises Drift unless the answer to method target conforms."""
+    path = urlsplit(target).path
+    if resp.header("X-Request-ID") is None and resp.status >= 400:
+        # No program saw it: the web server's own answer (x-web-server).
+        SEEN["web_server"] += 1
+        _check_response(f"{method} {path} {resp.status} (the web server's)", method,
+                        DOC["x-web-server"]["default"], resp)
+        return
+    found = route(path)
+    if found is None:
+        if resp.status == 404 and _media_type(resp) == "application/json":
+            SEEN["unrouted"] += 1
+            _check_response(f"{method} {path} (undocumented path)", method,
+                            DOC["components"]["responses"]["NotFound"], resp)
+            return
+        if _is_file(path) or not path.startswith("/api/"):
+            SEEN["files"] += 1
+            return
+        raise Drift(f"{method} {path}: no documented path, and not a 404: {resp!r}")
+    template, item = found
+    op = item.get("get" if method == "HEAD" else method.lower())
+    if op is None:
+        # Another method of a documented path: a preflight, the 405 every
+        # operation of the path documents, the 404 of a path that is not
+        # there for this client (/metrics), or an answer of every request.
+        any_op = next(o for m, o in item.items() if m in ("get", "post", "patch", "delete", "put"))
+        responses = {k: v for k, v in any_op["responses"].items()
+                     if k == "404" or (k == "405" and method != "OPTIONS")}
+        if method == "OPTIONS":
+            responses.update(DOC["x-preflight"])
+    else:
+        responses = op.get("responses", {})
+    spec = (responses.get(str(resp.status)) or responses.get("default")
+            or DOC["x-every-request"].get(str(resp.status)))
+    where = f"{method} {template} {resp.status}"
+    if spec is None:
+        raise Drift(f"{where}: the operation does not document this status "
+                    f"({sorted(responses)}): {resp!r}")
+    _check_response(where, method, spec, resp)
+    SEEN["validated"] += 1
+    SEEN["operations"].add((method, template, resp.status))
+
+
+def summary():
+    return (f"contract: {SEEN['validated']} answers validated against /openapi.json "
+            f"({len(SEEN['operations'])} distinct operation and status pairs), "
+            f"{SEEN['unrouted']} 404s of undocumented paths, {SEEN['web_server']} answers of "
+            f"the web server itself, {SEEN['files']} files")
