@@ -7,8 +7,9 @@
  *   1  a JOSE header and a claims set, one per line, which the harness
  *      signs with the HS256 key: well-formed tokens whose claims libjwt
  *      and check_claims then read;
- *   2  as 1, then one byte of the header or claims part changed: the
- *      signature no longer covers it, so it must be refused;
+ *   2  as 1, then one byte of the token changed, which must be refused
+ *      (libjwt compares signatures as text, so no two spellings of one
+ *      signature exist);
  *   3  as 1, but signed with the ES256 key's public PEM as the HMAC
  *      secret: the algorithm-confusion forgery, refused by the ES256 keys.
  *
@@ -107,7 +108,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text, *payload, *token;
-	size_t dot;
+	size_t len;
 	int mode;
 
 	if (size < 1)
@@ -138,9 +139,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		token = sign_hs256(text, payload, hs.verify_key,
 		    (size_t)hs.verify_len);
-		dot = strrchr(token, '.') - token;
-		if (mode == 2 && dot > 0) {
-			size_t at = (size_t)data[size - 1] * 7 % dot;
+		len = strlen(token);
+		if (mode == 2 && len > 0) {
+			size_t at = (size_t)data[size - 1] * 7 % len;
 
 			if (token[at] != '.') {
 				token[at] = token[at] == 'A' ? 'B' : 'A';
