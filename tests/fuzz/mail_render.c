@@ -5,8 +5,13 @@
  * An input is the buffer size (two bytes), values one "name=value" a line,
  * a blank line, then the template. The values are also rendered into each
  * of the compiled-in templates, and a link is built from the first two.
+ * The rendered text is then formatted as a whole message (mail_format:
+ * encoded-word subjects, folding, quoted-printable), to the value "to"
+ * and from the value "from" as MAIL_FROM, into a buffer of four times the
+ * chosen size.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +23,39 @@ static const char *const names[] = { "verify_email", "invite",
     "password_reset", "email_change", "email_changed_notice", "nope" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *
+value(const struct hb_mail_var *vars, size_t n, const char *name,
+    const char *def)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(vars[i].name, name) == 0)
+			return vars[i].value;
+	return def;
+}
+
+static void
+format(const struct hb_mail_var *vars, size_t n, const char *subject,
+    const char *text, size_t bufsz)
+{
+	struct hb_config cfg;
+	struct hb_mail m = { value(vars, n, "to", "bob@example.com"), subject,
+	    text, 1750000000 };
+	struct hb_error err = {0};
+	char *buf = malloc(bufsz != 0 ? bufsz : 1);
+	long len;
+
+	if (buf == NULL)
+		abort();
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.mail_from, sizeof(cfg.mail_from), "%s",
+	    value(vars, n, "from", "Homebot <homebot@example.com>"));
+	len = mail_format(&cfg, &m, buf, bufsz, &err);
+	if (len >= 0 && ((size_t)len >= bufsz || strlen(buf) != (size_t)len))
+		abort();
+	hb_error_clear(&err);
+	free(buf);
+}
 
 static void
 render(const char *tmpl, const struct hb_mail_var *vars, size_t n,
@@ -33,6 +71,8 @@ render(const char *tmpl, const struct hb_mail_var *vars, size_t n,
 	if (len >= 0 && ((size_t)len >= outsz || strlen(out) != (size_t)len))
 		abort();
 	hb_error_clear(&err);
+	format(vars, n, value(vars, n, "subject", "Hello {{name}}"),
+	    len >= 0 ? out : tmpl, outsz * 4);
 	free(out);
 }
 
