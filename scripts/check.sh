@@ -57,6 +57,12 @@ static_analysis() {
 	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools tests/unit
 }
 
+# Eight seconds a harness: a regression input in a seed corpus is run
+# again, and a new crash has a chance to show, within CI's budget.
+fuzz_short() {
+	make --no-print-directory fuzz FUZZ_SECONDS=8
+}
+
 # lib/ has no include cycle; and the checker does find one when there is.
 include_cycles() {
 	mkdir -p "$T/cycle"
@@ -129,6 +135,7 @@ if [ "$SANITIZE" != 1 ]; then
 	run "cppcheck" static_analysis
 	run "include cycles" include_cycles
 	run "OpenAPI lint" npx --no-install redocly lint docs/openapi.json
+	run "fuzzing (short)" fuzz_short
 fi
 run "pgTAP" sql_tests
 run "migrate" migrate_tests
