@@ -54,7 +54,8 @@ valgrind_unit_tests() {
 
 static_analysis() {
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
-	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools tests/unit
+	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools tests/unit \
+	    tests/fuzz
 }
 
 # Eight seconds a harness: a regression input in a seed corpus is run
