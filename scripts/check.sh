@@ -58,10 +58,10 @@ static_analysis() {
 	    tests/fuzz
 }
 
-# Eight seconds a harness: a regression input in a seed corpus is run
+# Seven seconds a harness: a regression input in a seed corpus is run
 # again, and a new crash has a chance to show, within CI's budget.
 fuzz_short() {
-	make --no-print-directory fuzz FUZZ_SECONDS=8
+	make -j2 --no-print-directory fuzz FUZZ_SECONDS=7
 }
 
 # lib/ has no include cycle; and the checker does find one when there is.

@@ -2,8 +2,9 @@
 # make fuzz: runs every harness built in BUILD/tests/fuzz/ for SECONDS
 # each, from its seed corpus tests/fuzz/corpus/<harness>/ (read, never
 # written) and its dictionary tests/fuzz/<harness>.dict when there is one.
-# New inputs go to a scratch directory; a crash, leak or sanitizer report
-# fails the run and its input is kept in BUILD/fuzz-crashes/.
+# New inputs go to BUILD/fuzz-corpus/<harness>/, a scratch corpus the next
+# run starts from too; a crash, leak or sanitizer report fails the run and
+# its input and log are kept in BUILD/fuzz-crashes/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,8 +12,9 @@ cd "$ROOT"
 BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 CRASHES=$BUILD/fuzz-crashes
-SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/homebot-fuzz.XXXXXX")
-trap 'rm -rf "$SCRATCH"' EXIT
+SCRATCH=$BUILD/fuzz-corpus
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/homebot-fuzz.XXXXXX")
+trap 'rm -rf "$LOGS"' EXIT
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -24,7 +26,7 @@ for h in tests/fuzz/*.c; do
 	name=$(basename "$h" .c)
 	bin=$BUILD/tests/fuzz/$name
 	corpus=tests/fuzz/corpus/$name
-	log=$SCRATCH/$name.log
+	log=$LOGS/$name.log
 	args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048
 	    -print_final_stats=1 -artifact_prefix="$CRASHES/$name-")
 	[ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
