@@ -11,6 +11,12 @@ ifeq ($(SANITIZE),1)
 BUILD		?= build-asan
 SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT		:= -O1
+else ifeq ($(SANITIZE),fuzz)
+# libFuzzer's coverage in the library, its main() only in each harness.
+BUILD		?= build-fuzz
+CC		:= clang-14
+SANFLAGS	:= -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT		:= -O1
 else
 BUILD		?= build
 SANFLAGS	:=
@@ -26,7 +32,7 @@ LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto
 # Only what sends mail links libcurl: the request path stays without it.
 MAIL_LINKED	= $(BUILD)/bin/homebot-worker $(BUILD)/tests/unit/mail.t \
-		  $(BUILD)/tests/unit/mail_smtp.t
+		  $(BUILD)/tests/unit/mail_smtp.t $(BUILD)/tests/fuzz/mail_render
 
 # version.h changes only when a version does, so only then are the
 # programs that include it rebuilt.
@@ -54,9 +60,12 @@ ACCOUNT		:= $(patsubst web/%,$(BUILD)/share/%,$(wildcard web/account/*))
 # The web servers' own error documents, all written at once by
 # homebot-errdocs from the table in lib/http.c.
 ERRDOCS		:= $(BUILD)/share/errors/400.html
+FUZZ_SRC	:= $(wildcard tests/fuzz/*.c)
+FUZZERS		:= $(FUZZ_SRC:%.c=$(BUILD)/%)
+FUZZ_SECONDS	?= 60
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin \
-		backup restore
+		backup restore fuzz fuzzers
 
 # deps runs first and on its own: make reads directories once, so files
 # npm ci creates are only seen by a second make.
@@ -93,6 +102,11 @@ $(BUILD)/tests/unit/%.t: tests/unit/%.c tests/unit/tap.h $(LIB)
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) -Itests/unit -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/unit/fakecgi.h $(LIB)
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/unit -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BUILD)/share/openapi.json: docs/openapi.json
 	@mkdir -p $(@D)
 	@cp $< $@
@@ -117,7 +131,8 @@ $(BUILD)/share/%: $(SWAGGER)/%
 
 $(MAIL_LINKED): LDLIBS += -lcurl
 
--include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d)
+-include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
+	$(FUZZERS:=.d)
 
 test-unit: $(UNIT_TESTS)
 	prove --exec '' $(UNIT_TESTS)
@@ -125,6 +140,14 @@ test-unit: $(UNIT_TESTS)
 lint:
 	npx --no-install redocly lint docs/openapi.json
 	scripts/include-cycles.py
+
+# make fuzz [FUZZ_SECONDS=60]: every harness of tests/fuzz/, built with
+# libFuzzer, ASan and UBSan in build-fuzz/, run for FUZZ_SECONDS each.
+fuzz: deps
+	@$(MAKE) --no-print-directory SANITIZE=fuzz BUILD=build-fuzz fuzzers
+	@scripts/fuzz.sh build-fuzz "$(FUZZ_SECONDS)"
+
+fuzzers: $(FUZZERS)
 
 run: all
 	@BUILD=$(BUILD) scripts/stack.sh run
@@ -165,4 +188,4 @@ install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)" "$(SYSCONFDIR)" "$(RUNTIME)"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

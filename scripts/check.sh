@@ -83,7 +83,14 @@ valgrind_unit_tests() {
 
 static_analysis() {
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
-	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools tests/unit
+	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools tests/unit \
+	    tests/fuzz
+}
+
+# Seven seconds a harness: a regression input in a seed corpus is run
+# again, and a new crash has a chance to show, within CI's budget.
+fuzz_short() {
+	make -j2 --no-print-directory fuzz FUZZ_SECONDS=7
 }
 
 # lib/ has no include cycle; and the checker does find one when there is.
@@ -160,6 +167,7 @@ if [ "$SANITIZE" != 1 ]; then
 	run "cppcheck" static_analysis
 	run "include cycles" include_cycles
 	run "OpenAPI lint" npx --no-install redocly lint docs/openapi.json
+	run "fuzzing (short)" fuzz_short
 fi
 run "pgTAP" sql_tests
 run "migrate" migrate_tests

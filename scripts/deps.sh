@@ -2,7 +2,8 @@
 # Installs what Homebot needs and is missing: Debian packages (apt-get,
 # as root) and the pinned npm packages (npm ci). Anything present is left
 # alone, so a second run does nothing. Node.js 20 and npm come with the
-# machine.
+# machine. make fuzz needs clang-14 and libFuzzer's runtime, which is in
+# libclang-rt-14-dev: clang-14 only recommends it.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,8 @@ libssl-dev libcurl4-openssl-dev postgresql-15 postgresql-15-pgtap libtap-parser-
 lighttpd apache2 libapache2-mod-fcgid python3-pytest python3-requests wrk curl jq
 openssl procps python3-aiosmtpd python3-jsonschema
 chromium chromium-driver python3-selenium
-cppcheck valgrind spawn-fcgi prometheus pgbouncer"
+cppcheck valgrind spawn-fcgi prometheus pgbouncer
+clang-14 libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
