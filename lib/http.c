@@ -84,7 +84,20 @@ http_decode(struct hb_arena *a, const char *s, size_t n, bool plus)
 	return out;
 }
 
-/* Splits "a=1&b=2" into decoded pairs; returns the count or -1. */
+static bool
+kv_has(const struct hb_kv *kv, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(kv[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Splits "a=1&b=2" into decoded pairs; returns the count, or -1 for a bad
+ * encoding, too many pairs, or a name given twice (which of the two a
+ * proxy in front read is anyone's guess).
+ */
 static int
 parse_pairs(struct hb_arena *a, const char *s, struct hb_kv *out, int max)
 {
@@ -107,7 +120,8 @@ parse_pairs(struct hb_arena *a, const char *s, struct hb_kv *out, int max)
 				out[n].value = http_decode(a, eq + 1,
 				    len - (size_t)(eq - s) - 1, true);
 			}
-			if (out[n].name == NULL || out[n].value == NULL)
+			if (out[n].name == NULL || out[n].value == NULL ||
+			    kv_has(out, n, out[n].name))
 				return -1;
 			n++;
 		}
@@ -578,6 +592,13 @@ parse_json_body(struct hb_request *r, struct hb_error *err)
 		r->json = NULL;
 		return hb_fail(err, 400, "malformed_json",
 		    "The body is not valid JSON.");
+	}
+	/* json-c keeps the last of two equal keys; a proxy may read the first. */
+	if (!json_keys_unique(r->body, r->body_len, r->json)) {
+		json_object_put(r->json);
+		r->json = NULL;
+		return hb_fail(err, 400, "malformed_json",
+		    "The body gives a key more than once.");
 	}
 	return 0;
 }

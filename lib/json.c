@@ -347,3 +347,91 @@ json_text_valid(const char *s, size_t n, int max_depth)
 	scan_space(&sc);
 	return sc.p == sc.end;
 }
+
+static bool unique_value(struct scan *sc, struct json_object *v);
+
+/* Walks an object of the text beside json-c's: the same members, in order. */
+static bool
+unique_object(struct scan *sc, struct json_object *obj)
+{
+	struct json_object_iterator it, end;
+	int members = 0;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return false;
+	it = json_object_iter_begin(obj);
+	end = json_object_iter_end(obj);
+	sc->p++;
+	scan_space(sc);
+	if (sc->p < sc->end && *sc->p == '}') {
+		sc->p++;
+		return json_object_object_length(obj) == 0;
+	}
+	for (;;) {
+		if (!scan_string(sc))
+			return false;
+		scan_space(sc);
+		if (sc->p == sc->end || *sc->p++ != ':' ||
+		    json_object_iter_equal(&it, &end))
+			return false;
+		members++;
+		if (!unique_value(sc, json_object_iter_peek_value(&it)))
+			return false;
+		json_object_iter_next(&it);
+		scan_space(sc);
+		if (sc->p == sc->end)
+			return false;
+		if (*sc->p++ == '}')
+			break;
+		scan_space(sc);
+	}
+	return members == json_object_object_length(obj);
+}
+
+static bool
+unique_array(struct scan *sc, struct json_object *arr)
+{
+	size_t i = 0;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return false;
+	sc->p++;
+	scan_space(sc);
+	if (sc->p < sc->end && *sc->p == ']') {
+		sc->p++;
+		return json_object_array_length(arr) == 0;
+	}
+	for (;;) {
+		if (i == json_object_array_length(arr) ||
+		    !unique_value(sc, json_object_array_get_idx(arr, i++)))
+			return false;
+		scan_space(sc);
+		if (sc->p == sc->end)
+			return false;
+		if (*sc->p++ == ']')
+			break;
+	}
+	return i == json_object_array_length(arr);
+}
+
+static bool
+unique_value(struct scan *sc, struct json_object *v)
+{
+	scan_space(sc);
+	if (sc->p == sc->end)
+		return false;
+	if (*sc->p == '{')
+		return unique_object(sc, v);
+	if (*sc->p == '[')
+		return unique_array(sc, v);
+	/* A scalar: the text was valid, so scanning it cannot fail. */
+	return scan_value(sc, 1);
+}
+
+bool
+json_keys_unique(const char *s, size_t n, struct json_object *root)
+{
+	struct scan sc = { s, s + n };
+
+	return unique_value(&sc, root);
+}

@@ -48,6 +48,12 @@ bool	 json_utf8_valid(const char *s, size_t n);
  * quotes and raw control characters, which PostgreSQL's jsonb refuses.
  */
 bool	 json_text_valid(const char *s, size_t n, int max_depth);
+/*
+ * For text that json_text_valid() accepted and json-c parsed into root:
+ * false when an object of the text gives a key more than once (json-c
+ * keeps one of them, so its objects have fewer members than the text).
+ */
+bool	 json_keys_unique(const char *s, size_t n, struct json_object *root);
 /* A number printed with three decimals (durations in ms), not 17 digits. */
 struct json_object *json_new_ms(double ms);
 

@@ -96,17 +96,18 @@ page_parse(struct hb_request *r, const char *kind, const char *scope,
 {
 	const char *limit = http_query(r, "limit");
 	const char *cursor = http_query(r, "cursor");
-	char *end;
-	long n;
+	size_t len = limit != NULL ? strlen(limit) : 0;
+	long n = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
 	p->scope = scope;
 	p->limit = HB_PAGE_DEFAULT;
 	if (limit != NULL) {
-		n = strtol(limit, &end, 10);
-		if (*limit == '\0' || *end != '\0' || n < 1 ||
-		    n > HB_PAGE_MAX) {
+		/* Digits only: strtol would take " 5" (a "+5" decoded) or "-0". */
+		if (len > 0 && len <= 3 && strspn(limit, "0123456789") == len)
+			n = strtol(limit, NULL, 10);
+		if (n < 1 || n > HB_PAGE_MAX) {
 			struct json_object *d = json_object_new_array();
 			struct json_object *e = json_object_new_object();
 

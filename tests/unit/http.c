@@ -441,7 +441,8 @@ test_query(void)
 	static const char *const bad[] = {
 		"/api/v1/things?q=%zz", "/api/v1/things?q=%00",
 		"/api/v1/things?%00=1", "/api/v1/things?q=%4",
-		"/api/v1/things?a=1&b=%",
+		"/api/v1/things?a=1&b=%", "/api/v1/things?limit=1&limit=2",
+		"/api/v1/things?a&b=1&a=", "/api/v1/things?a%20b=1&a+b=2",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char what[128];
@@ -1463,7 +1464,7 @@ test_every_response(void)
 int
 main(void)
 {
-	plan(703);
+	plan(721);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_body = 65536;
 	cfg.hsts = false;

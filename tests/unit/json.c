@@ -435,15 +435,56 @@ test_utf8(void)
 	    "utf8: bytes past n are not read");
 }
 
+/* Parses text the way http.c does, then asks json_keys_unique. */
+static int
+keys_unique(const char *text)
+{
+	struct json_object *root;
+	int unique;
+
+	if (!json_text_valid(text, strlen(text), 32))
+		return -1;
+	root = json_tokener_parse(text);
+	unique = json_keys_unique(text, strlen(text), root);
+	json_object_put(root);
+	return unique;
+}
+
+static void
+test_keys_unique(void)
+{
+	static const char *const once[] = {
+		"{}", "[]", "null", "1", "\"a\"", "{\"a\":1,\"b\":2}",
+		"{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}",
+		" { \"a\" : [ 1 , { } , [ ] ] , \"b\" : null } ",
+		"{\"a\\\"\":1,\"a\":2}", "{\"A\":1,\"a\":2}",
+		"[{\"x\":1,\"y\":2},{\"x\":3}]",
+	};
+	static const char *const twice[] = {
+		"{\"a\":1,\"a\":2}", "{\"a\":1,\"b\":2,\"a\":1}",
+		"{\"a\":{\"b\":1,\"b\":2}}", "[1,{\"k\":[],\"k\":[]}]",
+		"{\"a\":{\"x\":1},\"b\":1,\"a\":2}",
+		"{\"a\":[1,2],\"a\":{\"a\":1}}",
+		"{\"e\":1,\"\\u0065\":2}", "{\"x\":[{\"q\":1},{\"q\":1,\"q\":2}]}",
+	};
+
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
+		is_int(keys_unique(once[i]), 1, "keys_unique: %s", once[i]);
+	for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++)
+		is_int(keys_unique(twice[i]), 0, "keys_unique: %s has a key twice",
+		    twice[i]);
+}
+
 int
 main(void)
 {
-	plan(216);
+	plan(235);
 	test_strings();
 	test_string_bytes();
 	test_ints_bools_objects();
 	test_not_an_object();
 	test_done();
 	test_utf8();
+	test_keys_unique();
 	return done_testing();
 }

@@ -108,7 +108,8 @@ test_limit(void)
 		"limit=0", "limit=201", "limit=-1", "limit=abc", "limit=",
 		"limit=1x", "limit=2.5", "limit=1e2", "limit=0x10",
 		"limit=99999999999999999999", "limit=-99999999999999999999",
-		"limit=1000", "limit=%2D1",
+		"limit=1000", "limit=%2D1", "limit=+5", "limit=%205", "limit=5%20",
+		"limit=%2B5", "limit=0005",
 	};
 	struct hb_page p;
 	struct hb_error err = {0};
@@ -367,7 +368,7 @@ test_send(void)
 int
 main(void)
 {
-	plan(93);
+	plan(108);
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.secret_key, sizeof(cfg.secret_key), "%s",
 	    "page-test-secret-0123456789abcdef");
