@@ -119,8 +119,9 @@ $(MAIL_LINKED): LDLIBS += -lcurl
 
 -include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d)
 
+# The unit tests with the PostgreSQL some of them need (scripts/check.sh).
 test-unit: $(UNIT_TESTS)
-	prove --exec '' $(UNIT_TESTS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh unit
 
 lint:
 	npx --no-install redocly lint docs/openapi.json

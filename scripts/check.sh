@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # make check: every test, against real servers started here and stopped
 # again on any exit (a failure or Ctrl-C included).
+#   check.sh           everything
+#   check.sh unit      the C unit tests alone (make test-unit)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export BUILD=${BUILD:-build} SANITIZE=${SANITIZE:-}
 PYTEST=/usr/bin/python3
+MODE=${1:-all}
+case "$MODE" in all | unit) ;; *) echo "usage: check.sh [unit]" >&2; exit 2 ;; esac
 T=$(mktemp -d /tmp/homebot-check.XXXXXX)
 chmod 0755 "$T"
 failed=()
@@ -37,6 +41,17 @@ if [ "$SANITIZE" = 1 ]; then
 	export UBSAN_OPTIONS="log_path=$T/asan/ubsan:print_stacktrace=1"
 	UNIT_ASAN="detect_leaks=1:abort_on_error=1"
 fi
+
+# PostgreSQL for every step that needs one: the unit tests get a
+# database of their own (a copy of the migrated one), in
+# HOMEBOT_TEST_DATABASE_URL as its owner; those that need it fail without.
+database() {
+	mkdir -p "$T/db"
+	scripts/stack.sh db "$T/db" || return 1
+	psql -X -q "host=$T/db/pg user=postgres dbname=postgres" \
+	    -c "CREATE DATABASE homebot_unit TEMPLATE homebot" || return 1
+	export HOMEBOT_TEST_DATABASE_URL="host=$T/db/pg user=postgres dbname=homebot_unit"
+}
 
 unit_tests() {
 	ASAN_OPTIONS=${UNIT_ASAN:-} prove --exec '' "$BUILD"/tests/unit/*.t
@@ -71,8 +86,6 @@ include_cycles() {
 }
 
 sql_tests() {
-	mkdir -p "$T/db"
-	scripts/stack.sh db "$T/db" || return 1
 	local owner="host=$T/db/pg user=postgres dbname=homebot"
 	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" \
 	    -c "CREATE EXTENSION IF NOT EXISTS dblink" &&
@@ -122,7 +135,23 @@ no_sanitizer_reports() {
 	echo "no sanitizer reports"
 }
 
+# What make ran, and what failed; the exit status says it too.
+summary() {
+	local what="make check"
+
+	[ "$MODE" = unit ] && what="make test-unit"
+	echo
+	if [ ${#failed[@]} -gt 0 ]; then
+		printf '%s: FAILED: %s\n' "$what" "${failed[*]}"
+		exit 1
+	fi
+	echo "$what: all passed"
+	exit 0
+}
+
+run "PostgreSQL" database
 run "C unit tests" unit_tests
+[ "$MODE" = all ] || summary
 [ "$SANITIZE" = 1 ] && run "leak detection" leak_detection
 if [ "$SANITIZE" != 1 ]; then
 	run "C unit tests under valgrind" valgrind_unit_tests
@@ -138,9 +167,4 @@ run "end-to-end (apache)" e2e apache
 run "end-to-end (lighttpd + PgBouncer)" e2e_pgbouncer
 [ "$SANITIZE" = 1 ] && run "sanitizer reports" no_sanitizer_reports
 
-echo
-if [ ${#failed[@]} -gt 0 ]; then
-	printf 'make check: FAILED: %s\n' "${failed[*]}"
-	exit 1
-fi
-echo "make check: all passed"
+summary
