@@ -7,7 +7,13 @@ PREFIX		?= /opt/homebot
 SYSCONFDIR	?= /etc/homebot
 RUNTIME		?= homebot
 
-ifeq ($(SANITIZE),1)
+# COVERAGE=1: gcov counters at -O0, so every line and branch of the
+# source is one of the object (make coverage).
+ifeq ($(COVERAGE),1)
+BUILD		?= build-coverage
+SANFLAGS	:= --coverage
+OPT		:= -O0
+else ifeq ($(SANITIZE),1)
 BUILD		?= build-asan
 SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT		:= -O1
@@ -56,7 +62,7 @@ ACCOUNT		:= $(patsubst web/%,$(BUILD)/share/%,$(wildcard web/account/*))
 ERRDOCS		:= $(BUILD)/share/errors/400.html
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin \
-		backup restore
+		backup restore coverage
 
 # deps runs first and on its own: make reads directories once, so files
 # npm ci creates are only seen by a second make.
@@ -133,6 +139,15 @@ run: all
 check: all
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
 
+# make coverage: the unit tests and the end-to-end suites against programs
+# built with gcov counters in build-coverage/, then the line and branch
+# coverage of lib/ and cgi-bin/ and a check against tests/coverage-floor.
+# COVERAGE_WEB="lighttpd" runs the end-to-end suite behind one server only.
+coverage:
+	@$(MAKE) --no-print-directory COVERAGE=1 BUILD=build-coverage all
+	@BUILD=build-coverage COVERAGE=1 COVERAGE_WEB="$(COVERAGE_WEB)" \
+	    scripts/check.sh coverage
+
 # The bare FastCGI program make bench measures /health against: built for
 # the benchmark only, never installed.
 $(BUILD)/bench/hello: bench/hello.c
@@ -166,4 +181,4 @@ install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)" "$(SYSCONFDIR)" "$(RUNTIME)"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-coverage

@@ -11,7 +11,7 @@ libssl-dev libcurl4-openssl-dev postgresql-15 postgresql-15-pgtap libtap-parser-
 lighttpd apache2 libapache2-mod-fcgid python3-pytest python3-requests wrk curl jq
 openssl procps python3-aiosmtpd
 chromium chromium-driver python3-selenium
-cppcheck valgrind spawn-fcgi prometheus pgbouncer"
+cppcheck valgrind spawn-fcgi prometheus pgbouncer gcovr"
 
 missing=""
 for p in $PACKAGES; do
