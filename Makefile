@@ -11,7 +11,7 @@ RUNTIME		?= homebot
 # source is one of the object (make coverage).
 ifeq ($(COVERAGE),1)
 BUILD		?= build-coverage
-SANFLAGS	:= --coverage
+SANFLAGS	:= --coverage -DHB_COVERAGE
 OPT		:= -O0
 else ifeq ($(SANITIZE),1)
 BUILD		?= build-asan
