@@ -7,7 +7,13 @@ PREFIX		?= /opt/homebot
 SYSCONFDIR	?= /etc/homebot
 RUNTIME		?= homebot
 
-ifeq ($(SANITIZE),1)
+# COVERAGE=1: gcov counters at -O0, so every line and branch of the
+# source is one of the object (make coverage).
+ifeq ($(COVERAGE),1)
+BUILD		?= build-coverage
+SANFLAGS	:= --coverage -DHB_COVERAGE
+OPT		:= -O0
+else ifeq ($(SANITIZE),1)
 BUILD		?= build-asan
 SANFLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT		:= -O1
@@ -65,7 +71,7 @@ FUZZERS		:= $(FUZZ_SRC:%.c=$(BUILD)/%)
 FUZZ_SECONDS	?= 60
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin \
-		backup restore fuzz fuzzers
+		backup restore fuzz fuzzers coverage
 
 # deps runs first and on its own: make reads directories once, so files
 # npm ci creates are only seen by a second make.
@@ -134,8 +140,9 @@ $(MAIL_LINKED): LDLIBS += -lcurl
 -include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
 	$(FUZZERS:=.d)
 
+# The unit tests with the PostgreSQL some of them need (scripts/check.sh).
 test-unit: $(UNIT_TESTS)
-	prove --exec '' $(UNIT_TESTS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh unit
 
 lint:
 	npx --no-install redocly lint docs/openapi.json
@@ -154,6 +161,15 @@ run: all
 
 check: all
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/check.sh
+
+# make coverage: the unit tests and the end-to-end suites against programs
+# built with gcov counters in build-coverage/, then the line and branch
+# coverage of lib/ and cgi-bin/ and a check against tests/coverage-floor.
+# COVERAGE_WEB="lighttpd" runs the end-to-end suite behind one server only.
+coverage:
+	@$(MAKE) --no-print-directory COVERAGE=1 BUILD=build-coverage all
+	@BUILD=build-coverage COVERAGE=1 COVERAGE_WEB="$(COVERAGE_WEB)" \
+	    scripts/check.sh coverage
 
 # The bare FastCGI program make bench measures /health against: built for
 # the benchmark only, never installed.
@@ -188,4 +204,4 @@ install: all
 	scripts/install.sh "$(BUILD)" "$(PREFIX)" "$(SYSCONFDIR)" "$(RUNTIME)"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-coverage

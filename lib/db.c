@@ -17,6 +17,7 @@ struct hb_db {
 	char	 sqlstate[6];
 	bool	 counted;	/* conn is in the metrics' open connections */
 	bool	 ever;		/* a connection was opened before */
+	bool	 tx_lost;	/* dropped inside a transaction, not yet ended */
 };
 
 /*
@@ -226,8 +227,25 @@ db_connect(struct hb_db *db, struct hb_error *err)
 	 * notices that before the request's statement is sent, so the
 	 * first request after a restart is served, not failed.
 	 */
-	if (db->conn != NULL && !idle_connection_alive(db->conn))
-		drop_connection(db);
+	if (db->conn != NULL) {
+		bool in_tx = PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+
+		if (!idle_connection_alive(db->conn)) {
+			drop_connection(db);
+			db->tx_lost = in_tx;
+		}
+	}
+	/*
+	 * Not so inside a transaction: the statements it ran went with the
+	 * connection, and running the rest on a new one (a COMMIT there
+	 * included) would report a change as made that was made only in
+	 * part. Every statement fails until db_tx_rollback() ends it.
+	 */
+	if (db->tx_lost) {
+		note_error(db, "the connection was lost inside a transaction",
+		    NULL);
+		return unavailable(db, err);
+	}
 	if (db->conn != NULL)
 		return 0;
 	db->conn = PQconnectdbParams(keys, vals, 1);
@@ -401,6 +419,7 @@ db_tx_commit(struct hb_db *db, struct hb_error *err)
 void
 db_tx_rollback(struct hb_db *db)
 {
+	db->tx_lost = false;
 	if (db->conn == NULL ||
 	    PQtransactionStatus(db->conn) == PQTRANS_IDLE)
 		return;

@@ -105,7 +105,11 @@ int		 db_wait_notify(struct hb_db *db, int timeout_ms,
 int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    struct hb_error *err);
 int		 db_tx_commit(struct hb_db *db, struct hb_error *err);
-/* Rolls back an open transaction; does nothing (and costs nothing) if none. */
+/*
+ * Rolls back an open transaction; does nothing (and costs nothing) if none.
+ * A transaction whose connection was lost ends here too: until then every
+ * statement fails with 503, so none of its rest runs on a new connection.
+ */
 void		 db_tx_rollback(struct hb_db *db);
 
 #endif

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # make check: every test, against real servers started here and stopped
 # again on any exit (a failure or Ctrl-C included).
+#   check.sh           everything
+#   check.sh unit      the C unit tests alone (make test-unit)
+#   check.sh coverage  the unit tests and the end-to-end suites against a
+#                      build with gcov counters, then the coverage report
+#                      and its floor (make coverage); COVERAGE_WEB names
+#                      the web servers, by default both
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-export BUILD=${BUILD:-build} SANITIZE=${SANITIZE:-}
+# Exported: a make the suites run builds with the same flags.
+export BUILD=${BUILD:-build} SANITIZE=${SANITIZE:-} COVERAGE=${COVERAGE:-}
 PYTEST=/usr/bin/python3
+MODE=${1:-all}
+case "$MODE" in all | unit | coverage) ;; *) echo "usage: check.sh [unit | coverage]" >&2; exit 2 ;; esac
 T=$(mktemp -d /tmp/homebot-check.XXXXXX)
 chmod 0755 "$T"
 failed=()
@@ -37,6 +46,17 @@ if [ "$SANITIZE" = 1 ]; then
 	export UBSAN_OPTIONS="log_path=$T/asan/ubsan:print_stacktrace=1"
 	UNIT_ASAN="detect_leaks=1:abort_on_error=1"
 fi
+
+# PostgreSQL for every step that needs one: the unit tests get a
+# database of their own (a copy of the migrated one), in
+# HOMEBOT_TEST_DATABASE_URL as its owner; those that need it fail without.
+database() {
+	mkdir -p "$T/db"
+	scripts/stack.sh db "$T/db" || return 1
+	psql -X -q "host=$T/db/pg user=postgres dbname=postgres" \
+	    -c "CREATE DATABASE homebot_unit TEMPLATE homebot" || return 1
+	export HOMEBOT_TEST_DATABASE_URL="host=$T/db/pg user=postgres dbname=homebot_unit"
+}
 
 # Runs a TAP suite verbosely into a log: shows prove's summary (the whole
 # log on a failure), how many tests skipped, and fails on a skip whose
@@ -107,8 +127,6 @@ include_cycles() {
 }
 
 sql_tests() {
-	mkdir -p "$T/db"
-	scripts/stack.sh db "$T/db" || return 1
 	local owner="host=$T/db/pg user=postgres dbname=homebot"
 	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" \
 	    -c "CREATE EXTENSION IF NOT EXISTS dblink" &&
@@ -137,6 +155,36 @@ e2e_pgbouncer() {
 	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py
 }
 
+# The programs of a coverage build write their counters under $T/gcov,
+# one tree per user (scripts/stack.sh); the unit tests and the tools the
+# suites run as root write theirs beside the objects in $BUILD.
+coverage_e2e() {
+	HOMEBOT_GCOV_DIR="$T/gcov" e2e "$1"
+}
+
+# The line and branch coverage of lib/ and cgi-bin/, per file and in all,
+# on the console and as HTML in $BUILD/coverage/, checked against
+# tests/coverage-floor.
+coverage_report() {
+	local f obj out="$BUILD/coverage"
+	# A program stopped with its web server writes its counters on its
+	# way out, a moment after the server itself has gone.
+	sleep 2
+	# gcov reads a counters file beside the notes file of its object.
+	while IFS= read -r -d '' f; do
+		obj=/${f#"$T"/gcov/*/}
+		cp "${obj%.gcda}.gcno" "${f%.gcda}.gcno"
+	done < <(find "$T/gcov" -name '*.gcda' -print0)
+	rm -rf "$out"
+	mkdir -p "$out"
+	gcovr --root . --filter 'lib/' --filter 'cgi-bin/' \
+	    --json-summary "$out/summary.json" \
+	    --html-details "$out/index.html" --html-title "Homebot coverage" \
+	    "$BUILD" "$T/gcov" || return 1
+	echo "HTML report: $out/index.html"
+	scripts/coverage-floor.py "$out/summary.json" tests/coverage-floor
+}
+
 # The options above do report a leak, in a file where the last step looks.
 leak_detection() {
 	local d
@@ -160,7 +208,35 @@ no_sanitizer_reports() {
 	echo "no sanitizer reports"
 }
 
+# What make ran, and what failed; the exit status says it too.
+summary() {
+	local what="make check"
+
+	[ "$MODE" = unit ] && what="make test-unit"
+	[ "$MODE" = coverage ] && what="make coverage"
+	echo
+	if [ ${#failed[@]} -gt 0 ]; then
+		printf '%s: FAILED: %s\n' "$what" "${failed[*]}"
+		exit 1
+	fi
+	echo "$what: all passed"
+	exit 0
+}
+
+# Every counter starts from zero.
+[ "$MODE" = coverage ] && find "$BUILD" -name '*.gcda' -delete
+run "PostgreSQL" database
 run "C unit tests" unit_tests
+if [ "$MODE" = coverage ]; then
+	scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
+	mkdir -m 1777 "$T/gcov"
+	chmod 1777 "$T/gcov"
+	for web in ${COVERAGE_WEB:-lighttpd apache}; do
+		run "end-to-end ($web)" coverage_e2e "$web"
+	done
+	run "coverage" coverage_report
+fi
+[ "$MODE" = all ] || summary
 [ "$SANITIZE" = 1 ] && run "leak detection" leak_detection
 if [ "$SANITIZE" != 1 ]; then
 	run "C unit tests under valgrind" valgrind_unit_tests
@@ -177,9 +253,4 @@ run "end-to-end (apache)" e2e apache
 run "end-to-end (lighttpd + PgBouncer)" e2e_pgbouncer
 [ "$SANITIZE" = 1 ] && run "sanitizer reports" no_sanitizer_reports
 
-echo
-if [ ${#failed[@]} -gt 0 ]; then
-	printf 'make check: FAILED: %s\n' "${failed[*]}"
-	exit 1
-fi
-echo "make check: all passed"
+summary

@@ -12,7 +12,7 @@ libssl-dev libcurl4-openssl-dev postgresql-15 postgresql-15-pgtap libtap-parser-
 lighttpd apache2 libapache2-mod-fcgid python3-pytest python3-requests wrk curl jq
 openssl procps python3-aiosmtpd python3-jsonschema
 chromium chromium-driver python3-selenium
-cppcheck valgrind spawn-fcgi prometheus pgbouncer
+cppcheck valgrind spawn-fcgi prometheus pgbouncer gcovr
 clang-14 libclang-rt-14-dev"
 
 missing=""

@@ -32,6 +32,8 @@
 #                             run's database (scripts/backup.sh)
 #
 # start writes DIR/stack.env (HOMEBOT_URL, OWNER_URL, APP_URL, ...).
+# HOMEBOT_GCOV_DIR (make coverage): a directory every user may write to,
+# where the programs of a build with gcov counters write them.
 # HOMEBOT_LIGHTTPD_CONF names another lighttpd configuration (make bench's
 # includes lighttpd.conf and adds its own program).
 # HOMEBOT_PGBOUNCER=1: start puts PgBouncer (transaction mode, a pool of
@@ -230,7 +232,7 @@ stage_app() {
 	mkdir -p "$dir/app/bin"
 	cp -r "$BUILD/cgi-bin" "$BUILD/share" "$dir/app/"
 	cp "$BUILD/bin/homebot-worker" "$dir/app/bin/"
-	rm -f "$dir/app/cgi-bin/"*.d
+	rm -f "$dir/app/cgi-bin/"*.d "$dir/app/cgi-bin/"*.gcno "$dir/app/cgi-bin/"*.gcda
 	chmod -R a+rX "$dir/app"
 }
 
@@ -316,6 +318,8 @@ web_start() {
 	export HOMEBOT_WEB_USER="$WEB_USER" HOMEBOT_WEB_GROUP="$WEB_GROUP"
 	export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
 	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
+	export GCOV_PREFIX
+	GCOV_PREFIX=$(gcov_prefix web)
 	case "$HOMEBOT_WEB" in
 	lighttpd)
 		conf=${HOMEBOT_LIGHTTPD_CONF:-$ROOT/lighttpd.conf}
@@ -346,6 +350,17 @@ web_start() {
 		sleep 0.1
 	done
 	die "$HOMEBOT_WEB does not answer on port $HOMEBOT_PORT"
+}
+
+# gcov_prefix NAME: where the programs of a coverage build (make coverage)
+# write their counters: HOMEBOT_GCOV_DIR/NAME, one tree per user (web
+# programs and homebot-worker; the admin program), since each creates its
+# files and directories writable by itself alone. Empty without
+# HOMEBOT_GCOV_DIR: counters then go beside the objects, and other builds
+# have none.
+gcov_prefix() {
+	[ -n "${HOMEBOT_GCOV_DIR:-}" ] && printf '%s/%s' "$HOMEBOT_GCOV_DIR" "$1"
+	return 0
 }
 
 # pid_stop DIR NAME: the process of DIR/state/NAME.pid, SIGTERM first,
@@ -404,6 +419,7 @@ worker_start() {
 	HOMEBOT_CONFIG="$dir/etc/worker.env" \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+	    GCOV_PREFIX="$(gcov_prefix web)" \
 	    as_web "$dir/app/bin/homebot-worker" >>"$dir/log/worker.log" 2>&1 &
 	echo $! >"$dir/state/worker.pid"
 }
@@ -507,6 +523,7 @@ admin_start() {
 	HOMEBOT_CONFIG="$dir/etc/admin.env" \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}" \
+	    GCOV_PREFIX="$(gcov_prefix admin)" \
 	    spawn-fcgi -n -s "$dir/admin/admin.sock" -M 0660 "${as[@]}" \
 	    -- "$dir/app/cgi-bin/admin" >>"$dir/log/admin.log" 2>&1 &
 	echo $! >"$dir/state/admin.pid"

@@ -539,13 +539,28 @@ catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+#ifdef HB_COVERAGE
+void	__gcov_dump(void);
+#endif
+
 static pid_t
 spawn(const struct hb_config *cfg, int index)
 {
 	pid_t pid = fork();
+	int rc;
 
-	if (pid == 0)
-		_exit(worker_main(cfg, index));
+	if (pid == 0) {
+		rc = worker_main(cfg, index);
+#ifdef HB_COVERAGE
+		/*
+		 * _exit() leaves the parent's exit handlers to the parent, and
+		 * with them the one that writes gcov's counters: make coverage
+		 * would count nothing a worker process did.
+		 */
+		__gcov_dump();
+#endif
+		_exit(rc);
+	}
 	return pid;
 }
 

@@ -1,0 +1,384 @@
+/*
+ * lib/db.c against a real PostgreSQL server: errors and the statuses they
+ * map to, the tenant context and its end, and above all what happens
+ * when the server drops a connection between requests or inside a
+ * transaction. HOMEBOT_TEST_DATABASE_URL names the database, as its owner
+ * (scripts/check.sh makes one); without it these tests fail.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "tap.h"
+
+#define ORG	"0b6f1e8e-6a51-4c1e-9d53-3f7f6f0b2a11"
+#define USER	"7d1f0b9c-2f0e-4d8e-8a4b-52b1c2a9e0f3"
+
+static const char *url;
+/* The owner's own connection, beside the one under test. */
+static PGconn *owner;
+
+/* The owner runs sql with one parameter; the first value, or "". */
+static const char *
+owner_value(const char *sql, const char *param)
+{
+	static char v[256];
+	PGresult *res = PQexecParams(owner, sql, param != NULL ? 1 : 0, NULL,
+	    &param, NULL, NULL, 0);
+
+	v[0] = '\0';
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		snprintf(v, sizeof(v), "%s", PQgetvalue(res, 0, 0));
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		diag("owner: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	return v;
+}
+
+/* The first value of sql on db, copied into out; out is "" on failure. */
+static int
+value(struct hb_db *db, const char *sql, char *out, size_t n,
+    struct hb_error *err)
+{
+	PGresult *res = db_exec(db, sql, 0, NULL, err);
+
+	out[0] = '\0';
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Ends the backend of pid as a server shutdown or an administrator
+ * would, and waits until it is gone. It leaves pg_stat_activity a moment
+ * before its process exits and its socket closes: the wait after it lets
+ * the FATAL message and the end of the stream reach the client.
+ */
+static void
+terminate(const char *pid)
+{
+	if (pid[0] == '\0') {
+		diag("no backend to terminate");
+		return;
+	}
+	owner_value("SELECT pg_terminate_backend($1::int)", pid);
+	for (int i = 0; i < 100; i++) {
+		if (strcmp(owner_value("SELECT count(*) FROM pg_stat_activity"
+		    " WHERE pid = $1::int", pid), "0") == 0) {
+			usleep(200 * 1000);
+			return;
+		}
+		usleep(50 * 1000);
+	}
+	diag("backend %s did not end", pid);
+}
+
+static void
+test_unreachable_server(void)
+{
+	struct hb_db *db = db_new("host=/nonexistent dbname=nothing",
+	    "unit-test");
+	struct hb_error err = {0};
+	PGresult *res;
+
+	is_int(db_connect(db, &err), -1, "unreachable: db_connect fails");
+	is_int(err.status, 503, "unreachable: 503");
+	is_str(err.code, "service_unavailable",
+	    "unreachable: service_unavailable");
+	ok(db_last_error(db)[0] != '\0', "unreachable: libpq's cause is kept");
+	is_str(db_sqlstate(db), "", "unreachable: no SQLSTATE");
+	hb_error_clear(&err);
+	res = db_exec(db, "SELECT 1", 0, NULL, &err);
+	ok(res == NULL && err.status == 503,
+	    "unreachable: db_exec answers 503 too");
+	hb_error_clear(&err);
+	ok(db_tenant_query(db, &(struct hb_db_ctx){0}, false, "SELECT 1", 0,
+	    NULL, &err) == NULL && err.status == 503,
+	    "unreachable: db_tenant_query answers 503");
+	hb_error_clear(&err);
+	is_int(db_tx_begin(db, &(struct hb_db_ctx){0}, &err), -1,
+	    "unreachable: db_tx_begin fails");
+	hb_error_clear(&err);
+	is_int(db_wait_notify(db, 0, &err), -1,
+	    "unreachable: db_wait_notify fails");
+	hb_error_clear(&err);
+	/* Nothing open: rolling back does nothing, and does not crash. */
+	db_tx_rollback(db);
+	db_clear_error(db);
+	is_str(db_last_error(db), "", "clear_error: the cause is forgotten");
+	db_free(db);
+	db_free(NULL);
+}
+
+static void
+test_errors(struct hb_db *db)
+{
+	struct hb_error err = {0};
+	char v[64];
+
+	ok(db_exec(db, "SELEC 1", 0, NULL, &err) == NULL,
+	    "syntax error: db_exec returns NULL");
+	ok(err.status == 500 && strcmp(err.code, "internal_error") == 0,
+	    "syntax error: 500 internal_error (got %d %s)", err.status,
+	    err.code);
+	is_str(db_sqlstate(db), "42601", "syntax error: its SQLSTATE is kept");
+	has_str(db_last_error(db), "syntax error",
+	    "syntax error: the server's primary message is kept");
+	lacks_str(db_last_error(db), "\n",
+	    "syntax error: the message is one line");
+	hb_error_clear(&err);
+	db_clear_error(db);
+
+	ok(db_exec(db, "SELECT $1::int", 1, (const char *[]){ "x1" },
+	    &err) == NULL && err.status == 400 &&
+	    strcmp(err.code, "malformed_request") == 0,
+	    "data exception (class 22): 400 malformed_request");
+	is_str(db_sqlstate(db), "22P02", "data exception: 22P02 is kept");
+	hb_error_clear(&err);
+
+	ok(db_exec(db, "DO $$ BEGIN RAISE EXCEPTION 'collided'"
+	    " USING ERRCODE = '40001'; END $$", 0, NULL, &err) == NULL &&
+	    err.status == 503 && err.retry_after == 1,
+	    "serialization failure (class 40): 503 with Retry-After: 1 "
+	    "(got %d, %d)", err.status, err.retry_after);
+	hb_error_clear(&err);
+	db_clear_error(db);
+
+	/* A failed statement leaves the connection usable. */
+	is_int(value(db, "SELECT 41 + 1", v, sizeof(v), &err), 0,
+	    "after errors: the connection still serves");
+	is_str(v, "42", "after errors: the answer is right");
+	is_str(db_last_error(db), "", "a success notes no error");
+}
+
+static void
+test_schema_version(struct hb_db *db)
+{
+	struct hb_error err = {0};
+	char version[16] = "x";
+
+	is_int(db_schema_version(db, version, sizeof(version), &err), 0,
+	    "schema_version: read");
+	ok(strlen(version) == 4 && strspn(version, "0123456789") == 4,
+	    "schema_version: four digits (got \"%s\")", version);
+	is_str(version, owner_value("SELECT max(version) FROM"
+	    " public.schema_migrations", NULL),
+	    "schema_version: the newest migration applied");
+}
+
+static void
+test_tenant_context(struct hb_db *db)
+{
+	static const char sql[] =
+	    "SELECT current_setting('app.org_id', true) || '/' ||"
+	    " current_setting('app.user_id', true) || '/' ||"
+	    " current_setting('app.request_id', true)";
+	struct hb_db_ctx ctx = { .org_id = ORG, .user_id = USER,
+	    .request_id = "req-1", .ip = "192.0.2.7", .user_agent = "ua" };
+	struct hb_error err = {0};
+	PGresult *res;
+	char v[256];
+
+	res = db_tenant_query(db, &ctx, false, sql, 0, NULL, &err);
+	ok(res != NULL, "tenant_query: runs");
+	is_str(res != NULL ? PQgetvalue(res, 0, 0) : NULL,
+	    ORG "/" USER "/req-1", "tenant_query: the statement sees the "
+	    "context");
+	PQclear(res);
+	value(db, "SELECT coalesce(current_setting('app.org_id', true), '')",
+	    v, sizeof(v), &err);
+	is_str(v, "", "tenant_query: the context ends with its statement");
+
+	res = db_tenant_query(db, &ctx, true,
+	    "SELECT current_setting('app.org_id', true)", 0, NULL, &err);
+	PQclear(res);
+	value(db, "SELECT current_setting('app.user_id', true)", v, sizeof(v),
+	    &err);
+	is_str(v, USER, "keep_open: later statements share the context");
+	is_int(db_tx_commit(db, &err), 0, "keep_open: commit");
+	value(db, "SELECT coalesce(current_setting('app.user_id', true), '')",
+	    v, sizeof(v), &err);
+	is_str(v, "", "keep_open: the context ends with the commit");
+
+	ok(db_tenant_query(db, &ctx, true, "SELECT 1/0", 0, NULL, &err) ==
+	    NULL && err.status == 400,
+	    "tenant_query: a failing statement is an error (400 for 22012)");
+	is_str(db_sqlstate(db), "22012", "tenant_query: its SQLSTATE is kept");
+	hb_error_clear(&err);
+	value(db, "SELECT coalesce(current_setting('app.org_id', true), '')",
+	    v, sizeof(v), &err);
+	is_str(v, "", "tenant_query: a failure leaves no transaction open");
+
+	is_int(db_tx_begin(db, &ctx, &err), 0, "tx_begin: begins");
+	value(db, "SELECT current_setting('app.request_id', true)", v,
+	    sizeof(v), &err);
+	is_str(v, "req-1", "tx_begin: the context holds in the transaction");
+	db_tx_rollback(db);
+	value(db, "SELECT coalesce(current_setting('app.request_id', true),"
+	    " '')", v, sizeof(v), &err);
+	is_str(v, "", "tx_rollback: the context ends");
+	/* A second rollback, with nothing open, does nothing. */
+	db_tx_rollback(db);
+
+	is_int(db_tx_begin(db, &ctx, &err), 0, "commit failure: begin");
+	ok(db_exec(db, "SELECT 1/0", 0, NULL, &err) == NULL,
+	    "commit failure: a statement fails inside the transaction");
+	hb_error_clear(&err);
+	is_int(value(db, "SELECT 7", v, sizeof(v), &err), 0,
+	    "a failed statement ended its transaction: the next one runs");
+	is_str(v, "7", "and answers");
+}
+
+static void
+test_reconnect_between_requests(struct hb_db *db)
+{
+	struct hb_error err = {0};
+	PGresult *res;
+	char pid[32], again[32];
+
+	value(db, "SELECT pg_backend_pid()", pid, sizeof(pid), &err);
+	ok(pid[0] != '\0', "reconnect: a backend serves (pid %s)", pid);
+	terminate(pid);
+	db_clear_error(db);
+	is_int(value(db, "SELECT pg_backend_pid()", again, sizeof(again),
+	    &err), 0, "reconnect: the first statement after the server "
+	    "dropped the connection is served");
+	ok(again[0] != '\0' && strcmp(again, pid) != 0,
+	    "reconnect: by a new backend (%s, was %s)", again, pid);
+	is_str(db_last_error(db), "", "reconnect: no error is noted");
+
+	/* The same for db_tenant_query, the hot path. */
+	terminate(again);
+	res = db_tenant_query(db, &(struct hb_db_ctx){ .org_id = ORG }, false,
+	    "SELECT current_setting('app.org_id', true)", 0, NULL, &err);
+	is_str(res != NULL ? PQgetvalue(res, 0, 0) : NULL, ORG,
+	    "reconnect: db_tenant_query is served after a drop too");
+	PQclear(res);
+	hb_error_clear(&err);
+}
+
+/*
+ * A connection lost inside a transaction must not be opened again
+ * silently: the statements already run were rolled back with it, so a
+ * later statement on a new connection, and a COMMIT there, would report
+ * a change as made that was made only in part.
+ */
+static void
+test_drop_inside_transaction(struct hb_db *db)
+{
+	struct hb_error err = {0};
+	PGresult *res;
+	char pid[32], v[64];
+
+	owner_value("CREATE TABLE IF NOT EXISTS public.unit_drop (n int)",
+	    NULL);
+	owner_value("TRUNCATE public.unit_drop", NULL);
+	is_int(db_tx_begin(db, &(struct hb_db_ctx){0}, &err), 0,
+	    "drop in transaction: begin");
+	value(db, "SELECT pg_backend_pid()", pid, sizeof(pid), &err);
+	res = db_exec(db, "INSERT INTO public.unit_drop VALUES (1)", 0, NULL,
+	    &err);
+	ok(res != NULL, "drop in transaction: a first write");
+	PQclear(res);
+	terminate(pid);
+	res = db_exec(db, "INSERT INTO public.unit_drop VALUES (2)", 0, NULL,
+	    &err);
+	ok(res == NULL, "drop in transaction: the next statement fails");
+	PQclear(res);
+	is_int(err.status, 503, "drop in transaction: 503");
+	ok(db_last_error(db)[0] != '\0',
+	    "drop in transaction: the cause is noted");
+	hb_error_clear(&err);
+	is_int(db_tx_commit(db, &err), -1,
+	    "drop in transaction: the commit does not succeed");
+	hb_error_clear(&err);
+	is_str(owner_value("SELECT count(*) FROM public.unit_drop", NULL),
+	    "0", "drop in transaction: nothing of it was written");
+	is_int(value(db, "SELECT 5", v, sizeof(v), &err), 0,
+	    "drop in transaction: the next request is served");
+	owner_value("DROP TABLE public.unit_drop", NULL);
+}
+
+static void
+test_notifications(void)
+{
+	struct hb_db *db = db_new(url, "unit-test-listen");
+	struct hb_error err = {0};
+	char pid[32], toolong[80];
+
+	memset(toolong, 'c', sizeof(toolong) - 1);
+	toolong[sizeof(toolong) - 1] = '\0';
+	is_int(db_listen(db, toolong, &err), -1,
+	    "listen: a channel name too long is refused");
+	hb_error_clear(&err);
+	is_int(db_listen(db, "unit_jobs", &err), 0, "listen: connects and "
+	    "listens");
+	is_int(db_wait_notify(db, 0, &err), 0, "wait_notify: nothing yet");
+	owner_value("SELECT pg_notify('unit_jobs', '')", NULL);
+	is_int(db_wait_notify(db, 5000, &err), 1, "wait_notify: a NOTIFY "
+	    "comes");
+	is_int(db_wait_notify(db, 0, &err), 0,
+	    "wait_notify: it was consumed");
+	owner_value("SELECT pg_notify('unit_jobs', ''), pg_notify('unit_jobs',"
+	    " 'x')", NULL);
+	usleep(100 * 1000);
+	is_int(db_wait_notify(db, 5000, &err), 1,
+	    "wait_notify: two NOTIFYs at once are one wake-up");
+	is_int(db_wait_notify(db, 0, &err), 0,
+	    "wait_notify: both were consumed");
+
+	value(db, "SELECT pg_backend_pid()", pid, sizeof(pid), &err);
+	terminate(pid);
+	/* The dropped connection is opened again, and listens again. */
+	is_int(db_wait_notify(db, 0, &err), 0,
+	    "wait_notify: after a drop, reconnects and waits");
+	owner_value("SELECT pg_notify('unit_jobs', '')", NULL);
+	is_int(db_wait_notify(db, 5000, &err), 1,
+	    "wait_notify: the new connection listens on the channel");
+
+	/* A channel named on an open connection is listened to at once. */
+	is_int(db_listen(db, "unit_other", &err), 0,
+	    "listen: on the open connection");
+	owner_value("SELECT pg_notify('unit_other', '')", NULL);
+	is_int(db_wait_notify(db, 5000, &err), 1,
+	    "listen: the open connection hears the new channel");
+	db_free(db);
+}
+
+int
+main(void)
+{
+	struct hb_db *db;
+
+	plan(66);
+	url = getenv("HOMEBOT_TEST_DATABASE_URL");
+	test_unreachable_server();
+	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
+	    "database (scripts/check.sh sets it)");
+	if (url == NULL || url[0] == '\0')
+		return done_testing();
+	owner = PQconnectdb(url);
+	ok(PQstatus(owner) == CONNECTION_OK, "the owner connects: %s",
+	    PQerrorMessage(owner));
+	if (PQstatus(owner) != CONNECTION_OK) {
+		PQfinish(owner);
+		return done_testing();
+	}
+	db = db_new(url, "unit-test");
+	test_errors(db);
+	test_schema_version(db);
+	test_tenant_context(db);
+	test_reconnect_between_requests(db);
+	test_drop_inside_transaction(db);
+	test_notifications();
+	db_free(db);
+	PQfinish(owner);
+	return done_testing();
+}
