@@ -277,6 +277,24 @@ scan_literal(struct scan *sc, const char *word)
 
 static bool scan_value(struct scan *sc, int depth);
 
+/*
+ * Whether the string text [s, end) escapes a NUL (\u0000): json-c cuts a
+ * key there, so {"role\u0000x": ...} would reach the programs as "role"
+ * while anything in front reads another name.
+ */
+static bool
+escapes_nul(const char *s, const char *end)
+{
+	for (; s < end; s++) {
+		if (*s != '\\' || s + 1 == end)
+			continue;
+		s++;
+		if (*s == 'u' && end - s >= 5 && memcmp(s + 1, "0000", 4) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* An array or object: open, values (with keys), separators, close. */
 static bool
 scan_container(struct scan *sc, int depth, bool object)
@@ -291,8 +309,10 @@ scan_container(struct scan *sc, int depth, bool object)
 	}
 	for (;;) {
 		if (object) {
+			const char *key = sc->p;
+
 			if (sc->p == sc->end || *sc->p != '"' ||
-			    !scan_string(sc))
+			    !scan_string(sc) || escapes_nul(key, sc->p))
 				return false;
 			scan_space(sc);
 			if (sc->p == sc->end || *sc->p++ != ':')

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from conftest import assert_error, assert_invalid, assert_status, parse_response, verify_email
+from conftest import (add_member, assert_error, assert_invalid, assert_status, parse_response,
+                      verify_email)
 from contract import DOC, deref
 
 BODY_METHODS = ("post", "patch", "put")
@@ -216,3 +217,14 @@ def test_conflicting_framing_never_smuggles_a_request(stack, account, framing):
     assert set(body) == {"error"}, first
     assert len(answers) == 1, answers
     assert_status(account.get("/api/v1/auth/me"), 200)
+
+
+def test_a_key_that_escapes_nul_is_400_malformed_json(account):
+    # json-c would cut the key at the NUL and hand the program "role";
+    # anything in front would read another name.
+    member = add_member(account, "viewer")
+    r = send(account, "PATCH", f"/api/v1/members/{member.user_id}", '{"role\\u0000x": "owner"}')
+    assert_error(r, 400, "malformed_json")
+    [m] = [m for m in account.get("/api/v1/members").json()["data"]
+           if m["user_id"] == member.user_id]
+    assert m["role"] == "viewer", m

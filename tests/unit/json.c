@@ -468,6 +468,21 @@ test_keys_unique(void)
 		"{\"e\":1,\"\\u0065\":2}", "{\"x\":[{\"q\":1},{\"q\":1,\"q\":2}]}",
 	};
 
+	static const char *const nul_keys[] = {
+		"{\"role\\u0000x\":1}", "{\"a\":{\"\\u0000\":1}}",
+		"[{\"k\\u0000\":1}]",
+	};
+	static const char *const nul_fine[] = {
+		"{\"a\":\"\\u0000\"}", "{\"a\\\\u0000\":1}",
+		"{\"\\u0001\":1}",
+	};
+
+	for (size_t i = 0; i < sizeof(nul_keys) / sizeof(nul_keys[0]); i++)
+		ok(!json_text_valid(nul_keys[i], strlen(nul_keys[i]), 32),
+		    "text_valid: a key escaping NUL is refused: %s", nul_keys[i]);
+	for (size_t i = 0; i < sizeof(nul_fine) / sizeof(nul_fine[0]); i++)
+		ok(json_text_valid(nul_fine[i], strlen(nul_fine[i]), 32),
+		    "text_valid: %s is valid", nul_fine[i]);
 	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
 		is_int(keys_unique(once[i]), 1, "keys_unique: %s", once[i]);
 	for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++)
@@ -478,7 +493,7 @@ test_keys_unique(void)
 int
 main(void)
 {
-	plan(235);
+	plan(241);
 	test_strings();
 	test_string_bytes();
 	test_ints_bools_objects();
