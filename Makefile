@@ -149,10 +149,12 @@ lint:
 	scripts/include-cycles.py
 
 # make fuzz [FUZZ_SECONDS=60]: every harness of tests/fuzz/, built with
-# libFuzzer, ASan and UBSan in build-fuzz/, run for FUZZ_SECONDS each.
+# libFuzzer, ASan and UBSan in build-fuzz/, run for FUZZ_SECONDS each;
+# or for FUZZ_RUNS executions each, and only the harnesses in FUZZ_ONLY.
 fuzz: deps
 	@$(MAKE) --no-print-directory SANITIZE=fuzz BUILD=build-fuzz fuzzers
-	@scripts/fuzz.sh build-fuzz "$(FUZZ_SECONDS)"
+	@FUZZ_RUNS="$(FUZZ_RUNS)" FUZZ_ONLY="$(FUZZ_ONLY)" \
+	    scripts/fuzz.sh build-fuzz "$(FUZZ_SECONDS)"
 
 fuzzers: $(FUZZERS)
 

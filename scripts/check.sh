@@ -21,6 +21,11 @@ chmod 0755 "$T"
 failed=()
 
 cleanup() {
+	# A suite still running (check.sh stopped): pytest stops its servers
+	# on its way out after a SIGINT.
+	local pid
+	for pid in $(jobs -p); do pkill -INT -P "$pid" 2>/dev/null || true; done
+	wait
 	scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
 	rm -rf "$T"
 }
@@ -31,8 +36,14 @@ step() { printf '\n=== %s\n' "$*"; }
 run() {
 	local name=$1
 	shift
+	local t0=$SECONDS
 	step "$name"
-	if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED"; failed+=("$name"); fi
+	if "$@"; then
+		echo "--- $name: ok ($((SECONDS - t0)) s)"
+	else
+		echo "--- $name: FAILED ($((SECONDS - t0)) s)"
+		failed+=("$name")
+	fi
 }
 
 if [ "$SANITIZE" = 1 ]; then
@@ -144,6 +155,32 @@ e2e() {
 	    --tb=short -p no:cacheprovider
 }
 
+# The end-to-end suite behind each of these web servers, all at once: each
+# has servers of its own on ports of its own, and much of a suite's time is
+# spent waiting (on mail, jobs, timers). Each output is shown when its
+# suite ends; a step per server, as if they had run one after the other.
+run_together() {
+	local fn=$1 web i=0 t0=$SECONDS
+	local -a pids=()
+	shift
+	for web in "$@"; do
+		"$fn" "$web" >"$T/together-$web.log" 2>&1 &
+		pids+=($!)
+	done
+	for web in "$@"; do
+		step "end-to-end ($web)"
+		if wait "${pids[$i]}"; then
+			cat "$T/together-$web.log"
+			echo "--- end-to-end ($web): ok ($((SECONDS - t0)) s, together)"
+		else
+			cat "$T/together-$web.log"
+			echo "--- end-to-end ($web): FAILED ($((SECONDS - t0)) s, together)"
+			failed+=("end-to-end ($web)")
+		fi
+		i=$((i + 1))
+	done
+}
+
 # The groups whose proof depends on what a connection carries from one
 # request to the next, again with PgBouncer (transaction mode, a pool of 4
 # for 22 web programs) between the programs and PostgreSQL.
@@ -219,7 +256,7 @@ summary() {
 		printf '%s: FAILED: %s\n' "$what" "${failed[*]}"
 		exit 1
 	fi
-	echo "$what: all passed"
+	echo "$what: all passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"
 	exit 0
 }
 
@@ -231,9 +268,8 @@ if [ "$MODE" = coverage ]; then
 	scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
 	mkdir -m 1777 "$T/gcov"
 	chmod 1777 "$T/gcov"
-	for web in ${COVERAGE_WEB:-lighttpd apache}; do
-		run "end-to-end ($web)" coverage_e2e "$web"
-	done
+	# shellcheck disable=SC2086 # a list of names
+	run_together coverage_e2e ${COVERAGE_WEB:-lighttpd apache}
 	run "coverage" coverage_report
 fi
 [ "$MODE" = all ] || summary
@@ -248,8 +284,7 @@ fi
 run "pgTAP" sql_tests
 run "migrate" migrate_tests
 scripts/stack.sh stop "$T/db" >/dev/null 2>&1 || true
-run "end-to-end (lighttpd)" e2e lighttpd
-run "end-to-end (apache)" e2e apache
+run_together e2e lighttpd apache
 run "end-to-end (lighttpd + PgBouncer)" e2e_pgbouncer
 [ "$SANITIZE" = 1 ] && run "sanitizer reports" no_sanitizer_reports
 

@@ -5,6 +5,9 @@
 # New inputs go to BUILD/fuzz-corpus/<harness>/, a scratch corpus the next
 # run starts from too; a crash, leak or sanitizer report fails the run and
 # its input and log are kept in BUILD/fuzz-crashes/.
+#   FUZZ_RUNS=N       stop each harness after N executions instead (a
+#                     long run: SECONDS is then no limit)
+#   FUZZ_ONLY="a b"   these harnesses only
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,16 +25,28 @@ mkdir -p "$CRASHES"
 failed=()
 summary=()
 
+RUNS=${FUZZ_RUNS:-}
+case "$RUNS" in '' | *[!0-9]*) RUNS= ;; esac
+[ -n "$RUNS" ] && SECONDS_EACH=0
+
 for h in tests/fuzz/*.c; do
 	name=$(basename "$h" .c)
+	if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $name "* ]]; then
+		continue
+	fi
 	bin=$BUILD/tests/fuzz/$name
 	corpus=tests/fuzz/corpus/$name
 	log=$LOGS/$name.log
 	args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048
 	    -print_final_stats=1 -artifact_prefix="$CRASHES/$name-")
 	[ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
+	[ -n "$RUNS" ] && args+=(-runs="$RUNS")
 	mkdir -p "$SCRATCH/$name"
-	echo "fuzz: $name (${SECONDS_EACH}s)"
+	if [ -n "$RUNS" ]; then
+		echo "fuzz: $name ($RUNS runs)"
+	else
+		echo "fuzz: $name (${SECONDS_EACH}s)"
+	fi
 	if "$bin" "${args[@]}" "$SCRATCH/$name" "$corpus" >"$log" 2>&1; then
 		status=ok
 	else

@@ -42,8 +42,10 @@ done
 
 # The admin program's user: the only one that can read admin.env.
 if [ "$(id -u)" -eq 0 ] && ! id -u homebot-admin >/dev/null 2>&1; then
+	# Another install at the same moment may have made it first.
 	useradd --system --no-create-home --home-dir /nonexistent \
-	    --shell /usr/sbin/nologin --gid www-data homebot-admin
+	    --shell /usr/sbin/nologin --gid www-data homebot-admin ||
+	    id -u homebot-admin >/dev/null
 fi
 
 echo "installed under $PREFIX"

@@ -336,8 +336,13 @@ def test_sigterm_lets_the_running_mail_finish_then_the_worker_stops(jstack):
         wait_status(jstack, job, {"running"})
         parent = subprocess.run(["pgrep", "-f", f"^{jstack.dir}/app/bin/homebot-worker"],
                                 capture_output=True, text=True).stdout.split()
+        # pgrep names the worker's children too, and the worker's own
+        # SIGTERM may have stopped one before it is reached here.
         for pid in parent:
-            os.kill(int(pid), signal.SIGTERM)
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + 15
         while worker_children(jstack) or subprocess.run(
                 ["pgrep", "-f", f"^{jstack.dir}/app/bin/homebot-worker"]).returncode == 0:
