@@ -120,7 +120,7 @@ class Response:
 CONTRACT_LOG = os.environ.get("HOMEBOT_CONTRACT_LOG")
 
 
-def _conform(method, path, resp):
+def conform(method, path, resp):
     """Every answer is checked against /openapi.json (contract.py)."""
     try:
         contract.check(method, path, resp)
@@ -169,7 +169,7 @@ class Stack:
                 _remember_secrets(resp.json())
             except ValueError:
                 pass
-        _conform(method, path, resp)
+        conform(method, path, resp)
         return resp
 
     def get(self, path, **kw):
@@ -471,10 +471,37 @@ SERVER_ERROR_HEADERS = {
 }
 
 
-def parse_response(raw):
-    """Raw HTTP/1.x response bytes as a Response, or None when empty."""
+def parse_response(raw, request=None):
+    """Raw HTTP/1.x response bytes as a Response, or None when empty.
+
+    With the raw request it answers, the answer is checked against
+    /openapi.json like every other (conform): as the answer to the request
+    line's method and target, or, when the request line is none a program
+    could be given, as the web server's own answer."""
     if not raw:
         return None
+    resp = _parse_response(raw)
+    if request is not None:
+        line = re.match(rb"([A-Z]+) (/[!-~]*) HTTP/[0-9.]+\r\n", request)
+        if line is not None:
+            conform(line[1].decode(), line[2].decode(), resp)
+        else:
+            conform_server_answer(resp)
+    return resp
+
+
+def conform_server_answer(resp):
+    """An answer to bytes that are no request: the web server's own."""
+    try:
+        contract.check_server_answer(resp)
+    except contract.Drift as e:
+        if os.environ.get("HOMEBOT_CONTRACT") != "collect":
+            raise
+        with open(CONTRACT_LOG or os.devnull, "a") as f:
+            f.write(f"{e}\n")
+
+
+def _parse_response(raw):
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     assert re.match(r"HTTP/1\.[01] \d{3} ", lines[0]), raw[:300]

@@ -187,6 +187,25 @@ def check(method, target, resp):
     SEEN["operations"].add((method, template, resp.status))
 
 
+def check_server_answer(resp):
+    """Raises Drift unless resp is an error answer to bytes that name no
+    operation: the web server's own, or one any request may get (a web
+    server may hand its refusal to a program that writes the envelope)."""
+    if resp.status < 400:
+        raise Drift(f"a success for what names no operation: {resp!r}")
+    if resp.header("X-Request-ID") is None:
+        SEEN["web_server"] += 1
+        _check_response(f"{resp.status} (the web server's)", "GET",
+                        DOC["x-web-server"]["default"], resp)
+        return
+    every = DOC["x-every-request"].get(str(resp.status))
+    if every is None:
+        raise Drift(f"{resp.status} for what names no operation, and not an answer of "
+                    f"every request: {resp!r}")
+    _check_response(f"{resp.status} (of every request)", "GET", every, resp)
+    SEEN["validated"] += 1
+
+
 def summary():
     return (f"contract: {SEEN['validated']} answers validated against /openapi.json "
             f"({len(SEEN['operations'])} distinct operation and status pairs), "

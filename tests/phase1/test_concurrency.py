@@ -6,8 +6,10 @@ keys) among them. Not one answer may carry another organization's id,
 name, slug, email, session, key or tag, and not one row written may land
 in another organization.
 
-The figures (requests, leaks, failures, rate) are printed in the
-"Homebot figures" section at the end of the pytest run."""
+Every answer is then checked against /openapi.json, as every other test's
+is (outside the timed load). The figures (requests, leaks, failures, rate)
+are printed in the "Homebot figures" section at the end of the pytest
+run."""
 import collections
 import concurrent.futures
 import http.client
@@ -19,7 +21,8 @@ import uuid
 
 import pytest
 
-from conftest import add_member, assert_status, create_key, invite, register, report
+from conftest import (Response, add_member, assert_status, conform, create_key, invite,
+                      register, report)
 
 ORGANIZATIONS = 4
 CLIENTS = 12
@@ -122,7 +125,7 @@ class Client:
             try:
                 conn.request(method, path, body=body, headers=headers)
                 r = conn.getresponse()
-                return r.status, r.read()
+                return r.status, r.getheaders(), r.read()
             finally:
                 conn.close()
         for attempt in (1, 2):
@@ -131,7 +134,7 @@ class Client:
             try:
                 self.conn.request(method, path, body=body, headers=headers)
                 r = self.conn.getresponse()
-                return r.status, r.read()
+                return r.status, r.getheaders(), r.read()
             except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
                 self.conn.close()
                 self.conn = None
@@ -162,6 +165,7 @@ def test_concurrent_clients_never_see_or_write_another_organization(stack, tenan
     clients = []
 
     written = collections.Counter()
+    answers = []
 
     def one(item):
         tenant, method, headers, path, make_body, want, check = item
@@ -169,11 +173,12 @@ def test_concurrent_clients_never_see_or_write_another_organization(stack, tenan
             local.client = Client(stack)
             with lock:
                 clients.append(local.client)
-        status, body = local.client.request(method, path, headers,
-                                            make_body() if make_body else None)
+        status, got, body = local.client.request(method, path, headers,
+                                                 make_body() if make_body else None)
         text = body.decode(errors="replace")
         found = sorted(m for m in foreign[tenant.id] if m in text)
         with lock:
+            answers.append((method, path, Response(status, got, body)))
             if method != "GET" and status == want:
                 written[tenant.id, method, path] += 1
             if status != want:
@@ -194,6 +199,8 @@ def test_concurrent_clients_never_see_or_write_another_organization(stack, tenan
     elapsed = time.monotonic() - started
 
     crossed, lost = cross_written(stack, tenants, written, since)
+    for method, path, answer in answers:
+        conform(method, path, answer)
     writes = sum(written.values())
     report(f"concurrency: {len(plan)} requests ({writes} writes), {CLIENTS} clients,"
            f" {len(tenants)} organizations, {len(leaks)} leaks, {crossed} cross-written rows,"

@@ -46,3 +46,14 @@ def test_a_documented_answer_passes():
 def test_an_answer_the_document_does_not_describe_is_drift(method, target, resp, why):
     with pytest.raises(contract.Drift, match=why):
         contract.check(method, target, resp)
+
+
+def test_an_answer_to_what_is_no_request_is_an_error_of_the_web_server_or_of_every_request():
+    contract.check_server_answer(answer(400, {"error": {"code": "malformed_request",
+                                                        "message": "m"}}, (JSON,)))
+    contract.check_server_answer(answer(505, error("http_version_not_supported")))
+    for resp, why in ((answer(200, {"status": "ok", "version": "0.1.0"}), "a success"),
+                      (answer(418, error("teapot")), "not an answer of every request"),
+                      (answer(505, error("bogus")), "error code 'bogus'")):
+        with pytest.raises(contract.Drift, match=why):
+            contract.check_server_answer(resp)

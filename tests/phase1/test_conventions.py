@@ -177,7 +177,7 @@ def test_truncated_body_never_reaches_a_worker_and_service_survives(stack):
     before = stack.worker_pids("health")
     raw = (b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
            b"Content-Length: 100\r\nConnection: close\r\n\r\n{\"a\":")
-    resp = parse_response(stack.raw(raw))
+    resp = parse_response(stack.raw(raw), raw)
     if stack.env.get("HOMEBOT_WEB") == "apache":
         # mod_fcgid reads the whole body before starting the program and
         # answers a short one with its own 500 (fcgid_bridge.c maps every

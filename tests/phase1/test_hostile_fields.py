@@ -180,11 +180,12 @@ def exchange(stack, *lines, body=b""):
     return stack.raw(raw)
 
 
-def responses(raw):
-    """Every response of a (possibly pipelined) exchange, in order."""
+def responses(raw, request):
+    """Every response of a (possibly pipelined) exchange, in order; the
+    first is checked against the document as the answer to request."""
     out = []
     while raw:
-        r = parse_response(raw)
+        r = parse_response(raw, None if out else request)
         length = int(r.header("Content-Length") or 0)
         head = raw.index(b"\r\n\r\n") + 4
         out.append(r)
@@ -205,10 +206,11 @@ def test_conflicting_framing_never_smuggles_a_request(stack, account, framing):
     # second one, and never runs: no session is revoked.
     smuggled = (f"POST /api/v1/auth/logout HTTP/1.1\r\nHost: x\r\n"
                 f"Authorization: Bearer {account.access}\r\nContent-Length: 0\r\n\r\n").encode()
-    raw = exchange(stack, "POST /api/v1/organizations HTTP/1.1", "Host: x",
-                   f"Authorization: Bearer {account.access}", "Content-Type: application/json",
-                   *framing, "Connection: close", body=b"0\r\n\r\n" + smuggled)
-    answers = responses(raw)
+    lines = ("POST /api/v1/organizations HTTP/1.1", "Host: x",
+             f"Authorization: Bearer {account.access}", "Content-Type: application/json",
+             *framing, "Connection: close")
+    body = b"0\r\n\r\n" + smuggled
+    answers = responses(exchange(stack, *lines, body=body), "\r\n".join(lines).encode())
     assert answers, raw
     first = answers[0]
     # 501 for a transfer coding the server does not know (RFC 9112 6.1).

@@ -45,7 +45,7 @@ def exchange(stack, data):
             if not c:
                 break
             chunks.append(c)
-    return parse_response(b"".join(chunks))
+    return parse_response(b"".join(chunks), data)
 
 
 def web(stack):
