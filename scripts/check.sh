@@ -137,6 +137,14 @@ include_cycles() {
 	scripts/include-cycles.py
 }
 
+# The alert and recording rules Homebot ships are valid, and their unit
+# tests (every alert fires on a bad series and stays quiet on a good one)
+# pass.
+prometheus_rules() {
+	promtool check rules docs/prometheus/homebot.rules.yml &&
+	    promtool test rules docs/prometheus/homebot.rules.test.yml
+}
+
 sql_tests() {
 	local owner="host=$T/db/pg user=postgres dbname=homebot"
 	psql -X -q "$owner" -c "CREATE EXTENSION IF NOT EXISTS pgtap" \
@@ -279,6 +287,7 @@ if [ "$SANITIZE" != 1 ]; then
 	run "cppcheck" static_analysis
 	run "include cycles" include_cycles
 	run "OpenAPI lint" npx --no-install redocly lint docs/openapi.json
+	run "Prometheus rules" prometheus_rules
 	run "fuzzing (short)" fuzz_short
 fi
 run "pgTAP" sql_tests

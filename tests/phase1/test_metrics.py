@@ -4,7 +4,8 @@ process of every program, for the clients in METRICS_ALLOW only.
 Each process counts into a slot file of its own under METRICS_DIR; the
 metrics program sums them. These tests check the sums against the
 requests they sent, across concurrent workers and a killed one, and let
-promtool and a real Prometheus server read the result.
+promtool and a real Prometheus server read the result, the server also
+evaluating the alert and recording rules of docs/prometheus/.
 """
 import concurrent.futures
 import json
@@ -19,8 +20,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import assert_error, new_email, own_stack, register, reserve_port
+from conftest import ROOT, assert_error, new_email, own_stack, register, reserve_port
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
@@ -204,19 +206,35 @@ def test_outside_metrics_allow_no_method_tells_that_metrics_exists(closed_stack,
     assert_error(r, 404, "not_found")
 
 
+RULES = ROOT / "docs" / "prometheus" / "homebot.rules.yml"
+
+
 def _get_json(url):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.load(r)
 
 
-def test_a_prometheus_server_scrapes_it(stack, tmp_path):
-    prometheus = shutil.which("prometheus")
-    if prometheus is None:
+def _query(api, promql):
+    q = urllib.request.quote(promql)
+    return _get_json(f"{api}/query?query={q}")["data"]["result"]
+
+
+@pytest.fixture(scope="module")
+def prometheus(stack, tmp_path_factory):
+    """A Prometheus server that scrapes the stack and evaluates Homebot's
+    rules (docs/prometheus/) every second: its process, the base URL of
+    its HTTP API and its log file."""
+    binary = shutil.which("prometheus")
+    if binary is None:
         pytest.skip("prometheus is not installed (scripts/deps.sh installs it)")
-    config = tmp_path / "prometheus.yml"
+    d = tmp_path_factory.mktemp("prometheus")
+    config = d / "prometheus.yml"
     config.write_text(f"""global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - {RULES}
 scrape_configs:
   - job_name: homebot
     metrics_path: /metrics
@@ -226,32 +244,14 @@ scrape_configs:
     held = reserve_port()
     port = held.getsockname()[1]
     held.close()
-    log = open(tmp_path / "prometheus.log", "w")
-    proc = subprocess.Popen([prometheus, f"--config.file={config}",
-                             f"--storage.tsdb.path={tmp_path / 'data'}",
+    log_path = d / "prometheus.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen([binary, f"--config.file={config}",
+                             f"--storage.tsdb.path={d / 'data'}",
                              f"--web.listen-address=127.0.0.1:{port}"],
                             stdout=log, stderr=subprocess.STDOUT)
-    api = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 60
-        target, result = None, []
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / "prometheus.log").read_text()
-            try:
-                targets = _get_json(f"{api}/targets")["data"]["activeTargets"]
-                target = targets[0] if targets else None
-                if target and target["health"] == "up":
-                    q = urllib.request.quote('http_requests_total{program="homebot-health"}')
-                    result = _get_json(f"{api}/query?query={q}")["data"]["result"]
-                    if result:
-                        break
-            except OSError:
-                pass
-            time.sleep(0.5)
-        assert target and target["health"] == "up", target
-        assert target["lastError"] == "", target
-        assert result, "no homebot series in Prometheus"
-        assert any(float(r["value"][1]) > 0 for r in result), result
+        yield proc, f"http://127.0.0.1:{port}/api/v1", log_path
     finally:
         proc.terminate()
         try:
@@ -260,3 +260,104 @@ scrape_configs:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def _until(prometheus, probe, timeout=60):
+    """probe(api) every half second until it returns something true (a
+    connection error counts as None), for timeout seconds at most: its
+    last result."""
+    proc, api, log = prometheus
+    deadline = time.monotonic() + timeout
+    result = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            result = probe(api)
+        except OSError:
+            result = None
+        if result:
+            break
+        time.sleep(0.5)
+    return result
+
+
+def test_a_prometheus_server_scrapes_it(prometheus):
+    def scraped(api):
+        targets = _get_json(f"{api}/targets")["data"]["activeTargets"]
+        if not targets or targets[0]["health"] != "up":
+            return None
+        result = _query(api, 'http_requests_total{program="homebot-health"}')
+        return (targets[0], result) if result else None
+
+    got = _until(prometheus, scraped)
+    assert got, "Prometheus did not scrape the stack, or found no homebot series"
+    target, result = got
+    assert target["lastError"] == "", target
+    assert any(float(r["value"][1]) > 0 for r in result), result
+
+
+def _rules(api):
+    """Every rule Prometheus loaded: (group, rule as /api/v1/rules gives it)."""
+    groups = _get_json(f"{api}/rules")["data"]["groups"]
+    return [(g["name"], r) for g in groups for r in g["rules"]]
+
+
+def test_prometheus_evaluates_the_shipped_rules_on_homebot_series(prometheus):
+    want = {(g["name"], r.get("alert") or r.get("record"))
+            for g in _shipped_groups() for r in g["rules"]}
+    # The scrapes are requests to the metrics program: its rate is above 0
+    # once two of them are in the window, and none of them failed.
+    rate = _until(prometheus, lambda api: _query(
+        api, 'instance_program:http_requests:rate5m{program="homebot-metrics"}'))
+    assert rate, "no sample of instance_program:http_requests:rate5m"
+    assert len(rate) == 1 and float(rate[0]["value"][1]) > 0, rate
+    assert rate[0]["metric"]["job"] == "homebot", rate
+    ratio = _until(prometheus, lambda api: _query(
+        api, 'instance_program:http_requests_5xx:ratio_rate5m{program="homebot-metrics"}'))
+    assert ratio and [float(r["value"][1]) for r in ratio] == [0.0], ratio
+
+    # Every rule once more, now that Homebot's series are there: a rule
+    # evaluated before the first scrape had nothing to fail on.
+    loaded = _until(prometheus, _rules)
+    assert loaded, "Prometheus loaded no rules"
+    assert {(g, r["name"]) for g, r in loaded} == want
+    before = {(g, r["name"]): r["lastEvaluation"] for g, r in loaded}
+
+    def evaluated_again(api):
+        now = _rules(api)
+        again = all(r["lastEvaluation"] != before.get((g, r["name"])) for g, r in now)
+        return now if again else None
+
+    rules = _until(prometheus, evaluated_again)
+    assert rules, "Prometheus did not evaluate every rule again"
+    for group, r in rules:
+        assert r["health"] == "ok", (group, r)
+        assert r.get("lastError", "") == "", (group, r)
+    state = {r["name"]: r["state"] for _, r in rules if r["type"] == "alerting"}
+    assert state["HomebotDown"] == "inactive", state
+    assert state["HomebotDatabaseUnreachable"] == "inactive", state
+
+
+def _shipped_groups():
+    return yaml.safe_load(RULES.read_text())["groups"]
+
+
+def _github_anchor(heading):
+    """The fragment GitHub gives a Markdown heading's text."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alert_has_a_severity_and_a_runbook_section_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    anchors = {_github_anchor(h) for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+    alerts = [r for g in _shipped_groups() for r in g["rules"] if "alert" in r]
+    assert len(alerts) >= 8, alerts
+    for r in alerts:
+        assert r["labels"]["severity"] in ("critical", "warning"), r
+        assert r["annotations"]["summary"], r
+        page, _, anchor = r["annotations"]["runbook"].partition("#")
+        assert page == "README.md", r
+        assert anchor == _github_anchor(f"Alert: {r['alert']}"), r
+        assert anchor in anchors, f"README.md has no heading for #{anchor}"
+        assert f"[{r['alert']}](#{anchor})" in readme, \
+            f"the README's alert table does not link {r['alert']}"
