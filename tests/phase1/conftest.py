@@ -122,12 +122,18 @@ CONTRACT_LOG = os.environ.get("HOMEBOT_CONTRACT_LOG")
 
 def conform(method, path, resp):
     """Every answer is checked against /openapi.json (contract.py)."""
+    _conforming(contract.check, method, path, resp)
+
+
+def _conforming(check, *args):
+    """check(*args), a contract.py check: a Drift fails the test, or is
+    written to HOMEBOT_CONTRACT_LOG when HOMEBOT_CONTRACT=collect."""
     try:
-        contract.check(method, path, resp)
+        check(*args)
     except contract.Drift as e:
         if os.environ.get("HOMEBOT_CONTRACT") != "collect":
             raise
-        with open(CONTRACT_LOG, "a") as f:
+        with open(CONTRACT_LOG or os.devnull, "a") as f:
             f.write(str(e)[:600] + "\n")
 
 
@@ -486,19 +492,8 @@ def parse_response(raw, request=None):
         if line is not None:
             conform(line[1].decode(), line[2].decode(), resp)
         else:
-            conform_server_answer(resp)
+            _conforming(contract.check_server_answer, resp)
     return resp
-
-
-def conform_server_answer(resp):
-    """An answer to bytes that are no request: the web server's own."""
-    try:
-        contract.check_server_answer(resp)
-    except contract.Drift as e:
-        if os.environ.get("HOMEBOT_CONTRACT") != "collect":
-            raise
-        with open(CONTRACT_LOG or os.devnull, "a") as f:
-            f.write(f"{e}\n")
 
 
 def _parse_response(raw):

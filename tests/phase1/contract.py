@@ -141,9 +141,7 @@ def check(method, target, resp):
     path = urlsplit(target).path
     if resp.header("X-Request-ID") is None and resp.status >= 400:
         # No program saw it: the web server's own answer (x-web-server).
-        SEEN["web_server"] += 1
-        _check_response(f"{method} {path} {resp.status} (the web server's)", method,
-                        DOC["x-web-server"]["default"], resp)
+        _check_web_server(f"{method} {path} {resp.status}", method, resp)
         return
     found = route(path)
     if found is None:
@@ -187,6 +185,12 @@ def check(method, target, resp):
     SEEN["operations"].add((method, template, resp.status))
 
 
+def _check_web_server(where, method, resp):
+    """resp is the web server's own answer, which no program saw."""
+    SEEN["web_server"] += 1
+    _check_response(f"{where} (the web server's)", method, DOC["x-web-server"]["default"], resp)
+
+
 def check_server_answer(resp):
     """Raises Drift unless resp is an error answer to bytes that name no
     operation: the web server's own, or one any request may get (a web
@@ -194,9 +198,7 @@ def check_server_answer(resp):
     if resp.status < 400:
         raise Drift(f"a success for what names no operation: {resp!r}")
     if resp.header("X-Request-ID") is None:
-        SEEN["web_server"] += 1
-        _check_response(f"{resp.status} (the web server's)", "GET",
-                        DOC["x-web-server"]["default"], resp)
+        _check_web_server(str(resp.status), "GET", resp)
         return
     every = DOC["x-every-request"].get(str(resp.status))
     if every is None:
