@@ -12,6 +12,7 @@ when HOMEBOT_URL is set.
 """
 import atexit
 import base64
+import gzip
 import hashlib
 import hmac
 import http.client
@@ -97,10 +98,16 @@ def _remember_secrets(obj):
 
 
 class Response:
+    """An answer. body is its content (gzip decoded, when the web server
+    compressed it); wire is the body as it came over the connection."""
+
     def __init__(self, status, headers, body):
         self.status = status
         self.headers = headers
+        self.wire = body
         self.body = body
+        if (self.header("Content-Encoding") or "").strip().lower() == "gzip":
+            self.body = gzip.decompress(body)
 
     def header(self, name):
         for k, v in self.headers:
@@ -504,17 +511,18 @@ def _parse_response(raw):
     for line in lines[1:]:
         name, _, value = line.partition(":")
         headers.append((name.strip(), value.strip()))
-    resp = Response(int(lines[0].split(" ")[1]), headers, body)
-    if (resp.header("Transfer-Encoding") or "").lower() == "chunked":
-        resp.body = b""
+    chunked = any(k.lower() == "transfer-encoding" and v.lower() == "chunked"
+                  for k, v in headers)
+    if chunked:
+        rest, body = body, b""
         while True:
-            size, _, body = body.partition(b"\r\n")
+            size, _, rest = rest.partition(b"\r\n")
             n = int(size.split(b";")[0], 16)
             if n == 0:
                 break
-            resp.body += body[:n]
-            body = body[n + 2:]
-    return resp
+            body += rest[:n]
+            rest = rest[n + 2:]
+    return Response(int(lines[0].split(" ")[1]), headers, body)
 
 
 def assert_invalid(resp, *fields):

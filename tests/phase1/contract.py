@@ -5,7 +5,9 @@ An answer conforms when its operation documents its status; every header
 the response declares as required is present; its Content-Type is one the
 response documents; a JSON body validates against the response's schema; a
 response without content has no body; and an error's code is one the
-response names (in its description, or as an example). The answers any
+response names (in its description, or as an example). A compressed
+answer is gzip with `Vary: Accept-Encoding`, of a path the document's
+`x-compression` does not keep in identity encoding. The answers any
 request may get (a malformed body, one too large) are the document's
 `x-every-request`, the web server's own `x-web-server`, a CORS preflight
 `x-preflight`. Paths
@@ -136,9 +138,29 @@ def _is_file(path):
                         path) is not None
 
 
+# The paths whose answers are never compressed (BREACH): a token, a key or
+# a secret may stand in them beside what the client sent.
+_IDENTITY_ONLY = re.compile(DOC["x-compression"]["identity-only"])
+
+
+def _check_encoding(where, path, resp):
+    encoding = (resp.header("Content-Encoding") or "identity").strip().lower()
+    if encoding == "identity":
+        return
+    if encoding != "gzip":
+        raise Drift(f"{where}: Content-Encoding {encoding!r}, not gzip: {resp!r}")
+    if _IDENTITY_ONLY.search(path):
+        raise Drift(f"{where}: compressed, though x-compression keeps this path in "
+                    f"identity encoding: {resp!r}")
+    vary = [v.strip().lower() for v in (resp.header("Vary") or "").split(",")]
+    if "accept-encoding" not in vary:
+        raise Drift(f"{where}: compressed without Vary: Accept-Encoding: {resp!r}")
+
+
 def check(method, target, resp):
     """Raises Drift unless the answer to method target conforms."""
     path = urlsplit(target).path
+    _check_encoding(f"{method} {path} {resp.status}", path, resp)
     if resp.header("X-Request-ID") is None and resp.status >= 400:
         # No program saw it: the web server's own answer (x-web-server).
         _check_web_server(f"{method} {path} {resp.status}", method, resp)

@@ -1,6 +1,7 @@
 """The checker every answer goes through (contract.py) refuses what the
 document does not describe: without these, a checker that accepted
 everything would pass every test."""
+import gzip
 import json
 
 import pytest
@@ -57,3 +58,31 @@ def test_an_answer_to_what_is_no_request_is_an_error_of_the_web_server_or_of_eve
                       (answer(505, error("bogus")), "error code 'bogus'")):
         with pytest.raises(contract.Drift, match=why):
             contract.check_server_answer(resp)
+
+
+def gzipped(status, body, headers):
+    return Response(status, [RID, JSON, ("Content-Encoding", "gzip")] + list(headers),
+                    gzip.compress(json.dumps(body).encode()))
+
+
+def test_a_compressed_answer_passes_with_its_content_checked():
+    contract.check("GET", "/health", gzipped(200, {"status": "ok", "version": "0.1.0"},
+                                             [("Vary", "Origin, Accept-Encoding")]))
+    with pytest.raises(contract.Drift, match="does not match the schema"):
+        contract.check("GET", "/health", gzipped(200, {"status": 3, "version": "0.1.0"},
+                                                 [("Vary", "Accept-Encoding")]))
+
+
+@pytest.mark.parametrize("target, resp, why", [
+    ("/api/v1/auth/me", gzipped(401, error("invalid_token"), [("Vary", "Accept-Encoding")]),
+     "identity encoding"),
+    ("/api/v1/api-keys/abc", gzipped(404, error("not_found"), [("Vary", "Accept-Encoding")]),
+     "identity encoding"),
+    ("/api/v1/secrets/abc/reveal", gzipped(404, error("not_found"), [("Vary", "Accept-Encoding")]),
+     "identity encoding"),
+    ("/health", gzipped(200, {"status": "ok", "version": "0.1.0"}, []), "without Vary"),
+    ("/health", Response(200, [RID, JSON, ("Content-Encoding", "br")], b"{}"), "not gzip"),
+], ids=["auth", "api-keys", "reveal", "vary", "encoding"])
+def test_a_compressed_answer_the_document_keeps_in_identity_is_drift(target, resp, why):
+    with pytest.raises(contract.Drift, match=why):
+        contract.check("GET", target, resp)
