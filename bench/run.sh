@@ -7,7 +7,10 @@
 #      cost 12): one straight to PostgreSQL, one through PgBouncer in
 #      transaction mode. GET /health against bench/hello.c, a bare FastCGI
 #      program behind the same lighttpd; /api/v1/auth/me direct against
-#      through PgBouncer; API keys, a members page, an audit page, login.
+#      through PgBouncer; API keys, a members page, an audit page, login;
+#      a 200-row members page with and without Accept-Encoding: gzip
+#      (bytes per answer beside the rates), and /me with gzip asked (it
+#      stays identity: BREACH, see README "Compression").
 #   2. with BENCH_LARGE=1: the direct stack grown to 100,000 organizations,
 #      1,000,000 users and 10,000,000 audit rows (seeded in SQL), and /me,
 #      a members page and an audit page with each filter measured again.
@@ -94,6 +97,9 @@ test_args() { # name dir url
 	key32) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/keys.txt HEADER=X-API-Key" ;;
 	members) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt BENCH_PATH=/api/v1/members?limit=50" ;;
 	audit) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt BENCH_PATH=/api/v1/audit-log?limit=50" ;;
+	members200) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt BENCH_PATH=/api/v1/members?limit=200" ;;
+	members200gz) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt BENCH_PATH=/api/v1/members?limit=200 ACCEPT_ENCODING=gzip" ;;
+	me32gz) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/tokens.txt ACCEPT_ENCODING=gzip" ;;
 	login) echo "-t1 -c4 -d${DUR}s -s bench/login.lua $url CREDS=$dir/logins.txt" ;;
 	esac
 }
@@ -132,9 +138,25 @@ for rep in $(seq "$REPS"); do
 			else measure "$t" pgbouncer "$P" "$PURL" "$rep"; fi
 		done
 	done
-	for t in key32 members audit; do measure "$t" direct "$D" "$DURL" "$rep"; done
+	for t in key32 members audit me32gz; do measure "$t" direct "$D" "$DURL" "$rep"; done
+	for side in $pair; do
+		if [ "$side" = a ]; then measure members200 identity "$D" "$DURL" "$rep"
+		else measure members200gz gzip "$D" "$DURL" "$rep"; fi
+	done
 done
 measure login direct "$D" "$DURL" 1
+
+# "bytes encoding" of one answer's body to GET path with the credential
+# of file, asking for accept (an Accept-Encoding, or "" for none).
+answer_size() { # path creds accept
+	curl -fsS -o /dev/null -w '%{size_download} %header{content-encoding}' \
+	    -H "Authorization: Bearer $(head -n 1 "$D/$2")" \
+	    ${3:+-H "Accept-Encoding: $3"} "$DURL$1" |
+	    awk '{print $1, ($2 == "" ? "identity" : $2)}'
+}
+plain200=$(answer_size "/api/v1/members?limit=200" owner_token.txt "")
+gzip200=$(answer_size "/api/v1/members?limit=200" owner_token.txt gzip)
+megz=$(answer_size /api/v1/auth/me tokens.txt gzip)
 
 # The median over the repetitions of field f (4 rps, 5 p50, 6 p99).
 med() { # name side field
@@ -174,6 +196,11 @@ row "**/me through PgBouncer ÷ direct, 8 conn.**" "$(ratio "$(med me8 pgbouncer
 row "GET /api/v1/auth/me, API keys, 32 conn." "$(fig key32 direct)" ""
 row "GET /api/v1/members (50 rows), 32 conn." "$(fig members direct)" ""
 row "GET /api/v1/audit-log (50 rows), 32 conn." "$(fig audit direct)" ""
+row "GET /api/v1/members (200 rows), 32 conn., identity" "$(fig members200 identity), ${plain200% *} B" ""
+row "GET /api/v1/members (200 rows), 32 conn., gzip asked" "$(fig members200gz gzip), ${gzip200% *} B ${gzip200#* }" ""
+row "**200-row page: bytes gzip ÷ identity**" "$(ratio "${gzip200% *}" "${plain200% *}")" ""
+row "**200-row page: req/s gzip ÷ identity**" "$(ratio "$(med members200gz gzip 4)" "$(med members200 identity 4)")" ""
+row "GET /api/v1/auth/me, tokens, gzip asked, 32 conn." "$(fig me32gz direct), ${megz% *} B ${megz#* }" "identity (BREACH)"
 row "POST /api/v1/auth/login, bcrypt 12, 4 conn." "$(fig login direct)" ""
 row "one me worker's VmRSS" "$(rss_kb "$D" me) KB" "≤ 12 MB"
 row "homebot_app connections: direct / PgBouncer" "$conns / $pconns" "PgBouncer: ≤ pool (4)"

@@ -68,12 +68,12 @@ def main():
             f.write(sign(secret, {"iss": "homebot", "sub": sub, "org": org, "role": "member",
                                   "sid": sid, "jti": sid, "iat": now, "exp": now + 3600,
                                   "typ": "access"}) + "\n")
-    # One organization with 60 members, for the 50-row collections.
+    # One organization with 210 members, for the 50- and 200-row collections.
     big = psql(owner, f"""
         INSERT INTO homebot.organizations (name, slug) VALUES ('Bench Big', 'bench-big');
         INSERT INTO homebot.users (email, password_hash, full_name)
              SELECT 'big' || g || '@example.com', '{pw_hash}', 'Big User ' || g
-               FROM generate_series(1, 60) g;
+               FROM generate_series(1, 210) g;
         INSERT INTO homebot.memberships (organization_id, user_id, role)
              SELECT o.id, u.id, CASE WHEN u.email = 'big1@example.com' THEN 'owner' ELSE 'member' END
                FROM homebot.organizations o, homebot.users u
