@@ -106,7 +106,7 @@ class Response:
         self.headers = headers
         self.wire = body
         self.body = body
-        if (self.header("Content-Encoding") or "").strip().lower() == "gzip":
+        if (self.header("Content-Encoding") or "").strip().lower() in ("gzip", "x-gzip"):
             self.body = gzip.decompress(body)
 
     def header(self, name):

@@ -147,7 +147,7 @@ def _check_encoding(where, path, resp):
     encoding = (resp.header("Content-Encoding") or "identity").strip().lower()
     if encoding == "identity":
         return
-    if encoding != "gzip":
+    if encoding not in ("gzip", "x-gzip"):
         raise Drift(f"{where}: Content-Encoding {encoding!r}, not gzip: {resp!r}")
     if _IDENTITY_ONLY.search(path):
         raise Drift(f"{where}: compressed, though x-compression keeps this path in "

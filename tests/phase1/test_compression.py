@@ -65,7 +65,8 @@ def test_a_large_collection_comes_gzip_encoded_and_decodes_to_the_identity_answe
     assert len(packed.json()["data"]) >= 30
 
 
-@pytest.mark.parametrize("accept", [None, "identity", "br", "compress"])
+@pytest.mark.parametrize("accept", [None, "identity", "br", "compress", "gzip;q=0",
+                                    "br, gzip; q=0.0"])
 def test_a_client_that_does_not_ask_for_gzip_gets_identity(big_org, accept):
     headers = {} if accept is None else {"Accept-Encoding": accept}
     assert_identity(big_org.get("/api/v1/members?limit=200", headers=headers))
