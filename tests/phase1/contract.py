@@ -157,9 +157,22 @@ def _check_encoding(where, path, resp):
         raise Drift(f"{where}: compressed without Vary: Accept-Encoding: {resp!r}")
 
 
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normal_path(path):
+    """path with the escapes of unreserved characters decoded (RFC 3986,
+    6.2.2.2): /api/v1/%61uth/me is /api/v1/auth/me to both web servers and
+    to the programs, so it is to these checks too."""
+    def decode(m):
+        c = chr(int(m[1], 16))
+        return c if c.isascii() and (c.isalnum() or c in "-._~") else m[0]
+    return _ESCAPE.sub(decode, path)
+
+
 def check(method, target, resp):
     """Raises Drift unless the answer to method target conforms."""
-    path = urlsplit(target).path
+    path = _normal_path(urlsplit(target).path)
     _check_encoding(f"{method} {path} {resp.status}", path, resp)
     if resp.header("X-Request-ID") is None and resp.status >= 400:
         # No program saw it: the web server's own answer (x-web-server).
