@@ -313,7 +313,7 @@ def test_accounts_work_on_the_installed_service(served):
     assert any(o["name"] == "Installed" for o in r.json()["data"]), r
 
 
-def test_the_service_group_passes_against_the_installed_tree(served):
+def test_the_service_group_passes_against_the_installed_tree(installed, served):
     # Against a running service, the tests that need a stack of their own
     # skip: the suite e2e-url of tests/allowed-skips.
     env = dict(os.environ, HOMEBOT_URL=served.url, HOMEBOT_SKIP_SUITE="e2e-url")
@@ -323,5 +323,11 @@ def test_the_service_group_passes_against_the_installed_tree(served):
                        env=env, capture_output=True, text=True, timeout=600)
     summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr
     report(f"service group against the installed tree ({WEB_UNIT}.service): {summary}")
-    assert r.returncode == 0, r.stdout[-4000:]
+    # On a failure, what the web server and its programs said beyond their
+    # request lines too: a request that hung or failed leaves its trace
+    # there, not in pytest's output.
+    said = [ln for ln in installed.log(WEB_UNIT).splitlines()
+            if '"level":"info"' not in ln.replace(" ", "")]
+    assert r.returncode == 0, (r.stdout[-4000:] + f"\n--- {WEB_UNIT} log, but info lines:\n"
+                               + "\n".join(said[-40:]))
     assert " passed" in summary and "failed" not in summary, summary
