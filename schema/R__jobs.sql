@@ -19,8 +19,8 @@
 -- enqueued in, for the worker's log lines. (Dropped first: its result
 -- columns grew trace_id, which CREATE OR REPLACE cannot add.)
 DROP FUNCTION IF EXISTS homebot.job_claim(text, integer, uuid[], integer);
-CREATE FUNCTION homebot.job_claim(p_owner text, p_lease integer, p_done uuid[],
-                                  p_max integer)
+CREATE OR REPLACE FUNCTION homebot.job_claim(p_owner text, p_lease integer, p_done uuid[],
+                                             p_max integer)
 RETURNS TABLE (id uuid, organization_id uuid, kind text, payload text, attempts integer,
                max_attempts integer, trace_id text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
