@@ -62,7 +62,8 @@ handle_register(struct hb_request *r, struct hb_app *app)
 	in.password_hash = hash;
 	/*
 	 * The account and the mail of its verification link, or neither. As
-	 * alone, register runs without a context (lib/session.c).
+	 * alone, register runs without a context (lib/session.c), but for the
+	 * trace.
 	 */
 	if (db_tx_begin(app->db, &traced, &r->err) == -1)
 		return -1;
