@@ -35,8 +35,9 @@ send_tokens(struct hb_request *r, struct hb_app *app, int status,
 static int
 handle_register(struct hb_request *r, struct hb_app *app)
 {
-	static const struct hb_db_ctx none;
 	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	/* No context but the trace, which the verification mail's job carries. */
+	const struct hb_db_ctx traced = { .trace_id = ctx.trace_id };
 	struct hb_json_check c;
 	struct hb_register in = { .refresh_ttl = app->cfg.refresh_token_ttl };
 	const char *password;
@@ -61,9 +62,10 @@ handle_register(struct hb_request *r, struct hb_app *app)
 	in.password_hash = hash;
 	/*
 	 * The account and the mail of its verification link, or neither. As
-	 * alone, register runs without a context (lib/session.c).
+	 * alone, register runs without a context (lib/session.c), but for the
+	 * trace.
 	 */
-	if (db_tx_begin(app->db, &none, &r->err) == -1)
+	if (db_tx_begin(app->db, &traced, &r->err) == -1)
 		return -1;
 	if (session_register(app->db, &ctx, r->arena, &in, &l, &r->err) == -1 ||
 	    account_verify_send(app->db, &app->cfg, r->arena, l.user_id,
@@ -536,7 +538,8 @@ handle_forgot(struct hb_request *r, struct hb_app *app)
 	json_check_begin(&c, r->json);
 	email = validate_email(&c, r->arena, "email", true);
 	if (json_check_done(&c, &r->err) == -1 ||
-	    account_forgot_enqueue(app->db, email, &r->err) == -1)
+	    account_forgot_enqueue(app->db, email, ctx.trace_id,
+	    &r->err) == -1)
 		return -1;
 	/*
 	 * The same answer, and the same work, whether or not the account

@@ -162,9 +162,12 @@ account_verify(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 int
 account_forgot_enqueue(struct hb_db *db, const char *email,
-    struct hb_error *err)
+    const char *trace_id, struct hb_error *err)
 {
-	PGresult *res = db_exec(db, SQL_FORGOT_ENQUEUE, 1, &email, err);
+	/* The trace alone: the job carries it (app.trace_id). */
+	const struct hb_db_ctx ctx = { .trace_id = trace_id };
+	PGresult *res = db_tenant_query(db, &ctx, false, SQL_FORGOT_ENQUEUE,
+	    1, &email, err);
 
 	if (res == NULL)
 		return -1;
@@ -174,17 +177,21 @@ account_forgot_enqueue(struct hb_db *db, const char *email,
 
 int
 account_forgot(struct hb_db *db, const struct hb_config *cfg,
-    struct hb_arena *a, const char *email, struct hb_error *err)
+    struct hb_arena *a, const char *email, const char *trace_id,
+    struct hb_error *err)
 {
-	static const struct hb_db_ctx none;
+	const struct hb_db_ctx traced = { .trace_id = trace_id };
 	char hex[HB_TOKEN_HEX_LEN], ttl[16], max[16];
 	const char *params[4] = { email, hex, ttl, max }, *token;
 	PGresult *res;
 	int rc = 0;
 
-	/* As the other account functions, without a context. */
+	/*
+	 * As the other account functions, without a context but the trace,
+	 * which the mail's job carries.
+	 */
 	if (new_token(a, &token, hex, err) == -1 ||
-	    db_tx_begin(db, &none, err) == -1)
+	    db_tx_begin(db, &traced, err) == -1)
 		return -1;
 	itoa16(ttl, cfg->reset_token_ttl);
 	itoa16(max, cfg->mail_per_hour);

@@ -37,10 +37,14 @@ int	account_verify(struct hb_db *db, const struct hb_db_ctx *ctx,
  * an account has the address); homebot-worker runs it: account_forgot.
  */
 int	account_forgot_enqueue(struct hb_db *db, const char *email,
-	    struct hb_error *err);
-/* Mails a reset link if an enabled account has this address; else nothing. */
+	    const char *trace_id, struct hb_error *err);
+/*
+ * Mails a reset link if an enabled account has this address; else nothing.
+ * The mail's job carries trace_id (may be NULL).
+ */
 int	account_forgot(struct hb_db *db, const struct hb_config *cfg,
-	    struct hb_arena *a, const char *email, struct hb_error *err);
+	    struct hb_arena *a, const char *email, const char *trace_id,
+	    struct hb_error *err);
 /* The address of a live reset token (in a): 401 invalid_reset_token. */
 int	account_reset_email(struct hb_db *db, struct hb_arena *a,
 	    const char *token, const char **email, struct hb_error *err);

@@ -252,9 +252,11 @@ auth_ctx(const struct hb_principal *who, const struct hb_request *r)
 {
 	if (who == NULL)
 		return (struct hb_db_ctx){ .request_id = r->request_id,
-		    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
+		    .ip = r->remote_addr, .user_agent = http_user_agent(r),
+		    .trace_id = r->trace.trace_id };
 	return (struct hb_db_ctx){ .org_id = who->org_id,
 	    .user_id = who->user_id, .request_id = r->request_id,
 	    .api_key_id = who->method == HB_AUTH_API_KEY ? who->key_id : NULL,
-	    .ip = r->remote_addr, .user_agent = http_user_agent(r) };
+	    .ip = r->remote_addr, .user_agent = http_user_agent(r),
+	    .trace_id = r->trace.trace_id };
 }

@@ -31,7 +31,8 @@ static const char SQL_CONTEXT[] =
     " set_config('app.request_id', COALESCE($3, ''), true),"
     " set_config('app.api_key_id', COALESCE($4, ''), true),"
     " set_config('app.ip', COALESCE($5, ''), true),"
-    " set_config('app.user_agent', COALESCE($6, ''), true)";
+    " set_config('app.user_agent', COALESCE($6, ''), true),"
+    " set_config('app.trace_id', COALESCE($7, ''), true)";
 
 struct hb_db *
 db_new(const char *conninfo, const char *application_name)
@@ -344,10 +345,10 @@ pipeline_collect(struct hb_db *db, int want, PGresult **out,
 static int
 send_context(struct hb_db *db, const struct hb_db_ctx *ctx)
 {
-	const char *params[6] = { ctx->org_id, ctx->user_id, ctx->request_id,
-	    ctx->api_key_id, ctx->ip, ctx->user_agent };
+	const char *params[7] = { ctx->org_id, ctx->user_id, ctx->request_id,
+	    ctx->api_key_id, ctx->ip, ctx->user_agent, ctx->trace_id };
 
-	return send_stmt(db, SQL_CONTEXT, 6, params);
+	return send_stmt(db, SQL_CONTEXT, 7, params);
 }
 
 PGresult *

@@ -50,6 +50,7 @@ struct hb_db_ctx {
 	const char	*api_key_id;	/* the actor, when a key authenticated */
 	const char	*ip;		/* for audit rows written in SQL */
 	const char	*user_agent;
+	const char	*trace_id;	/* for audit rows and jobs (app.trace_id) */
 };
 
 /*

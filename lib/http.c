@@ -408,6 +408,8 @@ http_request_init(struct hb_request *r, struct hb_arena *arena, char **envp,
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else
 		uuid_new(r->request_id);
+	trace_begin(&r->trace, http_header(r, "traceparent"),
+	    http_header(r, "tracestate"));
 	uri = env_get(envp, "REQUEST_URI");
 	if (uri == NULL)
 		uri = env_get(envp, "SCRIPT_NAME");

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "config.h"
 #include "error.h"
+#include "trace.h"
 
 #define HB_REQUEST_ID_MAX	128
 #define HB_MAX_QUERY_PARAMS	64
@@ -73,6 +74,8 @@ struct hb_request {
 	char		 forwarded_addr[64];	/* remote_addr, when forwarded */
 	const char	*origin;
 	char		 request_id[HB_REQUEST_ID_MAX + 1];
+	/* traceparent continued, or a new trace (api.md §1). */
+	struct hb_trace	 trace;
 	struct timespec	 started;
 
 	struct hb_kv	 query[HB_MAX_QUERY_PARAMS];

@@ -62,8 +62,8 @@ static const char SQL_RETRY[] =
  * and the next batch, SKIP LOCKED, in one round trip.
  */
 static const char SQL_CLAIM[] =
-    "SELECT id, organization_id, kind, payload, attempts, max_attempts"
-    " FROM homebot.job_claim($1, $2, $3, $4)";
+    "SELECT id, organization_id, kind, payload, attempts, max_attempts,"
+    " trace_id FROM homebot.job_claim($1, $2, $3, $4)";
 static const char SQL_HEARTBEAT[] =
     "UPDATE homebot.jobs SET lease_expires_at = now() +"
     " make_interval(secs => $3), updated_at = now()"
@@ -296,6 +296,7 @@ job_claim(struct hb_db *db, struct hb_arena *a, const char *owner, int lease,
 			.payload = col(a, res, i, "payload"),
 			.attempt = atoi(db_value(res, i, "attempts")),
 			.max_attempts = atoi(db_value(res, i, "max_attempts")),
+			.trace_id = col(a, res, i, "trace_id"),
 		};
 		if (jobs[i].id == NULL || jobs[i].kind == NULL ||
 		    jobs[i].payload == NULL)

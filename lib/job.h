@@ -87,6 +87,7 @@ struct hb_job {
 	const char	*payload;	/* JSON text */
 	int		 attempt;	/* this one, from 1 */
 	int		 max_attempts;
+	const char	*trace_id;	/* of its enqueuer; NULL: none */
 };
 
 /*

@@ -15,6 +15,7 @@ static FILE	*log_out;
 static bool	 log_debug_on;
 /* Read once: the programs never fork after log_init(). */
 static long	 log_pid;
+static const struct hb_trace *log_trace;
 
 void
 log_init(FILE *out, bool debug)
@@ -22,6 +23,12 @@ log_init(FILE *out, bool debug)
 	log_out = out;
 	log_debug_on = debug;
 	log_pid = (long)getpid();
+}
+
+void
+log_trace_set(const struct hb_trace *t)
+{
+	log_trace = t;
 }
 
 bool
@@ -180,6 +187,7 @@ static struct json_object *
 line_new(const char *level, const struct hb_request *r)
 {
 	struct json_object *line = json_object_new_object();
+	const struct hb_trace *t = r != NULL ? &r->trace : log_trace;
 	char ts[40];
 
 	now_rfc3339(ts, sizeof(ts));
@@ -189,6 +197,12 @@ line_new(const char *level, const struct hb_request *r)
 	if (r != NULL)
 		json_object_object_add(line, "request_id",
 		    json_object_new_string(r->request_id));
+	if (t != NULL) {
+		json_object_object_add(line, "trace_id",
+		    json_object_new_string(t->trace_id));
+		json_object_object_add(line, "span_id",
+		    json_object_new_string(t->span_id));
+	}
 	return line;
 }
 
@@ -307,7 +321,12 @@ log_request(const struct hb_request *r)
 	put_raw(line, sizeof(line), &u, level);
 	put_raw(line, sizeof(line), &u, "\",\"request_id\":");
 	put_json_string(line, sizeof(line), &u, r->request_id);
-	put_raw(line, sizeof(line), &u, ",\"method\":");
+	/* Both are hex the request's trace was checked or made to be. */
+	put_raw(line, sizeof(line), &u, ",\"trace_id\":\"");
+	put_raw(line, sizeof(line), &u, r->trace.trace_id);
+	put_raw(line, sizeof(line), &u, "\",\"span_id\":\"");
+	put_raw(line, sizeof(line), &u, r->trace.span_id);
+	put_raw(line, sizeof(line), &u, "\",\"method\":");
 	put_json_string(line, sizeof(line), &u,
 	    strlen(r->method) <= 32 ? r->method : "(too long)");
 	put_raw(line, sizeof(line), &u, ",\"path\":");

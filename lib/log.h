@@ -7,10 +7,17 @@
 #include <json-c/json.h>
 
 struct hb_request;
+struct hb_trace;
 
 /* Log lines go to out (the web server's error log); debug adds debug lines. */
 void	log_init(FILE *out, bool debug);
 bool	log_debug_enabled(void);
+/*
+ * The trace of the lines logged without a request (a worker's job run):
+ * borrowed until set again; NULL for none. A request's lines carry the
+ * request's own trace.
+ */
+void	log_trace_set(const struct hb_trace *t);
 
 /* The one line every request ends with. */
 void	log_request(const struct hb_request *r);

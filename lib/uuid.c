@@ -23,11 +23,11 @@ uuid_valid(const char *s)
 }
 
 /*
- * Random bytes for request IDs come from a pool filled by one getrandom()
- * per 256 IDs instead of one call per request.
+ * Random bytes for request IDs (and trace and span IDs) come from a pool
+ * filled by one getrandom() per 4 KiB instead of one call per request.
  */
-static void
-pool_random(unsigned char *out, size_t n)
+void
+uuid_random(unsigned char *out, size_t n)
 {
 	static unsigned char pool[4096];
 	static size_t left;
@@ -52,7 +52,7 @@ uuid_new(char out[HB_UUID_LEN + 1])
 {
 	uuid_t u = {0};
 
-	pool_random(u, sizeof(u));
+	uuid_random(u, sizeof(u));
 	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
 	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
 	uuid_unparse_lower(u, out);

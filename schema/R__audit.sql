@@ -15,6 +15,7 @@
 --   app.ip           the client's address
 --   app.user_agent   the client's User-Agent
 --   app.request_id   the request's X-Request-ID
+--   app.trace_id     the request's W3C trace ID (api.md §1)
 -- Each is read as NULLIF(current_setting(..., true), '') (see 0001_init.sql).
 
 -- context_actor: who the request acts as. An API key is the actor when the
@@ -160,7 +161,8 @@ $$;
 -- and request ID, also the rows the programs insert themselves (lib/audit.c,
 -- the API key program): the request sets them transaction-locally
 -- (app.ip, app.user_agent, app.request_id) and this fills in whatever the
--- writer left empty.
+-- writer left empty. The trace ID is the context's alone (app.trace_id),
+-- whatever the writer gave.
 CREATE OR REPLACE FUNCTION homebot.audit_fill_context()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -172,6 +174,7 @@ BEGIN
 	NEW.user_agent := coalesce(NEW.user_agent,
 	                           left(NULLIF(current_setting('app.user_agent', true), ''), 512));
 	NEW.request_id := coalesce(NEW.request_id, NULLIF(current_setting('app.request_id', true), ''));
+	NEW.trace_id := NULLIF(current_setting('app.trace_id', true), '');
 	RETURN NEW;
 END
 $$;

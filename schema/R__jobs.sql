@@ -15,11 +15,14 @@
 -- holds only pending jobs, so it stays an index scan however many finished
 -- jobs the table keeps. SKIP LOCKED lets workers take different jobs at
 -- once, none waiting for another and no job given twice. Only
--- homebot_worker may call it.
+-- homebot_worker may call it. Each job comes with the trace ID it was
+-- enqueued in, for the worker's log lines. (Dropped first: its result
+-- columns grew trace_id, which CREATE OR REPLACE cannot add.)
+DROP FUNCTION IF EXISTS homebot.job_claim(text, integer, uuid[], integer);
 CREATE OR REPLACE FUNCTION homebot.job_claim(p_owner text, p_lease integer, p_done uuid[],
                                              p_max integer)
 RETURNS TABLE (id uuid, organization_id uuid, kind text, payload text, attempts integer,
-               max_attempts integer)
+               max_attempts integer, trace_id text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -41,8 +44,8 @@ BEGIN
 		                          ORDER BY q.priority DESC, q.run_at, q.id
 		                          LIMIT greatest(0, least(p_max, 100)) FOR UPDATE SKIP LOCKED))
 		RETURNING j.id, j.organization_id, j.kind, j.payload::text AS payload, j.attempts,
-		          j.max_attempts, j.priority, j.run_at)
-	SELECT t.id, t.organization_id, t.kind, t.payload, t.attempts, t.max_attempts
+		          j.max_attempts, j.priority, j.run_at, j.trace_id)
+	SELECT t.id, t.organization_id, t.kind, t.payload, t.attempts, t.max_attempts, t.trace_id
 	  FROM taken AS t
 	 ORDER BY t.priority DESC, t.run_at, t.id;
 END
@@ -94,3 +97,24 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION homebot.job_counts() FROM PUBLIC, homebot_app, homebot_admin;
 GRANT EXECUTE ON FUNCTION homebot.job_counts() TO homebot_app;
+
+-- job_fill_trace: a job carries the trace ID of the transaction that
+-- enqueued it (app.trace_id, set with the request's context, or by the
+-- worker for a job's run), however it was enqueued (lib/job.c,
+-- mail_enqueue, forgot_enqueue), and never one a writer gave. NULL when
+-- the context has none.
+CREATE OR REPLACE FUNCTION homebot.job_fill_trace()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+BEGIN
+	NEW.trace_id := NULLIF(current_setting('app.trace_id', true), '');
+	RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION homebot.job_fill_trace() FROM PUBLIC, homebot_app, homebot_admin;
+
+CREATE OR REPLACE TRIGGER job_fill_trace BEFORE INSERT ON homebot.jobs
+	FOR EACH ROW EXECUTE FUNCTION homebot.job_fill_trace();

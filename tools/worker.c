@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mail.h"
 #include "metrics.h"
+#include "trace.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
 #define BATCH_MAX	100	/* JOB_BATCH's upper bound */
@@ -47,6 +48,12 @@ struct worker {
 	 * (db_tenant_query), which RLS then confines to that organization.
 	 */
 	struct hb_db_ctx	 ctx;
+	/*
+	 * The running job's span: of the trace the job was enqueued in (a
+	 * new trace when it was enqueued in none), for its log lines and the
+	 * jobs it enqueues in turn.
+	 */
+	struct hb_trace		 trace;
 	time_t			 next_reap;
 };
 
@@ -211,7 +218,7 @@ run_password_forgot(struct worker *w, const struct hb_job *job, char *error,
 		snprintf(error, n, "the payload needs an email");
 		rc = JOB_PERMANENT;
 	} else if (account_forgot(w->db, &w->cfg, &w->arena,
-	    json_object_get_string(v), &err) == -1) {
+	    json_object_get_string(v), w->ctx.trace_id, &err) == -1) {
 		snprintf(error, n, "%s: %s", err.code, err.message);
 		rc = -1;
 	}
@@ -342,8 +349,10 @@ run_job(struct worker *w, const struct hb_job *job)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	db_clear_error(w->db);
+	trace_child(&w->trace, job->trace_id);
+	log_trace_set(&w->trace);
 	w->ctx = (struct hb_db_ctx){ .org_id = job->org_id,
-	    .request_id = job->id };
+	    .request_id = job->id, .trace_id = w->trace.trace_id };
 	if (k == NULL) {
 		snprintf(error, sizeof(error), "no handler for the kind %s",
 		    job->kind);
@@ -356,6 +365,7 @@ run_job(struct worker *w, const struct hb_job *job)
 		id_list_add(w->done, sizeof(w->done), job->id);
 		metrics_job(kind_number(k), HB_METRICS_SUCCEEDED, &t0);
 		log_job(w, job, "succeeded", ms_since(&t0), NULL);
+		log_trace_set(NULL);
 		return;
 	}
 	delay = job_backoff(job->attempt, w->cfg.job_backoff_base,
@@ -368,6 +378,7 @@ run_job(struct worker *w, const struct hb_job *job)
 	metrics_job(kind_number(k), dead ? HB_METRICS_DEAD :
 	    HB_METRICS_FAILED, &t0);
 	log_job(w, job, dead ? "dead" : "failed", ms_since(&t0), error);
+	log_trace_set(NULL);
 	hb_error_clear(&err);
 }
 

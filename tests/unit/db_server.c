@@ -179,9 +179,11 @@ test_tenant_context(struct hb_db *db)
 	static const char sql[] =
 	    "SELECT current_setting('app.org_id', true) || '/' ||"
 	    " current_setting('app.user_id', true) || '/' ||"
-	    " current_setting('app.request_id', true)";
+	    " current_setting('app.request_id', true) || '/' ||"
+	    " current_setting('app.trace_id', true)";
 	struct hb_db_ctx ctx = { .org_id = ORG, .user_id = USER,
-	    .request_id = "req-1", .ip = "192.0.2.7", .user_agent = "ua" };
+	    .request_id = "req-1", .ip = "192.0.2.7", .user_agent = "ua",
+	    .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736" };
 	struct hb_error err = {0};
 	PGresult *res;
 	char v[256];
@@ -189,9 +191,12 @@ test_tenant_context(struct hb_db *db)
 	res = db_tenant_query(db, &ctx, false, sql, 0, NULL, &err);
 	ok(res != NULL, "tenant_query: runs");
 	is_str(res != NULL ? PQgetvalue(res, 0, 0) : NULL,
-	    ORG "/" USER "/req-1", "tenant_query: the statement sees the "
-	    "context");
+	    ORG "/" USER "/req-1/4bf92f3577b34da6a3ce929d0e0e4736",
+	    "tenant_query: the statement sees the context, its trace too");
 	PQclear(res);
+	value(db, "SELECT coalesce(current_setting('app.trace_id', true), '')",
+	    v, sizeof(v), &err);
+	is_str(v, "", "tenant_query: the trace ends with its statement");
 	value(db, "SELECT coalesce(current_setting('app.org_id', true), '')",
 	    v, sizeof(v), &err);
 	is_str(v, "", "tenant_query: the context ends with its statement");
@@ -357,7 +362,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(66);
+	plan(67);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "

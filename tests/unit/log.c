@@ -361,7 +361,8 @@ static void
 test_request(void)
 {
 	static const char *const keys[] = { "ts", "level", "request_id",
-	    "method", "path", "status", "duration_ms", "pid", "remote_addr" };
+	    "trace_id", "span_id", "method", "path", "status", "duration_ms",
+	    "pid", "remote_addr" };
 	char *envp[] = {
 		(char *)"REQUEST_METHOD=GET",
 		(char *)"REQUEST_URI=/api/v1/things?token=secret&x=1",
@@ -371,6 +372,8 @@ test_request(void)
 		(char *)"HTTP_X_API_KEY=hb_abcdefgh_apikeysecret",
 		(char *)"HTTP_COOKIE=session=cookiesecret",
 		(char *)"HTTP_X_REQUEST_ID=req-abc.123",
+		(char *)"HTTP_TRACEPARENT="
+		    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 		NULL,
 	};
 	struct hb_arena a;
@@ -394,6 +397,12 @@ test_request(void)
 	is_str(get_str(line, "level"), "info", "request: a 200 is level info");
 	is_str(get_str(line, "request_id"), "req-abc.123",
 	    "request: request_id is the request's");
+	is_str(get_str(line, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736",
+	    "request: trace_id is the traceparent's");
+	is_str(get_str(line, "span_id"), r.trace.span_id,
+	    "request: span_id is the request's own");
+	ok(strcmp(r.trace.span_id, "00f067aa0ba902b7") != 0,
+	    "request: ...not the caller's");
 	is_str(get_str(line, "method"), "GET", "request: method");
 	is_str(get_str(line, "path"), "/api/v1/things",
 	    "request: path, without the query string");
@@ -419,8 +428,8 @@ test_request(void)
 	ok(!json_object_object_get_ex(line, "org_id", NULL) &&
 	    !json_object_object_get_ex(line, "user_id", NULL),
 	    "request: no org_id or user_id before authentication");
-	is_int(json_object_object_length(line), 9,
-	    "request: exactly the nine fields");
+	is_int(json_object_object_length(line), 11,
+	    "request: exactly the eleven fields");
 	lacks_str(s, "eyJ", "request: the Authorization value is not logged");
 	lacks_str(s, "Bearer", "request: not even its scheme");
 	lacks_str(s, "apikeysecret", "request: the X-API-Key value is not logged");
@@ -464,6 +473,29 @@ test_request(void)
 	line = parse_line(s);
 	is_str(get_str(line, "request_id"), "req-abc.123",
 	    "event: a line about a request carries its request_id");
+	is_str(get_str(line, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736",
+	    "event: ...its trace_id");
+	is_str(get_str(line, "span_id"), r.trace.span_id, "event: ...its span_id");
+	json_object_put(line);
+	free(s);
+
+	/* A line without a request: the trace set for it (a job's run). */
+	log_trace_set(&r.trace);
+	log_event(NULL, "info", "a job", NULL);
+	s = logged();
+	line = parse_line(s);
+	is_str(get_str(line, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736",
+	    "event: a line of no request carries the trace set");
+	is_str(get_str(line, "span_id"), r.trace.span_id, "event: ...and its span");
+	json_object_put(line);
+	free(s);
+	log_trace_set(NULL);
+	log_event(NULL, "info", "no job", NULL);
+	s = logged();
+	line = parse_line(s);
+	ok(!json_object_object_get_ex(line, "trace_id", NULL) &&
+	    !json_object_object_get_ex(line, "span_id", NULL),
+	    "event: none once the trace is cleared");
 	json_object_put(line);
 	free(s);
 	http_request_done(&r);
@@ -497,7 +529,7 @@ test_request(void)
 int
 main(void)
 {
-	plan(102);
+	plan(112);
 	out = open_memstream(&outbuf, &outlen);
 	if (out == NULL) {
 		perror("open_memstream");
