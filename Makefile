@@ -52,6 +52,11 @@ _		:= $(shell mkdir -p $(BUILD)/gen && \
 LIB_SRC		:= $(wildcard lib/*.c)
 LIB_OBJ		:= $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB		:= $(BUILD)/lib/libhomebot.a
+# The same objects position-independent, for the broker's plugin (a
+# shared object): the programs keep their -fPIE build.
+PIC_OBJ		:= $(LIB_SRC:lib/%.c=$(BUILD)/pic/%.o)
+PIC_LIB		:= $(BUILD)/lib/libhomebot_pic.a
+PLUGIN		:= $(BUILD)/lib/homebot_mqtt.so
 PROG_SRC	:= $(wildcard cgi-bin/*.c)
 PROGS		:= $(PROG_SRC:%.c=$(BUILD)/%)
 TOOL_SRC	:= $(wildcard tools/*.c)
@@ -78,7 +83,7 @@ FUZZ_SECONDS	?= 60
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT) $(ERRDOCS)
+build: $(LIB) $(PLUGIN) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT) $(ERRDOCS)
 
 deps:
 	@scripts/deps.sh
@@ -92,6 +97,23 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	@echo "AR $@"
 	@ar rcs $@ $^
+
+$(BUILD)/pic/%.o: lib/%.c
+	@mkdir -p $(@D)
+	@echo "CC $@"
+	@$(CC) $(CFLAGS) -fPIC -MMD -MP -c -o $@ $<
+
+$(PIC_LIB): $(PIC_OBJ)
+	@rm -f $@
+	@echo "AR $@"
+	@ar rcs $@ $^
+
+# The Mosquitto plugin (mqtt/): its broker symbols come from the broker.
+$(PLUGIN): mqtt/homebot_auth.c $(PIC_LIB)
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) -fPIC -MMD -MP -shared -Wl,-z,relro,-z,now $(SANFLAGS) \
+		-o $@ $< $(PIC_LIB) $(LDLIBS)
 
 $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -137,7 +159,7 @@ $(BUILD)/share/%: $(SWAGGER)/%
 
 $(MAIL_LINKED): LDLIBS += -lcurl
 
--include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(PLUGIN:.so=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
 	$(FUZZERS:=.d)
 
 # The unit tests with the PostgreSQL some of them need (scripts/check.sh).
