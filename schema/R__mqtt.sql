@@ -26,17 +26,25 @@ SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
-	r record := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+	r record;
+	v_payload text := 'all';
 BEGIN
-	PERFORM pg_notify('homebot_mqtt',
-		CASE TG_TABLE_NAME
-		WHEN 'sessions' THEN 'session:' || r.id
-		WHEN 'api_keys' THEN 'key:' || r.id
-		WHEN 'users' THEN 'user:' || r.id
-		WHEN 'organizations' THEN 'org:' || r.id
-		WHEN 'memberships' THEN 'member:' || r.organization_id || ':' || r.user_id
-		WHEN 'user_permissions' THEN 'member:' || r.organization_id || ':' || r.user_id
-		ELSE 'all' END);
+	-- One branch a table: a row's fields are only looked up in its own.
+	IF TG_LEVEL = 'ROW' THEN
+		r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+		IF TG_TABLE_NAME = 'sessions' THEN
+			v_payload := 'session:' || r.id;
+		ELSIF TG_TABLE_NAME = 'api_keys' THEN
+			v_payload := 'key:' || r.id;
+		ELSIF TG_TABLE_NAME = 'users' THEN
+			v_payload := 'user:' || r.id;
+		ELSIF TG_TABLE_NAME = 'organizations' THEN
+			v_payload := 'org:' || r.id;
+		ELSIF TG_TABLE_NAME IN ('memberships', 'user_permissions') THEN
+			v_payload := 'member:' || r.organization_id || ':' || r.user_id;
+		END IF;
+	END IF;
+	PERFORM pg_notify('homebot_mqtt', v_payload);
 	RETURN NULL;
 END
 $$;
