@@ -504,8 +504,9 @@ mqtt_start() {
 	if nm -D "$dir/app/lib/homebot_mqtt.so" 2>/dev/null | grep -q ' U __asan_init'; then
 		preload="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
 	fi
-	[ "$(id -u)" -eq 0 ] && as=(runuser -u "$WEB_USER" --)
-	# exec: the pid is runuser's, which passes SIGTERM on to the broker.
+	# setpriv execs the broker in its place: the pid is the broker's.
+	[ "$(id -u)" -eq 0 ] &&
+	    as=(setpriv --reuid="$WEB_USER" --regid="$WEB_GROUP" --init-groups)
 	(export DATABASE_URL="host=$dir/pg user=homebot_app dbname=homebot" \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"

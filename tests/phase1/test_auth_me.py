@@ -6,7 +6,7 @@ from conftest import RFC3339_RE, assert_unauthenticated, create_key, jwt_parts, 
 ME = "/api/v1/auth/me"
 ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:read",
                           "api_keys:write", "members:write", "org:update", "org:delete",
-                          "members:owners", "jobs:read"])
+                          "members:owners", "jobs:read", "mqtt:subscribe", "mqtt:publish"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):

@@ -15,15 +15,17 @@ SELECT set_eq(
 	'SELECT name FROM homebot.permissions',
 	$$VALUES ('org:read'), ('members:read'), ('audit:read'), ('api_keys:read'), ('api_keys:write'),
 	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners'),
-	         ('jobs:read')$$,
-	'permissions holds exactly the ten permissions of api.md §3 (jobs:read from 0004)');
+	         ('jobs:read'), ('mqtt:subscribe'), ('mqtt:publish')$$,
+	'permissions holds exactly the twelve permissions of api.md §3 (jobs:read from 0004, mqtt:* from 0008)');
 SELECT is_empty(
 	$$SELECT name FROM homebot.permissions WHERE description = ''$$,
 	'every permission has a description');
 SELECT set_eq(
 	'SELECT role, permission FROM homebot.role_permissions',
-	$$VALUES ('viewer', 'org:read'), ('viewer', 'members:read'),
-	         ('member', 'org:read'), ('member', 'members:read'),
+	$$VALUES ('viewer', 'org:read'), ('viewer', 'members:read'), ('viewer', 'mqtt:subscribe'),
+	         ('member', 'org:read'), ('member', 'members:read'), ('member', 'mqtt:subscribe'),
+	         ('member', 'mqtt:publish'), ('admin', 'mqtt:subscribe'), ('admin', 'mqtt:publish'),
+	         ('owner', 'mqtt:subscribe'), ('owner', 'mqtt:publish'),
 	         ('admin', 'org:read'), ('admin', 'members:read'), ('admin', 'audit:read'),
 	         ('admin', 'api_keys:read'), ('admin', 'api_keys:write'), ('admin', 'members:write'),
 	         ('admin', 'org:update'), ('admin', 'jobs:read'),
