@@ -496,21 +496,20 @@ EOF
 
 # Mosquitto as the web user, its log in log/mqtt.log; waits until it
 # listens. It connects to PostgreSQL directly (LISTEN needs a session,
-# which a transaction-mode PgBouncer does not keep). A plugin built with
-# the sanitizers needs their runtimes loaded first: the broker has none.
+# which a transaction-mode PgBouncer does not keep). Under SANITIZE=1 the
+# plugin carries UBSan alone (see the Makefile), whose runtime it loads.
 mqtt_start() {
-	local dir=$1 port preload="" as=()
+	local dir=$1 port as=() dburl=""
 	port=$(sed -n 's/^MQTT_PORT=//p' "$dir/state/mqtt.ports")
-	if nm -D "$dir/app/lib/homebot_mqtt.so" 2>/dev/null | grep -q ' U __asan_init'; then
-		preload="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
-	fi
 	# setpriv execs the broker in its place: the pid is the broker's.
 	[ "$(id -u)" -eq 0 ] &&
 	    as=(setpriv --reuid="$WEB_USER" --regid="$WEB_GROUP" --init-groups)
-	(export DATABASE_URL="host=$dir/pg user=homebot_app dbname=homebot" \
-	    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
+	# The embedded cluster's socket; otherwise homebot.env's DATABASE_URL.
+	[ -d "$dir/pg/data" ] && dburl="host=$dir/pg user=homebot_app dbname=homebot"
+	(if [ -n "$dburl" ]; then export DATABASE_URL="$dburl"; fi
+	 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
-	 exec "${as[@]}" env LD_PRELOAD="$preload" /usr/sbin/mosquitto \
+	 exec "${as[@]}" /usr/sbin/mosquitto \
 	    -c "$dir/etc/mosquitto.conf" >>"$dir/log/mqtt.log" 2>&1) &
 	echo $! >"$dir/state/mqtt.pid"
 	for _ in $(seq 1 200); do
@@ -843,11 +842,9 @@ cmd_run() {
 	admin_start "$dir"
 	web_start "$dir" yes
 	worker_start "$dir"
-	if [ "$RUN_EMBEDDED" = yes ]; then
-		mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
-		mqtt_start "$dir"
-		echo "homebot: MQTT on 127.0.0.1:${MQTT_PORT:-1883}, TLS :${MQTTS_PORT:-8883} (CA file $dir/etc/mqtt-cert.pem)"
-	fi
+	mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
+	mqtt_start "$dir"
+	echo "homebot: MQTT on 127.0.0.1:${MQTT_PORT:-1883}, TLS :${MQTTS_PORT:-8883} (CA file $dir/etc/mqtt-cert.pem)"
 	echo "homebot: serving http://127.0.0.1:$HOMEBOT_PORT (docs: /docs) — Ctrl-C stops"
 	wait "$(cat "$dir/state/web.pid")" || true
 }
