@@ -52,7 +52,7 @@ def test_role_change_applies_to_the_next_request(stack, account):
     set_role(stack, account.org_id, account.user_id, "viewer")
     me = account.get(ME).json()
     assert me["role"] == "viewer"
-    assert me["permissions"] == ["members:read", "org:read"]
+    assert me["permissions"] == ["members:read", "mqtt:subscribe", "org:read"]
 
 
 def test_admin_holds_seven_permissions(stack, account):
@@ -65,7 +65,8 @@ def test_extra_grant_adds_a_permission(stack, account):
     set_role(stack, account.org_id, account.user_id, "member")
     stack.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=account.org_id, user=account.user_id)
-    assert account.get(ME).json()["permissions"] == ["audit:read", "members:read", "org:read"]
+    assert account.get(ME).json()["permissions"] == ["audit:read", "members:read", "mqtt:publish",
+                                                     "mqtt:subscribe", "org:read"]
 
 
 def test_removed_member_token_is_401_invalid_token(stack, account):
