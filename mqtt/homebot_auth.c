@@ -40,7 +40,7 @@
 #define CHANNEL		"homebot_mqtt"
 #define BUCKETS		4096
 #define MAX_CRED	4096	/* longest password taken */
-#define RETRY_NS	2000000000L	/* between attempts to reach the database */
+#define RETRY_NS	1000000000L	/* between attempts to reach the database */
 
 /* One client that passed CONNECT, by client id. */
 struct client {

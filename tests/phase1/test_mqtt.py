@@ -5,6 +5,7 @@ HTTP request; each client reaches only its organization's topics (and
 system/health); a revoked credential is disconnected within 2 s, a token at
 its exp; a persistent session keeps a QoS 1 message across a broker restart.
 """
+import ssl
 import threading
 import time
 import uuid
@@ -349,3 +350,45 @@ def test_a_persistent_session_keeps_a_qos1_message_across_a_restart(stack, accou
         time.sleep(0.02)
     assert sub.messages == [(topic, b"kept")]
     sub.close()
+
+
+def test_tls_listener_takes_a_token(stack, account):
+    c = mqtt.Client(client_id=f"t-{uuid.uuid4().hex[:12]}")
+    # The development certificate, for 127.0.0.1, is its own CA.
+    c.tls_set_context(ssl.create_default_context(cafile=stack.env["MQTT_CAFILE"]))
+    c.username_pw_set("x", account.access)
+    got = {}
+    c.on_connect = lambda c_, u, f, rc: got.__setitem__("rc", rc)
+    c.connect("127.0.0.1", int(stack.env["MQTTS_PORT"]))
+    deadline = time.monotonic() + 5
+    while "rc" not in got and time.monotonic() < deadline:
+        c.loop(0.05)
+    assert got.get("rc") == 0
+    c.disconnect()
+
+
+def test_the_plugin_outlives_a_database_restart(stack, account):
+    """While PostgreSQL is down a CONNECT is refused and the broker stays
+    up; once it is back, CONNECTs work again and revocations still reach
+    the plugin (its LISTEN connection was opened again)."""
+    stack.control("pg-stop")
+    try:
+        assert Client(stack, account.access).rc == NOT_AUTHORIZED
+    finally:
+        stack.control("pg-start")
+    deadline = time.monotonic() + 10
+    while (c := Client(stack, account.access)).rc != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert c.rc == 0
+    # The web programs reconnect on their first request after the restart.
+    fresh = account.login()["access_token"]
+    c2 = Client(stack, fresh)
+    assert c2.rc == 0
+    t0 = time.monotonic()
+    assert_status(stack.post("/api/v1/auth/logout", {},
+                             headers={"Authorization": f"Bearer {fresh}"}), 204)
+    assert c2.wait_disconnect(5) is not None
+    report(f"MQTT disconnect after logout, after a database restart: "
+           f"{(c2.disconnected_at - t0) * 1000:.0f} ms")
+    assert c2.disconnected_at - t0 < 2
+    c.close()
