@@ -273,7 +273,18 @@ on_acl_check(int event, void *event_data, void *userdata)
 	struct hb_mqtt_grant g;
 
 	(void)event;
-	if (c == NULL || c->mosq != ed->client || !grant_of(c, &g))
+	/*
+	 * No grant at all: a persistent session the broker restored from its
+	 * persistence file, or one whose grant a revocation took, neither
+	 * connected (a connected client always has a grant). A message may be
+	 * queued for it: when its client connects again, the broker checks
+	 * every queued message against the grant of that CONNECT (a client
+	 * id reused by another organization's client gets none of them).
+	 */
+	if (c == NULL)
+		return ed->access == HB_MQTT_READ ? MOSQ_ERR_SUCCESS :
+		    MOSQ_ERR_ACL_DENIED;
+	if (c->mosq != ed->client || !grant_of(c, &g))
 		return MOSQ_ERR_ACL_DENIED;
 	return mqtt_acl_allows(&g, ed->access, ed->topic) ?
 	    MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;

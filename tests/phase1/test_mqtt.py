@@ -317,6 +317,39 @@ def test_each_revocation_disconnects_within_two_seconds(stack, account):
     assert ("revoked", "6") in rows, rows
 
 
+def test_taking_an_extra_grant_or_a_role_permission_disconnects(stack, account):
+    """Grants beyond the role (user_permissions) and the role table itself
+    are followed too: a client that loses mqtt:publish goes."""
+    viewer = add_member(account, role="viewer")
+    stack.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
+               " VALUES (:'o', :'u', 'mqtt:publish')", o=account.org_id, u=viewer.user_id)
+    c = Client(stack, viewer.access)
+    assert c.rc == 0
+    t0 = time.monotonic()
+    stack.psql("DELETE FROM homebot.user_permissions WHERE organization_id = :'o'"
+               " AND user_id = :'u'", o=account.org_id, u=viewer.user_id)
+    assert c.wait_disconnect(5) is not None and c.disconnected_at - t0 < 2
+    report(f"MQTT disconnect after an extra grant taken: {(c.disconnected_at - t0) * 1000:.0f} ms")
+    # The role table: every client is checked again; only those that lost
+    # something go.
+    member = add_member(account)
+    m = Client(stack, member.access)
+    o = Client(stack, account.access)
+    t0 = time.monotonic()
+    stack.psql("DELETE FROM homebot.role_permissions WHERE role = 'member'"
+               " AND permission = 'mqtt:publish'")
+    try:
+        assert m.wait_disconnect(5) is not None and m.disconnected_at - t0 < 2
+        report(f"MQTT disconnect after a role permission taken: "
+               f"{(m.disconnected_at - t0) * 1000:.0f} ms")
+        time.sleep(0.3)
+        assert o.disconnected_at is None, "the owner lost nothing"
+    finally:
+        stack.psql("INSERT INTO homebot.role_permissions (role, permission)"
+                   " VALUES ('member', 'mqtt:publish')")
+    o.close()
+
+
 def test_a_token_is_disconnected_at_its_expiry(stack, account):
     header, claims = jwt_parts(account.access)
     exp = int(time.time()) + 2
@@ -332,24 +365,39 @@ def test_a_token_is_disconnected_at_its_expiry(stack, account):
 
 
 def test_a_persistent_session_keeps_a_qos1_message_across_a_restart(stack, account):
+    """QoS 1 messages published before and after a broker restart reach a
+    persistent session when its client reconnects; another organization's
+    client reusing a client id of such a session gets none of them."""
     stack.need_own()
+    other = register(stack)
     topic = f"org/{account.org_id}/persist"
     sub = Client(stack, account.access, client_id=f"p-{uuid.uuid4().hex[:8]}",
                  clean_session=False)
-    assert sub.subscribe(topic) == 1
-    sub.close()
+    victim = Client(stack, account.access, client_id=f"v-{uuid.uuid4().hex[:8]}",
+                    clean_session=False)
+    for c in (sub, victim):
+        assert c.subscribe(topic) == 1
+        c.close()
     pub = Client(stack, account.access)
-    pub.publish(topic, b"kept")
+    pub.publish(topic, b"before")
     pub.close()
     stack.control("mqtt-stop")
     stack.control("mqtt-start")
+    pub = Client(stack, account.access)
+    pub.publish(topic, b"after")
+    pub.close()
+    thief = Client(stack, other.access, client_id=victim.id, clean_session=False)
+    assert thief.rc == 0
     sub.connect()
     assert sub.rc == 0
     deadline = time.monotonic() + 5
-    while not sub.messages and time.monotonic() < deadline:
+    while len(sub.messages) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert sub.messages == [(topic, b"kept")]
+    time.sleep(0.2)
+    assert sub.messages == [(topic, b"before"), (topic, b"after")]
+    assert thief.messages == []
     sub.close()
+    thief.close()
 
 
 def test_tls_listener_takes_a_token(stack, account):
