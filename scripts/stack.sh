@@ -499,8 +499,15 @@ EOF
 # which a transaction-mode PgBouncer does not keep). Under SANITIZE=1 the
 # plugin carries UBSan alone (see the Makefile), whose runtime it loads.
 mqtt_start() {
-	local dir=$1 port as=() dburl=""
+	local dir=$1 port as=() dburl="" vg=()
 	port=$(sed -n 's/^MQTT_PORT=//p' "$dir/state/mqtt.ports")
+	# HOMEBOT_MQTT_VALGRIND=DIR (the sanitizer run): the broker, and so the
+	# plugin, under valgrind; a report goes to DIR/valgrind-mqtt.PID (setpriv
+	# and valgrind keep the pid), and stopping the broker removes its
+	# report when it stayed empty.
+	[ -n "${HOMEBOT_MQTT_VALGRIND:-}" ] &&
+	    vg=(valgrind -q --error-exitcode=99 --leak-check=no
+	        "--log-file=$HOMEBOT_MQTT_VALGRIND/valgrind-mqtt.%p")
 	# setpriv execs the broker in its place: the pid is the broker's.
 	[ "$(id -u)" -eq 0 ] &&
 	    as=(setpriv --reuid="$WEB_USER" --regid="$WEB_GROUP" --init-groups)
@@ -509,7 +516,7 @@ mqtt_start() {
 	(if [ -n "$dburl" ]; then export DATABASE_URL="$dburl"; fi
 	 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" \
 	    UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
-	 exec "${as[@]}" /usr/sbin/mosquitto \
+	 exec "${as[@]}" "${vg[@]}" /usr/sbin/mosquitto \
 	    -c "$dir/etc/mosquitto.conf" >>"$dir/log/mqtt.log" 2>&1) &
 	echo $! >"$dir/state/mqtt.pid"
 	for _ in $(seq 1 200); do
@@ -523,7 +530,17 @@ mqtt_start() {
 	die "Mosquitto does not listen on port $port; see $dir/log/mqtt.log"
 }
 
-mqtt_stop() { pid_stop "$1" mqtt; }
+mqtt_stop() {
+	local pid report
+	[ -f "$1/state/mqtt.pid" ] || return 0
+	pid=$(cat "$1/state/mqtt.pid")
+	pid_stop "$1" mqtt
+	# Only this broker's report: another stack's may still be written.
+	report=${HOMEBOT_MQTT_VALGRIND:-}/valgrind-mqtt.$pid
+	if [ -n "${HOMEBOT_MQTT_VALGRIND:-}" ] && [ -f "$report" ] && [ ! -s "$report" ]; then
+		rm -f "$report"
+	fi
+}
 
 # wait_socket DIR NAME SOCKET WHAT: up to 10 s for the process of
 # state/NAME.pid to open SOCKET; dies, pointing at log/NAME.log, when it
