@@ -59,6 +59,7 @@ struct client {
 	bool		 online;	/* offline: a persistent session's */
 	bool		 recheck;	/* a notification named it */
 	const char	*kick_reason;	/* set: being disconnected for it */
+	const char	*doom;		/* sweep(): to be disconnected for it */
 	long		 exp;		/* token's exp; 0 for a key */
 };
 
@@ -385,14 +386,12 @@ sweep(struct plugin *p, long now)
 {
 	struct hb_error err;
 	struct client *doomed = NULL, **tail = &doomed;
-	const char *why[64];
-	int n = 0;
 
 	p->next_exp = 0;
-	for (int i = 0; i < BUCKETS && n < 64; i++) {
+	for (int i = 0; i < BUCKETS; i++) {
 		struct client **pp = &p->buckets[i];
 
-		while (*pp != NULL && n < 64) {
+		while (*pp != NULL) {
 			struct client *c = *pp, probe = { 0 };
 			const char *reason = NULL;
 
@@ -431,23 +430,21 @@ sweep(struct plugin *p, long now)
 			/* Out of the table into the list, in order. */
 			*pp = c->next;
 			c->next = NULL;
+			c->doom = reason;
 			*tail = c;
 			tail = &c->next;
-			why[n++] = reason;
 		}
 	}
 	p->recheck_all = false;
-	for (int i = 0; doomed != NULL; i++) {
+	while (doomed != NULL) {
 		struct client *c = doomed;
 
 		doomed = c->next;
 		/* Back into the table so that on_disconnect finds it. */
 		c->next = p->buckets[hash(c->id)];
 		p->buckets[hash(c->id)] = c;
-		kick(p, c, why[i]);
+		kick(p, c, c->doom);
 	}
-	if (n == 64)
-		p->next_exp = 1;	/* more to do on the next tick */
 }
 
 static int
