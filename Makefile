@@ -112,6 +112,7 @@ $(BUILD)/pic/%.o: lib/%.c
 	@$(CC) $(PIC_CFLAGS) $(PIC_SAN) -fPIC -MMD -MP -c -o $@ $<
 
 $(PIC_LIB): $(PIC_OBJ)
+	@mkdir -p $(@D)
 	@rm -f $@
 	@echo "AR $@"
 	@ar rcs $@ $^
