@@ -254,7 +254,7 @@ test_keyring_refused(void)
 	strcat(longkid, ":AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
 	many[0] = '\0';
 	for (int i = 0; i < VAULT_OLD_KEYS_MAX + 1; i++) {
-		char kid[8], k[128];
+		char kid[16], k[128];
 
 		snprintf(kid, sizeof(kid), "o%d", i);
 		if (i > 0)
@@ -331,6 +331,7 @@ test_roundtrip(void)
 	struct vault_data_key dk;
 	unsigned char *blob, *pt, *big;
 	size_t blen, ptlen;
+	int rc;
 
 	is_int(vault_data_key_generate(&dk), VAULT_OK, "a data key");
 	is_int(vault_encrypt(&dk, &row, value, strlen(value), &blob, &blen),
@@ -350,8 +351,8 @@ test_roundtrip(void)
 	vault_plaintext_free(NULL, 0);
 	free(blob);
 
-	is_int(vault_encrypt(&dk, &row, NULL, 0, &blob, &blen), VAULT_OK,
-	    "an empty value encrypts");
+	rc = vault_encrypt(&dk, &row, NULL, 0, &blob, &blen);
+	is_int(rc, VAULT_OK, "an empty value encrypts");
 	is_int(vault_decrypt(&dk, &row, blob, blen, &pt, &ptlen), VAULT_OK,
 	    "and decrypts");
 	ok(ptlen == 0 && pt != NULL && pt[0] == '\0', "to nothing");
@@ -363,8 +364,8 @@ test_roundtrip(void)
 		exit(2);
 	for (size_t i = 0; i < VAULT_VALUE_MAX + 1; i++)
 		big[i] = (unsigned char)(i * 31);
-	is_int(vault_encrypt(&dk, &row, big, VAULT_VALUE_MAX, &blob, &blen),
-	    VAULT_OK, "the largest value encrypts");
+	rc = vault_encrypt(&dk, &row, big, VAULT_VALUE_MAX, &blob, &blen);
+	is_int(rc, VAULT_OK, "the largest value encrypts");
 	is_int(vault_decrypt(&dk, &row, blob, blen, &pt, &ptlen), VAULT_OK,
 	    "and decrypts");
 	ok(ptlen == VAULT_VALUE_MAX && memcmp(pt, big, ptlen) == 0,
@@ -401,7 +402,7 @@ test_tampering(void)
 	size_t n = strlen(value), blen, bad = 0, region[4] = {0};
 	struct vault_data_key dk, other;
 	struct vault_aad a;
-	unsigned char *blob, *copy;
+	unsigned char *blob, *copy, *huge;
 
 	vault_data_key_generate(&dk);
 	vault_data_key_generate(&other);
@@ -431,6 +432,13 @@ test_tampering(void)
 	ok(refused(&dk, &row, blob, 0) && refused(&dk, &row, blob, 28) &&
 	    refused(&dk, &row, NULL, 0), "blobs shorter than 29 bytes are "
 	    "refused");
+	huge = calloc(1, VAULT_VALUE_MAX + VAULT_BLOB_OVERHEAD + 1);
+	if (huge == NULL)
+		exit(2);
+	huge[0] = VAULT_BLOB_VERSION;
+	ok(refused(&dk, &row, huge, VAULT_VALUE_MAX + VAULT_BLOB_OVERHEAD + 1),
+	    "a blob of a value larger than VAULT_VALUE_MAX is refused");
+	free(huge);
 
 	a = row;
 	a.org_id = "6f1c2a0e-0000-4000-8000-00000000a002";
@@ -537,7 +545,7 @@ test_wrap(void)
 	struct vault_keyring *kr, *wrongkr;
 	struct vault_data_key dk, back;
 	unsigned char *w, *copy;
-	size_t wl, bad = 0, unknown = 0;
+	size_t wl, wl2, bad = 0, unknown = 0;
 
 	kr = keyring(mkkey(m, sizeof(m), "k1", 1), NULL);
 	wrongkr = keyring(mkkey(wrong, sizeof(wrong), "k1", 2), NULL);
@@ -560,6 +568,12 @@ test_wrap(void)
 	ok(all_zero(back.bytes, VAULT_KEY_LEN), "and gives a zero key");
 	is_int(vault_unwrap(kr, "another-org", w, wl, &back), VAULT_E_DECRYPT,
 	    "a data key copied to another organization is refused");
+	is_int(vault_unwrap(kr, "", w, wl, &back), VAULT_E_ARG,
+	    "unwrapping for an empty organization id is refused");
+	copy = (unsigned char *)&copy;
+	is_int(vault_wrap(kr, NULL, &dk, &copy, &wl2), VAULT_E_ARG,
+	    "wrapping for no organization is refused");
+	ok(copy == NULL && wl2 == 0, "and gives nothing");
 	copy = malloc(wl);
 	if (copy == NULL)
 		exit(2);
@@ -651,7 +665,7 @@ test_rotation(void)
 int
 main(void)
 {
-	plan(30 + 46 + 3 + 17 + 14 + 5 + 5 + 16 + 12);
+	plan(30 + 46 + 3 + 17 + 15 + 5 + 5 + 19 + 12);
 	test_kat();
 	test_keyring_refused();
 	test_keyring_loads();
