@@ -15,8 +15,10 @@
  */
 #define DK_LABEL	"homebot-vault-dk"
 #define VALUE_LABEL	"homebot-vault-value"
-#define DK_AAD_MAX	(sizeof(DK_LABEL) + 2 + VAULT_KID_MAX + 1 + VAULT_ID_MAX)
-#define VALUE_AAD_MAX	(sizeof(VALUE_LABEL) + 1 + 2 * (1 + VAULT_ID_MAX) + 8)
+#define DK_AAD_MAX	(sizeof(DK_LABEL) + 2 + VAULT_KID_MAX + 1 + \
+			 VAULT_ID_MAX)
+#define VALUE_AAD_MAX	(sizeof(VALUE_LABEL) + 1 + 2 * (1 + VAULT_ID_MAX) + \
+			 8)
 
 struct vault_key {
 	char		 kid[VAULT_KID_MAX + 1];
@@ -387,7 +389,7 @@ vault_gcm_open(const unsigned char key[VAULT_KEY_LEN],
 	    EVP_DecryptFinal_ex(c, last, &outl) == 1 && outl == 0)
 		rc = VAULT_OK;
 	EVP_CIPHER_CTX_free(c);
-	/* Plaintext that failed its tag is an attacker's choice: none leaves. */
+	/* Plaintext that failed its tag may be an attacker's: none leaves. */
 	if (rc != VAULT_OK && len > 0)
 		OPENSSL_cleanse(pt, len);
 	return rc;

@@ -46,7 +46,7 @@
 #define VAULT_OLD_KEYS_MAX	16
 /* Organization and secret ids: 1-128 bytes (a UUID's text is 36). */
 #define VAULT_ID_MAX		128
-/* The largest value vault_encrypt takes (api.md §11 caps secrets at 64 KiB). */
+/* The largest value vault_encrypt takes (api.md §11 allows 64 KiB). */
 #define VAULT_VALUE_MAX		(1 << 20)
 #define VAULT_BLOB_VERSION	0x01
 #define VAULT_BLOB_OVERHEAD	(1 + VAULT_NONCE_LEN + VAULT_TAG_LEN)
@@ -56,16 +56,16 @@
 enum vault_status {
 	VAULT_OK = 0,
 	VAULT_E_MISSING,	/* VAULT_MASTER_KEY is not set */
-	VAULT_E_FORMAT,		/* not "<key id>:<key>", or an empty entry */
-	VAULT_E_KID,		/* key id empty, too long, or a bad character */
+	VAULT_E_FORMAT,		/* not "<key id>:<key>", an empty entry */
+	VAULT_E_KID,		/* key id empty, too long, bad character */
 	VAULT_E_BASE64,		/* the key is not padded standard base64 */
 	VAULT_E_KEY_LENGTH,	/* the key does not decode to 32 bytes */
 	VAULT_E_DUPLICATE_KID,	/* one key id names two keys */
 	VAULT_E_TOO_MANY,	/* more than VAULT_OLD_KEYS_MAX old keys */
-	VAULT_E_UNKNOWN_KID,	/* a wrapped key names a key id not loaded */
-	VAULT_E_DECRYPT,	/* malformed, tampered, or the wrong key or AAD */
+	VAULT_E_UNKNOWN_KID,	/* a wrapped key's key id is not loaded */
+	VAULT_E_DECRYPT,	/* malformed, tampered, wrong key or AAD */
 	VAULT_E_ARG,		/* an id or a value out of bounds */
-	VAULT_E_INTERNAL,	/* no memory, no randomness, OpenSSL failed */
+	VAULT_E_INTERNAL,	/* no memory or randomness, OpenSSL failed */
 };
 
 /* A short English description of rc; never NULL, never a key. */
