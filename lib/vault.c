@@ -40,7 +40,7 @@ vault_strerror(int rc)
 	case VAULT_E_MISSING:
 		return "VAULT_MASTER_KEY is not set";
 	case VAULT_E_FORMAT:
-		return "expected <key id>:<base64 of 32 bytes>";
+		return "expected the base64 of 32 bytes, or <key id>:<base64>";
 	case VAULT_E_KID:
 		return "the key id must be 1 to 32 characters of "
 		    "A-Z a-z 0-9 . _ -";
@@ -149,27 +149,49 @@ b64_decode_strict(const char *in, size_t n, unsigned char *out,
 	return VAULT_OK;
 }
 
-/* One "<kid>:<base64>" entry of n bytes at s into *k. */
+/*
+ * The key id of a key given without one: 16 hex digits of an HMAC under
+ * the key itself, so the same key always has the same id and the id
+ * tells nothing of the key.
+ */
+static void
+kid_derive(const unsigned char key[VAULT_KEY_LEN], char *kid)
+{
+	static const char label[] = "homebot vault key id";
+	unsigned char mac[HB_SHA256_LEN];
+
+	crypto_hmac_sha256(key, VAULT_KEY_LEN, label, sizeof(label) - 1, mac);
+	crypto_hex(mac, VAULT_KID_DERIVED_LEN / 2, kid);
+}
+
+/*
+ * One entry of n bytes at s into *k: "<base64>" (api.md §11; the key id
+ * derived from the key) or "<kid>:<base64>" (a key id of one's choosing).
+ * No base64 character is a colon, so the two never meet.
+ */
 static int
 key_parse(const char *s, size_t n, struct vault_key *k)
 {
 	const char *colon = memchr(s, ':', n);
+	const char *b64 = colon != NULL ? colon + 1 : s;
 	unsigned char raw[VAULT_KEY_LEN];
-	size_t kidlen, rawlen = 0;
+	size_t kidlen = colon != NULL ? (size_t)(colon - s) : 0, rawlen = 0;
 	int rc;
 
-	if (n == 0 || colon == NULL)
+	if (n == 0)
 		return VAULT_E_FORMAT;
-	kidlen = (size_t)(colon - s);
-	if (!kid_valid(s, kidlen))
+	if (colon != NULL && !kid_valid(s, kidlen))
 		return VAULT_E_KID;
-	rc = b64_decode_strict(colon + 1, n - kidlen - 1, raw, sizeof(raw),
+	rc = b64_decode_strict(b64, n - (size_t)(b64 - s), raw, sizeof(raw),
 	    &rawlen);
 	if (rc == VAULT_OK && rawlen != VAULT_KEY_LEN)
 		rc = VAULT_E_KEY_LENGTH;
 	if (rc == VAULT_OK) {
-		memcpy(k->kid, s, kidlen);
-		k->kid[kidlen] = '\0';
+		if (colon != NULL) {
+			memcpy(k->kid, s, kidlen);
+			k->kid[kidlen] = '\0';
+		} else
+			kid_derive(raw, k->kid);
 		memcpy(k->key, raw, VAULT_KEY_LEN);
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
@@ -192,8 +214,9 @@ static int
 keyring_fail(struct hb_error *err, int rc, const char *setting, int entry)
 {
 	if (rc == VAULT_E_FORMAT && entry > 0)
-		hb_fail(err, 500, "config", "%s: entry %d: expected <key id>:"
-		    "<base64 of 32 bytes>, comma-separated", setting, entry);
+		hb_fail(err, 500, "config", "%s: entry %d: expected the "
+		    "base64 of 32 bytes, or <key id>:<base64>, "
+		    "comma-separated", setting, entry);
 	else if (entry > 0)
 		hb_fail(err, 500, "config", "%s: entry %d: %s", setting, entry,
 		    vault_strerror(rc));
@@ -250,7 +273,7 @@ vault_keyring_load(struct vault_keyring **out, const char *master,
 	*out = NULL;
 	if (master == NULL || *master == '\0') {
 		hb_fail(err, 500, "config", "VAULT_MASTER_KEY is not set "
-		    "(<key id>:<base64 of 32 bytes>)");
+		    "(the base64 of 32 random bytes)");
 		return VAULT_E_MISSING;
 	}
 	kr = calloc(1, sizeof(*kr));

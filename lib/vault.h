@@ -13,11 +13,13 @@
  * values. The database only ever holds the wrapped data keys and the value
  * blobs.
  *
- * Master keys are written "<key id>:<base64 of 32 bytes>": the key id is 1
- * to 32 characters of A-Z a-z 0-9 '.' '_' '-', the key standard base64 with
- * its padding (44 characters, as `openssl rand -base64 32` prints them).
- * VAULT_OLD_KEYS lists retired master keys the same way, comma-separated:
- * they unwrap, they never wrap. Key ids are unique across both settings.
+ * A master key is the standard base64 of 32 bytes with its padding (44
+ * characters, as `openssl rand -base64 32` prints them); its key id is
+ * then 16 hex digits derived from the key (an HMAC under it, which tells
+ * nothing of the key). "<key id>:<base64>" gives a key id of one's own
+ * instead: 1 to 32 characters of A-Z a-z 0-9 '.' '_' '-'. VAULT_OLD_KEYS
+ * lists retired master keys the same way, comma-separated: they unwrap,
+ * they never wrap. Key ids are unique across both settings.
  *
  * Wrapped data key, 66 + key id bytes:
  *	0x01 | key id length (1) | key id | nonce (12) | encrypted key (32) |
@@ -43,6 +45,8 @@
 #define VAULT_NONCE_LEN		12
 #define VAULT_TAG_LEN		16
 #define VAULT_KID_MAX		32
+/* A key id derived from its key: hex digits. */
+#define VAULT_KID_DERIVED_LEN	16
 #define VAULT_OLD_KEYS_MAX	16
 /* Organization and secret ids: 1-128 bytes (a UUID's text is 36). */
 #define VAULT_ID_MAX		128
@@ -56,7 +60,7 @@
 enum vault_status {
 	VAULT_OK = 0,
 	VAULT_E_MISSING,	/* VAULT_MASTER_KEY is not set */
-	VAULT_E_FORMAT,		/* not "<key id>:<key>", an empty entry */
+	VAULT_E_FORMAT,		/* an empty entry */
 	VAULT_E_KID,		/* key id empty, too long, bad character */
 	VAULT_E_BASE64,		/* the key is not padded standard base64 */
 	VAULT_E_KEY_LENGTH,	/* the key does not decode to 32 bytes */

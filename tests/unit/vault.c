@@ -157,24 +157,27 @@ keyring(const char *master, const char *old)
 
 /*
  * Whether msg holds any 8 characters of the key text of the entries in
- * settings (a comma-separated list of "<kid>:<key>").
+ * settings (a comma-separated list of "<key>" or "<kid>:<key>").
  */
 static bool
 leaks(const char *msg, const char *settings)
 {
 	const char *p = settings;
 
-	while (p != NULL && (p = strchr(p, ':')) != NULL) {
-		size_t n = strcspn(++p, ",");
+	while (p != NULL && *p != '\0') {
+		size_t n = strcspn(p, ","), k = strcspn(p, ":");
+		const char *key = k < n ? p + k + 1 : p;
+		size_t keylen = n - (size_t)(key - p);
 
-		for (size_t i = 0; i + 8 <= n; i++) {
+		for (size_t i = 0; i + 8 <= keylen; i++) {
 			char piece[9];
 
-			memcpy(piece, p + i, 8);
+			memcpy(piece, key + i, 8);
 			piece[8] = '\0';
 			if (strstr(msg, piece) != NULL)
 				return true;
 		}
+		p = p[n] == ',' ? p + n + 1 : NULL;
 	}
 	return false;
 }
@@ -196,13 +199,16 @@ test_keyring_refused(void)
 	const struct bad_key bad[] = {
 		{ "unset", NULL, NULL, VAULT_E_MISSING, "VAULT_MASTER_KEY" },
 		{ "empty", "", NULL, VAULT_E_MISSING, "is not set" },
-		{ "no key id", good + 3, NULL, VAULT_E_FORMAT, "<key id>" },
 		{ "empty key id", good + 2, NULL, VAULT_E_KID, "key id" },
 		{ "a blank in the key id",
 		  "k 1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", NULL,
 		  VAULT_E_KID, "key id" },
-		{ "a colon-less text", "just-some-text", NULL, VAULT_E_FORMAT,
+		{ "a colon-less text", "just-some-text", NULL, VAULT_E_BASE64,
 		  "VAULT_MASTER_KEY" },
+		{ "a colon-less short key", "AAECAwQFBgcICQoLDA0ODw==", NULL,
+		  VAULT_E_KEY_LENGTH, "32 bytes" },
+		{ "a plain old key equal to the master", good + 3, good + 3,
+		  VAULT_E_DUPLICATE_KID, "is taken" },
 		{ "a 33-character key id", longkid, NULL, VAULT_E_KID,
 		  "1 to 32" },
 		{ "a character outside base64",
@@ -296,6 +302,56 @@ test_keyring_refused(void)
 	    "vault_strerror tells the errors apart");
 }
 
+/*
+ * api.md §11's form: the base64 of 32 bytes alone. Its key id comes from
+ * the key: the same for the same key, another for another, and it holds
+ * nothing of the key; a rotation between such keys works like one between
+ * named keys.
+ */
+static void
+test_keyring_plain(void)
+{
+	char a[128], b[128], kid[VAULT_KID_MAX + 1];
+	struct vault_keyring *kr, *kr2, *rot;
+	struct vault_data_key dk, back;
+	unsigned char *w = NULL;
+	size_t wl = 0;
+	bool hex = true;
+
+	mkkey(a, sizeof(a), "x", 11);
+	mkkey(b, sizeof(b), "x", 12);
+	kr = keyring(a + 2, NULL);
+	kr2 = keyring(a + 2, "");
+	snprintf(kid, sizeof(kid), "%s", vault_keyring_kid(kr));
+	for (const char *c = kid; *c != '\0'; c++)
+		hex = hex && ((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'));
+	ok(strlen(kid) == VAULT_KID_DERIVED_LEN && hex,
+	    "a plain key's id is %d hex digits (%s)", VAULT_KID_DERIVED_LEN,
+	    kid);
+	ok(strcmp(vault_keyring_kid(kr2), kid) == 0,
+	    "the same key has the same id");
+	ok(!leaks(kid, a + 2), "the id is not the key's text");
+	vault_keyring_free(kr2);
+	kr2 = keyring(b + 2, NULL);
+	ok(strcmp(vault_keyring_kid(kr2), kid) != 0,
+	    "another key has another id");
+	vault_data_key_generate(&dk);
+	ok(vault_wrap(kr, "org-1", &dk, &w, &wl) == VAULT_OK,
+	    "a plain master key wraps");
+	rot = keyring(b + 2, a + 2);
+	ok(vault_unwrap(rot, "org-1", w, wl, &back) == VAULT_OK &&
+	    memcmp(back.bytes, dk.bytes, VAULT_KEY_LEN) == 0,
+	    "and, retired to VAULT_OLD_KEYS, still unwraps");
+	ok(vault_unwrap(kr2, "org-1", w, wl, &back) == VAULT_E_UNKNOWN_KID,
+	    "another plain key does not know its id");
+	free(w);
+	vault_data_key_wipe(&dk);
+	vault_data_key_wipe(&back);
+	vault_keyring_free(rot);
+	vault_keyring_free(kr2);
+	vault_keyring_free(kr);
+}
+
 static void
 test_keyring_loads(void)
 {
@@ -319,6 +375,7 @@ test_keyring_loads(void)
 	vault_keyring_free(kr);
 	vault_keyring_free(NULL);
 	hb_error_clear(&err);
+	test_keyring_plain();
 }
 
 static const struct vault_aad row = { "6f1c2a0e-0000-4000-8000-00000000a001",
@@ -665,7 +722,7 @@ test_rotation(void)
 int
 main(void)
 {
-	plan(30 + 46 + 3 + 17 + 15 + 5 + 5 + 19 + 12);
+	plan(30 + 48 + 10 + 17 + 15 + 5 + 5 + 19 + 12);
 	test_kat();
 	test_keyring_refused();
 	test_keyring_loads();
