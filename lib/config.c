@@ -26,6 +26,8 @@ env_file_clear(struct env_file *f)
 {
 	for (int i = 0; i < f->n; i++) {
 		free(f->vars[i].name);
+		/* Values include the keys: none stays behind in the heap. */
+		explicit_bzero(f->vars[i].value, strlen(f->vars[i].value));
 		free(f->vars[i].value);
 	}
 	f->n = 0;
@@ -265,6 +267,25 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	return 0;
 }
 
+/*
+ * The vault's keys (api.md §11), kept as written: lib/vault.c parses them
+ * for the programs that store secrets, so a missing or malformed key stops
+ * those programs only. A value too long for its field is one no parse
+ * accepts, so it is kept as a text that fails the same way.
+ */
+static void
+get_vault_key(const struct env_file *f, const char *name, char *out,
+    size_t outsz)
+{
+	const char *v = lookup(f, name);
+
+	if (v == NULL)
+		v = "";
+	if (strlen(v) >= outsz)
+		v = "(too long)";
+	memcpy(out, v, strlen(v) + 1);
+}
+
 /* METRICS_READ_DIRS: absolute paths, comma-separated, no control bytes. */
 static int
 read_dirs_check(const char *dirs, struct hb_error *err)
@@ -444,6 +465,10 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    config_fill_jobs(c, f, err) == -1 ||
 	    config_fill_metrics(c, f, err) == -1)
 		return -1;
+	get_vault_key(f, "VAULT_MASTER_KEY", c->vault_master_key,
+	    sizeof(c->vault_master_key));
+	get_vault_key(f, "VAULT_OLD_KEYS", c->vault_old_keys,
+	    sizeof(c->vault_old_keys));
 	return check_secret(c, err);
 }
 

@@ -55,6 +55,13 @@ struct hb_config {
 	/* more directories /metrics reads, comma-separated: another user's */
 	char	 metrics_read_dirs[1024];
 	struct hb_cidr_list metrics_allow;	/* who may read /metrics */
+	/*
+	 * VAULT_MASTER_KEY and VAULT_OLD_KEYS as written: secrets, never
+	 * logged. Only the programs that need them parse them
+	 * (vault_keyring_load), so a bad one stops those alone.
+	 */
+	char	 vault_master_key[128];
+	char	 vault_old_keys[2048];
 };
 
 /*

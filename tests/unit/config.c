@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "vault.h"
 
 #define SECRET32	"0123456789abcdef0123456789abcdef"
 
@@ -23,7 +24,7 @@ static const char *const vars[] = {
 	"AUTH_RATE_PER_MINUTE", "REGISTRATION_OPEN", "SMTP_URL", "SMTP_USER",
 	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
 	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
-	"METRICS_DIR", "METRICS_ALLOW",
+	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -589,10 +590,70 @@ test_metrics(void)
 	bad_value("METRICS_ALLOW", "10.0.0.0/33");
 }
 
+/*
+ * The vault's keys are read as written; only the programs that store
+ * secrets parse them (lib/vault.c), so a bad one stops no other program.
+ */
+static void
+test_vault_keys(void)
+{
+	static const char key[] =
+	    "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	struct vault_keyring *kr = NULL;
+	struct hb_config cfg;
+	struct hb_error err = {0};
+	char longkey[300];
+	int rc;
+
+	rc = load_text("SECRET_KEY=" SECRET32 "\n", &cfg, &err);
+	is_int(rc, 0, "vault: no VAULT_MASTER_KEY loads");
+	ok(cfg.vault_master_key[0] == '\0' && cfg.vault_old_keys[0] == '\0',
+	    "vault: both keys default to empty");
+	rc = load_text("SECRET_KEY=" SECRET32 "\nVAULT_MASTER_KEY=" "k2:"
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+	    "VAULT_OLD_KEYS=k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,"
+	    "k0:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", &cfg, &err);
+	is_int(rc, 0, "vault: keys in the file load (%s)", err.message);
+	is_str(cfg.vault_master_key,
+	    "k2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	    "vault: VAULT_MASTER_KEY is kept as written");
+	has_str(cfg.vault_old_keys, ",k0:", "vault: VAULT_OLD_KEYS too");
+	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
+	    cfg.vault_old_keys, &err), VAULT_OK, "vault: and they parse");
+	vault_keyring_free(kr);
+
+	rc = load_text("SECRET_KEY=" SECRET32 "\nVAULT_MASTER_KEY=nope\n",
+	    &cfg, &err);
+	is_int(rc, 0, "vault: a malformed VAULT_MASTER_KEY stops no program "
+	    "that does not use it");
+	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
+	    cfg.vault_old_keys, &err), VAULT_E_FORMAT,
+	    "vault: the vault refuses it");
+	memset(longkey, 'A', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	memcpy(longkey, "k1:", 3);
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	setenv("VAULT_MASTER_KEY", longkey, 1);
+	setenv("VAULT_OLD_KEYS", key, 1);
+	rc = config_load(&cfg, &err);
+	is_int(rc, 0, "vault: an overlong VAULT_MASTER_KEY stops no other "
+	    "program either");
+	is_str(cfg.vault_old_keys, key,
+	    "vault: VAULT_OLD_KEYS from the environment");
+	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
+	    cfg.vault_old_keys, &err), VAULT_E_FORMAT,
+	    "vault: the vault refuses the overlong key");
+	lacks_str(err.message, "AAAAAAAA", "vault: without quoting it");
+	ok(kr == NULL, "vault: and gives no keyring");
+	env_clear();
+	hb_error_clear(&err);
+}
+
 int
 main(void)
 {
-	plan(290);
+	plan(303);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||
@@ -609,6 +670,7 @@ main(void)
 	test_file_errors();
 	test_origins();
 	test_metrics();
+	test_vault_keys();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)
