@@ -55,6 +55,12 @@ struct hb_config {
 	/* more directories /metrics reads, comma-separated: another user's */
 	char	 metrics_read_dirs[1024];
 	struct hb_cidr_list metrics_allow;	/* who may read /metrics */
+	/* GET /ready's warnings: absolute directories, empty: not checked */
+	char	 ready_data_dir[256];
+	char	 ready_log_dir[256];
+	int	 ready_disk_min_free;	/* percent free below which disk warns */
+	int	 ready_job_max_age;	/* seconds a runnable job may wait */
+	int	 ready_job_max_dead;	/* dead jobs before jobs warns */
 };
 
 /*
