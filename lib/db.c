@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <poll.h>
 
@@ -502,19 +503,54 @@ db_rows_json(const PGresult *res, int max)
 
 #define PIPELINE_MAX	8
 
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /*
- * Reads db_pipeline()'s results up to the Sync: statement k's (k >= 1,
- * after the timeout's) into res[k - 1]. Returns 0, or -1 when the
- * connection failed on the way.
+ * Waits until PQgetResult() can answer without blocking, or until the
+ * monotonic clock reaches deadline: 0, or -1 (timed_out says which) when
+ * the deadline passed or the connection failed.
  */
 static int
-pipeline_results(struct hb_db *db, int n, PGresult **res)
+await_result(PGconn *conn, long long deadline, bool *timed_out)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+	long long left;
+
+	while (PQisBusy(conn)) {
+		left = deadline - now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			*timed_out = true;
+			return -1;
+		}
+		if (PQconsumeInput(conn) == 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads db_pipeline()'s results up to the Sync, each by deadline:
+ * statement k's (k >= 1, after the timeout's) into res[k - 1]. Returns 0,
+ * or -1 when the connection failed or the deadline passed on the way.
+ */
+static int
+pipeline_results(struct hb_db *db, int n, PGresult **res, long long deadline,
+    bool *timed_out)
 {
 	PGresult *r;
 	int idx = 0;
 	bool noted = false;
 
 	for (;;) {
+		if (await_result(db->conn, deadline, timed_out) == -1)
+			return -1;
 		r = PQgetResult(db->conn);
 		if (r == NULL) {
 			if (PQstatus(db->conn) != CONNECTION_OK)
@@ -556,6 +592,9 @@ db_pipeline(struct hb_db *db, int timeout_ms, int n, const char *const *sql,
 {
 	char timeout[16];
 	const char *params[1] = { timeout };
+	/* The server's timeouts, one per statement, and a little to spare. */
+	long long deadline = now_ms() + (long long)timeout_ms * n + 100;
+	bool timed_out = false;
 
 	for (int i = 0; i < n && i < PIPELINE_MAX; i++)
 		res[i] = NULL;
@@ -574,11 +613,21 @@ db_pipeline(struct hb_db *db, int timeout_ms, int n, const char *const *sql,
 			goto lost;
 	if (PQpipelineSync(db->conn) != 1)
 		goto lost;
-	if (pipeline_results(db, n, res) == 0)
+	if (pipeline_results(db, n, res, deadline, &timed_out) == 0)
 		return 0;
 	for (int i = 0; i < n; i++) {
 		PQclear(res[i]);
 		res[i] = NULL;
+	}
+	/*
+	 * A server that does not answer in time (one stopped, or a pooler
+	 * waiting for one) may answer later: the connection is dropped, so
+	 * that late answer can never be read as another statement's.
+	 */
+	if (timed_out) {
+		note_error(db, "no answer in time", NULL);
+		drop_connection(db);
+		return unavailable(db, err);
 	}
 lost:
 	fail(db, NULL, err);

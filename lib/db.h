@@ -87,9 +87,12 @@ struct json_object *db_rows_json(const PGresult *res, int max);
  * ends with the transaction). res[i] is statement i's result, which the
  * caller PQclear()s, or NULL when it failed or did not run because one
  * before it failed (db_last_error() says why): a later statement's
- * failure takes nothing from an earlier one's answer. Returns 0 when
- * the server answered, or -1 with err set (every res[i] NULL) when it
- * could not be reached.
+ * failure takes nothing from an earlier one's answer. The whole answer
+ * must come within n * timeout_ms + 100 ms, or the connection is dropped:
+ * a server that cannot even cancel (stopped, or a pooler waiting for
+ * one) holds nobody longer. Returns 0 when the server answered, or -1
+ * with err set (every res[i] NULL) when it could not be reached or did
+ * not answer in time.
  */
 int		 db_pipeline(struct hb_db *db, int timeout_ms, int n,
 		    const char *const *sql, PGresult **res,

@@ -5,6 +5,7 @@
  * transaction. HOMEBOT_TEST_DATABASE_URL names the database, as its owner
  * (scripts/check.sh makes one); without it these tests fail.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,47 @@ test_pipeline(struct hb_db *db)
 	is_str(v, "0", "pipeline: the timeout ended with its transaction");
 }
 
+/*
+ * A server that cannot even cancel a statement (its backend stopped, as
+ * by a pooler waiting for a server that does not come): db_pipeline()
+ * gives up by its own deadline and drops the connection.
+ */
+static void
+test_pipeline_stopped_server(void)
+{
+	static const char *const one[] = { "SELECT 1 AS a" };
+	struct hb_db *db = db_new(url, "unit-test-stopped");
+	struct hb_error err = {0};
+	PGresult *res[1];
+	struct timespec t0;
+	char pid[32];
+	double took;
+
+	is_int(db_pipeline(db, 200, 1, one, res, &err), 0,
+	    "stopped: the connection answers first");
+	PQclear(res[0]);
+	snprintf(pid, sizeof(pid), "%s", owner_value("SELECT pid FROM"
+	    " pg_stat_activity WHERE application_name = 'unit-test-stopped'",
+	    NULL));
+	ok(pid[0] != '\0' && kill((pid_t)atoi(pid), SIGSTOP) == 0,
+	    "stopped: its backend %s is stopped", pid);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(db_pipeline(db, 200, 1, one, res, &err), -1,
+	    "stopped: no answer is a failure");
+	took = ms_since(&t0);
+	if (pid[0] != '\0')
+		kill((pid_t)atoi(pid), SIGCONT);
+	ok(took >= 250 && took < 600, "stopped: after its deadline of 300 ms "
+	    "(%.0f ms)", took);
+	is_int(err.status, 503, "stopped: 503");
+	ok(res[0] == NULL, "stopped: no result");
+	hb_error_clear(&err);
+	is_int(db_pipeline(db, 200, 1, one, res, &err), 0,
+	    "stopped: the next call connects again");
+	PQclear(res[0]);
+	db_free(db);
+}
+
 static void
 test_ready(struct hb_db *db)
 {
@@ -421,7 +463,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(80);
+	plan(87);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
@@ -439,6 +481,7 @@ main(void)
 	test_errors(db);
 	test_pipeline(db);
 	test_ready(db);
+	test_pipeline_stopped_server();
 	test_tenant_context(db);
 	test_reconnect_between_requests(db);
 	test_drop_inside_transaction(db);
