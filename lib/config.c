@@ -342,6 +342,46 @@ config_fill_metrics(struct hb_config *c, const struct env_file *f,
 	return 0;
 }
 
+/* An optional absolute directory: empty, or '/' and no control byte. */
+static int
+check_dir(const char *name, const char *dir, struct hb_error *err)
+{
+	for (const char *p = dir; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return hb_fail(err, 500, "config",
+			    "%s: must not contain control characters", name);
+	if (dir[0] != '\0' && dir[0] != '/')
+		return hb_fail(err, 500, "config",
+		    "%s: expected an absolute path", name);
+	return 0;
+}
+
+/*
+ * GET /ready's warning-only checks (api.md §12): the directories whose
+ * free space it reports (the data directory is METRICS_DIR unless said
+ * otherwise) and the thresholds past which disk and jobs warn.
+ */
+static int
+config_fill_ready(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	if (get_str(f, "READY_DATA_DIR", c->metrics_dir, c->ready_data_dir,
+	    sizeof(c->ready_data_dir), err) == -1 ||
+	    get_str(f, "READY_LOG_DIR", "", c->ready_log_dir,
+	    sizeof(c->ready_log_dir), err) == -1 ||
+	    get_int(f, "READY_DISK_MIN_FREE", 10, 0, 100,
+	    &c->ready_disk_min_free, err) == -1 ||
+	    get_int(f, "READY_JOB_MAX_AGE", 300, 1, 31536000,
+	    &c->ready_job_max_age, err) == -1 ||
+	    get_int(f, "READY_JOB_MAX_DEAD", 0, 0, 1000000000,
+	    &c->ready_job_max_dead, err) == -1)
+		return -1;
+	if (check_dir("READY_DATA_DIR", c->ready_data_dir, err) == -1 ||
+	    check_dir("READY_LOG_DIR", c->ready_log_dir, err) == -1)
+		return -1;
+	return 0;
+}
+
 /* Whether s has a control character or a blank: no URL here may. */
 static bool
 has_space_or_control(const char *s)
@@ -463,7 +503,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    sizeof(c->public_url), err) == -1 ||
 	    check_mail(c, err) == -1 ||
 	    config_fill_jobs(c, f, err) == -1 ||
-	    config_fill_metrics(c, f, err) == -1)
+	    config_fill_metrics(c, f, err) == -1 ||
+	    config_fill_ready(c, f, err) == -1)
 		return -1;
 	get_vault_key(f, "VAULT_MASTER_KEY", c->vault_master_key,
 	    sizeof(c->vault_master_key));

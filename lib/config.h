@@ -62,6 +62,12 @@ struct hb_config {
 	 */
 	char	 vault_master_key[128];
 	char	 vault_old_keys[2048];
+	/* GET /ready's warnings: absolute directories, empty: not checked */
+	char	 ready_data_dir[256];
+	char	 ready_log_dir[256];
+	int	 ready_disk_min_free;	/* percent free below which disk warns */
+	int	 ready_job_max_age;	/* seconds a runnable job may wait */
+	int	 ready_job_max_dead;	/* dead jobs before jobs warns */
 };
 
 /*

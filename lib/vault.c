@@ -182,6 +182,11 @@ key_parse(const char *s, size_t n, struct vault_key *k)
 		return VAULT_E_FORMAT;
 	if (colon != NULL && !kid_valid(s, kidlen))
 		return VAULT_E_KID;
+	/* Without a key id, a character of neither kind is no key at all. */
+	for (size_t i = 0; colon == NULL && i < n; i++)
+		if (b64_value((unsigned char)s[i]) < 0 && s[i] != '=' &&
+		    !kid_char((unsigned char)s[i]))
+			return VAULT_E_FORMAT;
 	rc = b64_decode_strict(b64, n - (size_t)(b64 - s), raw, sizeof(raw),
 	    &rawlen);
 	if (rc == VAULT_OK && rawlen != VAULT_KEY_LEN)

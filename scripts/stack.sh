@@ -79,7 +79,8 @@ REGISTRATION_OPEN WORKER_PROCS JOB_RETENTION JOB_LEASE JOB_BACKOFF_BASE
 JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP_TIMEOUT
 MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
-METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS"
+METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS
+READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -280,6 +281,9 @@ write_env() {
 		grep -q '^[[:space:]]*METRICS_DIR=' "$src" 2>/dev/null ||
 		    printf 'METRICS_DIR=%s\nMETRICS_READ_DIRS=%s\n' \
 		    "$dir/metrics" "$dir/admin-metrics"
+		# /ready's disk check watches the logs' file system too.
+		grep -q '^[[:space:]]*READY_LOG_DIR=' "$src" 2>/dev/null ||
+		    [ -n "${READY_LOG_DIR+x}" ] || echo "READY_LOG_DIR=$dir/log"
 		true
 	) || exit 1
 	if [ -n "$dburl" ]; then

@@ -25,6 +25,8 @@ static const char *const vars[] = {
 	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
 	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
 	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
+	"READY_DATA_DIR", "READY_LOG_DIR", "READY_DISK_MIN_FREE",
+	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -627,7 +629,7 @@ test_vault_keys(void)
 	is_int(rc, 0, "vault: a malformed VAULT_MASTER_KEY stops no program "
 	    "that does not use it");
 	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
-	    cfg.vault_old_keys, &err), VAULT_E_FORMAT,
+	    cfg.vault_old_keys, &err), VAULT_E_KEY_LENGTH,
 	    "vault: the vault refuses it");
 	memset(longkey, 'A', sizeof(longkey) - 1);
 	longkey[sizeof(longkey) - 1] = '\0';
@@ -650,10 +652,51 @@ test_vault_keys(void)
 	hb_error_clear(&err);
 }
 
+/* GET /ready's warnings: which directories, and when to warn. */
+static void
+test_ready(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no READY_* loads");
+	is_str(cfg.ready_data_dir, "", "READY_DATA_DIR: none without METRICS_DIR");
+	is_str(cfg.ready_log_dir, "", "READY_LOG_DIR: none by default");
+	is_int(cfg.ready_disk_min_free, 10, "READY_DISK_MIN_FREE: 10 %%");
+	is_int(cfg.ready_job_max_age, 300, "READY_JOB_MAX_AGE: 5 minutes");
+	is_int(cfg.ready_job_max_dead, 0, "READY_JOB_MAX_DEAD: any dead job");
+	setenv("METRICS_DIR", "/var/lib/homebot/metrics", 1);
+	is_int(config_load(&cfg, &err), 0, "METRICS_DIR loads");
+	is_str(cfg.ready_data_dir, "/var/lib/homebot/metrics",
+	    "READY_DATA_DIR: METRICS_DIR by default");
+	setenv("READY_DATA_DIR", "", 1);
+	is_int(config_load(&cfg, &err), 0, "an empty READY_DATA_DIR loads");
+	is_str(cfg.ready_data_dir, "", "and checks no data directory");
+	setenv("READY_DATA_DIR", "/srv/homebot", 1);
+	setenv("READY_LOG_DIR", "/var/log/journal", 1);
+	setenv("READY_DISK_MIN_FREE", "100", 1);
+	setenv("READY_JOB_MAX_AGE", "60", 1);
+	setenv("READY_JOB_MAX_DEAD", "5", 1);
+	is_int(config_load(&cfg, &err), 0, "READY_* load (%s)", err.message);
+	is_str(cfg.ready_data_dir, "/srv/homebot", "READY_DATA_DIR is kept");
+	is_str(cfg.ready_log_dir, "/var/log/journal", "READY_LOG_DIR is kept");
+	ok(cfg.ready_disk_min_free == 100 && cfg.ready_job_max_age == 60 &&
+	    cfg.ready_job_max_dead == 5, "READY_* thresholds are kept");
+	hb_error_clear(&err);
+	bad_value("READY_DATA_DIR", "var/lib/homebot");
+	bad_value("READY_LOG_DIR", "/var/\001log");
+	bad_value("READY_DISK_MIN_FREE", "101");
+	bad_value("READY_DISK_MIN_FREE", "-1");
+	bad_value("READY_JOB_MAX_AGE", "0");
+	bad_value("READY_JOB_MAX_DEAD", "-1");
+}
+
 int
 main(void)
 {
-	plan(303);
+	plan(341);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||
@@ -671,6 +714,7 @@ main(void)
 	test_origins();
 	test_metrics();
 	test_vault_keys();
+	test_ready();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)

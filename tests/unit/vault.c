@@ -205,6 +205,8 @@ test_keyring_refused(void)
 		  VAULT_E_KID, "key id" },
 		{ "a colon-less text", "just-some-text", NULL, VAULT_E_BASE64,
 		  "VAULT_MASTER_KEY" },
+		{ "a text with blanks", "(too long)", NULL, VAULT_E_FORMAT,
+		  "expected the base64" },
 		{ "a colon-less short key", "AAECAwQFBgcICQoLDA0ODw==", NULL,
 		  VAULT_E_KEY_LENGTH, "32 bytes" },
 		{ "a plain old key equal to the master", good + 3, good + 3,
@@ -722,7 +724,7 @@ test_rotation(void)
 int
 main(void)
 {
-	plan(30 + 48 + 10 + 17 + 15 + 5 + 5 + 19 + 12);
+	plan(30 + 50 + 10 + 17 + 15 + 5 + 5 + 19 + 12);
 	test_kat();
 	test_keyring_refused();
 	test_keyring_loads();
