@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from conftest import (RFC3339_RE, add_member, assert_error, assert_invalid, assert_status,
-                      assert_unauthenticated, create_key, race, register, report)
+                      assert_unauthenticated, create_key, hold_workers, race, register, report)
 
 ADMIN = "/api/v1/admin/settings"
 PUBLIC = "/api/v1/settings"
@@ -287,6 +287,9 @@ def test_org_settings_cannot_grow_past_16_kib(stack):
 
 
 def test_org_setting_race_same_if_match_one_wins(stack, account):
+    # Two PUTs with the same If-Match released at once, until the workers'
+    # log shows them overlapping on different processes: the row lock
+    # orders them, and the second sees the first's version.
     def setup():
         key = new_key("race")
         etag = put(account, f"{ORG}/{key}", {"value": 0}).header("ETag")
@@ -299,5 +302,9 @@ def test_org_setting_race_same_if_match_one_wins(stack, account):
         [won] = [r for r in answers if r.status == 200]
         assert account.get(f"{ORG}/{key}").json()["value"] == won.json()["value"]
 
+    # Two workers of the orgs program kept warm (mod_fcgid starts a second
+    # one only for a request that waited), so that the PUTs can overlap.
+    warm = register(stack)
+    hold_workers(stack, [lambda: warm.get("/api/v1/organizations/current")] * 2)
     pairs = race(stack, setup, check)
     report(f"settings If-Match race: {pairs} pairs overlapped on different workers")
