@@ -14,7 +14,7 @@
 	HB_SQL_TS("updated_at") " AS updated_at, created_by, updated_by, version"
 #define ORG_KEY_FIELDS \
 	"$1::text AS key, settings -> $1::text AS value," \
-	" settings_version AS version, " \
+	" coalesce(settings_version, 1) AS version, " \
 	HB_SQL_TS("settings_updated_at") " AS updated_at," \
 	" settings_updated_by AS updated_by"
 
@@ -47,7 +47,8 @@ static const char SQL_ORG_GET[] =
     "SELECT " ORG_KEY_FIELDS " FROM homebot.organizations"
     " WHERE id = " ORG_ID " AND settings ? $1::text";
 static const char SQL_ORG_LOCK[] =
-    "SELECT settings_version AS version, settings -> $1::text AS old,"
+    "SELECT coalesce(settings_version, 1) AS version,"
+    " settings -> $1::text AS old,"
     " octet_length((settings || jsonb_build_object($1::text, $2::jsonb))"
     "::text) AS _size FROM homebot.organizations"
     " WHERE id = " ORG_ID " FOR UPDATE";

@@ -32,8 +32,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON homebot.platform_settings TO homebot_adm
 -- document as a whole: settings_version, raised by every change of the
 -- document (whatever path wrote it) by the organization_settings_version
 -- trigger of R__settings.sql, is the ETag of every key; settings_updated_at
--- and settings_updated_by say when and by whom it last changed.
+-- and settings_updated_by say when and by whom it last changed. All three
+-- are NULL until the document first changes (settings_version NULL is
+-- version 1), so that the rows that exist are left as they are.
 ALTER TABLE homebot.organizations
-	ADD COLUMN settings_version integer NOT NULL DEFAULT 1,
+	ADD COLUMN settings_version integer
+		CONSTRAINT organizations_settings_version_check CHECK (settings_version >= 2),
 	ADD COLUMN settings_updated_at timestamptz,
 	ADD COLUMN settings_updated_by uuid REFERENCES homebot.users (id) ON DELETE SET NULL;

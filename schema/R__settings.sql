@@ -42,7 +42,8 @@ CREATE OR REPLACE TRIGGER settings_row_metadata BEFORE INSERT OR UPDATE ON homeb
 -- organization_settings_version: every change of an organization's
 -- settings document (PATCH /organizations/current, PUT of one key, psql)
 -- raises settings_version, the ETag of each of its keys, and stamps
--- settings_updated_at/_by from the transaction's context. An UPDATE that
+-- settings_updated_at/_by from the transaction's context (NULL, the
+-- version of a document that never changed, is version 1). An UPDATE that
 -- leaves the document as it was changes none of them, nor can a writer
 -- set them by hand.
 CREATE OR REPLACE FUNCTION homebot.organization_settings_version()
@@ -52,11 +53,11 @@ SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 BEGIN
 	IF TG_OP = 'INSERT' THEN
-		NEW.settings_version := 1;
+		NEW.settings_version := NULL;
 		NEW.settings_updated_at := NULL;
 		NEW.settings_updated_by := NULL;
 	ELSIF NEW.settings IS DISTINCT FROM OLD.settings THEN
-		NEW.settings_version := OLD.settings_version + 1;
+		NEW.settings_version := coalesce(OLD.settings_version, 1) + 1;
 		NEW.settings_updated_at := now();
 		NEW.settings_updated_by := NULLIF(current_setting('app.user_id', true), '')::uuid;
 	ELSE

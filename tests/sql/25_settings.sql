@@ -121,7 +121,7 @@ SELECT is_empty($$SELECT settings FROM homebot.organizations WHERE id = '0000000
 RESET ROLE;
 SELECT results_eq(
 	$$SELECT settings, settings_version FROM homebot.organizations WHERE id = '00000000-0000-4000-8000-00000000005b'$$,
-	$$VALUES ('{"tz": "CET"}'::jsonb, 1)$$,
+	$$VALUES ('{"tz": "CET"}'::jsonb, NULL::integer)$$,
 	'organization A''s context cannot change organization B''s settings');
 SET LOCAL ROLE homebot_app;
 SET LOCAL app.org_id = '';
