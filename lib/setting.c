@@ -1,5 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,43 @@ setting_if_match(const char *header)
 	return v;
 }
 
+/*
+ * Whether every number in v is one json-c held as written: it clamps an
+ * integer beyond 64 bits to the nearest end (and reads some exponents as
+ * such integers) and a double beyond its range to infinity, and would
+ * store another number than the client sent. The parser limits the depth.
+ */
+static bool
+numbers_fit(struct json_object *v)
+{
+	struct json_object_iterator it, end;
+	int64_t i;
+
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		i = json_object_get_int64(v);
+		return i != INT64_MIN && i != INT64_MAX &&
+		    json_object_get_uint64(v) != UINT64_MAX;
+	case json_type_double:
+		return isfinite(json_object_get_double(v));
+	case json_type_array:
+		for (size_t k = 0; k < json_object_array_length(v); k++)
+			if (!numbers_fit(json_object_array_get_idx(v, k)))
+				return false;
+		return true;
+	case json_type_object:
+		it = json_object_iter_begin(v);
+		end = json_object_iter_end(v);
+		for (; !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it))
+			if (!numbers_fit(json_object_iter_peek_value(&it)))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
 const char *
 setting_value_json(struct hb_json_check *c, size_t max)
 {
@@ -110,6 +149,11 @@ setting_value_json(struct hb_json_check *c, size_t max)
 	if (c->body == NULL || !json_object_object_get_ex(c->body, "value",
 	    &v)) {
 		json_check_fail(c, "value", "is required");
+		return NULL;
+	}
+	if (!numbers_fit(v)) {
+		json_check_fail(c, "value", "must hold only numbers within"
+		    " 64-bit integers and doubles");
 		return NULL;
 	}
 	text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);

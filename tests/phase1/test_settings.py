@@ -133,6 +133,23 @@ def test_invalid_platform_setting_is_422(superadmin, key, body, field):
     assert_invalid(put(superadmin, f"{ADMIN}/{key}", body), field)
 
 
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1e-400", "123456789012345678901234567890",
+                                    "0.1", "-0"])
+def test_a_number_is_refused_or_kept_as_written(stack, superadmin, account, number):
+    # Numbers JSON text can write but a double cannot hold: never a 5xx,
+    # and what is stored reads back as the same number.
+    for who, path in ((superadmin, f"{ADMIN}/{new_key()}"), (account, f"{ORG}/{new_key()}")):
+        r = who.stack.request("PUT", path, body=f'{{"value": {number}}}',
+                              headers={**who.auth, "Content-Type": "application/json"})
+        assert r.status in (200, 201, 400, 422), r
+        if r.status < 300:
+            assert float(r.json()["value"]) == float(number), (number, r)
+        else:
+            assert_invalid(r, "value")
+    assert float(account.get(path).json()["value"]) == float(number) if r.status < 300 else \
+        account.get(path).status == 404
+
+
 def test_a_value_of_null_is_a_value(superadmin):
     key = new_key()
     s = assert_status(put(superadmin, f"{ADMIN}/{key}", {"value": None}), 201).json()

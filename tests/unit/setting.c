@@ -81,6 +81,16 @@ test_value(void)
 	is_str(v, "{\"a\":[1,true]}", "an object, as plain JSON");
 	ok(!fails, "is valid");
 	json_object_put(body);
+	v = value_of(&body, "{\"value\": [1, {\"a\": 123456789012345678901234567890}]}",
+	    100, &fails);
+	ok(v == NULL && fails, "an integer json-c cannot hold, however deep, fails");
+	json_object_put(body);
+	v = value_of(&body, "{\"value\": {\"x\": 1e400}}", 100, &fails);
+	ok(v == NULL && fails, "a number beyond a double fails");
+	json_object_put(body);
+	v = value_of(&body, "{\"value\": [0.1, -5, 9007199254740993]}", 100, &fails);
+	ok(v != NULL && !fails, "numbers within range pass");
+	json_object_put(body);
 	v = value_of(&body, "{\"value\": null}", 100, &fails);
 	is_str(v, "null", "null is a value");
 	json_object_put(body);
@@ -98,7 +108,7 @@ test_value(void)
 int
 main(void)
 {
-	plan(33);
+	plan(36);
 	test_key();
 	test_if_match();
 	test_value();
