@@ -175,7 +175,7 @@ handle_public_settings(struct hb_request *r, struct hb_app *app)
 	if (inm != NULL && (strstr(inm, etag) != NULL ||
 	    (strspn(inm, " \t*") == strlen(inm) && strchr(inm, '*') != NULL))) {
 		json_object_put(o);
-		return http_send(r, 304, "", "", 0);
+		return http_not_modified(r);
 	}
 	return http_json(r, 200, o);
 }

@@ -838,6 +838,12 @@ http_no_content(struct hb_request *r)
 }
 
 int
+http_not_modified(struct hb_request *r)
+{
+	return http_send(r, 304, "", "", 0);
+}
+
+int
 http_dispatch(struct hb_request *r, const struct hb_route *routes, size_t n,
     struct hb_app *app)
 {
