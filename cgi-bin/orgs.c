@@ -158,6 +158,26 @@ handle_setting_put(struct hb_request *r, struct hb_app *app)
 }
 
 /*
+ * Whether the If-None-Match header inm names etag ("<hash>") or is "*".
+ * A web server that compressed the answer sent the tag as "<hash>-gzip"
+ * (lighttpd and Apache both), and the client names that one.
+ */
+static bool
+etag_listed(const char *inm, const char *etag)
+{
+	size_t n = strlen(etag) - 1;	/* without its closing quote */
+	const char *p;
+
+	if (strspn(inm, " \t*") == strlen(inm) && strchr(inm, '*') != NULL)
+		return true;
+	for (p = inm; (p = strstr(p, "\"")) != NULL; p++)
+		if (strncmp(p, etag, n) == 0 && (p[n] == '"' ||
+		    strncmp(p + n, "-gzip\"", 6) == 0))
+			return true;
+	return false;
+}
+
+/*
  * The public platform settings, for anyone: cacheable for a minute, and
  * 304 for an If-None-Match that names the current ETag (or "*").
  */
@@ -172,8 +192,7 @@ handle_public_settings(struct hb_request *r, struct hb_app *app)
 		return -1;
 	r->cache_control = "public, max-age=60";
 	http_add_header(r, "ETag", etag);
-	if (inm != NULL && (strstr(inm, etag) != NULL ||
-	    (strspn(inm, " \t*") == strlen(inm) && strchr(inm, '*') != NULL))) {
+	if (inm != NULL && etag_listed(inm, etag)) {
 		json_object_put(o);
 		return http_not_modified(r);
 	}

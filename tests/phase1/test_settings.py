@@ -210,6 +210,22 @@ def test_public_settings_answer_304_for_the_current_etag(stack, superadmin):
     assert stack.get(PUBLIC, headers={"If-None-Match": etag}).status == 304
 
 
+def test_public_settings_304_also_for_the_etag_of_a_compressed_answer(stack, superadmin):
+    # Over 1 KiB the web server gzips the answer and names its ETag
+    # "<hash>-gzip"; a client that sends that one back is current too.
+    key = new_key("big")
+    put(superadmin, f"{ADMIN}/{key}", {"value": "z" * 3000, "is_public": True})
+    gz = {"Accept-Encoding": "gzip"}
+    r = assert_status(stack.get(PUBLIC, headers=gz), 200)
+    assert r.header("Content-Encoding") == "gzip", r.headers
+    r2 = stack.get(PUBLIC, headers={**gz, "If-None-Match": r.header("ETag")})
+    assert r2.status == 304 and r2.body == b"", (r.headers, r2)
+    plain = stack.get(PUBLIC).header("ETag")
+    assert stack.get(PUBLIC, headers={"If-None-Match": plain[:-1] + '-gzip"'}).status == 304
+    assert stack.get(PUBLIC, headers={"If-None-Match": plain[:-1] + '-other"'}).status == 200
+    assert_status(superadmin.delete(f"{ADMIN}/{key}"), 204)
+
+
 def test_public_settings_take_only_get(stack):
     r = stack.post(PUBLIC, {})
     assert_error(r, 405, "method_not_allowed")
