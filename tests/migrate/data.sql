@@ -277,6 +277,24 @@ BEGIN
 	END LOOP;
 	PERFORM homebot.admin_unlock(format('%s-owner-1@example.test', t));
 
+	-- Platform settings (0010 on), where the schema has them: public and
+	-- private ones, written by the superadmin as the admin program writes
+	-- them, one changed once. Their request IDs (%-settings-%) are their
+	-- own: release 0.1.0 has no such requests.
+	IF to_regclass('homebot.platform_settings') IS NOT NULL THEN
+		PERFORM set_config('app.user_id', v_admin::text, true),
+		        set_config('app.request_id', format('%s-settings-1', t), true);
+		EXECUTE $settings$
+			INSERT INTO homebot.platform_settings (key, value, description, is_public)
+			SELECT format('%s.setting.%s', $1, n), jsonb_build_object('n', n), 'setting ' || n, n % 2 = 0
+			  FROM generate_series(1, 4) AS n
+		$settings$ USING t;
+		PERFORM set_config('app.request_id', format('%s-settings-2', t), true);
+		EXECUTE 'UPDATE homebot.platform_settings SET value = ''"changed"'' WHERE key = $1'
+		  USING format('%s.setting.1', t);
+		PERFORM set_config('app.user_id', '', true), set_config('app.request_id', '', true);
+	END IF;
+
 	-- Jobs (0004 on), where the schema has them: each organization's, in
 	-- every state, and platform jobs.
 	IF to_regclass('homebot.jobs') IS NOT NULL THEN

@@ -24,6 +24,7 @@ PROGRAMS = {
     "me": "/api/v1/auth/me",
     "auth": "/api/v1/auth/sessions",
     "orgs": "/api/v1/organizations",
+    "settings": "/api/v1/settings",
     "members": "/api/v1/members",
     "audit": "/api/v1/audit-log",
     "jobs": "/api/v1/jobs",
