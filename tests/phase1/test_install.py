@@ -284,6 +284,25 @@ def test_programs_run_as_the_units_users(installed, served):
     assert sock.stat().st_gid == grp.getgrnam("www-data").gr_gid
 
 
+def test_the_programs_log_lines_reach_the_units_output_however_many(installed, served):
+    # Under systemd the unit's output is the journal. The programs inherit
+    # the web server's error log as their stderr: lines nobody drains
+    # would stop a program once a pipe's 64 KiB are full, so 1.5 MB of
+    # them go through here, and every request is answered and logged.
+    rid = "flood-" + uuid.uuid4().hex
+    path = "/no/such/" + "p" * 2000
+    for i in range(1000):
+        r = served.get(path, headers={"X-Request-ID": f"{rid}-{i:04d}"})
+        assert r.status == 404, (i, r)
+    logged = set()
+    for _ in range(50):
+        logged = {ln for ln in installed.log(WEB_UNIT).splitlines() if rid in ln}
+        if len(logged) == 1000:
+            break
+        time.sleep(0.1)
+    assert len(logged) == 1000, len(logged)
+
+
 def test_metrics_count_every_unit_of_the_installed_service(served):
     # The admin program writes its counters as its own user into its own
     # state directory; /metrics (www-data) sums them with the rest.
