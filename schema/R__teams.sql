@@ -14,7 +14,7 @@
 -- one, so an ETag of the version changes with every change.
 CREATE OR REPLACE FUNCTION homebot.row_metadata()
 RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
