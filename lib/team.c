@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -93,6 +94,29 @@ static const char SQL_REMOVE[] =
     " WHERE tm.organization_id = $1 AND tm.team_id = $2 AND tm.user_id = $3"
     "   AND EXISTS (SELECT FROM homebot.teams t"
     "                WHERE t.organization_id = $1 AND t.id = $2)";
+
+/* A SECURITY DEFINER function: the worker has no tenant of its own. */
+static const char SQL_PURGE[] =
+    "SELECT homebot.purge_soft_deleted($1, $2) AS purged";
+
+int
+team_purge(struct hb_db *db, int age, int batch, struct hb_error *err)
+{
+	char secs[16], max[16];
+	const char *params[2] = { secs, max };
+	PGresult *res;
+	int n;
+
+	snprintf(secs, sizeof(secs), "%d", age);
+	snprintf(max, sizeof(max), "%d", batch);
+	res = db_exec(db, SQL_PURGE, 2, params, err);
+	if (res == NULL)
+		return -1;
+	n = atoi(db_value(res, 0, "purged") != NULL ?
+	    db_value(res, 0, "purged") : "0");
+	PQclear(res);
+	return n;
+}
 
 const char *
 team_if_match(const char *h, char *buf, size_t n)

@@ -51,6 +51,12 @@ int	 team_member_remove(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *team_id, const char *user_id, struct hb_error *err);
 
 /*
+ * The purge job's step: removes up to batch rows soft-deleted more than
+ * age seconds ago (every organization's); their number, or -1 with err.
+ */
+int	 team_purge(struct hb_db *db, int age, int batch, struct hb_error *err);
+
+/*
  * The version an If-Match header names, for the functions above: NULL for
  * none or "*", the digits of "\"N\"", else "-1" (matches no row). Borrowed
  * from header or static.
