@@ -1,6 +1,7 @@
 """Teams (api.md §9): teams of an organization with leads and members,
 row metadata set by the database (§1: created_by/updated_by, version,
 ETag/If-Match), soft delete, and the team.* audit events (§4)."""
+import time
 import uuid
 
 from conftest import (RFC3339_RE, add_member, assert_error, assert_invalid, assert_status,
@@ -197,3 +198,38 @@ def test_team_changes_are_audited(stack, account):
     r = account.get("/api/v1/audit-log?limit=200")
     actions = {e["action"] for e in r.json()["data"] if e.get("target_id") == t["id"]}
     assert {"team.created", "team.updated", "team.member_added", "team.deleted"} <= actions, actions
+
+
+def test_every_teams_endpoint_needs_a_credential(stack, account):
+    t = new_team(account)
+    for method, path in [("GET", TEAMS), ("POST", TEAMS), ("GET", team_path(t)), ("PATCH", team_path(t)),
+                         ("DELETE", team_path(t)), ("GET", team_path(t, "members")),
+                         ("PUT", team_path(t, "members", account.user_id)),
+                         ("DELETE", team_path(t, "members", account.user_id))]:
+        body = {"name": "x", "team_role": "member"} if method in ("POST", "PATCH", "PUT") else None
+        r = stack.request(method, path, body)
+        assert_error(r, 401, "not_authenticated")
+        assert r.header("WWW-Authenticate") is not None, r
+
+
+def test_the_worker_purges_teams_deleted_past_the_retention(stack, account):
+    """The purge.soft_deleted job (queued hourly by the worker itself) removes
+    a team deleted longer ago than SOFT_DELETE_RETENTION, and only that."""
+    old, recent = new_team(account), new_team(account)
+    for t in (old, recent):
+        assert_status(account.delete(team_path(t)), 204)
+    stack.psql("UPDATE homebot.teams SET deleted_at = now() - interval '31 days' WHERE id = :'id'",
+               id=old["id"])
+    [(job_id,)] = stack.psql("INSERT INTO homebot.jobs (kind) VALUES ('purge.soft_deleted')"
+                             " RETURNING id; NOTIFY homebot_jobs")
+    deadline = time.monotonic() + 20
+    while stack.psql("SELECT status FROM homebot.jobs WHERE id = :'id'", id=job_id) != [("succeeded",)]:
+        assert time.monotonic() < deadline, stack.psql("SELECT status, last_error FROM homebot.jobs"
+                                                       " WHERE id = :'id'", id=job_id)
+        time.sleep(0.05)
+    left = {i for (i,) in stack.psql("SELECT id FROM homebot.teams WHERE id IN (:'a', :'b')",
+                                      a=old["id"], b=recent["id"])}
+    assert left == {recent["id"]}, left
+    # The worker queued the next purge, an hour on.
+    assert stack.psql("SELECT count(*) FROM homebot.jobs WHERE kind = 'purge.soft_deleted'"
+                      " AND status = 'queued' AND run_at > now()") != [("0",)]
