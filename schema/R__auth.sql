@@ -520,17 +520,22 @@ $$;
 -- team_members_organization_id_user_id_idx, teams_pkey
 CREATE OR REPLACE FUNCTION homebot.user_teams(p_org uuid, p_user uuid,
                                               OUT teams text, OUT team_ids text, OUT team_leads text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
+BEGIN
+	-- plpgsql, not sql: each connection caches this plan, where a SQL
+	-- function that cannot be inlined is planned at every call.
 	SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name, 'team_role', tm.team_role)
 	                         ORDER BY t.name COLLATE "C", t.id)::text, '[]'),
 	       coalesce(array_agg(t.id)::text, '{}'),
 	       coalesce((array_agg(t.id) FILTER (WHERE tm.team_role = 'lead'))::text, '{}')
+	  INTO teams, team_ids, team_leads
 	  FROM homebot.team_members tm
 	  JOIN homebot.teams t ON t.organization_id = tm.organization_id AND t.id = tm.team_id
 	                      AND t.deleted_at IS NULL
-	 WHERE tm.organization_id = p_org AND tm.user_id = p_user
+	 WHERE tm.organization_id = p_org AND tm.user_id = p_user;
+END
 $$;
 
 -- authenticate_api_key: the key with this prefix, its organization and its
@@ -691,7 +696,18 @@ BEGIN
 	    ON m.organization_id = s.organization_id AND m.user_id = s.user_id AND m.status = 'active'
 	  JOIN homebot.users u ON u.id = s.user_id
 	  JOIN homebot.organizations o ON o.id = s.organization_id
-	 CROSS JOIN LATERAL homebot.user_teams(s.organization_id, s.user_id) t
+	 -- user_teams' query, written out rather than called: its plan is
+	 -- then cached with the rest of this statement's, and no nested call
+	 -- (with its search_path to set and reset) runs on every request.
+	 CROSS JOIN LATERAL (
+		SELECT coalesce(json_agg(json_build_object('id', ut.id, 'name', ut.name, 'team_role', tm.team_role)
+		                         ORDER BY ut.name COLLATE "C", ut.id)::text, '[]') AS teams,
+		       coalesce(array_agg(ut.id)::text, '{}') AS team_ids,
+		       coalesce((array_agg(ut.id) FILTER (WHERE tm.team_role = 'lead'))::text, '{}') AS team_leads
+		  FROM homebot.team_members tm
+		  JOIN homebot.teams ut ON ut.organization_id = tm.organization_id AND ut.id = tm.team_id
+		                       AND ut.deleted_at IS NULL
+		 WHERE tm.organization_id = s.organization_id AND tm.user_id = s.user_id) t
 	 WHERE s.id = p_session AND s.user_id = p_user AND s.organization_id = p_org;
 END
 $$;
