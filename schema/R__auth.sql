@@ -515,8 +515,9 @@ $$;
 -- user_teams: the live teams of p_user in p_org, by name: teams, the
 -- me object's [{id, name, team_role}] as JSON text; team_ids and
 -- team_leads, the request's team context as uuid[] literals ('{}' for
--- none). Run by authenticate_session (under the request's policies) and
--- authenticate_api_key (as their definer): a deleted team is in neither.
+-- none). authenticate_api_key calls it (as its definer);
+-- authenticate_session holds the same query written out (under the
+-- request's policies). A deleted team is in neither.
 -- team_members_organization_id_user_id_idx, teams_pkey
 CREATE OR REPLACE FUNCTION homebot.user_teams(p_org uuid, p_user uuid,
                                               OUT teams text, OUT team_ids text, OUT team_leads text)
