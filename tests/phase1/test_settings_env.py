@@ -25,6 +25,7 @@ PROGRAMS = {
     "auth": "/api/v1/auth/sessions",
     "orgs": "/api/v1/organizations",
     "members": "/api/v1/members",
+    "teams": "/api/v1/teams",
     "audit": "/api/v1/audit-log",
     "jobs": "/api/v1/jobs",
     "api_keys": "/api/v1/api-keys",
