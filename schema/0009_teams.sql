@@ -122,7 +122,9 @@ CREATE POLICY admin_access ON homebot.teams TO homebot_admin USING (true) WITH C
 CREATE POLICY admin_access ON homebot.team_members TO homebot_admin USING (true) WITH CHECK (true);
 
 GRANT SELECT, INSERT ON homebot.teams TO homebot_app;
-GRANT UPDATE (name, description, deleted_at) ON homebot.teams TO homebot_app;
+-- The soft delete goes through team_delete (R__teams.sql): the request
+-- path writes no deleted_at itself.
+GRANT UPDATE (name, description) ON homebot.teams TO homebot_app;
 GRANT SELECT, INSERT, DELETE ON homebot.team_members TO homebot_app;
 GRANT UPDATE (team_role) ON homebot.team_members TO homebot_app;
 GRANT SELECT ON homebot.teams, homebot.team_members TO homebot_admin;

@@ -7,7 +7,7 @@
 --   U (...5e1) member of A, in X as lead; V (...5e2) member of A, in Y;
 --   W (...5e3) owner of B, in Z
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000025a', 'Org 25A', 'pgtap-25-a'),
@@ -120,6 +120,8 @@ SELECT results_eq($$SELECT created_by, updated_by, version FROM homebot.teams
 	'update: updated_by is the new context''s user, created_by stays, version rises');
 SELECT throws_ok($$UPDATE homebot.teams SET version = 1 WHERE id = '00000000-0000-4000-8000-0000000005a3'$$,
 	'42501', NULL, 'homebot_app may not write version itself');
+SELECT throws_ok($$UPDATE homebot.teams SET deleted_at = now() WHERE id = '00000000-0000-4000-8000-0000000005a3'$$,
+	'42501', NULL, 'nor deleted_at: the soft delete is team_delete''s');
 SELECT results_eq('SELECT id FROM homebot.pgtap_scoped ORDER BY id', $$VALUES (1), (2), (3), (8)$$,
 	'with teams:write: every team''s rows of the organization (still not B''s)');
 SELECT throws_ok($$INSERT INTO homebot.teams (organization_id, name, slug)
