@@ -33,7 +33,10 @@ static const char SQL_CONTEXT[] =
     " set_config('app.api_key_id', COALESCE($4, ''), true),"
     " set_config('app.ip', COALESCE($5, ''), true),"
     " set_config('app.user_agent', COALESCE($6, ''), true),"
-    " set_config('app.trace_id', COALESCE($7, ''), true)";
+    " set_config('app.trace_id', COALESCE($7, ''), true),"
+    " set_config('app.team_ids', COALESCE($8, ''), true),"
+    " set_config('app.team_leads', COALESCE($9, ''), true),"
+    " set_config('app.teams_write', COALESCE($10, ''), true)";
 
 struct hb_db *
 db_new(const char *conninfo, const char *application_name)
@@ -346,10 +349,11 @@ pipeline_collect(struct hb_db *db, int want, PGresult **out,
 static int
 send_context(struct hb_db *db, const struct hb_db_ctx *ctx)
 {
-	const char *params[7] = { ctx->org_id, ctx->user_id, ctx->request_id,
-	    ctx->api_key_id, ctx->ip, ctx->user_agent, ctx->trace_id };
+	const char *params[10] = { ctx->org_id, ctx->user_id, ctx->request_id,
+	    ctx->api_key_id, ctx->ip, ctx->user_agent, ctx->trace_id,
+	    ctx->team_ids, ctx->team_leads, ctx->teams_write };
 
-	return send_stmt(db, SQL_CONTEXT, 7, params);
+	return send_stmt(db, SQL_CONTEXT, 10, params);
 }
 
 PGresult *

@@ -51,6 +51,14 @@ struct hb_db_ctx {
 	const char	*ip;		/* for audit rows written in SQL */
 	const char	*user_agent;
 	const char	*trace_id;	/* for audit rows and jobs (app.trace_id) */
+	/*
+	 * The team scope (0009_teams.sql): the user's teams and the teams it
+	 * leads as uuid[] literals ("{id,...}"), and "true" when the request
+	 * holds teams:write.
+	 */
+	const char	*team_ids;
+	const char	*team_leads;
+	const char	*teams_write;
 };
 
 /*

@@ -32,7 +32,7 @@ static const char SQL_LIST[] =
 static const char SQL_PLATFORM_LOCK[] =
     "SELECT " PLATFORM_FIELDS " FROM homebot.platform_settings"
     " WHERE key = $1 FOR UPDATE";
-/* The metadata columns are the settings_row_metadata trigger's. */
+/* The metadata columns are the row_metadata trigger's. */
 static const char SQL_PLATFORM_PUT[] =
     "INSERT INTO homebot.platform_settings AS s"
     " (key, value, description, is_public)"

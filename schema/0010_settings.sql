@@ -7,7 +7,7 @@
 -- role reads and writes them; homebot_app has no privilege on the table at
 -- all and reads the public rows only through public_settings()
 -- (R__settings.sql). The row metadata (created_at/by, updated_at/by,
--- version) is set by the settings_row_metadata trigger of R__settings.sql,
+-- version) is set by the row_metadata trigger of R__teams.sql,
 -- never by a writer.
 CREATE TABLE homebot.platform_settings (
 	key         text PRIMARY KEY

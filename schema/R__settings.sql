@@ -1,43 +1,10 @@
--- Settings (api.md §10): the row metadata of the platform settings, the
--- version of each organization's settings document, and the one way
--- homebot_app reads platform settings (the public ones).
+-- Settings (api.md §10): the version of each organization's settings
+-- document, and the one way homebot_app reads platform settings (the
+-- public ones). Their row metadata is the row_metadata trigger's
+-- (R__teams.sql).
 --
 -- A repeatable file (docs/migrations.md): migrate applies it again, in one
 -- transaction, whenever it changes. Edit a function here, in place.
-
--- settings_row_metadata: the row metadata of api.md §1 on the tables that
--- carry created_at, updated_at, created_by, updated_by and version, set
--- by the database alone: an INSERT starts at version 1, stamped now and
--- by the transaction's user (app.user_id; NULL without one, e.g. psql as
--- the owner); an UPDATE keeps created_*, stamps updated_* and raises the
--- version by one. Whatever a writer put into these columns is overwritten.
--- Kept in this one function so that a generic row-metadata trigger can
--- take its place on every table that uses it.
-CREATE OR REPLACE FUNCTION homebot.settings_row_metadata()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, homebot, pg_temp
-AS $$
-DECLARE
-	v_user uuid := NULLIF(current_setting('app.user_id', true), '')::uuid;
-BEGIN
-	IF TG_OP = 'INSERT' THEN
-		NEW.created_at := now();
-		NEW.created_by := v_user;
-		NEW.version := 1;
-	ELSE
-		NEW.created_at := OLD.created_at;
-		NEW.created_by := OLD.created_by;
-		NEW.version := OLD.version + 1;
-	END IF;
-	NEW.updated_at := now();
-	NEW.updated_by := v_user;
-	RETURN NEW;
-END
-$$;
-
-CREATE OR REPLACE TRIGGER settings_row_metadata BEFORE INSERT OR UPDATE ON homebot.platform_settings
-	FOR EACH ROW EXECUTE FUNCTION homebot.settings_row_metadata();
 
 -- organization_settings_version: every change of an organization's
 -- settings document (PATCH /organizations/current, PUT of one key, psql)
@@ -89,7 +56,6 @@ AS $$
 $$;
 
 REVOKE ALL ON FUNCTION
-	homebot.settings_row_metadata(),
 	homebot.organization_settings_version(),
 	homebot.public_settings()
 FROM PUBLIC;

@@ -12,8 +12,9 @@ MEMBERS = "/api/v1/members"
 KEYS = "/api/v1/api-keys"
 AUDIT = "/api/v1/audit-log"
 
-EVERYONE = {"org:read", "members:read"}
+EVERYONE = {"org:read", "members:read", "teams:read"}
 ADMIN = EVERYONE | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
+                    "teams:write",
                     "jobs:read"}
 OWNER = ADMIN | {"org:delete", "members:owners"}
 ROLES = {"viewer": EVERYONE, "member": EVERYONE, "admin": ADMIN, "owner": OWNER}

@@ -26,6 +26,7 @@ PROGRAMS = {
     "orgs": "/api/v1/organizations",
     "settings": "/api/v1/settings",
     "members": "/api/v1/members",
+    "teams": "/api/v1/teams",
     "audit": "/api/v1/audit-log",
     "jobs": "/api/v1/jobs",
     "api_keys": "/api/v1/api-keys",

@@ -67,7 +67,7 @@ SELECT is(
 	'public_settings is SECURITY DEFINER');
 SELECT ok(has_function_privilege('homebot_app', 'homebot.public_settings()', 'EXECUTE'),
 	'homebot_app may execute public_settings');
-SELECT ok(NOT has_function_privilege('homebot_app', 'homebot.settings_row_metadata()', 'EXECUTE')
+SELECT ok(NOT has_function_privilege('homebot_app', 'homebot.row_metadata()', 'EXECUTE')
           AND NOT has_function_privilege('homebot_app', 'homebot.organization_settings_version()', 'EXECUTE'),
 	'homebot_app may not execute the trigger functions');
 
