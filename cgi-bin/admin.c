@@ -2,8 +2,9 @@
  * Platform administration (api.md §5), for superadmins only. This is the
  * one program that connects as homebot_admin (ADMIN_DATABASE_URL), the
  * role whose policies see every organization. The data lives in
- * lib/admin.c and lib/audit.c.
+ * lib/admin.c, lib/audit.c and lib/setting.c.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "admin.h"
@@ -12,6 +13,7 @@
 #include "job.h"
 #include "json.h"
 #include "program.h"
+#include "setting.h"
 #include "uuid.h"
 #include "validate.h"
 
@@ -211,6 +213,68 @@ handle_job_retry(struct hb_request *r, struct hb_app *app)
 	return http_json(r, 200, job);
 }
 
+static int
+handle_settings(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx;
+	struct hb_page page;
+	struct hb_rows rows;
+
+	if (admin_auth(r, app, &ctx) == -1 ||
+	    page_parse(r, "admin_settings", "platform", &page, &r->err) == -1 ||
+	    setting_platform_list(app->db, &ctx, &page, &rows, &r->err) == -1)
+		return -1;
+	return send_rows(r, &page, &rows);
+}
+
+static int
+handle_setting_put(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx;
+	struct hb_json_check c;
+	struct hb_setting_put in;
+	struct json_object *o;
+	char etag[32];
+	bool created, pub;
+
+	if (admin_auth(r, app, &ctx) == -1)
+		return -1;
+	in.key = http_route_param(r, "key");
+	json_check_begin(&c, r->json);
+	if (!setting_key_valid(in.key))
+		json_check_fail(&c, "key", "must match ^[a-z][a-z0-9_.-]{0,63}$");
+	in.value_json = setting_value_json(&c, HB_SETTING_VALUE_MAX);
+	in.description = json_get_string(&c, "description", false, 0, 1000);
+	pub = json_get_bool(&c, "is_public", false, false);
+	in.is_public = json_object_object_get(r->json, "is_public") == NULL ?
+	    NULL : pub ? "true" : "false";
+	in.if_match = setting_if_match(http_header(r, "If-Match"));
+	if (json_check_done(&c, &r->err) == -1 ||
+	    setting_platform_put(app->db, &ctx, &in, &o, &created,
+	    &r->err) == -1)
+		return -1;
+	snprintf(etag, sizeof(etag), "\"%d\"",
+	    json_object_get_int(json_object_object_get(o, "version")));
+	http_add_header(r, "ETag", etag);
+	return http_json(r, created ? 201 : 200, o);
+}
+
+static int
+handle_setting_delete(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx;
+	const char *key = http_route_param(r, "key");
+
+	if (admin_auth(r, app, &ctx) == -1)
+		return -1;
+	if (!setting_key_valid(key))
+		return hb_fail(&r->err, 404, "not_found", "No such setting.");
+	if (setting_platform_delete(app->db, &ctx, key,
+	    setting_if_match(http_header(r, "If-Match")), &r->err) == -1)
+		return -1;
+	return http_no_content(r);
+}
+
 static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/admin/organizations", handle_orgs, 0 },
 	{ "POST", "/api/v1/admin/organizations", handle_create_org, 0 },
@@ -224,6 +288,9 @@ static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/admin/audit-log", handle_audit, 0 },
 	{ "GET", "/api/v1/admin/jobs", handle_jobs, 0 },
 	{ "POST", "/api/v1/admin/jobs/{id}/retry", handle_job_retry, 0 },
+	{ "GET", "/api/v1/admin/settings", handle_settings, 0 },
+	{ "PUT", "/api/v1/admin/settings/{key}", handle_setting_put, 0 },
+	{ "DELETE", "/api/v1/admin/settings/{key}", handle_setting_delete, 0 },
 };
 
 int

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "program.h"
 #include "json.h"
+#include "ready.h"
 #include "version.h"
 
 /* /health touches nothing: answering is the whole check. */
@@ -44,34 +45,73 @@ ms_since(const struct timespec *t0)
 	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* The disk check: the configured data and log directories, by name. */
+static struct json_object *
+check_disk(struct hb_app *app, const struct hb_ready_db *db)
+{
+	struct hb_ready_dir dirs[2];
+	size_t n = 0;
+
+	(void)db;
+	if (app->cfg.ready_data_dir[0] != '\0')
+		ready_dir_measure(&dirs[n++], "data", app->cfg.ready_data_dir);
+	if (app->cfg.ready_log_dir[0] != '\0')
+		ready_dir_measure(&dirs[n++], "log", app->cfg.ready_log_dir);
+	return ready_disk_json(dirs, n, app->cfg.ready_disk_min_free);
+}
+
+/* The jobs check: figures read with the migration version. */
+static struct json_object *
+check_jobs(struct hb_app *app, const struct hb_ready_db *db)
+{
+	return ready_jobs_json(db, app->cfg.ready_job_max_age,
+	    app->cfg.ready_job_max_dead);
+}
+
+/*
+ * The checks that warn and never make the service unavailable (api.md
+ * §12): another is one more function here.
+ */
+static const struct {
+	const char		*name;
+	struct json_object	*(*check)(struct hb_app *,
+				    const struct hb_ready_db *);
+} warnings[] = {
+	{ "disk", check_disk },
+	{ "jobs", check_jobs },
+};
+
 static int
 handle_ready(struct hb_request *r, struct hb_app *app)
 {
 	struct json_object *body, *checks, *db, *mig;
+	struct hb_ready_db figures;
 	struct timespec t0;
-	char current[16];
 	bool reached, ok;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	reached = db_schema_version(app->db, current, sizeof(current),
-	    &r->err) == 0;
+	reached = ready_db_read(app->db, &figures, &r->err) == 0;
 	if (reached) {
 		db = check_new("ok", NULL);
 		json_object_object_add(db, "latency_ms",
 		    json_new_ms(ms_since(&t0)));
 	} else
 		db = check_new("error", "The database is unreachable.");
-	ok = reached && strcmp(current, HB_SCHEMA_VERSION) == 0;
+	ok = reached && strcmp(figures.version, HB_SCHEMA_VERSION) == 0;
 	mig = check_new(ok ? "ok" : "error", ok ? NULL : !reached ?
 	    "The migration version cannot be read." :
 	    "Migrations are pending: run ./migrate up.");
-	json_object_object_add(mig, "current", reached && current[0] != '\0' ?
-	    json_object_new_string(current) : NULL);
+	json_object_object_add(mig, "current",
+	    reached && figures.version[0] != '\0' ?
+	    json_object_new_string(figures.version) : NULL);
 	json_object_object_add(mig, "expected",
 	    json_object_new_string(HB_SCHEMA_VERSION));
 	checks = json_object_new_object();
 	json_object_object_add(checks, "database", db);
 	json_object_object_add(checks, "migrations", mig);
+	for (size_t i = 0; i < sizeof(warnings) / sizeof(warnings[0]); i++)
+		json_object_object_add(checks, warnings[i].name,
+		    warnings[i].check(app, &figures));
 	body = json_object_new_object();
 	json_object_object_add(body, "status",
 	    json_object_new_string(ok ? "ready" : "unavailable"));

@@ -1,6 +1,6 @@
 /*
  * GET /api/v1/auth/me: the hot path. Authentication, session, membership,
- * user, organization and permissions are one round trip.
+ * user, organization, permissions and teams are one round trip.
  */
 #include "auth.h"
 #include "program.h"
@@ -18,7 +18,7 @@ strings_json(const char *const *v, int n)
 static struct json_object *
 me_to_json(const struct hb_principal *who)
 {
-	struct json_object *me = json_object_new_object(), *org, *key;
+	struct json_object *me = json_object_new_object(), *org, *key, *teams;
 
 	json_object_object_add(me, "id", json_object_new_string(who->user_id));
 	json_object_object_add(me, "email", json_object_new_string(who->email));
@@ -38,6 +38,9 @@ me_to_json(const struct hb_principal *who)
 	json_object_object_add(me, "role", json_object_new_string(who->role));
 	json_object_object_add(me, "permissions",
 	    strings_json(who->permissions, who->npermissions));
+	teams = who->teams != NULL ? json_tokener_parse(who->teams) : NULL;
+	json_object_object_add(me, "teams", teams != NULL ? teams :
+	    json_object_new_array());
 	if (who->method == HB_AUTH_JWT) {
 		json_object_object_add(me, "auth_method",
 		    json_object_new_string("jwt"));

@@ -6,11 +6,12 @@
  *
  * A handler parses the request, authenticates and authorizes, calls lib/
  * for the data, and shapes the answer. It answers through an http_
- * answer function (http_json, http_no_content, http_send_page) or a
- * send_* helper built on them, and returns what that returned; on any
- * failure it returns -1 with r->err set and writes nothing, and the
- * dispatcher answers r->err. No handler rolls back: lib/ owns its
- * transactions, and app.c rolls back whatever a request left open.
+ * answer function (http_json, http_no_content, http_not_modified,
+ * http_send_page) or a send_* helper built on them, and returns what that
+ * returned; on any failure it returns -1 with r->err set and writes
+ * nothing, and the dispatcher answers r->err. No handler rolls back:
+ * lib/ owns its transactions, and app.c rolls back whatever a request
+ * left open.
  */
 #include <stdio.h>
 

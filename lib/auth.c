@@ -36,7 +36,8 @@ static const char SQL_AUTH_KEY[] =
     " k.expired, k.revoked, k.organization_id, k.org_name, k.org_slug,"
     " k.org_suspended, k.user_id, k.email, k.full_name, "
     HB_SQL_TS("k.user_created_at") " AS created_at,"
-    " k.user_disabled, k.role, k.email_verified"
+    " k.user_disabled, k.role, k.email_verified,"
+    " k.teams, k.team_ids, k.team_leads"
     " FROM homebot.authenticate_api_key($1, decode($2, 'hex')) k";
 
 int
@@ -86,6 +87,9 @@ principal_from_row(struct hb_arena *a, const PGresult *res,
 	who->npermissions = auth_split_list(a,
 	    db_value(res, 0, "permissions"), who->permissions,
 	    HB_MAX_PERMISSIONS);
+	who->teams = col(a, res, "teams");
+	who->team_ids = col(a, res, "team_ids");
+	who->team_leads = col(a, res, "team_leads");
 }
 
 /*
@@ -238,6 +242,22 @@ auth_request(struct hb_request *r, struct hb_db *db,
 }
 
 bool
+auth_leads_team(const struct hb_principal *who, const char *team_id)
+{
+	size_t n = strlen(team_id);
+	const char *s = who->team_leads;
+
+	/* "{a,b}": an entry is delimited by '{' or ',' and ',' or '}'. */
+	while (n > 0 && s != NULL && (s = strstr(s, team_id)) != NULL) {
+		if ((s == who->team_leads || s[-1] == '{' || s[-1] == ',') &&
+		    (s[n] == ',' || s[n] == '}'))
+			return true;
+		s += n;
+	}
+	return false;
+}
+
+bool
 auth_has(const struct hb_principal *who, const char *permission)
 {
 	for (int i = 0; i < who->npermissions; i++)
@@ -267,5 +287,7 @@ auth_ctx(const struct hb_principal *who, const struct hb_request *r)
 	    .user_id = who->user_id, .request_id = r->request_id,
 	    .api_key_id = who->method == HB_AUTH_API_KEY ? who->key_id : NULL,
 	    .ip = r->remote_addr, .user_agent = http_user_agent(r),
-	    .trace_id = r->trace.trace_id };
+	    .trace_id = r->trace.trace_id, .team_ids = who->team_ids,
+	    .team_leads = who->team_leads,
+	    .teams_write = auth_has(who, "teams:write") ? "true" : NULL };
 }

@@ -38,6 +38,14 @@ struct hb_principal {
 	/* The permissions this request holds (a key's: its live scopes). */
 	const char	*permissions[HB_MAX_PERMISSIONS];
 	int		 npermissions;
+	/*
+	 * The user's live teams in the organization: the me object's
+	 * [{id, name, team_role}] as JSON text, and the team context's
+	 * uuid[] literals of all of them and of those it leads.
+	 */
+	const char	*teams;
+	const char	*team_ids;
+	const char	*team_leads;
 };
 
 #define HB_AUTH_TOKEN_ONLY	0x01	/* access tokens only, no API keys */
@@ -69,6 +77,9 @@ int	 auth_credential(struct hb_arena *a, const char *issuer,
 	    struct hb_db *db, const struct hb_jwt_keys *keys, unsigned flags,
 	    const char *cred, bool is_key, struct hb_principal *who,
 	    struct hb_error *err);
+
+/* Whether the principal is a lead of team_id (a lowercase UUID). */
+bool	 auth_leads_team(const struct hb_principal *who, const char *team_id);
 
 /* The one permission check: 0, or -1 with 403 forbidden. */
 int	 auth_require(const struct hb_principal *who, const char *permission,

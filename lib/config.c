@@ -26,6 +26,8 @@ env_file_clear(struct env_file *f)
 {
 	for (int i = 0; i < f->n; i++) {
 		free(f->vars[i].name);
+		/* Values include the keys: none stays behind in the heap. */
+		explicit_bzero(f->vars[i].value, strlen(f->vars[i].value));
 		free(f->vars[i].value);
 	}
 	f->n = 0;
@@ -255,6 +257,8 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	    err) == -1 ||
 	    get_int(f, "JOB_RETENTION", 604800, 60, 31536000,
 	    &c->job_retention, err) == -1 ||
+	    get_int(f, "SOFT_DELETE_RETENTION", 2592000, 60, 315360000,
+	    &c->soft_delete_retention, err) == -1 ||
 	    get_int(f, "JOB_LEASE", 60, 5, 3600, &c->job_lease, err) == -1 ||
 	    get_int(f, "JOB_BACKOFF_BASE", 2, 1, 3600, &c->job_backoff_base,
 	    err) == -1 ||
@@ -263,6 +267,25 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	    get_int(f, "JOB_BATCH", 10, 1, 100, &c->job_batch, err) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * The vault's keys (api.md §11), kept as written: lib/vault.c parses them
+ * for the programs that store secrets, so a missing or malformed key stops
+ * those programs only. A value too long for its field is one no parse
+ * accepts, so it is kept as a text that fails the same way.
+ */
+static void
+get_vault_key(const struct env_file *f, const char *name, char *out,
+    size_t outsz)
+{
+	const char *v = lookup(f, name);
+
+	if (v == NULL)
+		v = "";
+	if (strlen(v) >= outsz)
+		v = "(too long)";
+	memcpy(out, v, strlen(v) + 1);
 }
 
 /* METRICS_READ_DIRS: absolute paths, comma-separated, no control bytes. */
@@ -318,6 +341,46 @@ config_fill_metrics(struct hb_config *c, const struct env_file *f,
 		snprintf(allow, sizeof(allow), "%s", err->message);
 		return hb_fail(err, 500, "config", "METRICS_ALLOW: %s", allow);
 	}
+	return 0;
+}
+
+/* An optional absolute directory: empty, or '/' and no control byte. */
+static int
+check_dir(const char *name, const char *dir, struct hb_error *err)
+{
+	for (const char *p = dir; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return hb_fail(err, 500, "config",
+			    "%s: must not contain control characters", name);
+	if (dir[0] != '\0' && dir[0] != '/')
+		return hb_fail(err, 500, "config",
+		    "%s: expected an absolute path", name);
+	return 0;
+}
+
+/*
+ * GET /ready's warning-only checks (api.md §12): the directories whose
+ * free space it reports (the data directory is METRICS_DIR unless said
+ * otherwise) and the thresholds past which disk and jobs warn.
+ */
+static int
+config_fill_ready(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	if (get_str(f, "READY_DATA_DIR", c->metrics_dir, c->ready_data_dir,
+	    sizeof(c->ready_data_dir), err) == -1 ||
+	    get_str(f, "READY_LOG_DIR", "", c->ready_log_dir,
+	    sizeof(c->ready_log_dir), err) == -1 ||
+	    get_int(f, "READY_DISK_MIN_FREE", 10, 0, 100,
+	    &c->ready_disk_min_free, err) == -1 ||
+	    get_int(f, "READY_JOB_MAX_AGE", 300, 1, 31536000,
+	    &c->ready_job_max_age, err) == -1 ||
+	    get_int(f, "READY_JOB_MAX_DEAD", 0, 0, 1000000000,
+	    &c->ready_job_max_dead, err) == -1)
+		return -1;
+	if (check_dir("READY_DATA_DIR", c->ready_data_dir, err) == -1 ||
+	    check_dir("READY_LOG_DIR", c->ready_log_dir, err) == -1)
+		return -1;
 	return 0;
 }
 
@@ -442,8 +505,13 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    sizeof(c->public_url), err) == -1 ||
 	    check_mail(c, err) == -1 ||
 	    config_fill_jobs(c, f, err) == -1 ||
-	    config_fill_metrics(c, f, err) == -1)
+	    config_fill_metrics(c, f, err) == -1 ||
+	    config_fill_ready(c, f, err) == -1)
 		return -1;
+	get_vault_key(f, "VAULT_MASTER_KEY", c->vault_master_key,
+	    sizeof(c->vault_master_key));
+	get_vault_key(f, "VAULT_OLD_KEYS", c->vault_old_keys,
+	    sizeof(c->vault_old_keys));
 	return check_secret(c, err);
 }
 

@@ -37,6 +37,7 @@ struct hb_config {
 	bool	 registration_open;
 	int	 worker_procs;		/* homebot-worker processes */
 	int	 job_retention;		/* seconds a finished job is kept */
+	int	 soft_delete_retention;	/* seconds a soft-deleted row is kept */
 	int	 job_lease;		/* seconds a taken job is held */
 	int	 job_backoff_base;	/* seconds before the first retry */
 	int	 job_backoff_cap;	/* seconds between retries, at most */
@@ -55,6 +56,19 @@ struct hb_config {
 	/* more directories /metrics reads, comma-separated: another user's */
 	char	 metrics_read_dirs[1024];
 	struct hb_cidr_list metrics_allow;	/* who may read /metrics */
+	/*
+	 * VAULT_MASTER_KEY and VAULT_OLD_KEYS as written: secrets, never
+	 * logged. Only the programs that need them parse them
+	 * (vault_keyring_load), so a bad one stops those alone.
+	 */
+	char	 vault_master_key[128];
+	char	 vault_old_keys[2048];
+	/* GET /ready's warnings: absolute directories, empty: not checked */
+	char	 ready_data_dir[256];
+	char	 ready_log_dir[256];
+	int	 ready_disk_min_free;	/* percent free below which disk warns */
+	int	 ready_job_max_age;	/* seconds a runnable job may wait */
+	int	 ready_job_max_dead;	/* dead jobs before jobs warns */
 };
 
 /*

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <poll.h>
 
@@ -33,7 +34,10 @@ static const char SQL_CONTEXT[] =
     " set_config('app.api_key_id', COALESCE($4, ''), true),"
     " set_config('app.ip', COALESCE($5, ''), true),"
     " set_config('app.user_agent', COALESCE($6, ''), true),"
-    " set_config('app.trace_id', COALESCE($7, ''), true)";
+    " set_config('app.trace_id', COALESCE($7, ''), true),"
+    " set_config('app.team_ids', COALESCE($8, ''), true),"
+    " set_config('app.team_leads', COALESCE($9, ''), true),"
+    " set_config('app.teams_write', COALESCE($10, ''), true)";
 
 struct hb_db *
 db_new(const char *conninfo, const char *application_name)
@@ -347,10 +351,11 @@ pipeline_collect(struct hb_db *db, int want, PGresult **out,
 static int
 send_context(struct hb_db *db, const struct hb_db_ctx *ctx)
 {
-	const char *params[7] = { ctx->org_id, ctx->user_id, ctx->request_id,
-	    ctx->api_key_id, ctx->ip, ctx->user_agent, ctx->trace_id };
+	const char *params[10] = { ctx->org_id, ctx->user_id, ctx->request_id,
+	    ctx->api_key_id, ctx->ip, ctx->user_agent, ctx->trace_id,
+	    ctx->team_ids, ctx->team_leads, ctx->teams_write };
 
-	return send_stmt(db, SQL_CONTEXT, 7, params);
+	return send_stmt(db, SQL_CONTEXT, 10, params);
 }
 
 PGresult *
@@ -503,23 +508,139 @@ db_rows_json(const PGresult *res, int max)
 	return a;
 }
 
-/* The newest applied migration; public.schema_migrations is migrate's. */
-static const char SQL_SCHEMA_VERSION[] =
-    "SELECT max(version) AS version FROM public.schema_migrations";
+#define PIPELINE_MAX	8
+
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * Waits until PQgetResult() can answer without blocking, or until the
+ * monotonic clock reaches deadline: 0, or -1 (timed_out says which) when
+ * the deadline passed or the connection failed.
+ */
+static int
+await_result(PGconn *conn, long long deadline, bool *timed_out)
+{
+	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+	long long left;
+
+	while (PQisBusy(conn)) {
+		left = deadline - now_ms();
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			*timed_out = true;
+			return -1;
+		}
+		if (PQconsumeInput(conn) == 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads db_pipeline()'s results up to the Sync, each by deadline:
+ * statement k's (k >= 1, after the timeout's) into res[k - 1]. Returns 0,
+ * or -1 when the connection failed or the deadline passed on the way.
+ */
+static int
+pipeline_results(struct hb_db *db, int n, PGresult **res, long long deadline,
+    bool *timed_out)
+{
+	PGresult *r;
+	int idx = 0;
+	bool noted = false;
+
+	for (;;) {
+		if (await_result(db->conn, deadline, timed_out) == -1)
+			return -1;
+		r = PQgetResult(db->conn);
+		if (r == NULL) {
+			if (PQstatus(db->conn) != CONNECTION_OK)
+				return -1;
+			idx++;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_PIPELINE_SYNC:
+			PQclear(r);
+			return PQexitPipelineMode(db->conn) == 1 ? 0 : -1;
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			if (idx >= 1 && idx <= n && res[idx - 1] == NULL)
+				res[idx - 1] = r;
+			else
+				PQclear(r);
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			PQclear(r);
+			break;
+		default:
+			/* The first failure is the cause; the rest were skipped. */
+			if (!noted) {
+				note_error(db, PQresultErrorMessage(r), r);
+				if (db->sqlstate[0] != '\0')
+					metrics_db_error(db->sqlstate);
+				noted = true;
+			}
+			PQclear(r);
+			break;
+		}
+	}
+}
 
 int
-db_schema_version(struct hb_db *db, char *out, size_t n,
-    struct hb_error *err)
+db_pipeline(struct hb_db *db, int timeout_ms, int n, const char *const *sql,
+    PGresult **res, struct hb_error *err)
 {
-	PGresult *res = db_exec(db, SQL_SCHEMA_VERSION, 0, NULL, err);
-	const char *v;
+	char timeout[16];
+	const char *params[1] = { timeout };
+	/* The server's timeouts, one per statement, and a little to spare. */
+	long long deadline = now_ms() + (long long)timeout_ms * n + 100;
+	bool timed_out = false;
 
-	if (res == NULL)
+	for (int i = 0; i < n && i < PIPELINE_MAX; i++)
+		res[i] = NULL;
+	if (n < 1 || n > PIPELINE_MAX)
+		return hb_fail(err, 500, "internal_error",
+		    "The request could not be completed.");
+	if (db_connect(db, err) == -1)
 		return -1;
-	v = db_value(res, 0, "version");
-	snprintf(out, n, "%s", v != NULL ? v : "");
-	PQclear(res);
-	return 0;
+	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);
+	if (PQenterPipelineMode(db->conn) != 1 ||
+	    send_stmt(db, "SELECT set_config('statement_timeout', $1, true)",
+	    1, params) == -1)
+		goto lost;
+	for (int i = 0; i < n; i++)
+		if (send_stmt(db, sql[i], 0, NULL) == -1)
+			goto lost;
+	if (PQpipelineSync(db->conn) != 1)
+		goto lost;
+	if (pipeline_results(db, n, res, deadline, &timed_out) == 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		PQclear(res[i]);
+		res[i] = NULL;
+	}
+	/*
+	 * A server that does not answer in time (one stopped, or a pooler
+	 * waiting for one) may answer later: the connection is dropped, so
+	 * that late answer can never be read as another statement's.
+	 */
+	if (timed_out) {
+		note_error(db, "no answer in time", NULL);
+		drop_connection(db);
+		return unavailable(db, err);
+	}
+lost:
+	fail(db, NULL, err);
+	if (db->conn != NULL)
+		drop_connection(db);
+	return -1;
 }
 
 int

@@ -51,6 +51,14 @@ struct hb_db_ctx {
 	const char	*ip;		/* for audit rows written in SQL */
 	const char	*user_agent;
 	const char	*trace_id;	/* for audit rows and jobs (app.trace_id) */
+	/*
+	 * The team scope (0009_teams.sql): the user's teams and the teams it
+	 * leads as uuid[] literals ("{id,...}"), and "true" when the request
+	 * holds teams:write.
+	 */
+	const char	*team_ids;
+	const char	*team_leads;
+	const char	*teams_write;
 };
 
 /*
@@ -82,10 +90,21 @@ struct json_object *db_row_json(const PGresult *res, int i);
 struct json_object *db_rows_json(const PGresult *res, int max);
 
 /*
- * The newest migration applied to the database ("" when none) into
- * out[n]: 0, or -1 with err set when it cannot be read.
+ * Runs the n (at most 8) parameterless statements sql[] in one round
+ * trip, as one implicit transaction in which each statement may run
+ * timeout_ms at most (statement_timeout, set transaction-locally, so it
+ * ends with the transaction). res[i] is statement i's result, which the
+ * caller PQclear()s, or NULL when it failed or did not run because one
+ * before it failed (db_last_error() says why): a later statement's
+ * failure takes nothing from an earlier one's answer. The whole answer
+ * must come within n * timeout_ms + 100 ms, or the connection is dropped:
+ * a server that cannot even cancel (stopped, or a pooler waiting for
+ * one) holds nobody longer. Returns 0 when the server answered, or -1
+ * with err set (every res[i] NULL) when it could not be reached or did
+ * not answer in time.
  */
-int		 db_schema_version(struct hb_db *db, char *out, size_t n,
+int		 db_pipeline(struct hb_db *db, int timeout_ms, int n,
+		    const char *const *sql, PGresult **res,
 		    struct hb_error *err);
 
 /*

@@ -701,12 +701,13 @@ cors_headers(struct hb_request *r)
 	http_add_header(r, "Access-Control-Allow-Origin", r->origin);
 	http_add_header(r, "Vary", "Origin");
 	http_add_header(r, "Access-Control-Expose-Headers",
-	    "X-Request-ID, Retry-After");
+	    "X-Request-ID, Retry-After, ETag");
 	if (strcmp(r->method, "OPTIONS") == 0) {
 		http_add_header(r, "Access-Control-Allow-Methods",
-		    "GET, POST, PATCH, DELETE, OPTIONS");
+		    "GET, POST, PUT, PATCH, DELETE, OPTIONS");
 		http_add_header(r, "Access-Control-Allow-Headers",
-		    "Authorization, Content-Type, X-API-Key, X-Request-ID");
+		    "Authorization, Content-Type, X-API-Key, X-Request-ID,"
+		    " If-Match, If-None-Match");
 		http_add_header(r, "Access-Control-Max-Age", "600");
 	}
 }
@@ -717,7 +718,8 @@ http_send(struct hb_request *r, int status, const char *ctype,
 {
 	char head[4096];
 	int n;
-	bool head_only = strcmp(r->method, "HEAD") == 0 || status == 204;
+	bool head_only = strcmp(r->method, "HEAD") == 0 || status == 204 ||
+	    status == 304;
 
 	if (r->sent)
 		return r->status;
@@ -742,7 +744,7 @@ http_send(struct hb_request *r, int status, const char *ctype,
 	    r->extra);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;
-	if (status != 204)
+	if (status != 204 && status != 304)
 		n += snprintf(head + n, sizeof(head) - (size_t)n,
 		    "Content-Type: %s\r\nContent-Length: %zu\r\n",
 		    ctype, len);
@@ -833,6 +835,12 @@ int
 http_no_content(struct hb_request *r)
 {
 	return http_send(r, 204, "", "", 0);
+}
+
+int
+http_not_modified(struct hb_request *r)
+{
+	return http_send(r, 304, "", "", 0);
 }
 
 int

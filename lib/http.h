@@ -178,6 +178,8 @@ int	 http_server_error(int status, struct hb_error *err);
  */
 int	 http_server_status(size_t i);
 int	 http_no_content(struct hb_request *r);
+/* 304: the client's copy is current (no body; the headers set so far). */
+int	 http_not_modified(struct hb_request *r);
 /* Sends {"data": data, "next_cursor": cursor or null}; releases data. */
 int	 http_send_page(struct hb_request *r, struct json_object *data,
 	    const char *next_cursor);

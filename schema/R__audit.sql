@@ -258,6 +258,19 @@ CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.invitation
 	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
 CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.invitations
 	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.platform_settings
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('', 'key');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.platform_settings
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('', 'key');
+
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.teams
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.teams
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.team_members
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'team_id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.team_members
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'team_id');
 
 -- Only definer functions and triggers call these; no runtime role may.
 REVOKE ALL ON FUNCTION

@@ -512,6 +512,33 @@ BEGIN
 END
 $$;
 
+-- user_teams: the live teams of p_user in p_org, by name: teams, the
+-- me object's [{id, name, team_role}] as JSON text; team_ids and
+-- team_leads, the request's team context as uuid[] literals ('{}' for
+-- none). authenticate_api_key calls it (as its definer);
+-- authenticate_session holds the same query written out (under the
+-- request's policies). A deleted team is in neither.
+-- team_members_organization_id_user_id_idx, teams_pkey
+CREATE OR REPLACE FUNCTION homebot.user_teams(p_org uuid, p_user uuid,
+                                              OUT teams text, OUT team_ids text, OUT team_leads text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+BEGIN
+	-- plpgsql, not sql: each connection caches this plan, where a SQL
+	-- function that cannot be inlined is planned at every call.
+	SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name, 'team_role', tm.team_role)
+	                         ORDER BY t.name COLLATE "C", t.id)::text, '[]'),
+	       coalesce(array_agg(t.id)::text, '{}'),
+	       coalesce((array_agg(t.id) FILTER (WHERE tm.team_role = 'lead'))::text, '{}')
+	  INTO teams, team_ids, team_leads
+	  FROM homebot.team_members tm
+	  JOIN homebot.teams t ON t.organization_id = tm.organization_id AND t.id = tm.team_id
+	                      AND t.deleted_at IS NULL
+	 WHERE tm.organization_id = p_org AND tm.user_id = p_user;
+END
+$$;
+
 -- authenticate_api_key: the key with this prefix, its organization and its
 -- creator, who must still be an active member (else no row). key_hash is
 -- the stored hash: the caller compares it with the presented key's in
@@ -522,13 +549,15 @@ $$;
 -- Side effect: for the right hash on a usable key, last_used_at is set, at
 -- most once a minute, so that a busy key does not turn every request into
 -- a write on one hot row.
--- Its answer gained email_verified: a new return type needs a new function.
+-- Its answer gained email_verified, then the teams (user_teams): a new
+-- return type needs a new function.
 DROP FUNCTION IF EXISTS homebot.authenticate_api_key(text, bytea);
 CREATE OR REPLACE FUNCTION homebot.authenticate_api_key(p_prefix text, p_key_hash bytea)
 RETURNS TABLE (key_hash bytea, key_id uuid, key_name text, scopes text[], permissions text[],
                expired boolean, revoked boolean, organization_id uuid, org_name text, org_slug text,
                org_suspended boolean, user_id uuid, email text, full_name text,
-               user_created_at timestamptz, user_disabled boolean, role text, email_verified boolean)
+               user_created_at timestamptz, user_disabled boolean, role text, email_verified boolean,
+               teams text, team_ids text, team_leads text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -565,12 +594,16 @@ BEGIN
 	       u.created_at,
 	       u.disabled_at IS NOT NULL,
 	       m.role,
-	       u.email_verified_at IS NOT NULL
+	       u.email_verified_at IS NOT NULL,
+	       t.teams,
+	       t.team_ids,
+	       t.team_leads
 	  FROM homebot.api_keys k
 	  JOIN homebot.memberships m
 	    ON m.organization_id = k.organization_id AND m.user_id = k.created_by AND m.status = 'active'
 	  JOIN homebot.organizations o ON o.id = k.organization_id
 	  JOIN homebot.users u ON u.id = k.created_by
+	 CROSS JOIN LATERAL homebot.user_teams(k.organization_id, k.created_by) t
 	 WHERE k.prefix = p_prefix;
 
 	IF NOT FOUND THEN
@@ -615,14 +648,19 @@ $$;
 -- sorted), so that the statement sent, parsed on every call, stays short. No row, or revoked/disabled/suspended: the
 -- caller's to refuse. The role comes from the membership, not the token, so
 -- a role change or removal applies to the very next request.
--- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey and
--- role_permissions_pkey.
+-- The user's teams (user_teams) come with it: the me object's teams and
+-- the request's team context (app.team_ids, app.team_leads, set with the
+-- rest of the context by lib/db.c), with no statement of their own.
+-- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey,
+-- role_permissions_pkey and team_members_organization_id_user_id_idx.
+-- Its answer gained the teams: a new return type needs a new function.
 DROP FUNCTION IF EXISTS homebot.authenticate_session(uuid, uuid, uuid);
 CREATE OR REPLACE FUNCTION homebot.authenticate_session(p_session uuid, p_user uuid, p_org uuid)
 RETURNS TABLE (user_id uuid, organization_id uuid, email text, full_name text,
                created_at text, disabled boolean, email_verified boolean,
                org_name text, org_slug text, suspended boolean, role text,
-               permissions text, revoked boolean, is_superadmin boolean)
+               permissions text, revoked boolean, is_superadmin boolean,
+               teams text, team_ids text, team_leads text)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -650,16 +688,34 @@ BEGIN
 	                                AND up.user_id = m.user_id
 	                             ORDER BY 1), ','),
 	       s.revoked_at IS NOT NULL,
-	       u.is_superadmin
+	       u.is_superadmin,
+	       t.teams,
+	       t.team_ids,
+	       t.team_leads
 	  FROM homebot.sessions s
 	  JOIN homebot.memberships m
 	    ON m.organization_id = s.organization_id AND m.user_id = s.user_id AND m.status = 'active'
 	  JOIN homebot.users u ON u.id = s.user_id
 	  JOIN homebot.organizations o ON o.id = s.organization_id
+	 -- user_teams' query, written out rather than called: its plan is
+	 -- then cached with the rest of this statement's, and no nested call
+	 -- (with its search_path to set and reset) runs on every request.
+	 CROSS JOIN LATERAL (
+		SELECT coalesce(json_agg(json_build_object('id', ut.id, 'name', ut.name, 'team_role', tm.team_role)
+		                         ORDER BY ut.name COLLATE "C", ut.id)::text, '[]') AS teams,
+		       coalesce(array_agg(ut.id)::text, '{}') AS team_ids,
+		       coalesce((array_agg(ut.id) FILTER (WHERE tm.team_role = 'lead'))::text, '{}') AS team_leads
+		  FROM homebot.team_members tm
+		  JOIN homebot.teams ut ON ut.organization_id = tm.organization_id AND ut.id = tm.team_id
+		                       AND ut.deleted_at IS NULL
+		 WHERE tm.organization_id = s.organization_id AND tm.user_id = s.user_id) t
 	 WHERE s.id = p_session AND s.user_id = p_user AND s.organization_id = p_org;
 END
 $$;
 
+REVOKE ALL ON FUNCTION homebot.user_teams(uuid, uuid) FROM PUBLIC, homebot_app, homebot_admin;
+-- authenticate_session, SECURITY INVOKER, calls it as its caller.
+GRANT EXECUTE ON FUNCTION homebot.user_teams(uuid, uuid) TO homebot_app, homebot_admin;
 REVOKE ALL ON FUNCTION homebot.authenticate_session(uuid, uuid, uuid)
 FROM PUBLIC, homebot_app, homebot_admin;
 -- The admin program authenticates its callers' tokens with it too.

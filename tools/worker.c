@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mail.h"
 #include "metrics.h"
+#include "team.h"
 #include "trace.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
@@ -227,10 +228,59 @@ run_password_forgot(struct worker *w, const struct hb_job *job, char *error,
 	return rc;
 }
 
+/* The purge of the hour that holds t: its unique key. */
+static void
+purge_key(time_t t, char key[32])
+{
+	snprintf(key, 32, "purge:%lld", (long long)(t / RETENTION_EVERY));
+}
+
+/* Queues the soft-delete purge of the hour after now + delay. */
+static int
+purge_enqueue(struct worker *w, int delay, struct hb_error *err)
+{
+	char key[32];
+	struct hb_job_new in = { .kind = "purge.soft_deleted",
+	    .unique_key = key, .delay = delay, .platform = true };
+
+	purge_key(time(NULL) + delay, key);
+	return job_enqueue(w->db, &in, NULL, err);
+}
+
+#define PURGE_BATCH	500
+
+/*
+ * Removes the rows soft-deleted longer than SOFT_DELETE_RETENTION ago
+ * (teams: api.md §1), a batch per statement so that no one transaction
+ * holds many locks, then queues the next purge, an hour on: deleted rows
+ * outlive their retention by an hour at most.
+ */
+static int
+run_purge(struct worker *w, const struct hb_job *job, char *error, size_t n)
+{
+	struct hb_error err = {0};
+	time_t now = time(NULL);
+	int purged;
+
+	(void)job;
+	do
+		purged = team_purge(w->db, w->cfg.soft_delete_retention,
+		    PURGE_BATCH, &err);
+	while (purged == PURGE_BATCH);
+	if (purged == -1 || purge_enqueue(w, (int)(RETENTION_EVERY -
+	    now % RETENTION_EVERY), &err) == -1) {
+		snprintf(error, n, "%s", err.message);
+		hb_error_clear(&err);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct job_kind kinds[] = {
 	{ "noop", run_noop },
 	{ "mail", run_mail },
 	{ "jobs.retention", run_retention },
+	{ "purge.soft_deleted", run_purge },
 	{ "auth.password_forgot", run_password_forgot },
 };
 
@@ -528,6 +578,8 @@ worker_main(const struct hb_config *cfg, int index)
 	}
 	/* The first process makes sure a purge is queued. */
 	if (!stopping && index == 0 && retention_enqueue(&w, 0, &err) == -1)
+		hb_error_clear(&err);
+	if (!stopping && index == 0 && purge_enqueue(&w, 0, &err) == -1)
 		hb_error_clear(&err);
 	while (!stopping)
 		work_once(&w);

@@ -27,7 +27,7 @@ static const char *const read_vars[] = {
 	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
 	"WORKER_PROCS", "JOB_RETENTION", "JOB_LEASE", "JOB_BACKOFF_BASE",
 	"JOB_BACKOFF_CAP", "JOB_BATCH", "METRICS_DIR", "METRICS_READ_DIRS",
-	"METRICS_ALLOW",
+	"METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

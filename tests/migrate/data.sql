@@ -8,7 +8,7 @@
 -- 0005: invitations always wait for consent, addresses are verified by
 -- mailed tokens), the script asks which one the database has; requests
 -- that exist only today, or whose audit events changed, have request IDs
--- of their own (%-email-%, %-invite-%, %-accept-%), and upgrade.t leaves
+-- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%), and upgrade.t leaves
 -- those out when it compares the audit trails.
 --
 -- psql -v tag=a -f data.sql: tag keeps emails and slugs apart when the
@@ -277,6 +277,24 @@ BEGIN
 	END LOOP;
 	PERFORM homebot.admin_unlock(format('%s-owner-1@example.test', t));
 
+	-- Platform settings (0010 on), where the schema has them: public and
+	-- private ones, written by the superadmin as the admin program writes
+	-- them, one changed once. Their request IDs (%-settings-%) are their
+	-- own: release 0.1.0 has no such requests.
+	IF to_regclass('homebot.platform_settings') IS NOT NULL THEN
+		PERFORM set_config('app.user_id', v_admin::text, true),
+		        set_config('app.request_id', format('%s-settings-1', t), true);
+		EXECUTE $settings$
+			INSERT INTO homebot.platform_settings (key, value, description, is_public)
+			SELECT format('%s.setting.%s', $1, n), jsonb_build_object('n', n), 'setting ' || n, n % 2 = 0
+			  FROM generate_series(1, 4) AS n
+		$settings$ USING t;
+		PERFORM set_config('app.request_id', format('%s-settings-2', t), true);
+		EXECUTE 'UPDATE homebot.platform_settings SET value = ''"changed"'' WHERE key = $1'
+		  USING format('%s.setting.1', t);
+		PERFORM set_config('app.user_id', '', true), set_config('app.request_id', '', true);
+	END IF;
+
 	-- Jobs (0004 on), where the schema has them: each organization's, in
 	-- every state, and platform jobs.
 	IF to_regclass('homebot.jobs') IS NOT NULL THEN
@@ -290,6 +308,34 @@ BEGIN
 			  FROM homebot.organizations o, generate_series(1, 2) AS n
 		$jobs$;
 		INSERT INTO homebot.jobs (kind, unique_key) VALUES ('jobs.retention', format('%s-retention', t));
+	END IF;
+
+	-- Teams (0009 on), where the schema has them: two of each
+	-- organization, its active members in the first (its owner as lead),
+	-- the second soft-deleted; the row metadata comes from the context.
+	IF to_regclass('homebot.teams') IS NOT NULL THEN
+		FOR r IN SELECT m.organization_id, m.user_id FROM homebot.memberships m
+		          WHERE m.role = 'owner' AND m.status = 'active' AND m.organization_id = ANY (v_orgs) LOOP
+			PERFORM set_config('app.org_id', r.organization_id::text, true),
+			        set_config('app.user_id', r.user_id::text, true),
+			        set_config('app.request_id', format('%s-teams-%s', t, r.organization_id), true);
+			EXECUTE $teams$
+				INSERT INTO homebot.teams (organization_id, name, slug)
+				VALUES ($1, 'Team one', 'one'), ($1, 'Team two', 'two')
+			$teams$ USING r.organization_id;
+			EXECUTE $teams$
+				INSERT INTO homebot.team_members (organization_id, team_id, user_id, team_role)
+				SELECT m.organization_id, t.id, m.user_id, CASE WHEN m.user_id = $2 THEN 'lead' ELSE 'member' END
+				  FROM homebot.memberships m
+				  JOIN homebot.teams t ON t.organization_id = m.organization_id AND t.slug = 'one'
+				 WHERE m.organization_id = $1 AND m.status = 'active'
+			$teams$ USING r.organization_id, r.user_id;
+			EXECUTE $teams$
+				UPDATE homebot.teams SET deleted_at = now() WHERE organization_id = $1 AND slug = 'two'
+			$teams$ USING r.organization_id;
+		END LOOP;
+		PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
+		        set_config('app.request_id', '', true);
 	END IF;
 END
 $data$;

@@ -197,6 +197,9 @@ class Stack:
     def patch(self, path, body=None, **kw):
         return self.request("PATCH", path, body=body, **kw)
 
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
     def raw(self, data, read=True):
         """Sends raw bytes, half-closes, returns whatever comes back."""
         with socket.create_connection((self.host, self.port), timeout=30) as s:
@@ -593,6 +596,9 @@ class Account:
 
     def patch(self, path, body=None, **kw):
         return self.stack.patch(path, body, headers={**self.auth, **kw.pop("headers", {})}, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.stack.put(path, body, headers={**self.auth, **kw.pop("headers", {})}, **kw)
 
     def switch(self, org_id):
         """A new session of this user in org_id; returns an Account for it."""

@@ -6,7 +6,8 @@ from conftest import RFC3339_RE, assert_unauthenticated, create_key, jwt_parts, 
 ME = "/api/v1/auth/me"
 ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:read",
                           "api_keys:write", "members:write", "org:update", "org:delete",
-                          "members:owners", "jobs:read", "mqtt:subscribe", "mqtt:publish"])
+                          "members:owners", "jobs:read", "teams:read", "teams:write",
+                          "mqtt:subscribe", "mqtt:publish"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):
@@ -15,7 +16,9 @@ def test_me_describes_the_user_organization_and_session(stack):
     assert r.status == 200, r
     me = r.json()
     assert set(me) == {"id", "email", "full_name", "email_verified", "created_at",
-                       "organization", "role", "permissions", "auth_method", "session_id"}, me
+                       "organization", "role", "permissions", "teams", "auth_method",
+                       "session_id"}, me
+    assert me["teams"] == [], me
     assert me["email_verified"] is False
     assert me["id"] == a.user_id
     assert me["email"] == a.email
@@ -27,7 +30,7 @@ def test_me_describes_the_user_organization_and_session(stack):
     assert me["session_id"] == jwt_parts(a.access)[1]["sid"]
 
 
-def test_owner_holds_all_ten_permissions_sorted(account):
+def test_owner_holds_all_twelve_permissions_sorted(account):
     assert account.get(ME).json()["permissions"] == ALL_PERMISSIONS
 
 
@@ -52,10 +55,10 @@ def test_role_change_applies_to_the_next_request(stack, account):
     set_role(stack, account.org_id, account.user_id, "viewer")
     me = account.get(ME).json()
     assert me["role"] == "viewer"
-    assert me["permissions"] == ["members:read", "mqtt:subscribe", "org:read"]
+    assert me["permissions"] == ["members:read", "mqtt:subscribe", "org:read", "teams:read"]
 
 
-def test_admin_holds_seven_permissions(stack, account):
+def test_admin_holds_ten_permissions(stack, account):
     set_role(stack, account.org_id, account.user_id, "admin")
     perms = account.get(ME).json()["permissions"]
     assert perms == sorted(set(ALL_PERMISSIONS) - {"org:delete", "members:owners"})
@@ -66,7 +69,7 @@ def test_extra_grant_adds_a_permission(stack, account):
     stack.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=account.org_id, user=account.user_id)
     assert account.get(ME).json()["permissions"] == ["audit:read", "members:read", "mqtt:publish",
-                                                     "mqtt:subscribe", "org:read"]
+                                                     "mqtt:subscribe", "org:read", "teams:read"]
 
 
 def test_removed_member_token_is_401_invalid_token(stack, account):

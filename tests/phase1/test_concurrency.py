@@ -2,8 +2,9 @@
 ten thousand interleaved requests with tokens and API keys through the
 pooled workers, which keep one database connection each and set the
 tenant context per request: reads, and writes (settings, invitations, API
-keys) among them. Not one answer may carry another organization's id,
-name, slug, email, session, key or tag, and not one row written may land
+keys, teams and their members, with a team's lead among the writers)
+among them. Not one answer may carry another organization's id, name,
+slug, email, session, key, team or tag, and not one row written may land
 in another organization.
 
 Every answer is then checked against /openapi.json, as every other test's
@@ -27,7 +28,7 @@ from conftest import (Response, add_member, assert_status, conform, create_key, 
 ORGANIZATIONS = 4
 CLIENTS = 12
 REQUESTS = 10000
-KEY_SCOPES = ["org:read", "members:read", "api_keys:read", "audit:read"]
+KEY_SCOPES = ["org:read", "members:read", "api_keys:read", "audit:read", "teams:read"]
 
 
 class Tenant:
@@ -48,6 +49,16 @@ class Tenant:
         self.org = self.owner.get("/api/v1/organizations/current").json()
         self.user_ids = {u.user_id for u in (self.owner, self.admin, self.viewer)} | \
             {self.invited["user_id"]}
+        # Two teams; the viewer leads the first and is in the second.
+        self.teams = []
+        for i in range(2):
+            r = self.owner.post("/api/v1/teams", {"name": f"{tag} team {i}"})
+            assert_status(r, 201)
+            self.teams.append(r.json())
+        for t, role in zip(self.teams, ("lead", "member")):
+            assert_status(self.owner.put(f"/api/v1/teams/{t['id']}/members/{self.viewer.user_id}",
+                                         {"team_role": role}), 200)
+        self.team_ids = {t["id"] for t in self.teams}
         self.key_ids = {self.key["id"], self.spare_key["id"]}
 
     def markers(self):
@@ -57,11 +68,12 @@ class Tenant:
             out |= {u.user_id, u.email, u.session_id}
         for k in (self.key, self.spare_key):
             out |= {k["id"], f'"{k["prefix"]}"'}
-        return out
+        return out | self.team_ids
 
     def jobs(self):
         """(method, credential headers, path, body, status, check) for every
-        kind of request: eleven reads, three writes."""
+        kind of request: fifteen reads, six writes."""
+        lead_team, other_team = (f"/api/v1/teams/{t['id']}" for t in self.teams)
         key = {"X-API-Key": self.key["key"]}
         reads = [
             (self.owner.auth, "/api/v1/auth/me", self.check_me),
@@ -75,6 +87,10 @@ class Tenant:
             (key, "/api/v1/organizations/current", self.check_current),
             (self.admin.auth, "/api/v1/audit-log?limit=20", self.check_audit),
             (key, "/api/v1/audit-log?limit=20", self.check_audit),
+            (self.viewer.auth, "/api/v1/teams", self.check_teams),
+            (self.viewer.auth, other_team, self.check_team),
+            (self.admin.auth, lead_team + "/members", self.check_team_members),
+            (key, "/api/v1/teams", self.check_teams),
         ]
         writes = [
             ("PATCH", self.owner.auth, "/api/v1/organizations/current",
@@ -86,11 +102,31 @@ class Tenant:
             ("POST", self.admin.auth, "/api/v1/members",
              lambda: {"email": f"{self.tag}-{uuid.uuid4().hex}@example.com", "role": "viewer"},
              201, lambda body: body["email"].startswith(self.tag)),
+            ("POST", self.admin.auth, "/api/v1/teams",
+             lambda: {"name": f"{self.tag} written {uuid.uuid4().hex[:8]}"},
+             201, lambda body: body["name"].startswith(self.tag)),
+            ("PATCH", self.owner.auth, other_team,
+             lambda: {"description": f"{self.tag} {uuid.uuid4().hex}"},
+             200, self.check_team),
+            # The viewer leads the first team: a lead writes its members.
+            ("PUT", self.viewer.auth, f"{lead_team}/members/{self.admin.user_id}",
+             lambda: {"team_role": random.choice(["lead", "member"])},
+             200, lambda body: body["user_id"] == self.admin.user_id),
         ]
         return [("GET", h, p, None, 200, c) for h, p, c in reads] + writes
 
     def check_me(self, body):
-        return body["organization"]["id"] == self.id
+        return body["organization"]["id"] == self.id and \
+            {t["id"] for t in body["teams"]} <= self.team_ids
+
+    def check_teams(self, body):
+        return bool(body["data"]) and all(t["name"].startswith(self.tag) for t in body["data"])
+
+    def check_team(self, body):
+        return body["id"] in self.team_ids and body["name"].startswith(self.tag)
+
+    def check_team_members(self, body):
+        return all(m["user_id"] in self.user_ids for m in body["data"])
 
     def check_members(self, body):
         # The first members, or the ones this tenant invited under load.
@@ -237,9 +273,21 @@ def cross_written(stack, tenants, written, since):
             "       (SELECT count(*) FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id"
             "         WHERE u.email LIKE :'tag' || '-%' AND u.email <> :'tag' || '-first@example.com'"
             "           AND m.organization_id = :'org'),"
-            "       (SELECT settings->>'tag' FROM homebot.organizations WHERE id = :'org')",
-            tag=t.tag, org=t.id, since=since)
-        crossed += sum(int(v) for v in row[:4]) + (row[6] != t.tag)
+            "       (SELECT settings->>'tag' FROM homebot.organizations WHERE id = :'org'),"
+            "       (SELECT count(*) FROM homebot.teams"
+            "         WHERE (name LIKE :'tag' || '%' OR description LIKE :'tag' || '%')"
+            "           AND organization_id <> :'org'),"
+            "       (SELECT count(*) FROM homebot.team_members tm JOIN homebot.teams tt"
+            "            ON tt.organization_id = tm.organization_id AND tt.id = tm.team_id"
+            "         WHERE tt.name LIKE :'tag' || '%' AND tm.organization_id <> :'org'),"
+            "       (SELECT count(*) FROM homebot.teams"
+            "         WHERE name LIKE :'tag' || ' written %' AND organization_id = :'org'),"
+            "       (SELECT version - 1 FROM homebot.teams WHERE id = :'team')",
+            tag=t.tag, org=t.id, since=since, team=t.teams[1]["id"])
+        crossed += sum(int(v) for v in row[:4]) + (row[6] != t.tag) + int(row[7]) + int(row[8])
+        lost += abs(int(row[9]) - written[t.id, "POST", "/api/v1/teams"])
+        # Every PATCH of the second team raised its version by one.
+        lost += abs(int(row[10]) - written[t.id, "PATCH", f"/api/v1/teams/{t.teams[1]['id']}"])
         lost += abs(int(row[4]) - written[t.id, "POST", "/api/v1/api-keys"])
         lost += abs(int(row[5]) - written[t.id, "POST", "/api/v1/members"])
     return crossed, lost

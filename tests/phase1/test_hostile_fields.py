@@ -48,8 +48,10 @@ FIELD_CASES = [(m, t, name, spec) for m, t, props in OPERATIONS for name, spec i
 
 
 def target(template, who):
-    """The path of template, for who: their own user id, a random id else."""
-    return template.replace("{user_id}", who.user_id).replace("{id}", str(uuid.uuid4()))
+    """The path of template, for who: their own user id, a random id else,
+    and a valid setting key."""
+    return template.replace("{user_id}", who.user_id).replace("{id}", str(uuid.uuid4())) \
+        .replace("{key}", "hostile.key")
 
 
 def caller(template, account, superadmin):
@@ -80,8 +82,14 @@ def test_invalid_utf8_in_any_field_is_400_malformed_json(account, superadmin, me
     assert_status(who.get("/api/v1/auth/me"), 200)
 
 
-@pytest.mark.parametrize("method, template, name, spec", FIELD_CASES,
-                         ids=[f"{m} {t} {n}" for m, t, n, _ in FIELD_CASES])
+# A field whose schema names no type takes any JSON value (a setting's
+# value): no number or type is wrong for it (test_settings.py tries the
+# numbers JSON cannot hold on it).
+TYPED_CASES = [case for case in FIELD_CASES if "type" in case[3] or "oneOf" in case[3]]
+
+
+@pytest.mark.parametrize("method, template, name, spec", TYPED_CASES,
+                         ids=[f"{m} {t} {n}" for m, t, n, _ in TYPED_CASES])
 def test_numbers_and_wrong_types_in_any_field_are_refused(account, superadmin, method, template,
                                                          name, spec):
     # The field alone, with values its schema does not take: the answer

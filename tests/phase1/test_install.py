@@ -13,11 +13,13 @@ import configparser
 import os
 import pwd
 import grp
+import json
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -285,6 +287,25 @@ def test_programs_run_as_the_units_users(installed, served):
     assert sock.stat().st_gid == grp.getgrnam("www-data").gr_gid
 
 
+def test_the_programs_log_lines_reach_the_units_output_however_many(installed, served):
+    # Under systemd the unit's output is the journal. The programs inherit
+    # the web server's error log as their stderr: lines nobody drains
+    # would stop a program once a pipe's 64 KiB are full, so 1.5 MB of
+    # them go through here, and every request is answered and logged.
+    rid = "flood-" + uuid.uuid4().hex
+    path = "/no/such/" + "p" * 2000
+    for i in range(1000):
+        r = served.get(path, headers={"X-Request-ID": f"{rid}-{i:04d}"})
+        assert r.status == 404, (i, r)
+    logged = set()
+    for _ in range(50):
+        logged = {ln for ln in installed.log(WEB_UNIT).splitlines() if rid in ln}
+        if len(logged) == 1000:
+            break
+        time.sleep(0.1)
+    assert len(logged) == 1000, len(logged)
+
+
 def test_metrics_count_every_unit_of_the_installed_service(served):
     # The admin program writes its counters as its own user into its own
     # state directory; /metrics (www-data) sums them with the rest.
@@ -316,14 +337,45 @@ def test_accounts_work_on_the_installed_service(served):
     assert any(o["name"] == "Installed" for o in r.json()["data"]), r
 
 
+def slow_line(line):
+    try:
+        return json.loads(line).get("duration_ms", 0) >= 2000
+    except (ValueError, AttributeError):
+        return False
+
+
+def watch_stalls(url, stalls, done):
+    """Until done: every half second, the sessions of the database that
+    have waited on something or idled inside a transaction for 2 s or
+    more, into stalls: what a hung request was waiting for."""
+    query = ("SELECT pid, usename, application_name, state, wait_event_type, wait_event, "
+             "round(extract(epoch FROM now() - state_change)::numeric, 1), left(query, 120) "
+             "FROM pg_stat_activity WHERE datname = current_database() "
+             "AND pid <> pg_backend_pid() AND now() - state_change > interval '2 s' "
+             "AND (state LIKE 'idle in transaction%' OR (state = 'active' "
+             "AND wait_event_type IN ('Lock', 'LWLock', 'IO', 'Client')))")
+    while not done.wait(0.5):
+        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", " | ", url, "-c", query],
+                             capture_output=True, text=True)
+        stalls.extend(f"{time.strftime('%H:%M:%S')} {ln}" for ln in out.stdout.splitlines())
+
+
 def test_the_service_group_passes_against_the_installed_tree(installed, served):
     # Against a running service, the tests that need a stack of their own
     # skip: the suite e2e-url of tests/allowed-skips.
     env = dict(os.environ, HOMEBOT_URL=served.url, HOMEBOT_SKIP_SUITE="e2e-url")
-    r = subprocess.run([sys.executable, "-m", "pytest",
-                        *(str(ROOT / "tests/phase1" / f) for f in SERVICE_GROUP),
-                        "-q", "-p", "no:cacheprovider"],
-                       env=env, capture_output=True, text=True, timeout=600)
+    stalls, done = [], threading.Event()
+    watcher = threading.Thread(target=watch_stalls,
+                               args=(installed.owner_url("homebot_installed"), stalls, done))
+    watcher.start()
+    try:
+        r = subprocess.run([sys.executable, "-m", "pytest",
+                            *(str(ROOT / "tests/phase1" / f) for f in SERVICE_GROUP),
+                            "-q", "-p", "no:cacheprovider"],
+                           env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        done.set()
+        watcher.join()
     summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr
     report(f"service group against the installed tree ({WEB_UNIT}.service): {summary}")
     # On a failure, what the web server and its programs said beyond their
@@ -331,6 +383,10 @@ def test_the_service_group_passes_against_the_installed_tree(installed, served):
     # there, not in pytest's output.
     said = [ln for ln in installed.log(WEB_UNIT).splitlines()
             if '"level":"info"' not in ln.replace(" ", "")]
+    slow = [ln for ln in installed.log(WEB_UNIT).splitlines() if slow_line(ln)]
     assert r.returncode == 0, (r.stdout[-4000:] + f"\n--- {WEB_UNIT} log, but info lines:\n"
-                               + "\n".join(said[-40:]))
+                               + "\n".join(said[-40:]) + "\n--- requests of 2 s or more:\n"
+                               + "\n".join(slow[-20:]) + "\n--- database sessions that "
+                               "waited or idled in a transaction for 2 s or more:\n"
+                               + "\n".join(stalls[-40:]))
     assert " passed" in summary and "failed" not in summary, summary

@@ -1,5 +1,6 @@
 """Service endpoints of api.md §6: health, readiness, OpenAPI, docs."""
 import re
+import time
 from pathlib import Path
 
 from conftest import assert_error, assert_status, register
@@ -26,6 +27,22 @@ def test_ready_reports_database_and_migrations(stack):
     assert mig["status"] == "ok"
     assert re.fullmatch(r"\d{4}", mig["expected"]), mig
     assert mig["current"] == mig["expected"]
+    # The warning-only checks (api.md §12) are always there, and say ok or
+    # warn whatever the host's disk and queue look like.
+    disk, jobs = body["checks"]["disk"], body["checks"]["jobs"]
+    assert disk["status"] in ("ok", "warn") and jobs["status"] in ("ok", "warn"), body
+    assert "data" in disk["directories"], disk
+    for d in disk["directories"].values():
+        assert 0 <= d["free_percent"] <= 100, disk
+    assert jobs["dead"] >= 0 and jobs["oldest_queued_seconds"] >= 0, jobs
+
+
+def test_ready_answers_within_a_second(stack):
+    for _ in range(5):
+        t0 = time.monotonic()
+        assert stack.get("/ready").status == 200
+        took = time.monotonic() - t0
+        assert took < 1, took
 
 
 def test_ready_is_503_while_database_down_and_recovers_without_restart(stack):
@@ -39,6 +56,9 @@ def test_ready_is_503_while_database_down_and_recovers_without_restart(stack):
         assert body["status"] == "unavailable"
         assert body["checks"]["database"]["status"] == "error"
         assert body["checks"]["migrations"]["status"] == "error"
+        # The queue cannot be read either: a warning, not a third error.
+        assert body["checks"]["jobs"]["status"] == "warn"
+        assert body["checks"]["jobs"]["dead"] is None
         # Liveness does not depend on the database.
         assert stack.get("/health").status == 200
     finally:

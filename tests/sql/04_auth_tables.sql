@@ -15,8 +15,9 @@ SELECT set_eq(
 	'SELECT name FROM homebot.permissions',
 	$$VALUES ('org:read'), ('members:read'), ('audit:read'), ('api_keys:read'), ('api_keys:write'),
 	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners'),
-	         ('jobs:read'), ('mqtt:subscribe'), ('mqtt:publish')$$,
-	'permissions holds exactly the twelve permissions of api.md §3 (jobs:read from 0004, mqtt:* from 0008)');
+	         ('jobs:read'),
+	         ('teams:read'), ('teams:write'), ('mqtt:subscribe'), ('mqtt:publish')$$,
+	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009, mqtt:* from 0011)');
 SELECT is_empty(
 	$$SELECT name FROM homebot.permissions WHERE description = ''$$,
 	'every permission has a description');
@@ -32,7 +33,9 @@ SELECT set_eq(
 	         ('owner', 'org:read'), ('owner', 'members:read'), ('owner', 'audit:read'),
 	         ('owner', 'api_keys:read'), ('owner', 'api_keys:write'), ('owner', 'members:write'),
 	         ('owner', 'org:update'), ('owner', 'org:delete'), ('owner', 'members:owners'),
-	         ('owner', 'jobs:read')$$,
+	         ('owner', 'jobs:read'),
+	         ('viewer', 'teams:read'), ('member', 'teams:read'), ('admin', 'teams:read'), ('owner', 'teams:read'),
+	         ('admin', 'teams:write'), ('owner', 'teams:write')$$,
 	'role_permissions is exactly the table of api.md §3');
 
 -- Policies, by table.

@@ -11,7 +11,7 @@
 -- 4. job_counts, the queue's figures for GET /metrics: per kind, counts
 --    only, of every organization, for homebot_app alone.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -174,6 +174,12 @@ INSERT INTO homebot.jobs (organization_id, kind, status, run_at) VALUES
 	('19000000-0000-4000-8000-00000000000b', 'pgtap.19.count', 'succeeded', now()),
 	(NULL, 'pgtap.19.count', 'cancelled', now()),
 	(NULL, 'pgtap.19.later', 'queued', now() + interval '1 hour');
+-- What GET /ready's jobs check must say, read by the owner past RLS: the
+-- oldest wait of a job that may run, and the dead jobs, over every row.
+SELECT set_config('pgtap.ready_want', (SELECT format('%s/%s',
+	coalesce(extract(epoch FROM now() - min(run_at)
+	         FILTER (WHERE status IN ('queued', 'failed') AND run_at <= now())), 0)::int,
+	count(*) FILTER (WHERE status = 'dead')) FROM homebot.jobs), true);
 SET LOCAL ROLE homebot_app;
 SELECT set_config('app.org_id', '', true);
 SELECT results_eq(
@@ -184,6 +190,11 @@ SELECT results_eq(
 	'job_counts, called as homebot_app without a context: every organization''s and platform jobs, by kind and state');
 SELECT is((SELECT count(*)::int FROM homebot.jobs WHERE kind IN ('pgtap.19.count', 'pgtap.19.later')), 0,
 	'...while homebot_app itself sees none of those rows');
+SELECT is(
+	(SELECT format('%s/%s', coalesce(max(oldest_queued_seconds), 0)::int, coalesce(sum(dead), 0))
+	   FROM homebot.job_counts()),
+	current_setting('pgtap.ready_want'),
+	'GET /ready''s query (lib/ready.c), as homebot_app without a context: the oldest wait and the dead jobs of every organization, two numbers');
 RESET ROLE;
 SELECT is(
 	(SELECT proargnames FROM pg_proc WHERE oid = 'homebot.job_counts()'::regprocedure),

@@ -1,4 +1,4 @@
--- The MQTT broker plugin's side of the database (0008_mqtt.sql,
+-- The MQTT broker plugin's side of the database (0011_mqtt.sql,
 -- R__mqtt.sql): its audit function writes only the three MQTT events, for
 -- the organization it names (none: a platform event), callable by
 -- homebot_app alone; the revocation triggers are on every table whose

@@ -230,7 +230,34 @@ test_context(void)
 	who.method = HB_AUTH_API_KEY;
 	c = auth_ctx(&who, &r);
 	is_str(c.api_key_id, "k", "ctx: a key's requests name the key");
+	ok(c.team_ids == NULL && c.teams_write == NULL,
+	    "ctx: no teams, no teams:write");
+	who.team_ids = "{" ORG "}";
+	who.team_leads = "{}";
+	who.permissions[0] = "teams:write";
+	who.npermissions = 1;
+	c = auth_ctx(&who, &r);
+	ok(c.team_ids == who.team_ids && c.team_leads == who.team_leads,
+	    "ctx: the principal's teams and the teams it leads");
+	is_str(c.teams_write, "true", "ctx: teams:write is the team scope's "
+	    "app.teams_write");
 	http_request_done(&r);
+}
+
+static void
+test_leads_team(void)
+{
+	struct hb_principal who = { .team_leads = "{" ORG "," USER "}" };
+
+	ok(auth_leads_team(&who, ORG), "leads: the first team of the list");
+	ok(auth_leads_team(&who, USER), "leads: the last team of the list");
+	ok(!auth_leads_team(&who, SID), "leads: not a team it does not lead");
+	ok(!auth_leads_team(&who, "0b6f1e8e"), "leads: a prefix is no team");
+	ok(!auth_leads_team(&who, ""), "leads: the empty string is no team");
+	who.team_leads = "{}";
+	ok(!auth_leads_team(&who, ORG), "leads: none");
+	who.team_leads = NULL;
+	ok(!auth_leads_team(&who, ORG), "leads: none read");
 }
 
 int
@@ -239,7 +266,7 @@ main(void)
 	const char *url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	struct hb_error err = {0};
 
-	plan(38);
+	plan(48);
 	snprintf(cfg.secret_key, sizeof(cfg.secret_key), "%s",
 	    "unit-test-secret-key-of-at-least-thirty-two-bytes");
 	snprintf(cfg.issuer, sizeof(cfg.issuer), "homebot");
@@ -254,6 +281,7 @@ main(void)
 	test_split_list();
 	test_permissions();
 	test_context();
+	test_leads_team();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
 	    "database (scripts/check.sh sets it)");
 	if (url != NULL && url[0] != '\0')

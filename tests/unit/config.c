@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "vault.h"
 
 #define SECRET32	"0123456789abcdef0123456789abcdef"
 
@@ -23,7 +24,9 @@ static const char *const vars[] = {
 	"AUTH_RATE_PER_MINUTE", "REGISTRATION_OPEN", "SMTP_URL", "SMTP_USER",
 	"SMTP_PASSWORD", "SMTP_TIMEOUT", "MAIL_FROM", "PUBLIC_URL",
 	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
-	"METRICS_DIR", "METRICS_ALLOW",
+	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
+	"READY_DATA_DIR", "READY_LOG_DIR", "READY_DISK_MIN_FREE",
+	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -589,10 +592,111 @@ test_metrics(void)
 	bad_value("METRICS_ALLOW", "10.0.0.0/33");
 }
 
+/*
+ * The vault's keys are read as written; only the programs that store
+ * secrets parse them (lib/vault.c), so a bad one stops no other program.
+ */
+static void
+test_vault_keys(void)
+{
+	static const char key[] =
+	    "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	struct vault_keyring *kr = NULL;
+	struct hb_config cfg;
+	struct hb_error err = {0};
+	char longkey[300];
+	int rc;
+
+	rc = load_text("SECRET_KEY=" SECRET32 "\n", &cfg, &err);
+	is_int(rc, 0, "vault: no VAULT_MASTER_KEY loads");
+	ok(cfg.vault_master_key[0] == '\0' && cfg.vault_old_keys[0] == '\0',
+	    "vault: both keys default to empty");
+	rc = load_text("SECRET_KEY=" SECRET32 "\nVAULT_MASTER_KEY=" "k2:"
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+	    "VAULT_OLD_KEYS=k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,"
+	    "k0:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", &cfg, &err);
+	is_int(rc, 0, "vault: keys in the file load (%s)", err.message);
+	is_str(cfg.vault_master_key,
+	    "k2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+	    "vault: VAULT_MASTER_KEY is kept as written");
+	has_str(cfg.vault_old_keys, ",k0:", "vault: VAULT_OLD_KEYS too");
+	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
+	    cfg.vault_old_keys, &err), VAULT_OK, "vault: and they parse");
+	vault_keyring_free(kr);
+
+	rc = load_text("SECRET_KEY=" SECRET32 "\nVAULT_MASTER_KEY=nope\n",
+	    &cfg, &err);
+	is_int(rc, 0, "vault: a malformed VAULT_MASTER_KEY stops no program "
+	    "that does not use it");
+	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
+	    cfg.vault_old_keys, &err), VAULT_E_KEY_LENGTH,
+	    "vault: the vault refuses it");
+	memset(longkey, 'A', sizeof(longkey) - 1);
+	longkey[sizeof(longkey) - 1] = '\0';
+	memcpy(longkey, "k1:", 3);
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	setenv("VAULT_MASTER_KEY", longkey, 1);
+	setenv("VAULT_OLD_KEYS", key, 1);
+	rc = config_load(&cfg, &err);
+	is_int(rc, 0, "vault: an overlong VAULT_MASTER_KEY stops no other "
+	    "program either");
+	is_str(cfg.vault_old_keys, key,
+	    "vault: VAULT_OLD_KEYS from the environment");
+	is_int(vault_keyring_load(&kr, cfg.vault_master_key,
+	    cfg.vault_old_keys, &err), VAULT_E_FORMAT,
+	    "vault: the vault refuses the overlong key");
+	lacks_str(err.message, "AAAAAAAA", "vault: without quoting it");
+	ok(kr == NULL, "vault: and gives no keyring");
+	env_clear();
+	hb_error_clear(&err);
+}
+
+/* GET /ready's warnings: which directories, and when to warn. */
+static void
+test_ready(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no READY_* loads");
+	is_str(cfg.ready_data_dir, "", "READY_DATA_DIR: none without METRICS_DIR");
+	is_str(cfg.ready_log_dir, "", "READY_LOG_DIR: none by default");
+	is_int(cfg.ready_disk_min_free, 10, "READY_DISK_MIN_FREE: 10 %%");
+	is_int(cfg.ready_job_max_age, 300, "READY_JOB_MAX_AGE: 5 minutes");
+	is_int(cfg.ready_job_max_dead, 0, "READY_JOB_MAX_DEAD: any dead job");
+	setenv("METRICS_DIR", "/var/lib/homebot/metrics", 1);
+	is_int(config_load(&cfg, &err), 0, "METRICS_DIR loads");
+	is_str(cfg.ready_data_dir, "/var/lib/homebot/metrics",
+	    "READY_DATA_DIR: METRICS_DIR by default");
+	setenv("READY_DATA_DIR", "", 1);
+	is_int(config_load(&cfg, &err), 0, "an empty READY_DATA_DIR loads");
+	is_str(cfg.ready_data_dir, "", "and checks no data directory");
+	setenv("READY_DATA_DIR", "/srv/homebot", 1);
+	setenv("READY_LOG_DIR", "/var/log/journal", 1);
+	setenv("READY_DISK_MIN_FREE", "100", 1);
+	setenv("READY_JOB_MAX_AGE", "60", 1);
+	setenv("READY_JOB_MAX_DEAD", "5", 1);
+	is_int(config_load(&cfg, &err), 0, "READY_* load (%s)", err.message);
+	is_str(cfg.ready_data_dir, "/srv/homebot", "READY_DATA_DIR is kept");
+	is_str(cfg.ready_log_dir, "/var/log/journal", "READY_LOG_DIR is kept");
+	ok(cfg.ready_disk_min_free == 100 && cfg.ready_job_max_age == 60 &&
+	    cfg.ready_job_max_dead == 5, "READY_* thresholds are kept");
+	hb_error_clear(&err);
+	bad_value("READY_DATA_DIR", "var/lib/homebot");
+	bad_value("READY_LOG_DIR", "/var/\001log");
+	bad_value("READY_DISK_MIN_FREE", "101");
+	bad_value("READY_DISK_MIN_FREE", "-1");
+	bad_value("READY_JOB_MAX_AGE", "0");
+	bad_value("READY_JOB_MAX_DEAD", "-1");
+}
+
 int
 main(void)
 {
-	plan(290);
+	plan(341);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||
@@ -609,6 +713,8 @@ main(void)
 	test_file_errors();
 	test_origins();
 	test_metrics();
+	test_vault_keys();
+	test_ready();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)

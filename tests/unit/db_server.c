@@ -5,12 +5,15 @@
  * transaction. HOMEBOT_TEST_DATABASE_URL names the database, as its owner
  * (scripts/check.sh makes one); without it these tests fail.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
+#include "ready.h"
 #include "tap.h"
 
 #define ORG	"0b6f1e8e-6a51-4c1e-9d53-3f7f6f0b2a11"
@@ -158,19 +161,122 @@ test_errors(struct hb_db *db)
 	is_str(db_last_error(db), "", "a success notes no error");
 }
 
+/* Elapsed milliseconds since *t0. */
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static void
-test_schema_version(struct hb_db *db)
+test_pipeline(struct hb_db *db)
+{
+	static const char *const two[] = { "SELECT 1 AS a", "SELECT 2 AS b" };
+	static const char *const late[] = { "SELECT 'first' AS a",
+	    "SELECT 1 / 0 AS b", "SELECT 3 AS c" };
+	static const char *const slow[] = { "SELECT 'quick' AS a",
+	    "SELECT pg_sleep(2) AS b" };
+	struct hb_error err = {0};
+	PGresult *res[3];
+	struct timespec t0;
+	char v[64];
+
+	db_clear_error(db);
+	is_int(db_pipeline(db, 500, 2, two, res, &err), 0,
+	    "pipeline: two statements");
+	ok(res[0] != NULL && res[1] != NULL &&
+	    strcmp(db_value(res[0], 0, "a"), "1") == 0 &&
+	    strcmp(db_value(res[1], 0, "b"), "2") == 0,
+	    "pipeline: each statement's own result");
+	PQclear(res[0]);
+	PQclear(res[1]);
+
+	is_int(db_pipeline(db, 500, 3, late, res, &err), 0,
+	    "pipeline: a failing statement is not the whole pipeline's");
+	ok(res[0] != NULL && strcmp(db_value(res[0], 0, "a"), "first") == 0,
+	    "pipeline: the statement before it answered");
+	ok(res[1] == NULL && res[2] == NULL,
+	    "pipeline: the failed one and the one after it have no result");
+	is_str(db_sqlstate(db), "22012", "pipeline: the failure is noted");
+	PQclear(res[0]);
+	db_clear_error(db);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(db_pipeline(db, 200, 2, slow, res, &err), 0,
+	    "pipeline: a statement past the timeout");
+	ok(ms_since(&t0) < 1000, "pipeline: is cancelled at the timeout "
+	    "(%.0f ms)", ms_since(&t0));
+	ok(res[0] != NULL && res[1] == NULL,
+	    "pipeline: the quick one answered, the slow one did not");
+	is_str(db_sqlstate(db), "57014", "pipeline: canceled by the timeout");
+	PQclear(res[0]);
+	db_clear_error(db);
+	is_int(value(db, "SHOW statement_timeout", v, sizeof(v), &err), 0,
+	    "pipeline: the connection serves after the timeout");
+	is_str(v, "0", "pipeline: the timeout ended with its transaction");
+}
+
+/*
+ * A server that cannot even cancel a statement (its backend stopped, as
+ * by a pooler waiting for a server that does not come): db_pipeline()
+ * gives up by its own deadline and drops the connection.
+ */
+static void
+test_pipeline_stopped_server(void)
+{
+	static const char *const one[] = { "SELECT 1 AS a" };
+	struct hb_db *db = db_new(url, "unit-test-stopped");
+	struct hb_error err = {0};
+	PGresult *res[1];
+	struct timespec t0;
+	char pid[32];
+	double took;
+
+	is_int(db_pipeline(db, 200, 1, one, res, &err), 0,
+	    "stopped: the connection answers first");
+	PQclear(res[0]);
+	snprintf(pid, sizeof(pid), "%s", owner_value("SELECT pid FROM"
+	    " pg_stat_activity WHERE application_name = 'unit-test-stopped'",
+	    NULL));
+	ok(pid[0] != '\0' && kill((pid_t)atoi(pid), SIGSTOP) == 0,
+	    "stopped: its backend %s is stopped", pid);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(db_pipeline(db, 200, 1, one, res, &err), -1,
+	    "stopped: no answer is a failure");
+	took = ms_since(&t0);
+	if (pid[0] != '\0')
+		kill((pid_t)atoi(pid), SIGCONT);
+	ok(took >= 250 && took < 600, "stopped: after its deadline of 300 ms "
+	    "(%.0f ms)", took);
+	is_int(err.status, 503, "stopped: 503");
+	ok(res[0] == NULL, "stopped: no result");
+	hb_error_clear(&err);
+	is_int(db_pipeline(db, 200, 1, one, res, &err), 0,
+	    "stopped: the next call connects again");
+	PQclear(res[0]);
+	db_free(db);
+}
+
+static void
+test_ready(struct hb_db *db)
 {
 	struct hb_error err = {0};
-	char version[16] = "x";
+	struct hb_ready_db r;
+	char dead[32];
 
-	is_int(db_schema_version(db, version, sizeof(version), &err), 0,
-	    "schema_version: read");
-	ok(strlen(version) == 4 && strspn(version, "0123456789") == 4,
-	    "schema_version: four digits (got \"%s\")", version);
-	is_str(version, owner_value("SELECT max(version) FROM"
+	is_int(ready_db_read(db, &r, &err), 0, "ready: read");
+	ok(r.reached && r.jobs_read, "ready: version and queue both read");
+	is_str(r.version, owner_value("SELECT max(version) FROM"
 	    " public.schema_migrations", NULL),
-	    "schema_version: the newest migration applied");
+	    "ready: the newest migration applied");
+	snprintf(dead, sizeof(dead), "%lld", r.dead);
+	is_str(dead, owner_value("SELECT count(*) FROM homebot.jobs"
+	    " WHERE status = 'dead'", NULL), "ready: every dead job counted");
+	ok(r.oldest_queued_seconds >= 0, "ready: a wait of no less than 0");
 }
 
 static void
@@ -362,7 +468,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(67);
+	plan(88);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
@@ -378,7 +484,9 @@ main(void)
 	}
 	db = db_new(url, "unit-test");
 	test_errors(db);
-	test_schema_version(db);
+	test_pipeline(db);
+	test_ready(db);
+	test_pipeline_stopped_server();
 	test_tenant_context(db);
 	test_reconnect_between_requests(db);
 	test_drop_inside_transaction(db);

@@ -135,6 +135,16 @@ h_down(struct hb_request *r, struct hb_app *app)
 	return http_error(r, &r->err);
 }
 
+/* A client's copy is current: 304 with an ETag. */
+static int
+h_cached(struct hb_request *r, struct hb_app *app)
+{
+	(void)app;
+	record(r);
+	http_add_header(r, "ETag", "\"7\"");
+	return http_not_modified(r);
+}
+
 static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/things", h_echo, 0 },
 	{ "POST", "/api/v1/things", h_echo, 0 },
@@ -147,6 +157,7 @@ static const struct hb_route routes[] = {
 	{ "POST", "/api/v1/validate", h_validate, 0 },
 	{ "GET", "/api/v1/unauth", h_unauth, 0 },
 	{ "GET", "/api/v1/down", h_down, 0 },
+	{ "GET", "/api/v1/cached", h_cached, 0 },
 };
 
 /* One request: the FastCGI parameters and the body the client sends. */
@@ -608,6 +619,17 @@ test_errors(void)
 	    json_object_is_type(v, json_type_string),
 	    "422: details[0] is {\"field\":\"email\",\"message\":…}");
 	json_object_put(body);
+	fake_response_free(&resp);
+
+	req(&resp, "GET", "/api/v1/cached", NULL, NULL);
+	is_int(resp.status, 304, "304: http_not_modified");
+	is_int((long)resp.body_len, 0, "304: no body");
+	ok(fake_header(&resp, "Content-Type") == NULL &&
+	    fake_header(&resp, "Content-Length") == NULL,
+	    "304: no Content-Type or Content-Length");
+	is_str(fake_header(&resp, "ETag"), "\"7\"", "304: the ETag set");
+	is_str(fake_header(&resp, "X-Content-Type-Options"), "nosniff",
+	    "304: the security headers");
 	fake_response_free(&resp);
 
 	post_json(&resp, "/api/v1/validate", "{\"email\":\"a@b.c\"}", 0);
@@ -1464,7 +1486,7 @@ test_every_response(void)
 int
 main(void)
 {
-	plan(721);
+	plan(726);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_body = 65536;
 	cfg.hsts = false;
