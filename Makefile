@@ -52,6 +52,19 @@ _		:= $(shell mkdir -p $(BUILD)/gen && \
 LIB_SRC		:= $(wildcard lib/*.c)
 LIB_OBJ		:= $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB		:= $(BUILD)/lib/libhomebot.a
+# The same objects position-independent, for the broker's plugin (a
+# shared object): the programs keep their -fPIE build.
+PIC_OBJ		:= $(LIB_SRC:lib/%.c=$(BUILD)/pic/%.o)
+PIC_LIB		:= $(BUILD)/lib/libhomebot_pic.a
+PLUGIN		:= $(BUILD)/lib/homebot_mqtt.so
+# The broker is built without sanitizers, and AddressSanitizer's runtime
+# preloaded into it deadlocks in libpq's first connect: the plugin gets
+# UBSan alone under SANITIZE=1 (its runtime loads with the plugin), and no
+# coverage or fuzzing instrumentation.
+PIC_CFLAGS	:= $(filter-out $(SANFLAGS),$(CFLAGS))
+ifeq ($(SANITIZE),1)
+PIC_SAN		:= -fsanitize=undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
 PROG_SRC	:= $(wildcard cgi-bin/*.c)
 PROGS		:= $(PROG_SRC:%.c=$(BUILD)/%)
 TOOL_SRC	:= $(wildcard tools/*.c)
@@ -78,7 +91,7 @@ FUZZ_SECONDS	?= 60
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT) $(ERRDOCS)
+build: $(LIB) $(PLUGIN) $(PROGS) $(TOOLS) $(UNIT_TESTS) $(SHARE) $(ACCOUNT) $(ERRDOCS)
 
 deps:
 	@scripts/deps.sh
@@ -92,6 +105,24 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	@echo "AR $@"
 	@ar rcs $@ $^
+
+$(BUILD)/pic/%.o: lib/%.c
+	@mkdir -p $(@D)
+	@echo "CC $@"
+	@$(CC) $(PIC_CFLAGS) $(PIC_SAN) -fPIC -MMD -MP -c -o $@ $<
+
+$(PIC_LIB): $(PIC_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	@echo "AR $@"
+	@ar rcs $@ $^
+
+# The Mosquitto plugin (mqtt/): its broker symbols come from the broker.
+$(PLUGIN): mqtt/homebot_auth.c $(PIC_LIB)
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(PIC_CFLAGS) $(PIC_SAN) -fPIC -MMD -MP -shared -Wl,-z,relro,-z,now \
+		-o $@ $< $(PIC_LIB) $(LDLIBS)
 
 $(BUILD)/cgi-bin/%: cgi-bin/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -137,7 +168,7 @@ $(BUILD)/share/%: $(SWAGGER)/%
 
 $(MAIL_LINKED): LDLIBS += -lcurl
 
--include $(LIB_OBJ:.o=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(PLUGIN:.so=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
 	$(FUZZERS:=.d)
 
 # The unit tests with the PostgreSQL some of them need (scripts/check.sh).

@@ -60,11 +60,11 @@ auth_split_list(struct hb_arena *a, const char *s, const char **out, int max)
 
 /* Column column of row 0 copied into the arena, or NULL. */
 static const char *
-col(struct hb_request *r, const PGresult *res, const char *column)
+col(struct hb_arena *a, const PGresult *res, const char *column)
 {
 	const char *v = db_value(res, 0, column);
 
-	return v != NULL ? arena_strdup(r->arena, v) : NULL;
+	return v != NULL ? arena_strdup(a, v) : NULL;
 }
 
 /*
@@ -72,24 +72,24 @@ col(struct hb_request *r, const PGresult *res, const char *column)
  * the columns both authentication statements name alike.
  */
 static void
-principal_from_row(struct hb_request *r, const PGresult *res,
+principal_from_row(struct hb_arena *a, const PGresult *res,
     struct hb_principal *who)
 {
-	who->user_id = col(r, res, "user_id");
-	who->org_id = col(r, res, "organization_id");
-	who->email = col(r, res, "email");
-	who->full_name = col(r, res, "full_name");
+	who->user_id = col(a, res, "user_id");
+	who->org_id = col(a, res, "organization_id");
+	who->email = col(a, res, "email");
+	who->full_name = col(a, res, "full_name");
 	who->email_verified = db_bool(res, 0, "email_verified");
-	who->user_created_at = col(r, res, "created_at");
-	who->org_name = col(r, res, "org_name");
-	who->org_slug = col(r, res, "org_slug");
-	who->role = col(r, res, "role");
-	who->npermissions = auth_split_list(r->arena,
+	who->user_created_at = col(a, res, "created_at");
+	who->org_name = col(a, res, "org_name");
+	who->org_slug = col(a, res, "org_slug");
+	who->role = col(a, res, "role");
+	who->npermissions = auth_split_list(a,
 	    db_value(res, 0, "permissions"), who->permissions,
 	    HB_MAX_PERMISSIONS);
-	who->teams = col(r, res, "teams");
-	who->team_ids = col(r, res, "team_ids");
-	who->team_leads = col(r, res, "team_leads");
+	who->teams = col(a, res, "teams");
+	who->team_ids = col(a, res, "team_ids");
+	who->team_leads = col(a, res, "team_leads");
 }
 
 /*
@@ -115,7 +115,8 @@ credential(const struct hb_request *r, bool *is_key)
 }
 
 static int
-auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
+auth_jwt(struct hb_arena *a, const char *issuer, struct hb_db *db,
+    const struct hb_jwt_keys *k,
     unsigned flags, const char *token, struct hb_principal *who,
     struct hb_error *err)
 {
@@ -124,7 +125,7 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	PGresult *res;
 	int rc;
 
-	if (auth_jwt_verify(k, r->cfg->issuer, token, (long)time(NULL), c,
+	if (auth_jwt_verify(k, issuer, token, (long)time(NULL), c,
 	    err) == -1)
 		return -1;
 	params[0] = c->sid;
@@ -150,8 +151,8 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 	else {
 		who->method = HB_AUTH_JWT;
 		who->is_superadmin = db_bool(res, 0, "is_superadmin");
-		who->session_id = arena_strdup(r->arena, c->sid);
-		principal_from_row(r, res, who);
+		who->session_id = arena_strdup(a, c->sid);
+		principal_from_row(a, res, who);
 		rc = 0;
 	}
 	PQclear(res);
@@ -159,7 +160,7 @@ auth_jwt(struct hb_request *r, struct hb_db *db, const struct hb_jwt_keys *k,
 }
 
 static int
-auth_key(struct hb_request *r, struct hb_db *db, const char *key,
+auth_key(struct hb_arena *a, struct hb_db *db, const char *key,
     struct hb_principal *who, struct hb_error *err)
 {
 	char prefix[HB_API_KEY_PREFIX_LEN + 1], hex[HB_TOKEN_HEX_LEN];
@@ -191,17 +192,28 @@ auth_key(struct hb_request *r, struct hb_db *db, const char *key,
 		    "The organization is suspended.");
 	else {
 		who->method = HB_AUTH_API_KEY;
-		who->key_id = col(r, res, "key_id");
-		who->key_name = col(r, res, "key_name");
-		who->key_prefix = arena_strdup(r->arena, prefix);
-		who->nscopes = auth_split_list(r->arena,
+		who->key_id = col(a, res, "key_id");
+		who->key_name = col(a, res, "key_name");
+		who->key_prefix = arena_strdup(a, prefix);
+		who->nscopes = auth_split_list(a,
 		    db_value(res, 0, "scopes"), who->scopes,
 		    HB_MAX_PERMISSIONS);
-		principal_from_row(r, res, who);
+		principal_from_row(a, res, who);
 		rc = 0;
 	}
 	PQclear(res);
 	return rc;
+}
+
+int
+auth_credential(struct hb_arena *a, const char *issuer, struct hb_db *db,
+    const struct hb_jwt_keys *keys, unsigned flags, const char *cred,
+    bool is_key, struct hb_principal *who, struct hb_error *err)
+{
+	memset(who, 0, sizeof(*who));
+	if (is_key)
+		return auth_key(a, db, cred, who, err);
+	return auth_jwt(a, issuer, db, keys, flags, cred, who, err);
 }
 
 int
@@ -217,14 +229,11 @@ auth_request(struct hb_request *r, struct hb_db *db,
 	if (cred == NULL)
 		return hb_fail(err, 401, "not_authenticated",
 		    "Send an access token or API key as a Bearer credential.");
-	if (is_key) {
-		if (flags & HB_AUTH_TOKEN_ONLY)
-			return hb_fail(err, 403, "forbidden",
-			    "This endpoint needs an access token, not an "
-			    "API key.");
-		rc = auth_key(r, db, cred, who, err);
-	} else
-		rc = auth_jwt(r, db, keys, flags, cred, who, err);
+	if (is_key && (flags & HB_AUTH_TOKEN_ONLY))
+		return hb_fail(err, 403, "forbidden",
+		    "This endpoint needs an access token, not an API key.");
+	rc = auth_credential(r->arena, r->cfg->issuer, db, keys, flags, cred,
+	    is_key, who, err);
 	if (rc == 0) {
 		snprintf(r->org_id, sizeof(r->org_id), "%s", who->org_id);
 		snprintf(r->user_id, sizeof(r->user_id), "%s", who->user_id);

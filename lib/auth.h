@@ -66,6 +66,18 @@ int	 auth_request(struct hb_request *r, struct hb_db *db,
 	    const struct hb_jwt_keys *keys, unsigned flags,
 	    struct hb_principal *who, struct hb_error *err);
 
+/*
+ * What auth_request() does once it has the credential, for a caller
+ * without an HTTP request (the MQTT broker's plugin): cred is an access
+ * token, or an API key when is_key. Strings of *who live in arena a.
+ * Same answers as auth_request(); flags HB_AUTH_TOKEN_ONLY is the
+ * caller's to check.
+ */
+int	 auth_credential(struct hb_arena *a, const char *issuer,
+	    struct hb_db *db, const struct hb_jwt_keys *keys, unsigned flags,
+	    const char *cred, bool is_key, struct hb_principal *who,
+	    struct hb_error *err);
+
 /* Whether the principal is a lead of team_id (a lowercase UUID). */
 bool	 auth_leads_team(const struct hb_principal *who, const char *team_id);
 

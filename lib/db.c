@@ -19,6 +19,7 @@ struct hb_db {
 	bool	 counted;	/* conn is in the metrics' open connections */
 	bool	 ever;		/* a connection was opened before */
 	bool	 tx_lost;	/* dropped inside a transaction, not yet ended */
+	unsigned opened;	/* connections opened so far */
 };
 
 /*
@@ -264,6 +265,7 @@ db_connect(struct hb_db *db, struct hb_error *err)
 	}
 	metrics_db_connection(1, db->ever);
 	db->counted = db->ever = true;
+	db->opened++;
 	return db->listen[0] != '\0' ? send_listen(db, err) : 0;
 }
 
@@ -684,4 +686,37 @@ db_wait_notify(struct hb_db *db, int timeout_ms, struct hb_error *err)
 		return -1;
 	}
 	return drain_notifications(db->conn) ? 1 : 0;
+}
+
+int
+db_poll_notify(struct hb_db *db, void (*fn)(const char *payload, void *arg),
+    void *arg, struct hb_error *err)
+{
+	PGnotify *n;
+	int count = 0;
+
+	if (db_connect(db, err) == -1)
+		return -1;
+	if (PQconsumeInput(db->conn) == 0) {
+		fail(db, NULL, err);
+		return -1;
+	}
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		fn(n->extra, arg);
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
+unsigned
+db_opened(const struct hb_db *db)
+{
+	return db->opened;
+}
+
+int
+db_socket(const struct hb_db *db)
+{
+	return db->conn != NULL ? PQsocket(db->conn) : -1;
 }

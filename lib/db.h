@@ -121,6 +121,20 @@ int		 db_listen(struct hb_db *db, const char *channel,
 int		 db_wait_notify(struct hb_db *db, int timeout_ms,
 		    struct hb_error *err);
 
+/*
+ * Without waiting: calls fn with the payload of every notification
+ * received on the channel listened to. Returns their number, or -1 with
+ * err set when the connection failed (the next call opens a new one and
+ * listens again; what was sent meanwhile is lost, which db_opened() tells).
+ */
+int		 db_poll_notify(struct hb_db *db,
+		    void (*fn)(const char *payload, void *arg), void *arg,
+		    struct hb_error *err);
+/* How many connections db has opened so far. */
+unsigned	 db_opened(const struct hb_db *db);
+/* The open connection's socket, or -1. */
+int		 db_socket(const struct hb_db *db);
+
 /* BEGIN and the context in one round trip, for several statements. */
 int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    struct hb_error *err);

@@ -13,7 +13,8 @@ lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid python3-pytest python
 openssl procps python3-aiosmtpd python3-jsonschema
 chromium chromium-driver python3-selenium
 cppcheck valgrind spawn-fcgi prometheus pgbouncer gcovr
-clang-14 libclang-rt-14-dev"
+clang-14 libclang-rt-14-dev
+mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients python3-paho-mqtt"
 
 missing=""
 for p in $PACKAGES; do
@@ -32,9 +33,9 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq $missing </dev/null
-	# The packaged services would hold ports 80, 5432 and 9090; Homebot
+	# The packaged services would hold ports 80, 1883, 5432 and 9090; Homebot
 	# starts its own servers on loopback (the tests their own Prometheus).
-	for s in lighttpd apache2 postgresql prometheus prometheus-node-exporter; do
+	for s in lighttpd apache2 postgresql prometheus prometheus-node-exporter mosquitto; do
 		service "$s" stop >/dev/null 2>&1 || true
 	done
 fi

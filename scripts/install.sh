@@ -16,12 +16,18 @@ case "$PREFIX$SYSCONFDIR$RUNTIME" in
 *[!A-Za-z0-9/._-]*) echo "install: PREFIX, SYSCONFDIR and RUNTIME may hold only A-Z a-z 0-9 / . _ -" >&2; exit 1 ;;
 esac
 
-install -d "$PREFIX/cgi-bin" "$PREFIX/bin" "$PREFIX/share" "$PREFIX/schema" "$PREFIX/etc"
+install -d "$PREFIX/cgi-bin" "$PREFIX/bin" "$PREFIX/share" "$PREFIX/schema" "$PREFIX/etc" \
+    "$PREFIX/lib"
 for p in "$BUILD"/cgi-bin/*; do
 	case "$p" in *.d) continue ;; esac
 	install -m 0755 "$p" "$PREFIX/cgi-bin/"
 done
 install -m 0755 "$BUILD/bin/homebot-worker" "$PREFIX/bin/"
+# The MQTT broker's plugin and its Mosquitto settings.
+install -m 0644 "$BUILD/lib/homebot_mqtt.so" "$PREFIX/lib/"
+sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
+    mqtt/mosquitto.conf.in >"$PREFIX/etc/mosquitto-homebot.conf"
+chmod 0644 "$PREFIX/etc/mosquitto-homebot.conf"
 # share/ as built: the OpenAPI document, Swagger UI, the account pages and
 # whatever else the build puts there, subdirectories included.
 (cd "$BUILD/share" && find . -type f) | while read -r f; do
@@ -61,4 +67,7 @@ next:
      systemctl daemon-reload
      systemctl enable --now homebot-admin homebot homebot-worker
      (or homebot-apache instead of homebot: Apache instead of lighttpd)
+  4. MQTT: $SYSCONFDIR/mqtt.env (owner mosquitto, mode 0400) as homebot.env,
+     cp $PREFIX/etc/mosquitto-homebot.conf /etc/mosquitto/conf.d/homebot.conf
+     systemctl restart mosquitto
 EOT

@@ -6,7 +6,8 @@ from conftest import RFC3339_RE, assert_unauthenticated, create_key, jwt_parts, 
 ME = "/api/v1/auth/me"
 ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:read",
                           "api_keys:write", "members:write", "org:update", "org:delete",
-                          "members:owners", "jobs:read", "teams:read", "teams:write"])
+                          "members:owners", "jobs:read", "teams:read", "teams:write",
+                          "mqtt:subscribe", "mqtt:publish"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):
@@ -54,7 +55,7 @@ def test_role_change_applies_to_the_next_request(stack, account):
     set_role(stack, account.org_id, account.user_id, "viewer")
     me = account.get(ME).json()
     assert me["role"] == "viewer"
-    assert me["permissions"] == ["members:read", "org:read", "teams:read"]
+    assert me["permissions"] == ["members:read", "mqtt:subscribe", "org:read", "teams:read"]
 
 
 def test_admin_holds_ten_permissions(stack, account):
@@ -67,8 +68,8 @@ def test_extra_grant_adds_a_permission(stack, account):
     set_role(stack, account.org_id, account.user_id, "member")
     stack.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=account.org_id, user=account.user_id)
-    assert account.get(ME).json()["permissions"] == ["audit:read", "members:read", "org:read",
-                                                     "teams:read"]
+    assert account.get(ME).json()["permissions"] == ["audit:read", "members:read", "mqtt:publish",
+                                                     "mqtt:subscribe", "org:read", "teams:read"]
 
 
 def test_removed_member_token_is_401_invalid_token(stack, account):

@@ -178,12 +178,15 @@ def test_install_lays_out_the_tree(installed):
     p = installed.prefix
     for f in ("cgi-bin/me", "cgi-bin/admin", "cgi-bin/health", "bin/homebot-worker",
               "migrate", "etc/lighttpd.conf", "etc/apache.conf", "share/openapi.json",
-              "share/account/verify.html", "README.md"):
+              "share/account/verify.html", "README.md", "lib/homebot_mqtt.so",
+              "etc/mosquitto-homebot.conf"):
         assert (p / f).exists(), f
     for name in UNITS:
         assert (p / "etc" / f"{name}.service").exists(), name
     assert os.access(p / "cgi-bin" / "me", os.X_OK)
     assert not any(p.rglob("*.d")), "dependency files installed"
+    conf = (p / "etc" / "mosquitto-homebot.conf").read_text()
+    assert f"plugin {p}/lib/homebot_mqtt.so\n" in conf and "allow_anonymous false" in conf
 
 
 @pytest.mark.parametrize("name", UNITS)

@@ -12,12 +12,13 @@ MEMBERS = "/api/v1/members"
 KEYS = "/api/v1/api-keys"
 AUDIT = "/api/v1/audit-log"
 
-EVERYONE = {"org:read", "members:read", "teams:read"}
-ADMIN = EVERYONE | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
-                    "teams:write",
-                    "jobs:read"}
+EVERYONE = {"org:read", "members:read", "teams:read", "mqtt:subscribe"}
+MEMBER = EVERYONE | {"mqtt:publish"}
+ADMIN = MEMBER | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
+                  "teams:write",
+                  "jobs:read"}
 OWNER = ADMIN | {"org:delete", "members:owners"}
-ROLES = {"viewer": EVERYONE, "member": EVERYONE, "admin": ADMIN, "owner": OWNER}
+ROLES = {"viewer": EVERYONE, "member": MEMBER, "admin": ADMIN, "owner": OWNER}
 
 
 class Key:

@@ -16,15 +16,17 @@ SELECT set_eq(
 	$$VALUES ('org:read'), ('members:read'), ('audit:read'), ('api_keys:read'), ('api_keys:write'),
 	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners'),
 	         ('jobs:read'),
-	         ('teams:read'), ('teams:write')$$,
-	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009)');
+	         ('teams:read'), ('teams:write'), ('mqtt:subscribe'), ('mqtt:publish')$$,
+	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009, mqtt:* from 0011)');
 SELECT is_empty(
 	$$SELECT name FROM homebot.permissions WHERE description = ''$$,
 	'every permission has a description');
 SELECT set_eq(
 	'SELECT role, permission FROM homebot.role_permissions',
-	$$VALUES ('viewer', 'org:read'), ('viewer', 'members:read'),
-	         ('member', 'org:read'), ('member', 'members:read'),
+	$$VALUES ('viewer', 'org:read'), ('viewer', 'members:read'), ('viewer', 'mqtt:subscribe'),
+	         ('member', 'org:read'), ('member', 'members:read'), ('member', 'mqtt:subscribe'),
+	         ('member', 'mqtt:publish'), ('admin', 'mqtt:subscribe'), ('admin', 'mqtt:publish'),
+	         ('owner', 'mqtt:subscribe'), ('owner', 'mqtt:publish'),
 	         ('admin', 'org:read'), ('admin', 'members:read'), ('admin', 'audit:read'),
 	         ('admin', 'api_keys:read'), ('admin', 'api_keys:write'), ('admin', 'members:write'),
 	         ('admin', 'org:update'), ('admin', 'jobs:read'),

@@ -1,0 +1,575 @@
+/*
+ * Homebot's Mosquitto 2 plugin (plugin API v5, api.md §8): the CONNECT
+ * password is an access token or an API key, verified by lib/auth.c as
+ * for an HTTP request (signature, expiry, session, membership, user,
+ * organization, permissions, in one round trip); topics are those of the
+ * credential's organization (lib/mqtt_acl.c), answered from memory; a
+ * client whose credential stops working is disconnected within a tick or
+ * two of the database's NOTIFY homebot_mqtt (R__mqtt.sql), and a token's
+ * client at its exp.
+ *
+ * The broker is single-threaded: every callback runs on its thread, so the
+ * plugin's state needs no lock. It keeps two database connections of its
+ * own (role homebot_app): one for the credential checks and audit rows,
+ * one that LISTENs. Both reopen after a failure; a listening connection
+ * that was lost means notifications may have been missed, so every client
+ * is checked again.
+ *
+ * Options (plugin_opt_*): config, the env file of settings (as
+ * HOMEBOT_CONFIG; the environment's HOMEBOT_CONFIG otherwise).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "arena.h"
+#include "auth.h"
+#include "auth_jwt.h"
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "mqtt_acl.h"
+#include "uuid.h"
+
+#define CHANNEL		"homebot_mqtt"
+#define BUCKETS		4096
+#define MAX_CRED	4096	/* longest password taken */
+#define RETRY_NS	1000000000L	/* between attempts to reach the database */
+
+/* One client that passed CONNECT, by client id. */
+struct client {
+	struct client	*next;		/* in its bucket */
+	const struct mosquitto *mosq;	/* its current connection */
+	char		 id[HB_MQTT_NAME_MAX + 1];
+	char		 org_id[HB_UUID_LEN + 1];
+	char		 user_id[HB_UUID_LEN + 1];
+	char		 session_id[HB_UUID_LEN + 1];	/* token only */
+	char		 key_id[HB_UUID_LEN + 1];	/* API key only */
+	char		 ip[64];
+	char		*cred;		/* owned: the password, to check again */
+	bool		 is_key;
+	bool		 subscribe;	/* mqtt:subscribe */
+	bool		 publish;	/* mqtt:publish */
+	bool		 online;	/* offline: a persistent session's */
+	bool		 recheck;	/* a notification named it */
+	const char	*kick_reason;	/* set: being disconnected for it */
+	const char	*doom;		/* sweep(): to be disconnected for it */
+	long		 exp;		/* token's exp; 0 for a key */
+};
+
+struct plugin {
+	mosquitto_plugin_id_t *id;
+	struct hb_config cfg;
+	struct hb_jwt_keys keys;
+	struct hb_db	*db;		/* checks and audit rows */
+	struct hb_db	*listen;	/* LISTEN homebot_mqtt */
+	unsigned	 listen_opened;	/* db_opened(listen) at the last poll */
+	long		 listen_retry;	/* monotonic ns before which not to retry */
+	struct hb_arena	 arena;		/* per callback, reset after it */
+	struct client	*buckets[BUCKETS];
+	long		 next_exp;	/* the soonest exp of any client; 0: none */
+	bool		 recheck_all;
+	long		 recheck_retry;	/* monotonic ns: checks the database failed */
+};
+
+static long
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static unsigned
+hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % BUCKETS;
+}
+
+static struct client *
+find(struct plugin *p, const char *id)
+{
+	struct client *c;
+
+	if (id == NULL)
+		return NULL;
+	for (c = p->buckets[hash(id)]; c != NULL; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+client_free(struct client *c)
+{
+	if (c->cred != NULL) {
+		explicit_bzero(c->cred, strlen(c->cred));
+		free(c->cred);
+	}
+	free(c);
+}
+
+/* Takes c out of the table and frees it. */
+static void
+forget(struct plugin *p, struct client *c)
+{
+	struct client **pp = &p->buckets[hash(c->id)];
+
+	while (*pp != NULL && *pp != c)
+		pp = &(*pp)->next;
+	if (*pp == c)
+		*pp = c->next;
+	client_free(c);
+}
+
+/* The client's grant; for an ACL check its connection must be c->mosq. */
+static bool
+grant_of(const struct client *c, struct hb_mqtt_grant *g)
+{
+	if (c->kick_reason != NULL)
+		return false;
+	*g = (struct hb_mqtt_grant){ .org_id = c->org_id,
+	    .subscribe = c->subscribe, .publish = c->publish };
+	return true;
+}
+
+/*
+ * One audit row (mqtt_audit, R__mqtt.sql). A failure is logged, never a
+ * reason to refuse or keep a client: the decision does not wait on it.
+ */
+static void
+audit(struct plugin *p, const char *action, const struct client *c,
+    const char *client_id, const char *ip, const char *reason)
+{
+	static const char sql[] = "SELECT homebot.mqtt_audit($1, $2, $3, $4,"
+	    " $5, $6, $7)";
+	const char *params[7];
+	struct hb_error err = { 0 };
+	PGresult *res;
+
+	params[0] = action;
+	params[1] = c != NULL ? c->org_id : NULL;
+	params[2] = c != NULL ? (c->is_key ? "api_key" : "user") : NULL;
+	params[3] = c != NULL ? (c->is_key ? c->key_id : c->user_id) : NULL;
+	params[4] = client_id;
+	params[5] = ip;
+	params[6] = reason;
+	res = db_exec(p->db, sql, 7, params, &err);
+	if (res == NULL)
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit %s not "
+		    "written: %s", action, db_last_error(p->db));
+	PQclear(res);
+}
+
+/*
+ * Verifies cred as lib/auth.c does for a request and fills the client's
+ * organization, user, credential id and permissions. Returns 0, or -1
+ * with the reason in err.
+ */
+static int
+verify(struct plugin *p, const char *cred, struct client *c,
+    struct hb_error *err)
+{
+	struct hb_principal who;
+	bool is_key = strncmp(cred, "hb_", 3) == 0;
+	int rc;
+
+	arena_reset(&p->arena);
+	db_clear_error(p->db);
+	rc = auth_credential(&p->arena, p->cfg.issuer, p->db, &p->keys, 0,
+	    cred, is_key, &who, err);
+	if (rc == 0 && (!uuid_valid(who.org_id) || !uuid_valid(who.user_id)))
+		rc = hb_fail(err, 401, "invalid_token", "no organization");
+	if (rc == 0) {
+		c->is_key = is_key;
+		snprintf(c->org_id, sizeof(c->org_id), "%s", who.org_id);
+		snprintf(c->user_id, sizeof(c->user_id), "%s", who.user_id);
+		snprintf(c->session_id, sizeof(c->session_id), "%s",
+		    who.session_id != NULL ? who.session_id : "");
+		snprintf(c->key_id, sizeof(c->key_id), "%s",
+		    who.key_id != NULL ? who.key_id : "");
+		c->subscribe = auth_has(&who, "mqtt:subscribe");
+		c->publish = auth_has(&who, "mqtt:publish");
+		c->exp = is_key ? 0 : who.claims.exp;
+	}
+	arena_reset(&p->arena);
+	return rc;
+}
+
+static void
+note_exp(struct plugin *p, long exp)
+{
+	if (exp > 0 && (p->next_exp == 0 || exp < p->next_exp))
+		p->next_exp = exp;
+}
+
+static int
+on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct plugin *p = userdata;
+	struct mosquitto_evt_basic_auth *ed = event_data;
+	const char *id = mosquitto_client_id(ed->client);
+	const char *ip = mosquitto_client_address(ed->client);
+	struct hb_error err = { 0 };
+	struct client *c, *old;
+	const char *reason = NULL;
+
+	(void)event;
+	if (!mqtt_client_id_ok(id))
+		reason = "client id refused";
+	else if (!mqtt_name_ok(ed->username))
+		reason = "username refused";
+	else if (ed->password == NULL || ed->password[0] == '\0' ||
+	    strnlen(ed->password, MAX_CRED + 1) > MAX_CRED)
+		reason = "no credential";
+	if (reason != NULL) {
+		/* The client id may be anything here: it is not logged. */
+		audit(p, "mqtt.refused", NULL, NULL, ip, reason);
+		return MOSQ_ERR_AUTH;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return MOSQ_ERR_NOMEM;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->ip, sizeof(c->ip), "%s", ip != NULL ? ip : "");
+	if (verify(p, ed->password, c, &err) == -1) {
+		audit(p, "mqtt.refused", NULL, id, ip, err.code);
+		client_free(c);
+		return MOSQ_ERR_AUTH;
+	}
+	c->cred = strdup(ed->password);
+	if (c->cred == NULL) {
+		client_free(c);
+		return MOSQ_ERR_NOMEM;
+	}
+	c->mosq = ed->client;
+	c->online = true;
+	/* This connection takes the client id's session over. */
+	if ((old = find(p, id)) != NULL)
+		forget(p, old);
+	c->next = p->buckets[hash(id)];
+	p->buckets[hash(id)] = c;
+	note_exp(p, c->exp);
+	audit(p, "mqtt.connected", c, id, ip, NULL);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int
+on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct plugin *p = userdata;
+	struct mosquitto_evt_acl_check *ed = event_data;
+	struct client *c = find(p, mosquitto_client_id(ed->client));
+	struct hb_mqtt_grant g;
+
+	(void)event;
+	/*
+	 * No grant at all: a persistent session the broker restored from its
+	 * persistence file, or one whose grant a revocation took, neither
+	 * connected (a connected client always has a grant). A message may be
+	 * queued for it: when its client connects again, the broker checks
+	 * every queued message against the grant of that CONNECT (a client
+	 * id reused by another organization's client gets none of them).
+	 */
+	if (c == NULL)
+		return ed->access == HB_MQTT_READ ? MOSQ_ERR_SUCCESS :
+		    MOSQ_ERR_ACL_DENIED;
+	if (c->mosq != ed->client || !grant_of(c, &g))
+		return MOSQ_ERR_ACL_DENIED;
+	return mqtt_acl_allows(&g, ed->access, ed->topic) ?
+	    MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+}
+
+static int
+on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct plugin *p = userdata;
+	struct mosquitto_evt_disconnect *ed = event_data;
+	struct client *c = find(p, mosquitto_client_id(ed->client));
+
+	(void)event;
+	if (c == NULL || c->mosq != ed->client || !c->online)
+		return MOSQ_ERR_SUCCESS;
+	audit(p, "mqtt.disconnected", c, c->id, c->ip,
+	    c->kick_reason != NULL ? c->kick_reason : "client");
+	/*
+	 * A persistent session's messages are queued while it is away, each
+	 * after an ACL check of this connection: its grant stays until a
+	 * notification takes it, or a new CONNECT replaces it.
+	 */
+	if (c->kick_reason != NULL || mosquitto_client_clean_session(ed->client))
+		forget(p, c);
+	else
+		c->online = false;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Marks the clients a notification names for a new check. */
+static void
+on_notify(const char *payload, void *arg)
+{
+	struct plugin *p = arg;
+	char a[HB_UUID_LEN + 1] = "", b[HB_UUID_LEN + 1] = "";
+	const char *kind = payload, *colon = strchr(payload, ':');
+	size_t klen;
+
+	if (strcmp(payload, "all") == 0 || colon == NULL) {
+		p->recheck_all = true;
+		return;
+	}
+	klen = (size_t)(colon - kind);
+	if (strlen(colon + 1) >= 2 * sizeof(a) + 1)
+		return;
+	sscanf(colon + 1, "%36[0-9a-f-]:%36[0-9a-f-]", a, b);
+	for (int i = 0; i < BUCKETS; i++)
+		for (struct client *c = p->buckets[i]; c != NULL; c = c->next) {
+			bool hit = false;
+
+			if (klen == 7 && strncmp(kind, "session", 7) == 0)
+				hit = strcmp(c->session_id, a) == 0;
+			else if (klen == 3 && strncmp(kind, "key", 3) == 0)
+				hit = strcmp(c->key_id, a) == 0;
+			else if (klen == 4 && strncmp(kind, "user", 4) == 0)
+				hit = strcmp(c->user_id, a) == 0;
+			else if (klen == 3 && strncmp(kind, "org", 3) == 0)
+				hit = strcmp(c->org_id, a) == 0;
+			else if (klen == 6 && strncmp(kind, "member", 6) == 0)
+				hit = strcmp(c->org_id, a) == 0 &&
+				    strcmp(c->user_id, b) == 0;
+			else
+				hit = true;	/* unknown: check to be safe */
+			if (hit)
+				c->recheck = true;
+		}
+}
+
+/*
+ * Disconnects c for reason; an offline session is forgotten, so nothing
+ * more is queued for it. Kicking may call on_disconnect at once, which
+ * frees c: the caller must not touch c afterwards.
+ */
+static void
+kick(struct plugin *p, struct client *c, const char *reason)
+{
+	char id[sizeof(c->id)];
+
+	if (!c->online) {
+		forget(p, c);
+		return;
+	}
+	c->kick_reason = reason;
+	snprintf(id, sizeof(id), "%s", c->id);
+	/* Never with NULL: that would disconnect every client. */
+	if (id[0] != '\0')
+		mosquitto_kick_client_by_clientid(id, false);
+}
+
+/*
+ * The clients to disconnect, collected first: kicking changes the table.
+ * A client marked for a check is verified again with its credential; it
+ * goes when that fails (revoked, removed, disabled, suspended, expired)
+ * or when it lost a permission it had. Those past their exp go too.
+ */
+static void
+sweep(struct plugin *p, long now)
+{
+	struct hb_error err;
+	struct client *doomed = NULL, **tail = &doomed;
+
+	p->next_exp = 0;
+	for (int i = 0; i < BUCKETS; i++) {
+		struct client **pp = &p->buckets[i];
+
+		while (*pp != NULL) {
+			struct client *c = *pp, probe = { 0 };
+			const char *reason = NULL;
+
+			if (c->kick_reason != NULL) {
+				pp = &c->next;
+				continue;
+			}
+			if (c->exp > 0 && c->exp <= now)
+				reason = "expired";
+			else if (c->recheck || p->recheck_all) {
+				c->recheck = false;
+				err = (struct hb_error){ 0 };
+				if (verify(p, c->cred, &probe, &err) == -1) {
+					/* An outage is no revocation: later. */
+					if (err.status != 503)
+						reason = "revoked";
+					else {
+						c->recheck = true;
+						p->recheck_retry = now_ns() +
+						    RETRY_NS;
+					}
+				} else if (strcmp(probe.org_id, c->org_id) != 0 ||
+				    (c->subscribe && !probe.subscribe) ||
+				    (c->publish && !probe.publish))
+					reason = "revoked";
+				else {
+					c->subscribe = probe.subscribe;
+					c->publish = probe.publish;
+				}
+			}
+			if (reason == NULL) {
+				note_exp(p, c->exp);
+				pp = &c->next;
+				continue;
+			}
+			/* Out of the table into the list, in order. */
+			*pp = c->next;
+			c->next = NULL;
+			c->doom = reason;
+			*tail = c;
+			tail = &c->next;
+		}
+	}
+	p->recheck_all = false;
+	while (doomed != NULL) {
+		struct client *c = doomed;
+
+		doomed = c->next;
+		/* Back into the table so that on_disconnect finds it. */
+		c->next = p->buckets[hash(c->id)];
+		p->buckets[hash(c->id)] = c;
+		kick(p, c, c->doom);
+	}
+}
+
+static int
+on_tick(int event, void *event_data, void *userdata)
+{
+	struct plugin *p = userdata;
+	struct hb_error err = { 0 };
+	long mono = now_ns(), now = (long)time(NULL);
+	int rc = 0;
+
+	(void)event;
+	(void)event_data;
+	/* The tick's own time fields are zero in 2.0: read the clock. */
+	if (mono >= p->listen_retry) {
+		rc = db_poll_notify(p->listen, on_notify, p, &err);
+		if (rc == -1) {
+			p->listen_retry = mono + RETRY_NS;
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: "
+			    "database: %s", db_last_error(p->listen));
+		} else if (db_opened(p->listen) != p->listen_opened) {
+			/* A new connection: what was sent meanwhile is lost. */
+			if (p->listen_opened != 0)
+				p->recheck_all = true;
+			p->listen_opened = db_opened(p->listen);
+		}
+	}
+	if (rc > 0 || p->recheck_all ||
+	    (p->next_exp > 0 && p->next_exp <= now) ||
+	    (p->recheck_retry != 0 && mono >= p->recheck_retry)) {
+		p->recheck_retry = 0;
+		sweep(p, now);
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+int
+mosquitto_plugin_version(int supported_version_count,
+    const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+int
+mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+    struct mosquitto_opt *options, int option_count)
+{
+	struct hb_error err = { 0 };
+	struct plugin *p;
+
+	for (int i = 0; i < option_count; i++)
+		if (strcmp(options[i].key, "config") == 0 &&
+		    setenv("HOMEBOT_CONFIG", options[i].value, 1) == -1)
+			return MOSQ_ERR_NOMEM;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return MOSQ_ERR_NOMEM;
+	arena_init(&p->arena);
+	if (config_load(&p->cfg, &err) == -1 ||
+	    auth_jwt_keys_load(&p->keys, &p->cfg, &err) == -1) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "homebot: %s", err.message);
+		arena_free(&p->arena);
+		free(p);
+		return MOSQ_ERR_INVAL;
+	}
+	p->db = db_new(p->cfg.database_url, "homebot-mqtt");
+	p->listen = db_new(p->cfg.database_url, "homebot-mqtt-listen");
+	if (p->db == NULL || p->listen == NULL) {
+		db_free(p->db);
+		db_free(p->listen);
+		auth_jwt_keys_free(&p->keys);
+		arena_free(&p->arena);
+		free(p);
+		return MOSQ_ERR_NOMEM;
+	}
+	/* A database still down is no reason not to start: ticks retry. */
+	if (db_listen(p->listen, CHANNEL, &err) == -1)
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: database: %s",
+		    db_last_error(p->listen));
+	p->listen_opened = db_opened(p->listen);
+	p->id = identifier;
+	*userdata = p;
+	mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH,
+	    on_basic_auth, NULL, p);
+	mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK,
+	    on_acl_check, NULL, p);
+	mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT,
+	    on_disconnect, NULL, p);
+	mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, NULL,
+	    p);
+	mosquitto_log_printf(MOSQ_LOG_INFO, "homebot: plugin ready");
+	return MOSQ_ERR_SUCCESS;
+}
+
+int
+mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+    int option_count)
+{
+	struct plugin *p = userdata;
+
+	(void)options;
+	(void)option_count;
+	if (p == NULL)
+		return MOSQ_ERR_SUCCESS;
+	mosquitto_callback_unregister(p->id, MOSQ_EVT_BASIC_AUTH,
+	    on_basic_auth, NULL);
+	mosquitto_callback_unregister(p->id, MOSQ_EVT_ACL_CHECK, on_acl_check,
+	    NULL);
+	mosquitto_callback_unregister(p->id, MOSQ_EVT_DISCONNECT,
+	    on_disconnect, NULL);
+	mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, on_tick, NULL);
+	for (int i = 0; i < BUCKETS; i++)
+		while (p->buckets[i] != NULL) {
+			struct client *c = p->buckets[i];
+
+			p->buckets[i] = c->next;
+			client_free(c);
+		}
+	db_free(p->db);
+	db_free(p->listen);
+	auth_jwt_keys_free(&p->keys);
+	arena_free(&p->arena);
+	explicit_bzero(&p->cfg, sizeof(p->cfg));
+	free(p);
+	return MOSQ_ERR_SUCCESS;
+}
