@@ -18,6 +18,9 @@
 #include "team.h"
 #include "uuid.h"
 
+/* The body a POST or PUT of the largest value may need. */
+#define SECRET_BODY_MAX	(6L * SECRET_VALUE_MAX + 8192)
+
 /* Loaded once at start, wiped at exit. */
 static struct vault_keyring *keyring;
 
@@ -77,7 +80,7 @@ handle_list(struct hb_request *r, struct hb_app *app)
 	if (begin(r, app, &who, "secrets:read") == -1)
 		return -1;
 	if (team != NULL && !uuid_valid(team))
-		return hb_fail(&r->err, 422, "validation_error",
+		return hb_fail(&r->err, 422, "validation_failed",
 		    "team_id must be a UUID.");
 	if (page_parse(r, team != NULL ? "secrets_team" : "secrets",
 	    team != NULL ? team : who.org_id, &page, &r->err) == -1)
@@ -229,6 +232,12 @@ main(void)
 		fprintf(stderr, "%s: %s\n", app.name, err.message);
 		return 1;
 	}
+	/*
+	 * A 64 KiB value must fit whatever HOMEBOT_MAX_BODY says, with its
+	 * JSON escapes (up to 6 bytes a byte) and the other fields.
+	 */
+	if (app.cfg.max_body < SECRET_BODY_MAX)
+		app.cfg.max_body = SECRET_BODY_MAX;
 	if (vault_keyring_load(&keyring, app.cfg.vault_master_key,
 	    app.cfg.vault_old_keys, &err) != VAULT_OK) {
 		fprintf(stderr, "%s: %s\n", app.name, err.message);
