@@ -6,7 +6,8 @@ from conftest import RFC3339_RE, assert_unauthenticated, create_key, jwt_parts, 
 ME = "/api/v1/auth/me"
 ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:read",
                           "api_keys:write", "members:write", "org:update", "org:delete",
-                          "members:owners", "jobs:read", "teams:read", "teams:write"])
+                          "members:owners", "jobs:read", "teams:read", "teams:write",
+                          "secrets:read", "secrets:write", "secrets:reveal"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):
@@ -57,10 +58,10 @@ def test_role_change_applies_to_the_next_request(stack, account):
     assert me["permissions"] == ["members:read", "org:read", "teams:read"]
 
 
-def test_admin_holds_ten_permissions(stack, account):
+def test_admin_holds_all_but_the_owners_permissions(stack, account):
     set_role(stack, account.org_id, account.user_id, "admin")
     perms = account.get(ME).json()["permissions"]
-    assert perms == sorted(set(ALL_PERMISSIONS) - {"org:delete", "members:owners"})
+    assert perms == sorted(set(ALL_PERMISSIONS) - {"org:delete", "members:owners", "secrets:reveal"})
 
 
 def test_extra_grant_adds_a_permission(stack, account):

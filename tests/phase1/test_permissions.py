@@ -14,9 +14,9 @@ AUDIT = "/api/v1/audit-log"
 
 EVERYONE = {"org:read", "members:read", "teams:read"}
 ADMIN = EVERYONE | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
-                    "teams:write",
+                    "teams:write", "secrets:read", "secrets:write",
                     "jobs:read"}
-OWNER = ADMIN | {"org:delete", "members:owners"}
+OWNER = ADMIN | {"org:delete", "members:owners", "secrets:reveal"}
 ROLES = {"viewer": EVERYONE, "member": EVERYONE, "admin": ADMIN, "owner": OWNER}
 
 

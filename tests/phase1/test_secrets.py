@@ -229,3 +229,23 @@ def test_two_first_secrets_at_once_make_one_data_key(stack):
                       o=owner.org_id) == [("1",)]
     for s in owner.get(SECRETS).json()["data"]:
         assert owner.post(path(s, "reveal")).status == 200
+
+
+def test_a_malformed_master_key_stops_the_secrets_program_alone():
+    from conftest import TEST_SETTINGS, assert_server_error, start_stack
+    s, stop = start_stack(dict(TEST_SETTINGS, VAULT_MASTER_KEY="not-a-key"))
+    try:
+        owner = register(s)
+        assert owner.get("/api/v1/auth/me").status == 200
+        r = owner.get(SECRETS)
+        # The web server's envelope for a program it cannot start: 503
+        # behind lighttpd, 500 behind Apache (mod_fcgid).
+        if s.env.get("HOMEBOT_WEB", "lighttpd") == "lighttpd":
+            assert_server_error(s, r, 503, "service_unavailable")
+        else:
+            assert_server_error(s, r, 500, "internal_error")
+        log = s.web_log()
+        assert "homebot-secrets: VAULT_MASTER_KEY" in log, log[-2000:]
+        assert "not-a-key" not in log
+    finally:
+        stop()
