@@ -159,7 +159,7 @@ handle_reveal(struct hb_request *r, struct hb_app *app)
 	json_object_object_add(body, "value",
 	    json_object_new_string_len((const char *)value, (int)len));
 	vault_plaintext_free(value, len);
-	http_add_header(r, "Cache-Control", "no-store");
+	/* Cache-Control: no-store, as every answer of the API. */
 	rc = http_json(r, 200, body);
 	return rc;
 }
