@@ -7,7 +7,7 @@
 --   A = ...26a, B = ...26b; team X = ...6a1, Y = ...6a2 in A
 --   U (...6e1) member of A, in X
 BEGIN;
-SELECT plan(19);
+SELECT plan(22);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000026a', 'Org 26A', 'pgtap-26-a'),
@@ -85,6 +85,18 @@ SELECT is(homebot.secret_delete('00000000-0000-4000-8000-000000006001', 7), 'sta
 	'secret_delete: another version is stale');
 SELECT is(homebot.secret_delete('00000000-0000-4000-8000-000000006001', 1), 'ok',
 	'secret_delete: the soft delete');
+
+-- The purge job removes it once its retention is over, with its values.
+RESET ROLE;
+UPDATE homebot.secrets SET deleted_at = now() - interval '2 days'
+ WHERE id = '00000000-0000-4000-8000-000000006001';
+SELECT is(homebot.purge_soft_deleted(86400, 100) >= 1, true, 'purge_soft_deleted removes a secret deleted long enough ago');
+SELECT is_empty($$SELECT 1 FROM homebot.secrets WHERE id = '00000000-0000-4000-8000-000000006001'
+                  UNION ALL SELECT 1 FROM homebot.secret_values WHERE secret_id = '00000000-0000-4000-8000-000000006001'$$,
+	'the purged secret is gone, and its values');
+SELECT isnt_empty($$SELECT 1 FROM homebot.audit_log WHERE action = 'secret.purged'
+                    AND target_id = '00000000-0000-4000-8000-000000006001'$$,
+	'the purge is audited as secret.purged');
 
 SELECT * FROM finish();
 ROLLBACK;
