@@ -260,6 +260,8 @@ config_fill_jobs(struct hb_config *c, const struct env_file *f,
 	    &c->job_retention, err) == -1 ||
 	    get_int(f, "SOFT_DELETE_RETENTION", 2592000, 60, 315360000,
 	    &c->soft_delete_retention, err) == -1 ||
+	    get_int(f, "SECRET_HISTORY", 5, 1, 100, &c->secret_history,
+	    err) == -1 ||
 	    get_int(f, "JOB_LEASE", 60, 5, 3600, &c->job_lease, err) == -1 ||
 	    get_int(f, "JOB_BACKOFF_BASE", 2, 1, 3600, &c->job_backoff_base,
 	    err) == -1 ||

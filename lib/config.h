@@ -38,6 +38,7 @@ struct hb_config {
 	int	 worker_procs;		/* homebot-worker processes */
 	int	 job_retention;		/* seconds a finished job is kept */
 	int	 soft_delete_retention;	/* seconds a soft-deleted row is kept */
+	int	 secret_history;	/* value versions a secret keeps */
 	int	 job_lease;		/* seconds a taken job is held */
 	int	 job_backoff_base;	/* seconds before the first retry */
 	int	 job_backoff_cap;	/* seconds between retries, at most */

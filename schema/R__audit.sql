@@ -35,7 +35,8 @@ $$;
 
 -- audit_redact: p_value without any object key ending in "_hash", at every
 -- level (password_hash, token_hash, key_hash, and whatever hash a later
--- column or a settings document carries).
+-- column or a settings document carries), nor the vault's blobs
+-- (ciphertext, wrapped: encrypted, but a copy of them is no record).
 CREATE OR REPLACE FUNCTION homebot.audit_redact(p_value jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
@@ -49,7 +50,7 @@ BEGIN
 			                         CASE WHEN jsonb_typeof(e.value) IN ('object', 'array')
 			                              THEN homebot.audit_redact(e.value) ELSE e.value END)
 			   FROM jsonb_each(p_value) AS e
-			  WHERE e.key !~ '_hash$'),
+			  WHERE e.key !~ '_hash$' AND e.key NOT IN ('ciphertext', 'wrapped')),
 			'{}'::jsonb);
 	WHEN 'array' THEN
 		RETURN coalesce(
@@ -271,6 +272,18 @@ CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.team_membe
 	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'team_id');
 CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.team_members
 	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'team_id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.vault_data_keys
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'organization_id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.vault_data_keys
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'organization_id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.secrets
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.secrets
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.secret_values
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'secret_id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.secret_values
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'secret_id');
 
 -- Only definer functions and triggers call these; no runtime role may.
 REVOKE ALL ON FUNCTION

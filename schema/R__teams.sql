@@ -106,7 +106,8 @@ CREATE OR REPLACE TRIGGER team_audit_update AFTER UPDATE ON homebot.team_members
 -- worker, which enqueues it itself): removes the rows soft-deleted more
 -- than p_retention seconds ago, at most p_batch of a table at a time, and
 -- answers how many went. A team goes with its members (the cascade);
--- each removal is audited (team.purged). SECURITY DEFINER: it crosses
+-- each removal is audited (team.purged). Secrets (0012_secrets.sql) are
+-- purged the same way (secret.purged). SECURITY DEFINER: it crosses
 -- organizations, as the worker has no tenant of its own for it.
 CREATE OR REPLACE FUNCTION homebot.purge_soft_deleted(p_retention integer, p_batch integer)
 RETURNS integer
@@ -115,6 +116,7 @@ SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
 	v_count integer;
+	v_purged integer;
 BEGIN
 	-- teams_deleted_at_idx
 	DELETE FROM homebot.teams t
@@ -125,7 +127,16 @@ BEGIN
 		 LIMIT p_batch
 		   FOR UPDATE SKIP LOCKED);
 	GET DIAGNOSTICS v_count = ROW_COUNT;
-	RETURN v_count;
+	-- secrets_deleted_at_idx
+	DELETE FROM homebot.secrets s
+	 WHERE (s.organization_id, s.id) IN (
+		SELECT d.organization_id, d.id FROM homebot.secrets d
+		 WHERE d.deleted_at IS NOT NULL AND d.deleted_at < now() - make_interval(secs => p_retention)
+		 ORDER BY d.deleted_at
+		 LIMIT p_batch
+		   FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS v_purged = ROW_COUNT;
+	RETURN v_count + v_purged;
 END
 $$;
 

@@ -58,7 +58,8 @@ echo "installed under $PREFIX"
 cat <<EOT
 next:
   1. the env files in $SYSCONFDIR (mode 0400, written under umask 077):
-       homebot.env  owner www-data       DATABASE_URL (role homebot_app), SECRET_KEY, ...
+       homebot.env  owner www-data       DATABASE_URL (role homebot_app), SECRET_KEY,
+                                         VAULT_MASTER_KEY (openssl rand -base64 32), ...
        admin.env    owner homebot-admin  the same plus ADMIN_DATABASE_URL (role homebot_admin)
        worker.env   owner www-data       DATABASE_URL (role homebot_worker), SMTP_URL,
                                          MAIL_FROM, PUBLIC_URL, SECRET_KEY

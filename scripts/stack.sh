@@ -84,7 +84,7 @@ REGISTRATION_OPEN WORKER_PROCS JOB_RETENTION SOFT_DELETE_RETENTION JOB_LEASE
 JOB_BACKOFF_BASE JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP_TIMEOUT
 MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
-METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS
+METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS SECRET_HISTORY
 READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD
 MQTT_HOST MQTT_PORT"
 
@@ -661,6 +661,12 @@ cmd_start() {
 		secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 		(umask 077 && echo "SECRET_KEY=$secret" >>"$dir/settings.env")
 	fi
+	if [ -z "$(env_file_get VAULT_MASTER_KEY "$dir/settings.env")" ] &&
+	    [ -z "${VAULT_MASTER_KEY:-}" ]; then
+		secret=$(openssl rand -base64 32)
+		(umask 077 &&
+		    echo "VAULT_MASTER_KEY=$secret" >>"$dir/settings.env")
+	fi
 	smtp=$(sink_start "$dir" "$dir/settings.env")
 	direct="host=$dir/pg user=homebot_app dbname=homebot"
 	dburl=$direct
@@ -840,6 +846,13 @@ cmd_run() {
 		    >>"$envfile"
 		umask 022
 		echo "homebot: generated SECRET_KEY in homebot.env"
+	fi
+	if [ -z "$(env_file_get VAULT_MASTER_KEY "$envfile")" ] &&
+	    [ -z "${VAULT_MASTER_KEY:-}" ]; then
+		umask 077
+		echo "VAULT_MASTER_KEY=$(openssl rand -base64 32)" >>"$envfile"
+		umask 022
+		echo "homebot: generated VAULT_MASTER_KEY in homebot.env"
 	fi
 	dir=$(run_dir)
 	prepare_dirs "$dir"

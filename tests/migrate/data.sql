@@ -8,7 +8,7 @@
 -- 0005: invitations always wait for consent, addresses are verified by
 -- mailed tokens), the script asks which one the database has; requests
 -- that exist only today, or whose audit events changed, have request IDs
--- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%), and upgrade.t leaves
+-- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%, %-secrets-%), and upgrade.t leaves
 -- those out when it compares the audit trails.
 --
 -- psql -v tag=a -f data.sql: tag keeps emails and slugs apart when the
@@ -333,6 +333,38 @@ BEGIN
 			EXECUTE $teams$
 				UPDATE homebot.teams SET deleted_at = now() WHERE organization_id = $1 AND slug = 'two'
 			$teams$ USING r.organization_id;
+		END LOOP;
+		PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
+		        set_config('app.request_id', '', true);
+	END IF;
+
+	-- Secrets (0012 on), where the schema has them: each organization's
+	-- (stand-in) wrapped data key, a secret of its own and one of team
+	-- one, each with two value versions of (stand-in) ciphertext.
+	IF to_regclass('homebot.secrets') IS NOT NULL THEN
+		FOR r IN SELECT m.organization_id, m.user_id FROM homebot.memberships m
+		          WHERE m.role = 'owner' AND m.status = 'active' AND m.organization_id = ANY (v_orgs) LOOP
+			PERFORM set_config('app.org_id', r.organization_id::text, true),
+			        set_config('app.user_id', r.user_id::text, true),
+			        set_config('app.request_id', format('%s-secrets-%s', t, r.organization_id), true);
+			EXECUTE $secrets$
+				INSERT INTO homebot.vault_data_keys (organization_id, wrapped)
+				VALUES ($1, decode(repeat(md5($1::text), 5), 'hex'))
+			$secrets$ USING r.organization_id;
+			EXECUTE $secrets$
+				INSERT INTO homebot.secrets (organization_id, team_id, name, value_version)
+				SELECT $1, NULL, 'org-token', 2
+				UNION ALL
+				SELECT $1, t.id, 'team-token', 2 FROM homebot.teams t
+				 WHERE t.organization_id = $1 AND t.slug = 'one'
+			$secrets$ USING r.organization_id;
+			EXECUTE $secrets$
+				INSERT INTO homebot.secret_values (organization_id, secret_id, version, ciphertext, hint)
+				SELECT s.organization_id, s.id, v, decode(repeat(md5(s.id::text || v), 2), 'hex'),
+				       CASE WHEN v = 2 THEN 'abcd' END
+				  FROM homebot.secrets s, generate_series(1, 2) AS v
+				 WHERE s.organization_id = $1
+			$secrets$ USING r.organization_id;
 		END LOOP;
 		PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
 		        set_config('app.request_id', '', true);

@@ -7,7 +7,8 @@ ME = "/api/v1/auth/me"
 ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:read",
                           "api_keys:write", "members:write", "org:update", "org:delete",
                           "members:owners", "jobs:read", "teams:read", "teams:write",
-                          "mqtt:subscribe", "mqtt:publish"])
+                          "mqtt:subscribe", "mqtt:publish",
+                          "secrets:read", "secrets:write", "secrets:reveal"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):
@@ -30,7 +31,7 @@ def test_me_describes_the_user_organization_and_session(stack):
     assert me["session_id"] == jwt_parts(a.access)[1]["sid"]
 
 
-def test_owner_holds_all_twelve_permissions_sorted(account):
+def test_owner_holds_every_permission_sorted(account):
     assert account.get(ME).json()["permissions"] == ALL_PERMISSIONS
 
 
@@ -58,10 +59,10 @@ def test_role_change_applies_to_the_next_request(stack, account):
     assert me["permissions"] == ["members:read", "mqtt:subscribe", "org:read", "teams:read"]
 
 
-def test_admin_holds_ten_permissions(stack, account):
+def test_admin_holds_all_but_the_owners_permissions(stack, account):
     set_role(stack, account.org_id, account.user_id, "admin")
     perms = account.get(ME).json()["permissions"]
-    assert perms == sorted(set(ALL_PERMISSIONS) - {"org:delete", "members:owners"})
+    assert perms == sorted(set(ALL_PERMISSIONS) - {"org:delete", "members:owners", "secrets:reveal"})
 
 
 def test_extra_grant_adds_a_permission(stack, account):

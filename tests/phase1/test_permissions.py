@@ -15,9 +15,9 @@ AUDIT = "/api/v1/audit-log"
 EVERYONE = {"org:read", "members:read", "teams:read", "mqtt:subscribe"}
 MEMBER = EVERYONE | {"mqtt:publish"}
 ADMIN = MEMBER | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
-                  "teams:write",
+                  "teams:write", "secrets:read", "secrets:write",
                   "jobs:read"}
-OWNER = ADMIN | {"org:delete", "members:owners"}
+OWNER = ADMIN | {"org:delete", "members:owners", "secrets:reveal"}
 ROLES = {"viewer": EVERYONE, "member": MEMBER, "admin": ADMIN, "owner": OWNER}
 
 

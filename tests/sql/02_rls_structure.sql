@@ -116,8 +116,8 @@ SELECT t.name || ' ' || p.polname AS policy
                                    (pg_get_expr(p.polwithcheck, p.polrelid))) e (expr)
                 WHERE e.expr IS NOT NULL
                   AND NOT (e.expr LIKE '%team_id IS NULL%'
-                           AND e.expr LIKE '%team_id = ANY (((SELECT NULLIF(current_setting(''app.team_ids''::text, true), ''''::text) AS "nullif"))::uuid[])%'
-                           AND e.expr LIKE '%(SELECT current_setting(''app.teams_write''::text, true) AS current_setting) = ''true''::text%'));
+                           AND e.expr LIKE '%team_id = ANY ((( SELECT NULLIF(current_setting(''app.team_ids''::text, true), ''''::text) AS "nullif"))::uuid[])%'
+                           AND e.expr LIKE '%( SELECT current_setting(''app.teams_write''::text, true) AS current_setting) = ''true''::text%'));
 
 SELECT is((SELECT coalesce(array_agg(policy ORDER BY policy), '{}') FROM team_scope_lacking), '{}'::text[],
 	'every policy homebot_app is subject to on a team-scoped table holds the team check');

@@ -16,8 +16,9 @@ SELECT set_eq(
 	$$VALUES ('org:read'), ('members:read'), ('audit:read'), ('api_keys:read'), ('api_keys:write'),
 	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners'),
 	         ('jobs:read'),
-	         ('teams:read'), ('teams:write'), ('mqtt:subscribe'), ('mqtt:publish')$$,
-	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009, mqtt:* from 0011)');
+	         ('teams:read'), ('teams:write'), ('mqtt:subscribe'), ('mqtt:publish'),
+	         ('secrets:read'), ('secrets:write'), ('secrets:reveal')$$,
+	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009, mqtt:* from 0011, secrets:* from 0012)');
 SELECT is_empty(
 	$$SELECT name FROM homebot.permissions WHERE description = ''$$,
 	'every permission has a description');
@@ -35,7 +36,9 @@ SELECT set_eq(
 	         ('owner', 'org:update'), ('owner', 'org:delete'), ('owner', 'members:owners'),
 	         ('owner', 'jobs:read'),
 	         ('viewer', 'teams:read'), ('member', 'teams:read'), ('admin', 'teams:read'), ('owner', 'teams:read'),
-	         ('admin', 'teams:write'), ('owner', 'teams:write')$$,
+	         ('admin', 'teams:write'), ('owner', 'teams:write'),
+	         ('admin', 'secrets:read'), ('owner', 'secrets:read'), ('admin', 'secrets:write'), ('owner', 'secrets:write'),
+	         ('owner', 'secrets:reveal')$$,
 	'role_permissions is exactly the table of api.md §3');
 
 -- Policies, by table.

@@ -1,0 +1,493 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "json.h"
+#include "secret.h"
+#include "uuid.h"
+
+#define SECRET_FIELDS \
+	"s.id, s.name, s.description, s.team_id," \
+	" (SELECT v.hint FROM homebot.secret_values v" \
+	"   WHERE v.organization_id = s.organization_id AND v.secret_id = s.id" \
+	"     AND v.version = s.value_version) AS hint," \
+	" s.value_version, " \
+	HB_SQL_TS("s.created_at") " AS created_at, " \
+	HB_SQL_TS("s.updated_at") " AS updated_at," \
+	" s.created_by, s.updated_by, s.version"
+
+/* secrets_organization_id_created_at_idx under RLS, newest first. */
+static const char SQL_LIST[] =
+    "SELECT " SECRET_FIELDS " FROM homebot.secrets s"
+    " WHERE s.organization_id = $1"
+    "   AND ($2::uuid IS NULL OR s.team_id = $2::uuid)"
+    "   AND ($3::timestamptz IS NULL OR (s.created_at, s.id) < ($3, $4::uuid))"
+    " ORDER BY s.created_at DESC, s.id DESC LIMIT $5";
+static const char SQL_GET[] =
+    "SELECT " SECRET_FIELDS " FROM homebot.secrets s"
+    " WHERE s.organization_id = $1 AND s.id = $2";
+static const char SQL_KEY[] =
+    "SELECT encode(k.wrapped, 'hex') AS wrapped"
+    " FROM homebot.vault_data_keys k WHERE k.organization_id = $1";
+/* vault_data_keys_pkey decides between two first secrets at once. */
+static const char SQL_KEY_ADD[] =
+    "INSERT INTO homebot.vault_data_keys (organization_id, wrapped)"
+    " VALUES ($1, decode($2, 'hex')) ON CONFLICT (organization_id) DO NOTHING";
+/* A team the caller may put rows of: one of its own, or any with teams:write. */
+static const char SQL_TEAM[] =
+    "SELECT 1 FROM homebot.teams t WHERE t.organization_id = $1 AND t.id = $2"
+    "   AND (t.id = ANY ((SELECT NULLIF(current_setting('app.team_ids', true), ''))::uuid[])"
+    "        OR (SELECT current_setting('app.teams_write', true)) = 'true')";
+static const char SQL_CREATE[] =
+    "INSERT INTO homebot.secrets (organization_id, id, team_id, name, description)"
+    " VALUES ($1, $2, $3, $4, coalesce($5, ''))"
+    " ON CONFLICT (organization_id, name) WHERE deleted_at IS NULL DO NOTHING"
+    " RETURNING id";
+static const char SQL_VALUE_ADD[] =
+    "INSERT INTO homebot.secret_values"
+    " (organization_id, secret_id, version, ciphertext, hint)"
+    " VALUES ($1, $2, $3, decode($4, 'hex'), NULLIF($5, ''))";
+/* Locks the row: of two PUTs with one If-Match the second finds it stale. */
+static const char SQL_LOCK[] =
+    "SELECT s.version, s.value_version FROM homebot.secrets s"
+    " WHERE s.organization_id = $1 AND s.id = $2 FOR UPDATE";
+static const char SQL_BUMP[] =
+    "UPDATE homebot.secrets s SET value_version = $3"
+    " WHERE s.organization_id = $1 AND s.id = $2";
+static const char SQL_TRIM[] =
+    "DELETE FROM homebot.secret_values v"
+    " WHERE v.organization_id = $1 AND v.secret_id = $2 AND v.version <= $3";
+static const char SQL_DELETE[] =
+    "SELECT homebot.secret_delete($1, $2::integer) AS _status";
+static const char SQL_REVEAL[] =
+    "SELECT s.value_version, encode(v.ciphertext, 'hex') AS ciphertext"
+    " FROM homebot.secrets s JOIN homebot.secret_values v"
+    "   ON v.organization_id = s.organization_id AND v.secret_id = s.id"
+    "  AND v.version = s.value_version"
+    " WHERE s.organization_id = $1 AND s.id = $2";
+
+static int
+no_secret(struct hb_error *err)
+{
+	return hb_fail(err, 404, "not_found", "No such secret.");
+}
+
+static int
+unreadable(struct hb_error *err)
+{
+	return hb_fail(err, 409, "secret_unreadable", "The stored value of "
+	    "this secret does not decrypt under the organization's key; "
+	    "write it again with PUT.");
+}
+
+static int
+internal(struct hb_error *err)
+{
+	return hb_fail(err, 500, "internal_error",
+	    "The vault could not encrypt the value.");
+}
+
+void
+secret_hint(const char *value, char out[17])
+{
+	size_t n = strlen(value), chars = 0, start = n;
+	int seen = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)value[i] & 0xC0) != 0x80)
+			chars++;
+	if (chars < 16)
+		return;
+	/* Back to the start of the fourth character from the end. */
+	while (start > 0 && seen < 4) {
+		start--;
+		if (((unsigned char)value[start] & 0xC0) != 0x80)
+			seen++;
+	}
+	if (n - start > 16)
+		return;
+	memcpy(out, value + start, n - start);
+	out[n - start] = '\0';
+}
+
+/* The hex of len bytes, malloc'ed (the caller frees it); NULL: no memory. */
+static char *
+to_hex(const unsigned char *p, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s = malloc(len * 2 + 1);
+
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		s[2 * i] = digits[p[i] >> 4];
+		s[2 * i + 1] = digits[p[i] & 15];
+	}
+	s[len * 2] = '\0';
+	return s;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes hex into *out (malloc'ed, the caller frees it): 0 or -1. */
+static int
+from_hex(const char *s, unsigned char **out, size_t *len)
+{
+	size_t n = s != NULL ? strlen(s) : 1;
+
+	*out = NULL;
+	*len = 0;
+	if (n % 2 != 0 || (*out = malloc(n / 2 + 1)) == NULL)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		(*out)[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*len = n / 2;
+	return 0;
+}
+
+/*
+ * The organization's data key into *dk, in the open transaction: the
+ * stored one, else a new one (the first secret's), else the one a
+ * concurrent first secret stored. 0, or -1 with err set (dk zeroed).
+ */
+static int
+data_key(struct hb_db *db, const struct vault_keyring *kr, const char *org,
+    struct vault_data_key *dk, struct hb_error *err)
+{
+	const char *params[2] = { org, NULL };
+	unsigned char *wrapped = NULL;
+	size_t wlen;
+	char *hex;
+	PGresult *res;
+	int rc;
+
+	memset(dk, 0, sizeof(*dk));
+	for (int try = 0; try < 2; try++) {
+		res = db_exec(db, SQL_KEY, 1, params, err);
+		if (res == NULL)
+			return -1;
+		if (PQntuples(res) == 1) {
+			rc = from_hex(db_value(res, 0, "wrapped"), &wrapped,
+			    &wlen);
+			PQclear(res);
+			if (rc == 0)
+				rc = vault_unwrap(kr, org, wrapped, wlen, dk);
+			free(wrapped);
+			return rc == 0 ? 0 : unreadable(err);
+		}
+		PQclear(res);
+		if (try == 1)
+			break;
+		if (vault_data_key_generate(dk) != VAULT_OK ||
+		    vault_wrap(kr, org, dk, &wrapped, &wlen) != VAULT_OK) {
+			vault_data_key_wipe(dk);
+			return internal(err);
+		}
+		vault_data_key_wipe(dk);
+		hex = to_hex(wrapped, wlen);
+		free(wrapped);
+		wrapped = NULL;
+		if (hex == NULL)
+			return internal(err);
+		params[1] = hex;
+		res = db_exec(db, SQL_KEY_ADD, 2, params, err);
+		free(hex);
+		params[1] = NULL;
+		if (res == NULL)
+			return -1;
+		PQclear(res);
+	}
+	return internal(err);
+}
+
+/*
+ * Encrypts value for (org, id, version) with org's data key and stores it
+ * with its hint, in the open transaction. 0, or -1 with err set.
+ */
+static int
+store_value(struct hb_db *db, const struct vault_keyring *kr,
+    const char *org, const char *id, uint64_t version, const char *value,
+    struct hb_error *err)
+{
+	struct vault_data_key dk;
+	struct vault_aad aad = { org, id, version };
+	unsigned char *blob = NULL;
+	size_t blen;
+	char vbuf[24], hint[17], *hex;
+	const char *params[5] = { org, id, vbuf, NULL, hint };
+	PGresult *res;
+	int rc;
+
+	if (data_key(db, kr, org, &dk, err) == -1)
+		return -1;
+	rc = vault_encrypt(&dk, &aad, value, strlen(value), &blob, &blen);
+	vault_data_key_wipe(&dk);
+	if (rc != VAULT_OK)
+		return internal(err);
+	hex = to_hex(blob, blen);
+	free(blob);
+	if (hex == NULL)
+		return internal(err);
+	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, version);
+	secret_hint(value, hint);
+	params[3] = hex;
+	res = db_exec(db, SQL_VALUE_ADD, 5, params, err);
+	free(hex);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* Reads the secret and commits: 0, or -1 (rolled back). */
+static int
+finish(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+    struct json_object **secret, struct hb_error *err)
+{
+	const char *params[2] = { ctx->org_id, id };
+	PGresult *res = db_exec(db, SQL_GET, 2, params, err);
+
+	if (res == NULL) {
+		db_tx_rollback(db);
+		return -1;
+	}
+	*secret = PQntuples(res) == 1 ? db_row_json(res, 0) : NULL;
+	PQclear(res);
+	if (*secret == NULL) {
+		db_tx_rollback(db);
+		return no_secret(err);
+	}
+	if (db_tx_commit(db, err) == -1) {
+		json_object_put(*secret);
+		*secret = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+secret_list(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *team_id, const struct hb_page *p, struct hb_rows *rows,
+    struct hb_error *err)
+{
+	const char *params[5] = { ctx->org_id, team_id };
+
+	return page_query(db, ctx, p, SQL_LIST, params, 2, "created_at", "id",
+	    rows, err);
+}
+
+/* Rolls back and answers err's -1. */
+static int
+undo(struct hb_db *db)
+{
+	db_tx_rollback(db);
+	return -1;
+}
+
+int
+secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct vault_keyring *kr, const struct hb_secret_input *in,
+    struct json_object **secret, struct hb_error *err)
+{
+	char id[HB_UUID_LEN + 1];
+	const char *params[5] = { ctx->org_id, id, in->team_id, in->name,
+	    in->description };
+	struct hb_json_check c = { NULL, NULL };
+	PGresult *res;
+	int n;
+
+	*secret = NULL;
+	uuid_new(id);
+	if (db_tx_begin(db, ctx, err) == -1)
+		return -1;
+	if (in->team_id != NULL) {
+		const char *tp[2] = { ctx->org_id, in->team_id };
+
+		if ((res = db_exec(db, SQL_TEAM, 2, tp, err)) == NULL)
+			return undo(db);
+		n = PQntuples(res);
+		PQclear(res);
+		if (n != 1) {
+			db_tx_rollback(db);
+			c.details = json_object_new_array();
+			json_check_fail(&c, "team_id",
+			    "must be a team of the organization you belong to");
+			return json_check_done(&c, err);
+		}
+	}
+	if ((res = db_exec(db, SQL_CREATE, 5, params, err)) == NULL)
+		return undo(db);
+	n = PQntuples(res);
+	PQclear(res);
+	if (n != 1) {
+		db_tx_rollback(db);
+		return hb_fail(err, 409, "name_taken",
+		    "Another secret of the organization has this name.");
+	}
+	if (store_value(db, kr, ctx->org_id, id, 1, in->value, err) == -1)
+		return undo(db);
+	return finish(db, ctx, id, secret, err);
+}
+
+int
+secret_get(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+    struct json_object **secret, struct hb_error *err)
+{
+	const char *params[2] = { ctx->org_id, id };
+	PGresult *res = db_tenant_query(db, ctx, false, SQL_GET, 2, params,
+	    err);
+
+	*secret = NULL;
+	if (res == NULL)
+		return -1;
+	*secret = PQntuples(res) == 1 ? db_row_json(res, 0) : NULL;
+	PQclear(res);
+	return *secret != NULL ? 0 : no_secret(err);
+}
+
+int
+secret_put(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct vault_keyring *kr, const char *id, const char *if_match,
+    const char *value, int history, struct json_object **secret,
+    struct hb_error *err)
+{
+	const char *params[3] = { ctx->org_id, id, NULL };
+	const char *version;
+	char vbuf[24], keep[24];
+	uint64_t next;
+	PGresult *res;
+
+	*secret = NULL;
+	res = db_tenant_query(db, ctx, true, SQL_LOCK, 2, params, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_tx_rollback(db);
+		return no_secret(err);
+	}
+	version = db_value(res, 0, "version");
+	if (if_match != NULL && (version == NULL ||
+	    strcmp(if_match, version) != 0)) {
+		PQclear(res);
+		db_tx_rollback(db);
+		return hb_fail(err, 412, "precondition_failed", "The secret "
+		    "changed since the version If-Match names; read it again.");
+	}
+	next = strtoull(db_value(res, 0, "value_version"), NULL, 10) + 1;
+	PQclear(res);
+	if (store_value(db, kr, ctx->org_id, id, next, value, err) == -1)
+		return undo(db);
+	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, next);
+	params[2] = vbuf;
+	if ((res = db_exec(db, SQL_BUMP, 3, params, err)) == NULL)
+		return undo(db);
+	PQclear(res);
+	snprintf(keep, sizeof(keep), "%" PRId64, (int64_t)next - history);
+	params[2] = keep;
+	if ((res = db_exec(db, SQL_TRIM, 3, params, err)) == NULL)
+		return undo(db);
+	PQclear(res);
+	return finish(db, ctx, id, secret, err);
+}
+
+int
+secret_delete(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
+    const char *if_match, struct hb_error *err)
+{
+	const char *params[2] = { id, if_match };
+	const char *status;
+	PGresult *res;
+	int rc;
+
+	res = db_tenant_query(db, ctx, false, SQL_DELETE, 2, params, err);
+	if (res == NULL)
+		return -1;
+	status = db_value(res, 0, "_status");
+	if (status != NULL && strcmp(status, "ok") == 0)
+		rc = 0;
+	else if (status != NULL && strcmp(status, "stale") == 0)
+		rc = hb_fail(err, 412, "precondition_failed", "The secret "
+		    "changed since the version If-Match names; read it again.");
+	else
+		rc = no_secret(err);
+	PQclear(res);
+	return rc;
+}
+
+int
+secret_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct vault_keyring *kr, const char *id, unsigned char **value,
+    size_t *len, struct hb_error *err)
+{
+	const char *params[2] = { ctx->org_id, id };
+	struct hb_audit_event ev = { .action = "secret.revealed",
+	    .target_type = "secret", .target_id = id };
+	struct vault_data_key dk;
+	struct vault_aad aad = { ctx->org_id, id, 0 };
+	unsigned char *blob = NULL;
+	size_t blen;
+	char changes[48];
+	PGresult *res;
+	int rc;
+
+	*value = NULL;
+	*len = 0;
+	res = db_tenant_query(db, ctx, true, SQL_REVEAL, 2, params, err);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_tx_rollback(db);
+		return no_secret(err);
+	}
+	aad.version = strtoull(db_value(res, 0, "value_version"), NULL, 10);
+	rc = from_hex(db_value(res, 0, "ciphertext"), &blob, &blen);
+	PQclear(res);
+	if (rc == -1) {
+		db_tx_rollback(db);
+		return unreadable(err);
+	}
+	if (data_key(db, kr, ctx->org_id, &dk, err) == -1) {
+		free(blob);
+		return undo(db);
+	}
+	rc = vault_decrypt(&dk, &aad, blob, blen, value, len);
+	vault_data_key_wipe(&dk);
+	free(blob);
+	if (rc != VAULT_OK) {
+		db_tx_rollback(db);
+		return unreadable(err);
+	}
+	snprintf(changes, sizeof(changes), "{\"value_version\": %" PRIu64 "}",
+	    aad.version);
+	ev.changes_json = changes;
+	if (audit_write(db, ctx, &ev, err) == -1 ||
+	    db_tx_commit(db, err) == -1) {
+		db_tx_rollback(db);
+		vault_plaintext_free(*value, *len);
+		*value = NULL;
+		*len = 0;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,90 @@
+-- Secrets (api.md §11): the row metadata and audit triggers of
+-- homebot.secrets and its soft delete. The tables are in 0012_secrets.sql.
+--
+-- A repeatable file (docs/migrations.md): migrate applies it again, in one
+-- transaction, whenever it changes. It comes after R__teams.sql, whose
+-- row_metadata() it uses.
+
+CREATE OR REPLACE TRIGGER row_metadata BEFORE INSERT OR UPDATE ON homebot.secrets
+	FOR EACH ROW EXECUTE FUNCTION homebot.row_metadata();
+
+-- secret_audit: secret.created, secret.updated (a new value or
+-- description), secret.deleted (the soft delete), secret.purged. The
+-- changes name the value's version, never a value (which the database
+-- never sees in clear anyway).
+CREATE OR REPLACE FUNCTION homebot.secret_audit()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_action text;
+	v_changes jsonb;
+	v_row homebot.secrets := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		v_action := 'secret.created';
+		v_changes := jsonb_build_object('name', NEW.name, 'team_id', NEW.team_id);
+	ELSIF TG_OP = 'DELETE' THEN
+		v_action := 'secret.purged';
+		v_changes := jsonb_build_object('name', OLD.name);
+	ELSIF OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
+		v_action := 'secret.deleted';
+		v_changes := jsonb_build_object('name', NEW.name);
+	ELSE
+		v_action := 'secret.updated';
+		v_changes := jsonb_build_object('old', jsonb_build_object('description', OLD.description,
+		                                                          'value_version', OLD.value_version),
+		                                'new', jsonb_build_object('description', NEW.description,
+		                                                          'value_version', NEW.value_version));
+	END IF;
+	PERFORM homebot.audit_event(v_action, 'secret', v_row.id::text, v_changes, v_row.organization_id);
+	RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER secret_audit AFTER INSERT OR DELETE ON homebot.secrets
+	FOR EACH ROW EXECUTE FUNCTION homebot.secret_audit();
+CREATE OR REPLACE TRIGGER secret_audit_update AFTER UPDATE ON homebot.secrets
+	FOR EACH ROW WHEN (OLD.description IS DISTINCT FROM NEW.description
+	                   OR OLD.value_version IS DISTINCT FROM NEW.value_version
+	                   OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
+	EXECUTE FUNCTION homebot.secret_audit();
+
+-- secret_delete (DELETE /api/v1/secrets/{id}): the soft delete of a secret
+-- the request sees (organization and team scope, as its policy), when
+-- p_version is NULL or its version: 'ok', 'not_found' or 'stale'. A
+-- function for the reason team_delete is one.
+CREATE OR REPLACE FUNCTION homebot.secret_delete(p_id uuid, p_version integer)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
+	v_version integer;
+BEGIN
+	-- secrets_pkey
+	SELECT s.version INTO v_version
+	  FROM homebot.secrets s
+	 WHERE s.organization_id = v_org_id AND s.id = p_id AND s.deleted_at IS NULL
+	   AND (s.team_id IS NULL
+	        OR s.team_id = ANY ((SELECT NULLIF(current_setting('app.team_ids', true), ''))::uuid[])
+	        OR (SELECT current_setting('app.teams_write', true)) = 'true')
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN 'not_found';
+	END IF;
+	IF p_version IS NOT NULL AND p_version <> v_version THEN
+		RETURN 'stale';
+	END IF;
+	UPDATE homebot.secrets s SET deleted_at = now() WHERE s.organization_id = v_org_id AND s.id = p_id;
+	-- The values go at once: a deleted secret is never revealed again.
+	DELETE FROM homebot.secret_values v WHERE v.organization_id = v_org_id AND v.secret_id = p_id;
+	RETURN 'ok';
+END
+$$;
+
+REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer)
+FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
+GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer) TO homebot_app;
