@@ -95,7 +95,8 @@ def backup(bstack, tmp_path_factory):
     grant beyond his role) and a viewer made a member, each of whom also
     owns the organization he registered with; a pending invitation, an API
     key, extra sessions, a rotated refresh token; a failed login and a
-    platform admin; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
+    platform admin, a platform setting, a team with a lead and secrets of the
+    organization and of the team; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
     backup is taken. Returns what the tests need."""
     s = bstack
     orgs = []
@@ -112,6 +113,16 @@ def backup(bstack, tmp_path_factory):
         # A grant beyond the member's role (no endpoint sets these).
         s.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=owner.org_id, user=member.user_id)
+        # A team with a lead, and a secret of the organization and one of
+        # the team (a wrapped data key, value versions).
+        team = owner.post("/api/v1/teams", {"name": f"Backup team {i}"})
+        assert_status(team, 201)
+        assert_status(owner.put(f"/api/v1/teams/{team.json()['id']}/members/{member.user_id}",
+                                {"team_role": "lead"}), 200)
+        for body in ({"name": f"db-{i}", "value": f"backup secret {i} of the org"},
+                     {"name": f"team-{i}", "value": f"backup secret {i} of the team",
+                      "team_id": team.json()["id"]}):
+            assert_status(owner.post("/api/v1/secrets", body), 201)
         second = owner.login()
         rotated = s.post("/api/v1/auth/refresh", {"refresh_token": second["refresh_token"]})
         assert_status(rotated, 200)
@@ -121,6 +132,8 @@ def backup(bstack, tmp_path_factory):
                  "invalid_credentials")
     admin = make_superadmin(s)
     assert_status(admin.get("/api/v1/admin/organizations"), 200)
+    assert_status(admin.put("/api/v1/admin/settings/backup.plan",
+                            {"value": {"tier": "gold"}, "is_public": True}), 201)
 
     s.control("worker-stop")
     before = snapshot(s)
