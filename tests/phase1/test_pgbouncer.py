@@ -20,7 +20,10 @@ POOL = 4   # scripts/stack.sh's default HOMEBOT_PGBOUNCER_POOL
 
 
 def app_connections(stack):
-    return int(stack.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'homebot_app'")[0][0])
+    """homebot_app's server connections but the MQTT broker's plugin's,
+    which LISTENs and so connects straight to PostgreSQL."""
+    return int(stack.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'homebot_app'"
+                          " AND application_name NOT LIKE 'homebot-mqtt%'")[0][0])
 
 
 def test_the_web_programs_reach_postgresql_only_through_pgbouncer(stack):
@@ -30,6 +33,11 @@ def test_the_web_programs_reach_postgresql_only_through_pgbouncer(stack):
     # connect straight to PostgreSQL.
     worker = open(f"{stack.dir}/etc/worker.env").read()
     assert f"DATABASE_URL=host={stack.dir}/pg user=homebot_worker" in worker
+    # Nor does the broker's plugin: its connections are the only
+    # homebot_app ones that do not come through PgBouncer's socket.
+    rows = stack.psql("SELECT application_name FROM pg_stat_activity"
+                      " WHERE usename = 'homebot_app' AND application_name LIKE 'homebot-mqtt%'")
+    assert {r[0] for r in rows} <= {"homebot-mqtt", "homebot-mqtt-listen"}, rows
 
 
 def test_many_programs_and_statements_share_a_smaller_pool(stack):
