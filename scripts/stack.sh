@@ -85,8 +85,7 @@ JOB_BACKOFF_BASE JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP
 MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
 METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS SECRET_HISTORY
-READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD
-MQTT_HOST MQTT_PORT"
+READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -292,12 +291,6 @@ write_env() {
 		# /ready's disk check watches the logs' file system too.
 		grep -q '^[[:space:]]*READY_LOG_DIR=' "$src" 2>/dev/null ||
 		    [ -n "${READY_LOG_DIR+x}" ] || echo "READY_LOG_DIR=$dir/log"
-		# /ready asks the stack's broker (mqtt_conf chose its port).
-		if [ -f "$dir/state/mqtt.ports" ] && [ -z "${MQTT_HOST+x}" ] &&
-		    ! grep -q '^[[:space:]]*MQTT_HOST=' "$src" 2>/dev/null; then
-			echo "MQTT_HOST=127.0.0.1"
-			grep '^MQTT_PORT=' "$dir/state/mqtt.ports"
-		fi
 		true
 	) || exit 1
 	if [ -n "$dburl" ]; then
@@ -674,11 +667,11 @@ cmd_start() {
 		pgbouncer_start "$dir"
 		dburl="host=$dir/pgbouncer port=6432 user=homebot_app dbname=homebot"
 	fi
-	mqtt_conf "$dir" "${MQTT_PORT:-$(free_port)}" "${MQTTS_PORT:-$(free_port)}"
 	write_env "$dir" "$dir/settings.env" "$dburl" "$smtp" "$direct"
 	admin_start "$dir"
 	web_start "$dir"
 	worker_start "$dir"
+	mqtt_conf "$dir" "${MQTT_PORT:-$(free_port)}" "${MQTTS_PORT:-$(free_port)}"
 	mqtt_start "$dir"
 	{ cat "$dir/state/mqtt.ports"; echo "MQTT_CAFILE=$dir/etc/mqtt-cert.pem"; } \
 	    >"$dir/stack.env"
@@ -856,7 +849,6 @@ cmd_run() {
 	fi
 	dir=$(run_dir)
 	prepare_dirs "$dir"
-	mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
 	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$envfile")}
 	RUN_DIR=$dir
 	trap 'stop_run; exit 0' INT TERM
@@ -884,6 +876,7 @@ cmd_run() {
 	admin_start "$dir"
 	web_start "$dir" yes
 	worker_start "$dir"
+	mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
 	mqtt_start "$dir"
 	echo "homebot: MQTT on 127.0.0.1:${MQTT_PORT:-1883}, TLS :${MQTTS_PORT:-8883} (CA file $dir/etc/mqtt-cert.pem)"
 	echo "homebot: serving http://127.0.0.1:$HOMEBOT_PORT (docs: /docs) — Ctrl-C stops"
