@@ -484,6 +484,10 @@ plugin $dir/app/lib/homebot_mqtt.so
 plugin_opt_config $dir/etc/homebot.env
 persistence true
 persistence_location $dir/mqtt/
+# A subscriber slower than its publishers (a test's 2,500 QoS 1 messages
+# at once) keeps them queued instead of losing those past Mosquitto's
+# default of 1,000.
+max_queued_messages 100000
 log_dest stderr
 log_type error
 log_type warning
