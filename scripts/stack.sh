@@ -513,10 +513,6 @@ EOF
 	printf 'MQTT_PORT=%s\nMQTTS_PORT=%s\n' "$port" "$tls" >"$dir/state/mqtt.ports"
 }
 
-# Mosquitto as the web user, its log in log/mqtt.log; waits until it
-# listens. It connects to PostgreSQL directly (LISTEN needs a session,
-# which a transaction-mode PgBouncer does not keep). Under SANITIZE=1 the
-# plugin carries UBSan alone (see the Makefile), whose runtime it loads.
 # mqtt_answers PORT: whether the broker's own loop answers, not just its
 # kernel: a CONNECT of a protocol level no broker speaks (the probe of
 # /ready) is refused and closed before any credential is asked for. Under
@@ -528,6 +524,10 @@ mqtt_answers() {
 	    cat <&3 >/dev/null' _ "$1" 2>/dev/null
 }
 
+# Mosquitto as the web user, its log in log/mqtt.log; waits until it
+# listens. It connects to PostgreSQL directly (LISTEN needs a session,
+# which a transaction-mode PgBouncer does not keep). Under SANITIZE=1 the
+# plugin carries UBSan alone (see the Makefile), whose runtime it loads.
 mqtt_start() {
 	local dir=$1 port as=() dburl="" vg=()
 	port=$(sed -n 's/^MQTT_PORT=//p' "$dir/state/mqtt.ports")
