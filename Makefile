@@ -211,8 +211,14 @@ $(BUILD)/bench/hello: bench/hello.c
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
 
+# The MQTT load generator of bench/mqtt.sh (libmosquitto), bench only too.
+$(BUILD)/bench/mqtt-bench: bench/mqtt.c
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lmosquitto -lpthread
+
 bench: all
-	@$(MAKE) --no-print-directory $(BUILD)/bench/hello
+	@$(MAKE) --no-print-directory $(BUILD)/bench/hello $(BUILD)/bench/mqtt-bench
 	@BUILD=$(BUILD) bench/run.sh
 
 # make superadmin EMAIL=you@example.com [PASSWORD=...]: creates or resets a
