@@ -22,7 +22,8 @@ for p in "$BUILD"/cgi-bin/*; do
 	case "$p" in *.d) continue ;; esac
 	install -m 0755 "$p" "$PREFIX/cgi-bin/"
 done
-install -m 0755 "$BUILD/bin/homebot-worker" "$PREFIX/bin/"
+install -m 0755 "$BUILD/bin/homebot-worker" "$BUILD/bin/homebot-vault-rotate" \
+    "$PREFIX/bin/"
 # The MQTT broker's plugin and its Mosquitto settings.
 install -m 0644 "$BUILD/lib/homebot_mqtt.so" "$PREFIX/lib/"
 sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \

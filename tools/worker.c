@@ -26,6 +26,8 @@
 #include "metrics.h"
 #include "team.h"
 #include "trace.h"
+#include "vault.h"
+#include "vault_rotate.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
 #define BATCH_MAX	100	/* JOB_BATCH's upper bound */
@@ -276,12 +278,88 @@ run_purge(struct worker *w, const struct hb_job *job, char *error, size_t n)
 	return 0;
 }
 
+#define ROTATE_BATCH	200
+
+/* Between two batches of a rotation: the job's lease goes on. */
+struct rotate_arg {
+	struct worker		*w;
+	const struct hb_job	*job;
+};
+
+static int
+rotate_heartbeat(void *arg, struct hb_error *err)
+{
+	struct rotate_arg *a = arg;
+
+	return job_heartbeat(a->w->db, a->job, a->w->owner, a->w->cfg.job_lease,
+	    err);
+}
+
+/*
+ * vault.rotate: make vault-rotate as a job (lib/vault_rotate.h). The
+ * master keys are read here, not at the start, so a worker without them
+ * runs every other kind. A data key no loaded master key unwraps makes
+ * the job dead at once: no attempt can succeed until VAULT_OLD_KEYS
+ * changes, and the next run is queued then.
+ */
+static int
+run_vault_rotate(struct worker *w, const struct hb_job *job, char *error,
+    size_t n)
+{
+	struct vault_keyring *kr = NULL;
+	struct vault_rotate_counts c;
+	struct rotate_arg a = { w, job };
+	struct hb_error err = {0};
+	struct json_object *f;
+	int rc;
+
+	if (vault_keyring_load(&kr, w->cfg.vault_master_key,
+	    w->cfg.vault_old_keys, &err) != VAULT_OK) {
+		snprintf(error, n, "%s", err.message);
+		hb_error_clear(&err);
+		return JOB_PERMANENT;
+	}
+	rc = vault_rotate_run(w->db, kr, ROTATE_BATCH, rotate_heartbeat, &a,
+	    &c, &err);
+	if (rc == -1) {
+		vault_keyring_free(kr);
+		snprintf(error, n, "%s", err.message);
+		hb_error_clear(&err);
+		return -1;
+	}
+	f = json_object_new_object();
+	json_object_object_add(f, "job_id", json_object_new_string(job->id));
+	json_object_object_add(f, "kid",
+	    json_object_new_string(vault_keyring_kid(kr)));
+	json_object_object_add(f, "rewrapped", json_object_new_int64(c.rewrapped));
+	json_object_object_add(f, "current", json_object_new_int64(c.current));
+	json_object_object_add(f, "failed", json_object_new_int64(c.failed));
+	json_object_object_add(f, "left", json_object_new_int64(c.left));
+	log_event(NULL, c.failed > 0 || c.left > 0 ? "warn" : "info",
+	    "vault rotation", f);
+	vault_keyring_free(kr);
+	if (c.failed > 0) {
+		snprintf(error, n, "%ld data keys could not be unwrapped (the "
+		    "first: organization %s: %s); %ld re-wrapped", c.failed,
+		    c.failed_org, vault_strerror(c.failed_rc), c.rewrapped);
+		return JOB_PERMANENT;
+	}
+	if (c.left > 0) {
+		snprintf(error, n, "%ld data keys are still under an old "
+		    "master key (another run holds them?); %ld re-wrapped",
+		    c.left, c.rewrapped);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct job_kind kinds[] = {
 	{ "noop", run_noop },
 	{ "mail", run_mail },
 	{ "jobs.retention", run_retention },
 	{ "purge.soft_deleted", run_purge },
 	{ "auth.password_forgot", run_password_forgot },
+	{ "vault.rotate", run_vault_rotate },
 };
 
 #define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
