@@ -1,8 +1,9 @@
 /*
- * homebot-vault-rotate [--batch N] [--job]: wraps every organization's
+ * homebot-vault-rotate [--batch N] [--pause MS] [--job]: wraps every organization's
  * data key that is not under the current master key (VAULT_MASTER_KEY)
  * again with it (api.md §11, lib/vault_rotate.h), a batch per
- * transaction, while the service serves; make vault-rotate runs it. The
+ * transaction (--pause: MS milliseconds between two, to spare a busy
+ * database), while the service serves; make vault-rotate runs it. The
  * master keys of the data keys to re-wrap must be in VAULT_OLD_KEYS.
  * Prints the counts; exits 0 when every data key is under the current
  * master key, 1 when one could not be unwrapped (or stayed behind), 2 on
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -26,13 +28,40 @@
 #include "vault_rotate.h"
 
 #define DEFAULT_BATCH	200
+#define PAUSE_MAX	60000
 
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: homebot-vault-rotate [--batch 1-%d] [--job]\n",
-	    VAULT_ROTATE_BATCH_MAX);
+	fprintf(stderr, "usage: homebot-vault-rotate [--batch 1-%d] "
+	    "[--pause 0-%d] [--job]\n", VAULT_ROTATE_BATCH_MAX, PAUSE_MAX);
 	return 2;
+}
+
+/* An option's number within lo..hi into *v: 0, or -1. */
+static int
+number(const char *s, long lo, long hi, int *v)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || n < lo || n > hi)
+		return -1;
+	*v = (int)n;
+	return 0;
+}
+
+/* Between two batches: the pause asked for, in milliseconds (arg). */
+static int
+pause_between(void *arg, struct hb_error *err)
+{
+	int ms = *(const int *)arg;
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	(void)err;
+	while (ms > 0 && nanosleep(&ts, &ts) == -1)
+		;
+	return 0;
 }
 
 /* Queues vault.rotate (a no-op while one is pending): 0 or 3. */
@@ -57,12 +86,13 @@ enqueue(struct hb_db *db)
 }
 
 static int
-rotate(struct hb_db *db, const struct vault_keyring *kr, int batch)
+rotate(struct hb_db *db, const struct vault_keyring *kr, int batch, int pause)
 {
 	struct vault_rotate_counts c;
 	struct hb_error err = {0};
 
-	if (vault_rotate_run(db, kr, batch, NULL, NULL, &c, &err) == -1) {
+	if (vault_rotate_run(db, kr, batch,
+	    pause > 0 ? pause_between : NULL, &pause, &c, &err) == -1) {
 		fprintf(stderr, "homebot-vault-rotate: %s%s%s\n", err.message,
 		    db_last_error(db)[0] != '\0' ? ": " : "",
 		    db_last_error(db));
@@ -92,19 +122,18 @@ main(int argc, char **argv)
 	struct vault_keyring *kr = NULL;
 	struct hb_db *db;
 	bool job = false;
-	int batch = DEFAULT_BATCH, rc;
+	int batch = DEFAULT_BATCH, pause = 0, rc;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--job") == 0)
 			job = true;
 		else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
-			char *end;
-			long v = strtol(argv[++i], &end, 10);
-
-			if (*argv[i] == '\0' || *end != '\0' || v < 1 ||
-			    v > VAULT_ROTATE_BATCH_MAX)
+			if (number(argv[++i], 1, VAULT_ROTATE_BATCH_MAX,
+			    &batch) == -1)
 				return usage();
-			batch = (int)v;
+		} else if (strcmp(argv[i], "--pause") == 0 && i + 1 < argc) {
+			if (number(argv[++i], 0, PAUSE_MAX, &pause) == -1)
+				return usage();
 		} else
 			return usage();
 	}
@@ -131,7 +160,7 @@ main(int argc, char **argv)
 		vault_keyring_free(kr);
 		return 3;
 	}
-	rc = job ? enqueue(db) : rotate(db, kr, batch);
+	rc = job ? enqueue(db) : rotate(db, kr, batch, pause);
 	vault_keyring_free(kr);
 	db_free(db);
 	OPENSSL_cleanse(&cfg, sizeof(cfg));
