@@ -127,6 +127,8 @@ class Load:
         self.s = s
         self.secrets = secrets
         self.stop = threading.Event()
+        # Set once the writer's organization has its data key.
+        self.ready = threading.Event()
         self.errors = []
         self.done = 0
         self.written = []
@@ -158,6 +160,7 @@ class Load:
                     self.errors.append(("create", r.status, r.body[:200]))
                 else:
                     self.written.append([owner, r.json()["id"], value])
+            self.ready.set()
             n += 1
 
     def __enter__(self):
@@ -179,7 +182,8 @@ def test_rotation_under_load_leaves_no_key_under_the_old_master_key(vstack):
     # Under the new master key, the old data keys still unwrap.
     assert all_reveal(s, secrets) == []
     with Load(s, secrets) as load:
-        time.sleep(0.5)
+        assert load.ready.wait(60), "the writer made its first secret"
+        time.sleep(0.3)
         r = make_rotate(s, "key-b", "key-a", batch=2)
         time.sleep(0.5)
     assert r.returncode == 0, r.stdout + r.stderr
