@@ -218,8 +218,8 @@ def test_a_run_without_the_old_key_fails_and_a_killed_run_resumes(vstack):
     assert "could not be unwrapped" in r.stderr and "VAULT_OLD_KEYS" in r.stderr, r.stderr
     assert KEYS["key-b"].split(":")[1] not in r.stdout + r.stderr
     assert by_kid(s) == before
-    # One key per transaction, 150 ms between two: killed after a few.
-    p = subprocess.Popen([str(TOOL), "--batch", "1", "--pause", "150"],
+    # One key per transaction, 300 ms between two: killed after a few.
+    p = subprocess.Popen([str(TOOL), "--batch", "1", "--pause", "300"],
                          env=tool_env(s, "key-c", "key-b"), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
