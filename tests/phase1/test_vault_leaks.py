@@ -1,11 +1,13 @@
 """Nothing leaks (api.md §11): recognisable secret values, written, changed,
-revealed, deleted and re-wrapped by a master-key rotation, and the master
-keys themselves, are found nowhere but in reveal's answers: not in a
+revealed, deleted and re-wrapped by a master-key rotation, the master
+keys and the organizations' data keys in clear, are found nowhere but in reveal's answers: not in a
 pg_dump of the database, the PostgreSQL log with every statement and its
 parameters logged, the web server's, the admin program's and the
 worker's logs, any other API answer (the secrets' own, the audit logs,
 the jobs lists, /metrics), the jobs table or the rotation's output."""
 import base64
+import hashlib
+import hmac
 import os
 import subprocess
 import time
@@ -48,6 +50,26 @@ def forms(value):
 def key_forms(key):
     raw = base64.b64decode(key)
     return {key, key[:-1].rstrip("="), raw.hex(), base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+
+
+def data_keys(s):
+    """Every organization's data key in clear, unwrapped here with the
+    master keys the test knows (lib/vault.h's format): what must never be
+    found either."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    masters = {}
+    for key in (KEY_A, KEY_B):
+        raw = base64.b64decode(key)
+        masters[hmac.new(raw, b"homebot vault key id", hashlib.sha256).hexdigest()[:16]] = raw
+    out = []
+    for org, hexed in s.psql("SELECT organization_id, encode(wrapped, 'hex') FROM homebot.vault_data_keys"):
+        w = bytes.fromhex(hexed)
+        kl = w[1]
+        kid = w[2:2 + kl].decode()
+        nonce, sealed = w[2 + kl:14 + kl], w[14 + kl:]
+        aad = b"homebot-vault-dk\0" + w[:2 + kl] + bytes([len(org)]) + org.encode()
+        out.append(AESGCM(masters[kid]).decrypt(nonce, sealed, aad))
+    return out
 
 
 def hits(text, needles):
@@ -146,7 +168,10 @@ def test_no_value_and_no_master_key_anywhere_but_in_reveal(lstack):
         "jobs table": jobs,
         "rotation output": run.stdout + run.stderr,
     }
-    needles = set().union(*(forms(v) for v in values), key_forms(KEY_A), key_forms(KEY_B))
+    dks = data_keys(s)
+    assert len(dks) == 2 and all(len(k) == 32 for k in dks), "both data keys unwrapped here"
+    needles = set().union(*(forms(v) for v in values), key_forms(KEY_A), key_forms(KEY_B),
+                          *(key_forms(base64.b64encode(k).decode()) for k in dks))
     found = {place: hits(text, needles) for place, text in places.items()}
     assert found == {place: [] for place in places}, found
     # The hint is all a value shows: its last 4 characters, in its own field.
