@@ -104,10 +104,10 @@ RETURNS TABLE (organization_id uuid, wrapped bytea)
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	-- vault_data_keys_pkey
+	-- vault_data_keys_pkey, a range from p_after (the nil UUID is the least)
 	SELECT k.organization_id, k.wrapped
 	  FROM homebot.vault_data_keys k
-	 WHERE p_after IS NULL OR k.organization_id > p_after
+	 WHERE k.organization_id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
 	 ORDER BY k.organization_id
 	 LIMIT least(greatest(p_limit, 1), 1000)
 	   FOR UPDATE SKIP LOCKED
@@ -122,16 +122,22 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
-	v_n integer;
+	v_n integer := 0;
+	v_one integer;
 BEGIN
 	IF cardinality(p_orgs) IS DISTINCT FROM cardinality(p_old)
 	   OR cardinality(p_orgs) IS DISTINCT FROM cardinality(p_new) THEN
 		RAISE EXCEPTION 'vault_rotate_put: the arrays differ in length';
 	END IF;
-	UPDATE homebot.vault_data_keys k SET wrapped = decode(n.w, 'hex')
-	  FROM unnest(p_orgs, p_old, p_new) AS n(o, old, w)
-	 WHERE k.organization_id = n.o AND k.wrapped = decode(n.old, 'hex');
-	GET DIAGNOSTICS v_n = ROW_COUNT;
+	-- A row at a time through vault_data_keys_pkey, one cached plan: a
+	-- join of the arrays planned anew for each batch costs more than
+	-- the batch's writes.
+	FOR i IN 1 .. coalesce(cardinality(p_orgs), 0) LOOP
+		UPDATE homebot.vault_data_keys k SET wrapped = decode(p_new[i], 'hex')
+		 WHERE k.organization_id = p_orgs[i] AND k.wrapped = decode(p_old[i], 'hex');
+		GET DIAGNOSTICS v_one = ROW_COUNT;
+		v_n := v_n + v_one;
+	END LOOP;
 	RETURN v_n;
 END
 $$;

@@ -195,6 +195,10 @@ def test_rotation_under_load_leaves_no_key_under_the_old_master_key(vstack):
     assert load.done > 20, "the load ran along"
     assert by_kid(s) == {"key-b": 7}
     assert all_reveal(s, secrets + load.written) == []
+    # Each organization's audit log records its key's re-wrap, never the key.
+    r = secrets[0][0].get("/api/v1/audit-log?action=row.vault_data_keys.update")
+    assert r.status == 200 and len(r.json()["data"]) == 1, r
+    assert "wrapped" not in r.json()["data"][0]["changes"]["new"], r.json()
     # A second run has nothing to do.
     r = make_rotate(s, "key-b", "key-a")
     assert r.returncode == 0, r.stderr
