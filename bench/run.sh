@@ -232,7 +232,7 @@ fi
 bench/jobs.sh "$D"
 bench/metrics.sh "$D" "$DURL"
 bench/mqtt.sh "$D"
-bench/vault-rotate.sh "$D"
+bench/vault-rotate.sh
 
 # The peer last: it builds and starts a clone of this checkout itself.
 if [ -x "$PEER_BENCH/vs-peer.sh" ]; then

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# The master-key rotation's figure, on a running stack (bench/run.sh calls
-# it with the stack's directory): BENCH_VAULT_ORGS (10,000) organizations,
+# The master-key rotation's figure, on a database of its own (the bench
+# stacks' data keys are their programs'; BENCH_VAULT_DIR names the
+# directory, by default a new one under /tmp): BENCH_VAULT_ORGS (10,000)
+# organizations,
 # each with a data key wrapped by an old master key (lib/vault.h's format,
 # made here with python3-cryptography), re-wrapped by homebot-vault-rotate
 # (make vault-rotate's program) as the homebot_worker role; then the second
 # run, which has nothing to do. Prints table rows like run.sh's.
 set -euo pipefail
 
-T=$1
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+T=${BENCH_VAULT_DIR:-$(mktemp -d /tmp/homebot-bench-vault.XXXXXX)}
+mkdir -p "$T"
+chmod 0755 "$T"
+cleanup() {
+	"$ROOT/scripts/stack.sh" stop "$T" >/dev/null 2>&1 || true
+	[ -n "${BENCH_KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+"$ROOT/scripts/stack.sh" db "$T" >/dev/null
 N=${BENCH_VAULT_ORGS:-10000}
 BUILD=${BUILD:-build}
 OWNER="host=$T/pg user=postgres dbname=homebot"
@@ -54,4 +65,3 @@ left=$(q "SELECT homebot.vault_rotate_pending('bench-new')")
 rate=$(awk -v n="$N" -v s="$first" 'BEGIN { printf "%.0f", n / s }')
 row "make vault-rotate, $N organizations (batches of 200)" "$first s ($rate keys/s), $left left" ""
 row "make vault-rotate again (nothing to re-wrap)" "$second s" ""
-rm -f "$CONF"
