@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (ROOT, add_member, assert_error, assert_status, bearer, create_key, invite,
-                      login, make_superadmin, own_stack, register, report)
+                      login, make_superadmin, new_password, own_stack, register, report)
 
 BACKUP = ROOT / "scripts" / "backup.sh"
 CATALOG = ROOT / "tests" / "migrate" / "catalog.sql"
@@ -96,7 +96,7 @@ def backup(bstack, tmp_path_factory):
     owns the organization he registered with; a pending invitation, an API
     key, extra sessions, a rotated refresh token; a failed login and a
     platform admin, a platform setting, a team with a lead and secrets of the
-    organization and of the team; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
+    organization and of the team, a changed password; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
     backup is taken. Returns what the tests need."""
     s = bstack
     orgs = []
@@ -130,6 +130,12 @@ def backup(bstack, tmp_path_factory):
                      "key": key["key"], "refresh": rotated.json()["refresh_token"]})
     assert_error(login(s, orgs[0]["member"].email, "not-the-password-1"), 401,
                  "invalid_credentials")
+    # A password change (it ends the user's other sessions, so a user of
+    # his own): the hash it replaced goes to the history.
+    changer = register(s, organization_name="Backup password change")
+    assert_status(changer.post("/api/v1/auth/password",
+                               {"current_password": changer.password,
+                                "new_password": new_password()}), 204)
     admin = make_superadmin(s)
     assert_status(admin.get("/api/v1/admin/organizations"), 200)
     assert_status(admin.put("/api/v1/admin/settings/backup.plan",
