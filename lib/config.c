@@ -396,6 +396,36 @@ has_space_or_control(const char *s)
 	return false;
 }
 
+/*
+ * The broker of Homebot's events (api.md §8): MQTT_HOST (empty: none),
+ * MQTT_PORT, and the secret the publisher connects with, which a host
+ * requires (no client can hold it: the plugin admits it only with a
+ * client id clients may not use).
+ */
+static int
+config_fill_mqtt(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	if (get_str(f, "MQTT_HOST", "", c->mqtt_host, sizeof(c->mqtt_host),
+	    err) == -1 ||
+	    get_int(f, "MQTT_PORT", 1883, 1, 65535, &c->mqtt_port,
+	    err) == -1 ||
+	    get_str(f, "MQTT_PUBLISHER_SECRET", "", c->mqtt_publisher_secret,
+	    sizeof(c->mqtt_publisher_secret), err) == -1)
+		return -1;
+	if (has_space_or_control(c->mqtt_host))
+		return hb_fail(err, 500, "config", "MQTT_HOST: expected a host "
+		    "name or address");
+	if (c->mqtt_publisher_secret[0] != '\0' &&
+	    strlen(c->mqtt_publisher_secret) < HB_SECRET_MIN)
+		return hb_fail(err, 500, "config", "MQTT_PUBLISHER_SECRET is too "
+		    "short: at least %d bytes are required", HB_SECRET_MIN);
+	if (c->mqtt_host[0] != '\0' && c->mqtt_publisher_secret[0] == '\0')
+		return hb_fail(err, 500, "config", "MQTT_PUBLISHER_SECRET is not "
+		    "set: MQTT_HOST needs it (at least %d bytes)", HB_SECRET_MIN);
+	return 0;
+}
+
 /* Whether url starts with "<scheme>://" and something after it. */
 static bool
 url_scheme_is(const char *url, const char *scheme)
@@ -508,7 +538,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    check_mail(c, err) == -1 ||
 	    config_fill_jobs(c, f, err) == -1 ||
 	    config_fill_metrics(c, f, err) == -1 ||
-	    config_fill_ready(c, f, err) == -1)
+	    config_fill_ready(c, f, err) == -1 ||
+	    config_fill_mqtt(c, f, err) == -1)
 		return -1;
 	get_vault_key(f, "VAULT_MASTER_KEY", c->vault_master_key,
 	    sizeof(c->vault_master_key));

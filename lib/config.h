@@ -70,6 +70,15 @@ struct hb_config {
 	int	 ready_disk_min_free;	/* percent free below which disk warns */
 	int	 ready_job_max_age;	/* seconds a runnable job may wait */
 	int	 ready_job_max_dead;	/* dead jobs before jobs warns */
+	/*
+	 * The broker homebot-worker publishes Homebot's events to (api.md
+	 * §8); mqtt_host empty: events are not published (README, "Events").
+	 * The publisher's secret admits it to the broker's plugin: a
+	 * secret, never logged, at least HB_SECRET_MIN bytes with a host.
+	 */
+	char	 mqtt_host[256];
+	int	 mqtt_port;
+	char	 mqtt_publisher_secret[256];
 };
 
 /*

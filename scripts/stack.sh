@@ -85,7 +85,8 @@ JOB_BACKOFF_BASE JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP
 MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
 METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS SECRET_HISTORY
-READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD"
+READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD
+MQTT_HOST MQTT_PORT MQTT_PUBLISHER_SECRET"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -272,9 +273,11 @@ write_file() {
 # database as homebot_app. Each is 0400, its reader's: homebot.env the web
 # user's; admin.env, which adds homebot_admin, the admin user's;
 # worker.env connects as homebot_worker (WORKER_DATABASE_URL with an
-# external database).
+# external database). MQTT_PORT (\$6): the stack's broker, which the worker
+# publishes Homebot's events to (on 127.0.0.1) unless the settings name
+# another.
 write_env() {
-	local dir=$1 src=$2 dburl=$3 smtp=${4:-} direct=${5:-$3}
+	local dir=$1 src=$2 dburl=$3 smtp=${4:-} direct=${5:-$3} mqtt=${6:-}
 	local common admin_url worker_url
 	local reader=$WEB_USER admin_reader=$ADMIN_USER
 	common=$(
@@ -291,6 +294,12 @@ write_env() {
 		# /ready's disk check watches the logs' file system too.
 		grep -q '^[[:space:]]*READY_LOG_DIR=' "$src" 2>/dev/null ||
 		    [ -n "${READY_LOG_DIR+x}" ] || echo "READY_LOG_DIR=$dir/log"
+		if [ -n "$mqtt" ]; then
+			grep -q '^[[:space:]]*MQTT_HOST=' "$src" 2>/dev/null ||
+			    [ -n "${MQTT_HOST+x}" ] || echo "MQTT_HOST=127.0.0.1"
+			grep -q '^[[:space:]]*MQTT_PORT=' "$src" 2>/dev/null ||
+			    [ -n "${MQTT_PORT+x}" ] || echo "MQTT_PORT=$mqtt"
+		fi
 		true
 	) || exit 1
 	if [ -n "$dburl" ]; then
@@ -643,9 +652,21 @@ admin_start() {
 
 admin_stop() { pid_stop "$1" admin; }
 
+# publisher_secret FILE: MQTT_PUBLISHER_SECRET, generated into the
+# settings FILE unless it or the environment has one: the password with
+# which homebot-worker publishes Homebot's events to the broker, which no
+# client holds.
+publisher_secret() {
+	if [ -z "$(env_file_get MQTT_PUBLISHER_SECRET "$1")" ] &&
+	    [ -z "${MQTT_PUBLISHER_SECRET:-}" ]; then
+		(umask 077 && echo "MQTT_PUBLISHER_SECRET=$(head -c 48 /dev/urandom |
+		    base64 | tr -d '\n/+=')" >>"$1")
+	fi
+}
+
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
-	local secret smtp direct dburl
+	local secret smtp direct dburl mqtt_port
 	dir=$(cd "$dir" && pwd)
 	prepare_dirs "$dir"
 	reachable "$dir" || die "$dir is not reachable by $PG_USER/$WEB_USER"
@@ -664,6 +685,9 @@ cmd_start() {
 		(umask 077 &&
 		    echo "VAULT_MASTER_KEY=$secret" >>"$dir/settings.env")
 	fi
+	publisher_secret "$dir/settings.env"
+	mqtt_port=${MQTT_PORT:-$(env_file_get MQTT_PORT "$dir/settings.env")}
+	[ -n "$mqtt_port" ] || mqtt_port=$(free_port)
 	smtp=$(sink_start "$dir" "$dir/settings.env")
 	direct="host=$dir/pg user=homebot_app dbname=homebot"
 	dburl=$direct
@@ -671,11 +695,11 @@ cmd_start() {
 		pgbouncer_start "$dir"
 		dburl="host=$dir/pgbouncer port=6432 user=homebot_app dbname=homebot"
 	fi
-	write_env "$dir" "$dir/settings.env" "$dburl" "$smtp" "$direct"
+	write_env "$dir" "$dir/settings.env" "$dburl" "$smtp" "$direct" "$mqtt_port"
 	admin_start "$dir"
 	web_start "$dir"
 	worker_start "$dir"
-	mqtt_conf "$dir" "${MQTT_PORT:-$(free_port)}" "${MQTTS_PORT:-$(free_port)}"
+	mqtt_conf "$dir" "$mqtt_port" "${MQTTS_PORT:-$(free_port)}"
 	mqtt_start "$dir"
 	{ cat "$dir/state/mqtt.ports"; echo "MQTT_CAFILE=$dir/etc/mqtt-cert.pem"; } \
 	    >"$dir/stack.env"
@@ -851,6 +875,11 @@ cmd_run() {
 		umask 022
 		echo "homebot: generated VAULT_MASTER_KEY in homebot.env"
 	fi
+	if [ -z "$(env_file_get MQTT_PUBLISHER_SECRET "$envfile")" ] &&
+	    [ -z "${MQTT_PUBLISHER_SECRET:-}" ]; then
+		publisher_secret "$envfile"
+		echo "homebot: generated MQTT_PUBLISHER_SECRET in homebot.env"
+	fi
 	dir=$(run_dir)
 	prepare_dirs "$dir"
 	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$envfile")}
@@ -864,12 +893,13 @@ cmd_run() {
 		db_prepare "$dir"
 		first_superadmin "host=$dir/pg user=postgres dbname=homebot"
 		smtp=$(sink_start "$dir" "$envfile")
-		write_env "$dir" "$envfile" "host=$dir/pg user=homebot_app dbname=homebot" "$smtp"
+		write_env "$dir" "$envfile" "host=$dir/pg user=homebot_app dbname=homebot" "$smtp" \
+		    "" "${MQTT_PORT:-1883}"
 	else
 		DATABASE_URL=${MIGRATE_DATABASE_URL:-$dburl} "$ROOT/migrate" up
 		first_superadmin "${MIGRATE_DATABASE_URL:-$dburl}"
 		smtp=$(sink_start "$dir" "$envfile")
-		write_env "$dir" "$envfile" "" "$smtp"
+		write_env "$dir" "$envfile" "" "$smtp" "" "${MQTT_PORT:-1883}"
 	fi
 	# Each mail the sink takes: recipient, subject and link, on the console.
 	if [ -n "$smtp" ]; then

@@ -26,7 +26,8 @@ static const char *const vars[] = {
 	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
 	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
 	"READY_DATA_DIR", "READY_LOG_DIR", "READY_DISK_MIN_FREE",
-	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD",
+	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD", "MQTT_HOST", "MQTT_PORT",
+	"MQTT_PUBLISHER_SECRET",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -693,10 +694,40 @@ test_ready(void)
 	bad_value("READY_JOB_MAX_DEAD", "-1");
 }
 
+/* The broker of Homebot's events: none by default; a host needs a secret. */
+static void
+test_mqtt(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no MQTT_* loads");
+	is_str(cfg.mqtt_host, "", "MQTT_HOST: none by default");
+	is_int(cfg.mqtt_port, 1883, "MQTT_PORT: 1883");
+	is_str(cfg.mqtt_publisher_secret, "", "MQTT_PUBLISHER_SECRET: none");
+	setenv("MQTT_HOST", "broker.example.org", 1);
+	is_int(config_load(&cfg, &err), -1, "MQTT_HOST without a secret fails");
+	has_str(err.message, "MQTT_PUBLISHER_SECRET", "and names the secret");
+	hb_error_clear(&err);
+	setenv("MQTT_PUBLISHER_SECRET", SECRET32, 1);
+	setenv("MQTT_PORT", "18830", 1);
+	is_int(config_load(&cfg, &err), 0, "MQTT_* load (%s)", err.message);
+	is_str(cfg.mqtt_host, "broker.example.org", "MQTT_HOST is kept");
+	is_int(cfg.mqtt_port, 18830, "MQTT_PORT is kept");
+	is_str(cfg.mqtt_publisher_secret, SECRET32, "the secret is kept");
+	hb_error_clear(&err);
+	bad_value("MQTT_PUBLISHER_SECRET", "short");
+	bad_value("MQTT_HOST", "a b");
+	bad_value("MQTT_PORT", "0");
+	bad_value("MQTT_PORT", "65536");
+}
+
 int
 main(void)
 {
-	plan(341);
+	plan(341 + 10 + 4 * 4);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||
@@ -715,6 +746,7 @@ main(void)
 	test_metrics();
 	test_vault_keys();
 	test_ready();
+	test_mqtt();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)
