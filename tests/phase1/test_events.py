@@ -9,10 +9,13 @@ change which rolls back publishes nothing: tests/sql/28_events.sql.)
 import json
 import time
 import uuid
+from pathlib import Path
 
 import jsonschema
+import pytest
 
-from conftest import ROOT, create_key, key_secret, register, report, verify_email
+from conftest import (ROOT, create_key, key_secret, own_stack, register, report,
+                      verify_email)
 from test_mqtt import DENIED, NOT_AUTHORIZED, Client
 
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
@@ -225,3 +228,30 @@ def test_a_broker_outage_delays_events_and_loses_none(stack, account):
                           o=account.org_id, r="{" + ",".join(rids) + "}")
     assert len(set(ids)) == int(expected[0][0])
     sub.close()
+
+
+@pytest.fixture(scope="module")
+def unconfigured():
+    """A stack whose settings say MQTT_HOST= (no broker for events)."""
+    yield from own_stack(MQTT_HOST="")
+
+
+def test_without_mqtt_host_the_events_are_cancelled_not_piled_up(unconfigured):
+    a = register(unconfigured)
+    deadline = time.monotonic() + 20
+    rows = []
+    while time.monotonic() < deadline:
+        rows = unconfigured.psql("SELECT status, last_error FROM homebot.jobs"
+                                 " WHERE kind = 'mqtt.publish' AND organization_id = :'o'",
+                                 o=a.org_id)
+        if rows and all(s == "cancelled" for s, _ in rows):
+            break
+        time.sleep(0.1)
+    assert rows, "registering enqueued no event"
+    assert all(s == "cancelled" and e.startswith("mqtt_unconfigured") for s, e in rows), rows
+    # Nothing waits: no event job of any organization is pending or dead.
+    pending = unconfigured.psql("SELECT count(*) FROM homebot.jobs WHERE kind = 'mqtt.publish'"
+                                " AND status IN ('queued', 'failed', 'running', 'dead')")
+    assert pending == [("0",)]
+    log = (Path(unconfigured.dir) / "log" / "worker.log").read_text()
+    assert "MQTT_HOST is not set" in log
