@@ -139,15 +139,20 @@ reset(struct hb_mqtt_pub *p)
 	}
 }
 
-/* Connects and waits for the CONNACK until deadline: 0, or -1 with err. */
+/*
+ * Connects and waits for the CONNACK until deadline: 0, or -1 with err.
+ * The TCP connection is opened without blocking (only the name lookup
+ * may), so a broker that does not answer costs at most the deadline, and
+ * never a job's lease.
+ */
 static int
 connect_until(struct hb_mqtt_pub *p, long deadline, struct hb_error *err)
 {
-	int rc;
+	int rc, lrc = MOSQ_ERR_SUCCESS;
 
 	p->connack = -1;
 	p->fresh = false;
-	rc = mosquitto_connect(p->mosq, p->host, p->port, KEEPALIVE);
+	rc = mosquitto_connect_async(p->mosq, p->host, p->port, KEEPALIVE);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		reset(p);
 		return hb_fail(err, 503, "mqtt_unavailable",
@@ -155,11 +160,15 @@ connect_until(struct hb_mqtt_pub *p, long deadline, struct hb_error *err)
 		    mosquitto_strerror(rc));
 	}
 	while (p->connack == -1 && now_ms() < deadline)
-		if (mosquitto_loop(p->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+		if ((lrc = mosquitto_loop(p->mosq, 100, 1)) != MOSQ_ERR_SUCCESS)
 			break;
 	if (p->connack != 0) {
 		rc = p->connack;
 		reset(p);
+		if (rc == -1 && lrc != MOSQ_ERR_SUCCESS)
+			return hb_fail(err, 503, "mqtt_unavailable",
+			    "cannot connect to the broker %s:%d: %s", p->host,
+			    p->port, mosquitto_strerror(lrc));
 		if (rc == -1)
 			return hb_fail(err, 503, "mqtt_unavailable",
 			    "the broker %s:%d did not accept the connection in "
