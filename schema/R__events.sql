@@ -55,10 +55,10 @@ $$;
 -- event_enqueue: after an audit row of an organization is inserted, its
 -- event as a job of that organization (max_attempts 100: with the retry's
 -- backoff, days of broker outage delay events without losing them), and
--- a NOTIFY homebot_jobs that wakes the workers at commit. The
--- events of an organization's own deletion are not published. The row itself
--- is never changed: the audit log stays append-only. The job's trace ID
--- is the transaction's (job_fill_trace), the same as the row's.
+-- a NOTIFY homebot_jobs that wakes the workers at commit. The events of
+-- an organization's own deletion are not published. The row itself is
+-- never changed: the audit log stays append-only. The job's trace ID is
+-- the transaction's (job_fill_trace), the same as the row's.
 CREATE OR REPLACE FUNCTION homebot.event_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql
