@@ -70,14 +70,14 @@ struct hb_config {
 	int	 ready_disk_min_free;	/* percent free below which disk warns */
 	int	 ready_job_max_age;	/* seconds a runnable job may wait */
 	int	 ready_job_max_dead;	/* dead jobs before jobs warns */
-	/*
-	 * The broker homebot-worker publishes Homebot's events to (api.md
-	 * §8); mqtt_host empty: events are not published (README, "Events").
-	 * The publisher's secret admits it to the broker's plugin: a
-	 * secret, never logged, at least HB_SECRET_MIN bytes with a host.
-	 */
-	char	 mqtt_host[256];
+	char	 mqtt_host[64];		/* the broker's address, or "": none */
 	int	 mqtt_port;
+	int	 ready_mqtt_ms;		/* how long /ready waits for the broker */
+	/*
+	 * The password homebot-worker publishes Homebot's events with, which
+	 * the broker's plugin admits it by (README, "Events"): a secret,
+	 * never logged, at least HB_SECRET_MIN bytes; empty: none.
+	 */
 	char	 mqtt_publisher_secret[256];
 };
 

@@ -87,3 +87,13 @@ out:
 	json_tokener_free(tok);
 	return rc;
 }
+
+int
+event_config_check(const struct hb_config *cfg, struct hb_error *err)
+{
+	if (cfg->mqtt_host[0] != '\0' && cfg->mqtt_publisher_secret[0] == '\0')
+		return hb_fail(err, 500, "config", "MQTT_PUBLISHER_SECRET is not "
+		    "set: homebot-worker publishes events to MQTT_HOST with it "
+		    "(at least %d bytes)", HB_SECRET_MIN);
+	return 0;
+}

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "error.h"
 
 /*
@@ -32,5 +33,13 @@ int	event_topic(const char *org_id, char *out, size_t n,
  */
 int	event_check(const char *payload, const char *org_id,
 	    struct hb_error *err);
+
+/*
+ * Whether cfg lets homebot-worker publish events: without MQTT_HOST it
+ * publishes none (0: their jobs are cancelled); with it,
+ * MQTT_PUBLISHER_SECRET must be set, or the broker would refuse every
+ * attempt and the events would wait for ever: -1 with err naming it.
+ */
+int	event_config_check(const struct hb_config *cfg, struct hb_error *err);
 
 #endif

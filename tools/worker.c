@@ -755,6 +755,7 @@ main(void)
 
 	if (config_load(&cfg, &err) == -1 ||
 	    mail_config_check(&cfg, &err) == -1 ||
+	    event_config_check(&cfg, &err) == -1 ||
 	    mail_global_init(&err) == -1) {
 		fprintf(stderr, "homebot-worker: %s\n", err.message);
 		return 1;

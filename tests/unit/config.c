@@ -27,7 +27,7 @@ static const char *const vars[] = {
 	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
 	"READY_DATA_DIR", "READY_LOG_DIR", "READY_DISK_MIN_FREE",
 	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD", "MQTT_HOST", "MQTT_PORT",
-	"MQTT_PUBLISHER_SECRET",
+	"READY_MQTT_TIMEOUT", "MQTT_PUBLISHER_SECRET",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -653,6 +653,37 @@ test_vault_keys(void)
 	hb_error_clear(&err);
 }
 
+/* The broker /ready asks: an address, never a name, and its port. */
+static void
+test_mqtt_broker(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no MQTT_* loads");
+	ok(cfg.mqtt_host[0] == '\0' && cfg.mqtt_port == 1883,
+	    "MQTT_HOST: none (no check); MQTT_PORT: 1883");
+	is_int(cfg.ready_mqtt_ms, 200, "READY_MQTT_TIMEOUT: 200 ms");
+	setenv("MQTT_HOST", "::1", 1);
+	setenv("MQTT_PORT", "18830", 1);
+	setenv("READY_MQTT_TIMEOUT", "600", 1);
+	is_int(config_load(&cfg, &err), 0, "an IPv6 MQTT_HOST loads (%s)",
+	    err.message);
+	ok(strcmp(cfg.mqtt_host, "::1") == 0 && cfg.mqtt_port == 18830,
+	    "MQTT_HOST and MQTT_PORT are kept");
+	is_int(cfg.ready_mqtt_ms, 600, "READY_MQTT_TIMEOUT is kept");
+	hb_error_clear(&err);
+	env_clear();
+	bad_value("MQTT_HOST", "localhost");
+	bad_value("MQTT_HOST", "127.0.0.1:1883");
+	bad_value("MQTT_PORT", "0");
+	bad_value("MQTT_PORT", "65536");
+	bad_value("READY_MQTT_TIMEOUT", "9");
+	bad_value("READY_MQTT_TIMEOUT", "801");
+}
+
 /* GET /ready's warnings: which directories, and when to warn. */
 static void
 test_ready(void)
@@ -692,42 +723,31 @@ test_ready(void)
 	bad_value("READY_DISK_MIN_FREE", "-1");
 	bad_value("READY_JOB_MAX_AGE", "0");
 	bad_value("READY_JOB_MAX_DEAD", "-1");
+	test_mqtt_broker();
 }
 
-/* The broker of Homebot's events: none by default; a host needs a secret. */
+/* The events publisher's secret: none by default, never a short one. */
 static void
-test_mqtt(void)
+test_publisher_secret(void)
 {
 	struct hb_config cfg;
 	struct hb_error err = {0};
 
 	env_clear();
 	setenv("SECRET_KEY", SECRET32, 1);
-	is_int(config_load(&cfg, &err), 0, "no MQTT_* loads");
-	is_str(cfg.mqtt_host, "", "MQTT_HOST: none by default");
-	is_int(cfg.mqtt_port, 1883, "MQTT_PORT: 1883");
+	is_int(config_load(&cfg, &err), 0, "no MQTT_PUBLISHER_SECRET loads");
 	is_str(cfg.mqtt_publisher_secret, "", "MQTT_PUBLISHER_SECRET: none");
-	setenv("MQTT_HOST", "broker.example.org", 1);
-	is_int(config_load(&cfg, &err), -1, "MQTT_HOST without a secret fails");
-	has_str(err.message, "MQTT_PUBLISHER_SECRET", "and names the secret");
-	hb_error_clear(&err);
 	setenv("MQTT_PUBLISHER_SECRET", SECRET32, 1);
-	setenv("MQTT_PORT", "18830", 1);
-	is_int(config_load(&cfg, &err), 0, "MQTT_* load (%s)", err.message);
-	is_str(cfg.mqtt_host, "broker.example.org", "MQTT_HOST is kept");
-	is_int(cfg.mqtt_port, 18830, "MQTT_PORT is kept");
+	is_int(config_load(&cfg, &err), 0, "a secret loads (%s)", err.message);
 	is_str(cfg.mqtt_publisher_secret, SECRET32, "the secret is kept");
 	hb_error_clear(&err);
 	bad_value("MQTT_PUBLISHER_SECRET", "short");
-	bad_value("MQTT_HOST", "a b");
-	bad_value("MQTT_PORT", "0");
-	bad_value("MQTT_PORT", "65536");
 }
 
 int
 main(void)
 {
-	plan(341 + 10 + 4 * 4);
+	plan(341 + 4 + 26 + 4 + 4);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||
@@ -746,7 +766,7 @@ main(void)
 	test_metrics();
 	test_vault_keys();
 	test_ready();
-	test_mqtt();
+	test_publisher_secret();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)

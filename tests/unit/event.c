@@ -118,11 +118,29 @@ test_check(void)
 	free(big);
 }
 
+static void
+test_config(void)
+{
+	struct hb_config cfg = { 0 };
+	struct hb_error err = {0};
+
+	is_int(event_config_check(&cfg, &err), 0, "no MQTT_HOST: no events");
+	snprintf(cfg.mqtt_host, sizeof(cfg.mqtt_host), "127.0.0.1");
+	is_int(event_config_check(&cfg, &err), -1, "MQTT_HOST without a secret");
+	ok(strstr(err.message, "MQTT_PUBLISHER_SECRET") != NULL,
+	    "the message names the secret");
+	hb_error_clear(&err);
+	snprintf(cfg.mqtt_publisher_secret, sizeof(cfg.mqtt_publisher_secret),
+	    "0123456789abcdef0123456789abcdef");
+	is_int(event_config_check(&cfg, &err), 0, "MQTT_HOST and a secret");
+}
+
 int
 main(void)
 {
-	plan(26);
+	plan(26 + 4);
 	test_topic();
 	test_check();
+	test_config();
 	return done_testing();
 }
