@@ -167,6 +167,8 @@ $(BUILD)/share/%: $(SWAGGER)/%
 	@cp $< $@
 
 $(MAIL_LINKED): LDLIBS += -lcurl
+# Only the worker publishes to the MQTT broker (lib/mqtt_pub.c).
+$(BUILD)/bin/homebot-worker: LDLIBS += -lmosquitto
 
 -include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(PLUGIN:.so=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
 	$(FUZZERS:=.d)

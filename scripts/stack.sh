@@ -87,7 +87,7 @@ MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
 METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS SECRET_HISTORY
 READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD
-MQTT_HOST MQTT_PORT READY_MQTT_TIMEOUT"
+MQTT_HOST MQTT_PORT READY_MQTT_TIMEOUT MQTT_PUBLISHER_SECRET"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -666,6 +666,18 @@ admin_start() {
 
 admin_stop() { pid_stop "$1" admin; }
 
+# publisher_secret FILE: MQTT_PUBLISHER_SECRET, generated into the
+# settings FILE unless it or the environment has one: the password with
+# which homebot-worker publishes Homebot's events to the broker, which no
+# client holds.
+publisher_secret() {
+	if [ -z "$(env_file_get MQTT_PUBLISHER_SECRET "$1")" ] &&
+	    [ -z "${MQTT_PUBLISHER_SECRET:-}" ]; then
+		(umask 077 && echo "MQTT_PUBLISHER_SECRET=$(head -c 48 /dev/urandom |
+		    base64 | tr -d '\n/+=')" >>"$1")
+	fi
+}
+
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
 	local secret smtp direct dburl
@@ -687,6 +699,7 @@ cmd_start() {
 		(umask 077 &&
 		    echo "VAULT_MASTER_KEY=$secret" >>"$dir/settings.env")
 	fi
+	publisher_secret "$dir/settings.env"
 	smtp=$(sink_start "$dir" "$dir/settings.env")
 	direct="host=$dir/pg user=homebot_app dbname=homebot"
 	dburl=$direct
@@ -907,6 +920,11 @@ cmd_run() {
 		echo "VAULT_MASTER_KEY=$(openssl rand -base64 32)" >>"$envfile"
 		umask 022
 		echo "homebot: generated VAULT_MASTER_KEY in homebot.env"
+	fi
+	if [ -z "$(env_file_get MQTT_PUBLISHER_SECRET "$envfile")" ] &&
+	    [ -z "${MQTT_PUBLISHER_SECRET:-}" ]; then
+		publisher_secret "$envfile"
+		echo "homebot: generated MQTT_PUBLISHER_SECRET in homebot.env"
 	fi
 	dir=$(run_dir)
 	prepare_dirs "$dir"

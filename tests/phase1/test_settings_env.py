@@ -61,6 +61,7 @@ def env_stack():
         "SECRET_KEY": "e" * 20 + new_password(),
         # Given here, so that no stack generates one into the file.
         "VAULT_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "MQTT_PUBLISHER_SECRET": os.urandom(24).hex(),
         "BCRYPT_COST": "4",
         "AUTH_RATE_PER_MINUTE": "100000",
         "CORS_ORIGINS": ORIGIN,
