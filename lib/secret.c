@@ -71,7 +71,7 @@ static const char SQL_REVEAL[] =
 static int
 no_secret(struct hb_error *err)
 {
-	return hb_fail(err, 404, "not_found", "No such secret.");
+	return hb_fail_missing(err, "secret");
 }
 
 static int
@@ -390,8 +390,7 @@ secret_put(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    strcmp(if_match, version) != 0)) {
 		PQclear(res);
 		db_tx_rollback(db);
-		return hb_fail(err, 412, "precondition_failed", "The secret "
-		    "changed since the version If-Match names; read it again.");
+		return hb_fail_stale(err, "secret");
 	}
 	next = strtoull(db_value(res, 0, "value_version"), NULL, 10) + 1;
 	PQclear(res);
@@ -415,21 +414,13 @@ secret_delete(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
     const char *if_match, struct hb_error *err)
 {
 	const char *params[2] = { id, if_match };
-	const char *status;
 	PGresult *res;
 	int rc;
 
 	res = db_tenant_query(db, ctx, false, SQL_DELETE, 2, params, err);
 	if (res == NULL)
 		return -1;
-	status = db_value(res, 0, "_status");
-	if (status != NULL && strcmp(status, "ok") == 0)
-		rc = 0;
-	else if (status != NULL && strcmp(status, "stale") == 0)
-		rc = hb_fail(err, 412, "precondition_failed", "The secret "
-		    "changed since the version If-Match names; read it again.");
-	else
-		rc = no_secret(err);
+	rc = hb_status_result(db_value(res, 0, "_status"), "secret", err);
 	PQclear(res);
 	return rc;
 }

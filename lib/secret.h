@@ -17,7 +17,8 @@
  * on first use, before they reach the database; the answers of every
  * function but secret_reveal carry metadata only. Each function answers
  * through *secret a JSON object the caller owns (NULL on failure) and
- * returns 0, or -1 with err set. if_match is as team_if_match() gives it.
+ * returns 0, or -1 with err set. if_match is as http_if_match_param()
+ * gives it.
  */
 
 /* The longest value (api.md §11: 1 byte to 64 KiB). */
