@@ -307,3 +307,29 @@ def test_the_database_holds_no_value_and_a_moved_blob_does_not_decrypt(stack, ac
     # Writing it again mends it.
     assert account.patch(path(c), {"secret_fields": {"a": "mended"}}).status == 200
     assert account.post(path(c, "reveal")).json() == {"secret_fields": {"a": "mended", "b": b_value}}
+
+
+def test_a_malformed_master_key_stops_the_connections_program_alone():
+    import time
+    from conftest import TEST_SETTINGS, assert_server_error, start_stack
+    s, stop = start_stack(dict(TEST_SETTINGS, VAULT_MASTER_KEY="not-a-key"))
+    try:
+        owner = register(s)
+        r = owner.get(CONNECTIONS)
+        # The web server's envelope for a program it cannot start (see
+        # test_secrets.py for why lighttpd answers 503 or 500).
+        lighttpd = s.env.get("HOMEBOT_WEB", "lighttpd") == "lighttpd"
+        if lighttpd and r.status == 503:
+            assert_server_error(s, r, 503, "service_unavailable")
+        else:
+            assert_server_error(s, r, 500, "internal_error")
+        assert owner.get("/api/v1/teams").status == 200
+        for _ in range(50):
+            log = s.web_log()
+            if "homebot-connections: VAULT_MASTER_KEY" in log:
+                break
+            time.sleep(0.1)
+        assert "homebot-connections: VAULT_MASTER_KEY" in log, log[-2000:]
+        assert "not-a-key" not in log
+    finally:
+        stop()
