@@ -434,8 +434,14 @@ connection_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
 			continue;
 		if (secret_open(db, kr, ctx->org_id, db_value(res, i, "id"),
 		    strtoull(db_value(res, i, "value_version"), NULL, 10),
-		    db_value(res, i, "ciphertext"), &value, &len, err) == -1)
+		    db_value(res, i, "ciphertext"), &value, &len, err) == -1) {
+			if (strcmp(err->code, "secret_unreadable") == 0)
+				hb_fail(err, 409, "secret_unreadable", "The "
+				    "stored value of the secret field %s does "
+				    "not decrypt under the organization's key; "
+				    "write it again with PATCH.", name);
 			goto fail;
+		}
 		json_object_object_add(*fields, name,
 		    json_object_new_string_len((const char *)value, (int)len));
 		vault_plaintext_free(value, len);

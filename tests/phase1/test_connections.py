@@ -303,7 +303,10 @@ def test_the_database_holds_no_value_and_a_moved_blob_does_not_decrypt(stack, ac
     stack.psql("UPDATE homebot.connection_secrets SET ciphertext = (SELECT ciphertext"
                " FROM homebot.connection_secrets WHERE connection_id = :'id' AND name = 'b')"
                " WHERE connection_id = :'id' AND name = 'a'", id=c["id"])
-    assert_error(account.post(path(c, "reveal")), 409, "secret_unreadable")
+    r = account.post(path(c, "reveal"))
+    assert_error(r, 409, "secret_unreadable")
+    assert "secret field a " in r.json()["error"]["message"], r
+    no_value_in(r.body, a_value, b_value)
     # Writing it again mends it.
     assert account.patch(path(c), {"secret_fields": {"a": "mended"}}).status == 200
     assert account.post(path(c, "reveal")).json() == {"secret_fields": {"a": "mended", "b": b_value}}
