@@ -374,6 +374,11 @@ connection_update(struct hb_db *db, const struct hb_db_ctx *ctx,
 	}
 	res = db_exec(db, SQL_UPDATE, 7, params, err);
 	if (res == NULL) {
+		/*
+		 * connections_default_key, the one unique index a change of
+		 * these columns can break, decides (also between two changes
+		 * at once); the violation is a client's conflict, not a fault.
+		 */
 		bool taken = strcmp(db_sqlstate(db), "23505") == 0;
 
 		db_tx_rollback(db);
