@@ -114,7 +114,7 @@ def backup(bstack, tmp_path_factory):
         s.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=owner.org_id, user=member.user_id)
         # A team with a lead, and a secret of the organization and one of
-        # the team (a wrapped data key, value versions).
+        # the team (a wrapped data key, value versions), and connections.
         team = owner.post("/api/v1/teams", {"name": f"Backup team {i}"})
         assert_status(team, 201)
         assert_status(owner.put(f"/api/v1/teams/{team.json()['id']}/members/{member.user_id}",
@@ -123,6 +123,15 @@ def backup(bstack, tmp_path_factory):
                      {"name": f"team-{i}", "value": f"backup secret {i} of the team",
                       "team_id": team.json()["id"]}):
             assert_status(owner.post("/api/v1/secrets", body), 201)
+        # A default connection of the organization and one of the team,
+        # each with a secret field.
+        for body in ({"name": f"relay-{i}", "type": "smtp", "is_default": True,
+                      "config": {"host": "smtp.example.com"},
+                      "secret_fields": {"password": f"backup password {i} of the org"}},
+                     {"name": f"team-relay-{i}", "type": "smtp", "is_default": True,
+                      "team_id": team.json()["id"],
+                      "secret_fields": {"password": f"backup password {i} of the team"}}):
+            assert_status(owner.post("/api/v1/connections", body), 201)
         second = owner.login()
         rotated = s.post("/api/v1/auth/refresh", {"refresh_token": second["refresh_token"]})
         assert_status(rotated, 200)

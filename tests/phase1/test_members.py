@@ -369,7 +369,8 @@ def test_demotion_applies_on_the_members_next_request(account):
     admin = add_member(account, "admin")
     assert_status(admin.get("/api/v1/audit-log"), 200)
     assert_status(account.patch(f"{MEMBERS}/{admin.user_id}", {"role": "viewer"}), 200)
-    assert me(admin)["permissions"] == ["members:read", "mqtt:subscribe", "org:read", "teams:read"]
+    assert me(admin)["permissions"] == ["connections:read", "members:read", "mqtt:subscribe", "org:read",
+                                        "teams:read"]
     assert_error(admin.get("/api/v1/audit-log"), 403, "forbidden")
 
 

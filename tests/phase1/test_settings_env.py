@@ -29,6 +29,7 @@ PROGRAMS = {
     "members": "/api/v1/members",
     "teams": "/api/v1/teams",
     "secrets": "/api/v1/secrets",
+    "connections": "/api/v1/connections",
     "audit": "/api/v1/audit-log",
     "jobs": "/api/v1/jobs",
     "api_keys": "/api/v1/api-keys",
