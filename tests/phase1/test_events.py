@@ -14,9 +14,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import (ROOT, create_key, key_secret, own_stack, register, report,
+from conftest import (ROOT, create_key, key_secret, new_email, own_stack, register, report,
                       verify_email)
 from test_mqtt import DENIED, NOT_AUTHORIZED, Client
+from test_trace import worker_lines
 
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(
@@ -95,6 +96,32 @@ def test_a_member_added_arrives_with_the_request_id_and_trace_id(stack, account)
     assert user.email not in json.dumps(added)
     report("event envelope as received on org/<id>/events: " + json.dumps(added, sort_keys=True))
     sub.close()
+
+
+def test_one_trace_from_a_request_to_its_mail_jobs_log_and_its_event(stack, account):
+    """The trace of an invitation's request reaches the mail job it
+    enqueued (the worker's log lines of its run), its event on
+    org/<id>/events and the publishing job's log lines: one trace id."""
+    stack.need_own()
+    sub = subscriber(stack, account)
+    rid, tid, headers = traced()
+    email = new_email()
+    r = account.post("/api/v1/members", {"email": email, "role": "member"}, headers=headers)
+    assert r.status == 201 and r.header("X-Request-ID") == rid, r
+    event = wait_event(sub, lambda e: e["correlation_id"] == rid and e["type"] == "member.invited")
+    assert event["trace_id"] == tid, event
+    # Every event of the request (the invitation's row too): that trace.
+    assert all(e["trace_id"] == tid for e in events_of(sub) if e["correlation_id"] == rid)
+    [(mail_id, mail_trace)] = stack.psql(
+        "SELECT id, coalesce(trace_id, '') FROM homebot.jobs"
+        " WHERE kind = 'mail' AND payload ->> 'to' = :'to'", to=email)
+    assert mail_trace == tid
+    lines = worker_lines(stack, mail_id)
+    assert all(l["trace_id"] == tid for l in lines), lines
+    [(pub_id,)] = stack.psql("SELECT id FROM homebot.jobs WHERE kind = 'mqtt.publish'"
+                             " AND payload ->> 'id' = :'id'", id=event["id"])
+    lines = worker_lines(stack, pub_id)
+    assert all(l["trace_id"] == tid for l in lines), lines
 
 
 def test_a_subscriber_of_another_organization_sees_none_of_its_events(stack, account):
