@@ -44,8 +44,11 @@ STACK = ROOT / "scripts" / "stack.sh"
 # suite fast; the per-IP limits (auth calls, refreshes) are out of the way
 # (test_auth_rate_limit.py and test_trusted_proxies.py start stacks of
 # their own to test them); the login lockout keeps its defaults (5
-# attempts in 900 s), which the tests rely on.
+# attempts in 900 s), which the tests rely on. Access tokens live an hour:
+# the session-wide accounts (the superadmin) outlive a suite that a busy
+# machine stretches past the default 15 minutes (access_ttl() reads it).
 TEST_SETTINGS = {
+    "ACCESS_TOKEN_TTL": "3600",
     "CORS_ORIGINS": "https://app.example.com,https://admin.example.com",
     "BCRYPT_COST": "4",
     "AUTH_RATE_PER_MINUTE": "100000",
@@ -558,12 +561,13 @@ def new_email():
 _PASSWORD_CHARS = string.ascii_letters + string.digits + "-_"
 
 
-def new_password():
-    """24 random characters, no two neighbours one apart or equal ("ab",
-    "98", "xx"): cracklib calls a password with a few such steps too
-    systematic, and one random string in some hundreds has them."""
+def new_password(length=27):
+    """"pw-" and random characters, length in all, no two neighbours one
+    apart or equal ("ab", "98", "xx"): cracklib calls a password with a
+    few such steps too systematic, and one random string in some hundreds
+    has them."""
     out = ["p", "w", "-"]
-    while len(out) < 27:
+    while len(out) < length:
         c = secrets.choice(_PASSWORD_CHARS)
         if abs(ord(c) - ord(out[-1])) > 1:
             out.append(c)
@@ -772,6 +776,11 @@ def hash_password(password, cost=4):
                          text=True, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
+
+
+def access_ttl(stack):
+    """The stack's ACCESS_TOKEN_TTL: its settings', else the default."""
+    return int(stack.settings.get("ACCESS_TOKEN_TTL", "900"))
 
 
 def make_superadmin(stack, email=None, password=None):

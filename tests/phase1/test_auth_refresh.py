@@ -4,7 +4,7 @@ import secrets
 
 import pytest
 
-from conftest import (assert_invalid, assert_status, assert_unauthenticated, bearer, hold_workers, jwt_parts,
+from conftest import (access_ttl, assert_invalid, assert_status, assert_unauthenticated, bearer, hold_workers, jwt_parts,
                       race, register, report)
 
 REFRESH = "/api/v1/auth/refresh"
@@ -23,7 +23,7 @@ def test_refresh_returns_a_new_pair(stack, account):
     assert t["user"]["id"] == account.user_id
     assert t["organization"] == account.tokens["organization"]
     assert t["role"] == "owner"
-    assert t["expires_in"] == 900 and t["refresh_expires_in"] == 604800
+    assert t["expires_in"] == access_ttl(stack) and t["refresh_expires_in"] == 604800
 
 
 def test_refreshed_access_token_continues_the_session(stack, account):

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import (UUID_RE, assert_error, assert_status, assert_unauthenticated, bearer,
+from conftest import (UUID_RE, access_ttl, assert_error, assert_status, assert_unauthenticated, bearer,
                       create_key, jwt_parts, jwt_sign)
 
 ZERO = "00000000-0000-4000-8000-000000000000"
@@ -45,7 +45,7 @@ def test_token_response_has_every_field(account):
     assert set(t) == {"access_token", "token_type", "expires_in", "refresh_token",
                       "refresh_expires_in", "user", "organization", "role"}, t
     assert t["token_type"] == "bearer"
-    assert t["expires_in"] == 900
+    assert t["expires_in"] == access_ttl(account.stack)
     assert t["refresh_expires_in"] == 604800
     assert REFRESH_RE.fullmatch(t["refresh_token"]), t
     assert set(t["user"]) == {"id", "email", "full_name", "email_verified"}, t
@@ -63,7 +63,7 @@ def test_access_token_is_hs256_jwt_with_the_documented_claims(account):
     assert claims["role"] == "owner"
     assert claims["typ"] == "access"
     assert UUID_RE.fullmatch(claims["sid"]) and UUID_RE.fullmatch(claims["jti"]), claims
-    assert claims["exp"] == claims["iat"] + 900, claims
+    assert claims["exp"] == claims["iat"] + access_ttl(account.stack), claims
     assert abs(claims["iat"] - time.time()) < 60, claims
 
 
