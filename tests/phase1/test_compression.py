@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, Account, create_key, invite, join, login, register
+from conftest import ROOT, Account, create_key, invite, join, login, new_password, register
 import contract
 
 GZIP = {"Accept-Encoding": "gzip"}
@@ -110,7 +110,7 @@ def named(stack):
     """A user with long names, registered with gzip asked: its token
     response is above the threshold."""
     email = f"user-{uuid.uuid4().hex}@compression-{'d' * 50}.example.com"
-    password = "pw-" + uuid.uuid4().hex
+    password = new_password()
     r = stack.post("/api/v1/auth/register",
                    {"email": email, "password": password, "full_name": FULL_NAME,
                     "organization_name": ORG_NAME}, headers=GZIP)
@@ -146,7 +146,7 @@ def test_switch_answers_its_tokens_in_identity(stack, named):
 def test_accepting_an_invitation_answers_its_tokens_in_identity(stack, named):
     inv = invite(named)
     r = stack.post("/api/v1/auth/accept-invite",
-                   {"invite_token": inv["invite_token"], "password": "pw-" + uuid.uuid4().hex,
+                   {"invite_token": inv["invite_token"], "password": new_password(),
                     "full_name": FULL_NAME}, headers=GZIP)
     assert_identity(r)
     assert r.json()["access_token"]
