@@ -491,12 +491,14 @@ mfa_challenge_get(struct hb_db *db, const struct vault_keyring *kr,
     struct hb_arena *a, const char *token, struct hb_mfa_challenge *c,
     struct hb_mfa_secret *s, struct hb_error *err)
 {
-	const char *params[1] = { c->token_hex };
+	const char *params[1];
 	PGresult *res;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	memset(c, 0, sizeof(*c));
 	auth_token_hex(token, c->token_hex);
+	params[0] = c->token_hex;
 	if ((res = db_exec(db, SQL_CHALLENGE_GET, 1, params, err)) == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {

@@ -701,7 +701,7 @@ BEGIN
 	       u.mfa_enabled_at IS NOT NULL,
 	       -- require_mfa (api.md §12): a member without TOTP in an
 	       -- organization whose settings say true is held at enrolment.
-	       u.mfa_enabled_at IS NULL AND o.settings -> 'require_mfa' = 'true'::jsonb
+	       u.mfa_enabled_at IS NULL AND coalesce(o.settings -> 'require_mfa' = 'true'::jsonb, false)
 	  FROM homebot.sessions s
 	  JOIN homebot.memberships m
 	    ON m.organization_id = s.organization_id AND m.user_id = s.user_id AND m.status = 'active'
