@@ -9,6 +9,8 @@
 -- lives on the users row so that authenticate_session, the one statement
 -- of every token-authenticated request, reads it with no join of its own.
 ALTER TABLE homebot.users ADD COLUMN mfa_enabled_at timestamptz;
+-- The admin program authenticates its callers with authenticate_session too.
+GRANT SELECT (mfa_enabled_at) ON homebot.users TO homebot_admin;
 
 -- The TOTP secret (20 random bytes), encrypted by the C programs
 -- (lib/mfa.c) before it reaches the database: secret is a value blob of
