@@ -939,8 +939,13 @@ handle_mfa_verify(struct hb_request *r, struct hb_app *app)
 	mfa_secret_wipe(&s);
 	if (rc == 1)
 		return code_attempt_end(r, app, &ctx, &found, rc);
-	if (rc == -1)
+	if (rc == -1) {
+		/* Another request completed the login first: no guess. */
+		if (r->err.status == 401)
+			mfa_attempt_clear(app->db, found.email_key,
+			    found.attempt_id, &(struct hb_error){ 0 });
 		return -1;
+	}
 	/* login_start records the success that ends the lockout count. */
 	in.user_id = ch.user_id;
 	in.org_id = ch.org_id;
