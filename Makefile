@@ -35,7 +35,7 @@ CFLAGS		+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 \
 		   $(OPT) -g -fstack-protector-strong -fPIE -fno-strict-aliasing \
 		   -I/usr/include/postgresql -Ilib -I$(BUILD)/gen $(SANFLAGS)
 LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
-LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto -loath -lqrencode
+LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto -lcrack -loath -lqrencode
 # Only what sends mail links libcurl: the request path stays without it.
 MAIL_LINKED	= $(BUILD)/bin/homebot-worker $(BUILD)/tests/unit/mail.t \
 		  $(BUILD)/tests/unit/mail_smtp.t $(BUILD)/tests/fuzz/mail_render
@@ -211,8 +211,14 @@ $(BUILD)/bench/hello: bench/hello.c
 	@echo "LD $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
 
+# The MQTT load generator of bench/mqtt.sh (libmosquitto), bench only too.
+$(BUILD)/bench/mqtt-bench: bench/mqtt.c
+	@mkdir -p $(@D)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lmosquitto -lpthread
+
 bench: all
-	@$(MAKE) --no-print-directory $(BUILD)/bench/hello
+	@$(MAKE) --no-print-directory $(BUILD)/bench/hello $(BUILD)/bench/mqtt-bench
 	@BUILD=$(BUILD) bench/run.sh
 
 # make superadmin EMAIL=you@example.com [PASSWORD=...]: creates or resets a

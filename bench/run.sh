@@ -17,8 +17,9 @@
 #   3. the FastAPI peer side by side (/health, /me at 32 and 8 connections,
 #      login, memory): PEER_BENCH's vs-peer.sh (the peer's bench kit, by
 #      default ../shared/bench beside the checkout), when it is there.
-#   4. bench/jobs.sh (the job queue) and bench/metrics.sh (the cost of
-#      recording metrics).
+#   4. bench/jobs.sh (the job queue), bench/metrics.sh (the cost of
+#      recording metrics) and bench/mqtt.sh (CONNECTs/s through the plugin,
+#      publish throughput against an allow-all broker).
 #
 # Settings: BENCH_SECONDS (10) per wrk run, BENCH_REPS (3) repetitions
 # (the median is reported), BENCH_LARGE=1, PEER_BENCH, BENCH_KEEP=1 keeps
@@ -85,6 +86,12 @@ HOMEBOT_PORT=$PPORT HOMEBOT_PGBOUNCER=1 scripts/stack.sh start "$P" >/dev/null
 log "seeding both: $(/usr/bin/python3 bench/seed.py "$D" "$D" 2>/dev/null)"
 /usr/bin/python3 bench/seed.py "$P" "$P" >/dev/null 2>&1
 curl -fsS -o /dev/null "$DURL/hello" || { echo "bench: /hello does not answer" >&2; exit 1; }
+# The secret the reveal figures read, in the 210-member organization.
+curl -fsS -H "Authorization: Bearer $(cat "$D/owner_token.txt")" \
+    -H "Content-Type: application/json" \
+    -d '{"name":"bench-reveal","value":"sk-bench-0123456789abcdef0123456789abcdef"}' \
+    "$DURL/api/v1/secrets" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' \
+    >"$D/secret_id.txt"
 
 # The wrk arguments of a named test against a stack (dir, url).
 test_args() { # name dir url
@@ -101,6 +108,8 @@ test_args() { # name dir url
 	members200gz) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt BENCH_PATH=/api/v1/members?limit=200 ACCEPT_ENCODING=gzip" ;;
 	me32gz) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/tokens.txt ACCEPT_ENCODING=gzip" ;;
 	login) echo "-t1 -c4 -d${DUR}s -s bench/login.lua $url CREDS=$dir/logins.txt" ;;
+	reveal) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt METHOD=POST BODY={} BENCH_PATH=/api/v1/secrets/$(cat "$dir/secret_id.txt")/reveal" ;;
+	create) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt METHOD=POST BENCH_PATH=/api/v1/secrets BODY={\"name\":\"bench-{n}\",\"value\":\"sk-bench-0123456789abcdef0123456789abcdef\"}" ;;
 	esac
 }
 
@@ -138,7 +147,7 @@ for rep in $(seq "$REPS"); do
 			else measure "$t" pgbouncer "$P" "$PURL" "$rep"; fi
 		done
 	done
-	for t in key32 members audit me32gz; do measure "$t" direct "$D" "$DURL" "$rep"; done
+	for t in key32 members audit me32gz reveal create; do measure "$t" direct "$D" "$DURL" "$rep"; done
 	for side in $pair; do
 		if [ "$side" = a ]; then measure members200 identity "$D" "$DURL" "$rep"
 		else measure members200gz gzip "$D" "$DURL" "$rep"; fi
@@ -158,12 +167,17 @@ plain200=$(answer_size "/api/v1/members?limit=200" owner_token.txt "")
 gzip200=$(answer_size "/api/v1/members?limit=200" owner_token.txt gzip)
 megz=$(answer_size /api/v1/auth/me tokens.txt gzip)
 
-# The median over the repetitions of field f (4 rps, 5 p50, 6 p99).
+# The median over the repetitions of field f (4 rps, 5 p50, 6 p99, 7 the
+# answers that were not 2xx or 3xx).
 med() { # name side field
 	awk -v n="$1" -v s="$2" -v f="$3" '$1 == n && $2 == s {print $f}' "$RAW" |
 	    sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print "NA"}'
 }
-fig() { echo "$(med "$1" "$2" 4) req/s, p50 $(med "$1" "$2" 5) ms, p99 $(med "$1" "$2" 6) ms"; }
+fig() {
+	local e
+	e=$(med "$1" "$2" 7)
+	echo "$(med "$1" "$2" 4) req/s, p50 $(med "$1" "$2" 5) ms, p99 $(med "$1" "$2" 6) ms$([ "$e" = 0 ] || echo ", $e errors")"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "NA" }'; }
 
 rss_kb() { # the largest VmRSS of a program's workers in stack dir
@@ -201,6 +215,10 @@ row "GET /api/v1/members (200 rows), 32 conn., gzip asked" "$(fig members200gz g
 row "**200-row page: bytes gzip ÷ identity**" "$(ratio "${gzip200% *}" "${plain200% *}")" ""
 row "**200-row page: req/s gzip ÷ identity**" "$(ratio "$(med members200gz gzip 4)" "$(med members200 identity 4)")" ""
 row "GET /api/v1/auth/me, tokens, gzip asked, 32 conn." "$(fig me32gz direct), ${megz% *} B ${megz#* }" "identity (BREACH)"
+row "POST /api/v1/secrets/{id}/reveal, 32 conn." "$(fig reveal direct)" ""
+row "**reveal ÷ /me (tokens, 32 conn., direct)**" "$(ratio "$(med reveal direct 4)" "$(med me32 direct 4)")" "≥ 0.8×"
+row "POST /api/v1/secrets (create), 32 conn." "$(fig create direct)" ""
+row "**create ÷ /me (tokens, 32 conn., direct)**" "$(ratio "$(med create direct 4)" "$(med me32 direct 4)")" "≥ 0.8×"
 row "POST /api/v1/auth/login, bcrypt 12, 4 conn." "$(fig login direct)" ""
 row "one me worker's VmRSS" "$(rss_kb "$D" me) KB" "≤ 12 MB"
 row "homebot_app connections: direct / PgBouncer" "$conns / $pconns" "PgBouncer: ≤ pool (4)"
@@ -211,6 +229,7 @@ fi
 
 bench/jobs.sh "$D"
 bench/metrics.sh "$D" "$DURL"
+bench/mqtt.sh "$D"
 
 # The peer last: it builds and starts a clone of this checkout itself.
 if [ -x "$PEER_BENCH/vs-peer.sh" ]; then

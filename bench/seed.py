@@ -98,7 +98,7 @@ def main():
         org, user = line.split("|")
         prefix = "".join(secrets.choice(alphabet) for _ in range(8))
         key = f"hb_{prefix}_{b64url(secrets.token_bytes(32))}"
-        copy.append(f"{org}\t{prefix}\t\\\\x{hashlib.sha256(key.encode()).hexdigest()}\tbench\t{{org:read,members:read}}\t{user}")
+        copy.append(f"{org}\t{prefix}\t\\\\x{hashlib.sha256(key.encode()).hexdigest()}\tbench\t{{org:read,members:read,mqtt:subscribe,mqtt:publish}}\t{user}")
         keys.append(key)
     psql(owner, "COPY homebot.api_keys (organization_id, prefix, key_hash, name, scopes, created_by) FROM STDIN",
          stdin="\n".join(copy) + "\n")

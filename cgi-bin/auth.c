@@ -197,6 +197,37 @@ send_mfa_challenge(struct hb_request *r, struct hb_app *app,
 	return http_json(r, 200, body);
 }
 
+/*
+ * 422 when pw is one of the last 5 passwords of email's account (api.md
+ * §12). Asked after every other rule, and after the current password is
+ * proved where one is asked (proved: that account's lookup, else NULL):
+ * each comparison is a bcrypt, and the answer tells whether pw is the
+ * current password. A refusal after a proof is no failed guess.
+ */
+static int
+password_fresh(struct hb_request *r, struct hb_app *app,
+    const struct hb_db_ctx *ctx, const struct hb_login_lookup *proved,
+    const char *field, const char *pw, const char *email)
+{
+	struct hb_json_check c;
+	bool reused;
+
+	if (email == NULL || pw == NULL)
+		return 0;
+	if (account_password_reused(app->db, email, pw, &reused,
+	    &r->err) == -1)
+		return -1;
+	if (!reused)
+		return 0;
+	if (proved != NULL && account_password_proved(app->db, ctx,
+	    proved->user_id, proved->password_hash, &r->err) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	json_check_fail(&c, field, "must differ from the account's last 5 "
+	    "passwords");
+	return json_check_done(&c, &r->err);
+}
+
 static int
 handle_login(struct hb_request *r, struct hb_app *app)
 {
@@ -302,7 +333,9 @@ handle_password(struct hb_request *r, struct hb_app *app)
 	if (found.user_id == NULL || strcmp(found.user_id, who.user_id) != 0)
 		return hb_fail(&r->err, 401, "invalid_credentials",
 		    "The current password is wrong.");
-	if (auth_password_hash(next, app->cfg.bcrypt_cost, hash,
+	if (password_fresh(r, app, &ctx, &found, "new_password", next,
+	    who.email) == -1 ||
+	    auth_password_hash(next, app->cfg.bcrypt_cost, hash,
 	    &r->err) == -1 ||
 	    session_set_password(app->db, &ctx, who.session_id,
 	    found.password_hash, hash, &r->err) == -1)
@@ -442,7 +475,9 @@ handle_accept_invite(struct hb_request *r, struct hb_app *app)
 		if (invite_proof(r, app, &ctx, &inv, password, &in) == -1)
 			return -1;
 	} else {
-		if (auth_password_hash(password, app->cfg.bcrypt_cost, hash,
+		if (password_fresh(r, app, &ctx, NULL, "password", password,
+		    inv.email) == -1 ||
+		    auth_password_hash(password, app->cfg.bcrypt_cost, hash,
 		    &r->err) == -1)
 			return -1;
 		in.password_hash = hash;
@@ -608,6 +643,8 @@ handle_reset(struct hb_request *r, struct hb_app *app)
 	}
 	validate_new_password(&c, &app->cfg, "new_password", password, email);
 	if (json_check_done(&c, &r->err) == -1 ||
+	    password_fresh(r, app, &ctx, NULL, "new_password", password,
+	    email) == -1 ||
 	    auth_password_hash(password, app->cfg.bcrypt_cost, hash,
 	    &r->err) == -1 ||
 	    account_reset(app->db, &ctx, token, hash, &r->err) == -1)

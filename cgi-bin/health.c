@@ -68,9 +68,25 @@ check_jobs(struct hb_app *app, const struct hb_ready_db *db)
 	    app->cfg.ready_job_max_dead);
 }
 
+/* The broker answers (MQTT_HOST set): NULL, no check, without one. */
+static struct json_object *
+check_mqtt(struct hb_app *app, const struct hb_ready_db *db)
+{
+	enum ready_mqtt rc;
+	double ms;
+
+	(void)db;
+	if (app->cfg.mqtt_host[0] == '\0')
+		return NULL;
+	rc = ready_mqtt_probe(app->cfg.mqtt_host, app->cfg.mqtt_port,
+	    app->cfg.ready_mqtt_ms, &ms);
+	return ready_mqtt_json(rc, ms, app->cfg.ready_mqtt_ms);
+}
+
 /*
  * The checks that warn and never make the service unavailable (api.md
- * §12): another is one more function here.
+ * §12): another is one more function here; one that answers NULL is not
+ * configured and is left out.
  */
 static const struct {
 	const char		*name;
@@ -79,6 +95,7 @@ static const struct {
 } warnings[] = {
 	{ "disk", check_disk },
 	{ "jobs", check_jobs },
+	{ "mqtt", check_mqtt },
 };
 
 static int
@@ -109,9 +126,12 @@ handle_ready(struct hb_request *r, struct hb_app *app)
 	checks = json_object_new_object();
 	json_object_object_add(checks, "database", db);
 	json_object_object_add(checks, "migrations", mig);
-	for (size_t i = 0; i < sizeof(warnings) / sizeof(warnings[0]); i++)
-		json_object_object_add(checks, warnings[i].name,
-		    warnings[i].check(app, &figures));
+	for (size_t i = 0; i < sizeof(warnings) / sizeof(warnings[0]); i++) {
+		struct json_object *c = warnings[i].check(app, &figures);
+
+		if (c != NULL)
+			json_object_object_add(checks, warnings[i].name, c);
+	}
 	body = json_object_new_object();
 	json_object_object_add(body, "status",
 	    json_object_new_string(ok ? "ready" : "unavailable"));

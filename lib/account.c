@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "account.h"
+#include "auth_password.h"
 #include "auth_token.h"
 #include "job.h"
 
@@ -24,6 +25,10 @@ static const char SQL_FORGOT_ENQUEUE[] =
 static const char SQL_FORGOT[] =
     "SELECT status, email FROM homebot.password_forgot($1,"
     " decode($2, 'hex'), $3, $4)";
+static const char SQL_PASSWORD_HISTORY[] =
+    "SELECT h FROM homebot.password_history_of($1) AS h";
+static const char SQL_PASSWORD_PROVED[] =
+    "SELECT homebot.password_proved($1, $2, $3)";
 static const char SQL_RESET_EMAIL[] =
     "SELECT homebot.email_token_email('reset', decode($1, 'hex')) AS email";
 static const char SQL_RESET[] =
@@ -211,6 +216,35 @@ account_forgot(struct hb_db *db, const struct hb_config *cfg,
 		return -1;
 	}
 	return db_tx_commit(db, err);
+}
+
+int
+account_password_reused(struct hb_db *db, const char *email, const char *pw,
+    bool *reused, struct hb_error *err)
+{
+	const char *params[1] = { email };
+	PGresult *res;
+
+	*reused = false;
+	if ((res = db_exec(db, SQL_PASSWORD_HISTORY, 1, params, err)) == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res) && !*reused; i++)
+		*reused = auth_password_verify(pw, PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
+int
+account_password_proved(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const char *user_id, const char *hash, struct hb_error *err)
+{
+	const char *params[3] = { user_id, hash, ctx->ip };
+	PGresult *res = db_exec(db, SQL_PASSWORD_PROVED, 3, params, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 int

@@ -45,6 +45,19 @@ int	account_forgot_enqueue(struct hb_db *db, const char *email,
 int	account_forgot(struct hb_db *db, const struct hb_config *cfg,
 	    struct hb_arena *a, const char *email, const char *trace_id,
 	    struct hb_error *err);
+/*
+ * Whether pw is one of the last 5 passwords of email's account (its
+ * current one and the 4 it replaced: api.md §12), each compared with
+ * bcrypt; false for an unknown address. 0, or -1 on a database error.
+ */
+int	account_password_reused(struct hb_db *db, const char *email,
+	    const char *pw, bool *reused, struct hb_error *err);
+/*
+ * The current password of user_id (whose hash is hash) was given right
+ * though nothing changed: the email's lockout count ends as after a login.
+ */
+int	account_password_proved(struct hb_db *db, const struct hb_db_ctx *ctx,
+	    const char *user_id, const char *hash, struct hb_error *err);
 /* The address of a live reset token (in a): 401 invalid_reset_token. */
 int	account_reset_email(struct hb_db *db, struct hb_arena *a,
 	    const char *token, const char **email, struct hb_error *err);

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -360,6 +361,16 @@ check_dir(const char *name, const char *dir, struct hb_error *err)
 	return 0;
 }
 
+/* Whether s is an IPv4 or IPv6 address (not a name). */
+static bool
+ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	    inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /*
  * GET /ready's warning-only checks (api.md §12): the directories whose
  * free space it reports (the data directory is METRICS_DIR unless said
@@ -383,6 +394,16 @@ config_fill_ready(struct hb_config *c, const struct env_file *f,
 	if (check_dir("READY_DATA_DIR", c->ready_data_dir, err) == -1 ||
 	    check_dir("READY_LOG_DIR", c->ready_log_dir, err) == -1)
 		return -1;
+	/* The broker /ready asks: an address, so no name lookup can stall it. */
+	if (get_str(f, "MQTT_HOST", "", c->mqtt_host, sizeof(c->mqtt_host),
+	    err) == -1 || get_int(f, "MQTT_PORT", 1883, 1, 65535,
+	    &c->mqtt_port, err) == -1 ||
+	    get_int(f, "READY_MQTT_TIMEOUT", 200, 10, 800,
+	    &c->ready_mqtt_ms, err) == -1)
+		return -1;
+	if (c->mqtt_host[0] != '\0' && !ip_literal(c->mqtt_host))
+		return hb_fail(err, 500, "config", "MQTT_HOST: expected an IPv4 "
+		    "or IPv6 address, got \"%.40s\"", c->mqtt_host);
 	return 0;
 }
 

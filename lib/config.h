@@ -70,6 +70,9 @@ struct hb_config {
 	int	 ready_disk_min_free;	/* percent free below which disk warns */
 	int	 ready_job_max_age;	/* seconds a runnable job may wait */
 	int	 ready_job_max_dead;	/* dead jobs before jobs warns */
+	char	 mqtt_host[64];		/* the broker's address, or "": none */
+	int	 mqtt_port;
+	int	 ready_mqtt_ms;		/* how long /ready waits for the broker */
 };
 
 /*

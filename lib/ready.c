@@ -1,9 +1,17 @@
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 
+#include "json.h"
 #include "ready.h"
 
 /* The newest applied migration; public.schema_migrations is migrate's. */
@@ -158,5 +166,141 @@ ready_jobs_json(const struct hb_ready_db *db, int max_age, int max_dead)
 	json_object_object_add(c, "max_queued_seconds",
 	    json_object_new_int(max_age));
 	json_object_object_add(c, "max_dead", json_object_new_int(max_dead));
+	return c;
+}
+
+/* Milliseconds left until deadline (CLOCK_MONOTONIC), at least 0. */
+static int
+ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+/* Waits for events on fd until deadline: 1 when they came, 0 when not. */
+static int
+wait_for(int fd, short events, const struct timespec *deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int n;
+
+	do
+		n = poll(&pfd, 1, ms_left(deadline));
+	while (n == -1 && errno == EINTR);
+	return n == 1;
+}
+
+/* A non-blocking TCP socket connecting to host:port, or -1. */
+static int
+connect_start(const char *host, int port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd;
+
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((unsigned short)port);
+		len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((unsigned short)port);
+		len = sizeof(*v6);
+	} else
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, len) == -1 &&
+	    errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+enum ready_mqtt
+ready_mqtt_probe(const char *host, int port, int timeout_ms, double *ms)
+{
+	/*
+	 * CONNECT, protocol "MQTT" at a level no broker speaks (0x7f): the
+	 * broker's loop answers it with a refusing CONNACK, or closes, before
+	 * any credential is asked for, so nothing is authenticated or audited.
+	 */
+	static const unsigned char connect_pkt[] = { 0x10, 12, 0, 4, 'M', 'Q',
+	    'T', 'T', 0x7f, 0x02, 0, 0, 0, 0 };
+	struct timespec t0, deadline;
+	unsigned char buf[16];
+	socklen_t elen = sizeof(int);
+	int fd, soerr = 0;
+	enum ready_mqtt rc = READY_MQTT_SILENT;
+	ssize_t n;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	deadline = t0;
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	*ms = 0;
+	fd = connect_start(host, port);
+	if (fd == -1)
+		return READY_MQTT_UNREACHABLE;
+	if (!wait_for(fd, POLLOUT, &deadline))
+		goto done;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == -1 ||
+	    soerr != 0) {
+		rc = READY_MQTT_UNREACHABLE;
+		goto done;
+	}
+	if (send(fd, connect_pkt, sizeof(connect_pkt), MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(connect_pkt)) {
+		rc = READY_MQTT_UNREACHABLE;
+		goto done;
+	}
+	if (!wait_for(fd, POLLIN, &deadline))
+		goto done;
+	/* A CONNACK, the end of the stream or a reset: the broker acted. */
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n >= 0 || errno == ECONNRESET) {
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		*ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		rc = READY_MQTT_OK;
+	}
+done:
+	close(fd);
+	return rc;
+}
+
+struct json_object *
+ready_mqtt_json(enum ready_mqtt rc, double ms, int timeout_ms)
+{
+	struct json_object *c = json_object_new_object();
+	char msg[128];
+
+	json_object_object_add(c, "status", status_new(rc != READY_MQTT_OK));
+	if (rc == READY_MQTT_OK) {
+		json_object_object_add(c, "latency_ms", json_new_ms(ms));
+		return c;
+	}
+	if (rc == READY_MQTT_UNREACHABLE)
+		snprintf(msg, sizeof(msg), "The MQTT broker cannot be reached.");
+	else
+		snprintf(msg, sizeof(msg), "The MQTT broker did not answer "
+		    "within %d ms.", timeout_ms);
+	json_object_object_add(c, "message", json_object_new_string(msg));
 	return c;
 }

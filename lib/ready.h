@@ -66,4 +66,20 @@ struct json_object *ready_disk_json(const struct hb_ready_dir *dirs, size_t n,
 struct json_object *ready_jobs_json(const struct hb_ready_db *db, int max_age,
 	    int max_dead);
 
+enum ready_mqtt {
+	READY_MQTT_OK,		/* it answered */
+	READY_MQTT_UNREACHABLE,	/* refused, reset or no route */
+	READY_MQTT_SILENT,	/* connected or not, no answer in time */
+};
+
+/*
+ * Whether the MQTT broker at host:port (an IP address) answers within
+ * timeout_ms; *ms is how long it took when it did.
+ */
+enum ready_mqtt	ready_mqtt_probe(const char *host, int port, int timeout_ms,
+	    double *ms);
+/* The mqtt check (a new object the caller owns): "warn" unless it answered. */
+struct json_object *ready_mqtt_json(enum ready_mqtt rc, double ms,
+	    int timeout_ms);
+
 #endif

@@ -1,8 +1,11 @@
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <crack.h>
 
 #include "auth_password.h"
 #include "validate.h"
@@ -67,11 +70,26 @@ validate_email_key(struct hb_arena *a, const char *s)
 	return out;
 }
 
+const char *
+validate_password_guessable(const char *pw)
+{
+	const char *why = FascistCheck(pw, GetDefaultCracklibDict());
+
+	/*
+	 * cracklib answers its own trouble as a reason too; without its
+	 * dictionary (cracklib-runtime) the other rules still apply.
+	 */
+	if (why == NULL || strcmp(why, "error loading dictionary") == 0)
+		return NULL;
+	return why;
+}
+
 void
 validate_new_password(struct hb_json_check *c, const struct hb_config *cfg,
     const char *field, const char *pw, const char *email)
 {
-	char msg[96];
+	char msg[128];
+	const char *why;
 	size_t n;
 
 	if (pw == NULL)
@@ -83,6 +101,10 @@ validate_new_password(struct hb_json_check *c, const struct hb_config *cfg,
 		json_check_fail(c, field, msg);
 	} else if (email != NULL && strcasecmp(pw, email) == 0)
 		json_check_fail(c, field, "must not be the email address");
+	else if ((why = validate_password_guessable(pw)) != NULL) {
+		snprintf(msg, sizeof(msg), "is too easy to guess: %s", why);
+		json_check_fail(c, field, msg);
+	}
 }
 
 static bool

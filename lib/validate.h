@@ -22,8 +22,15 @@ const char *validate_email(struct hb_json_check *c, struct hb_arena *a,
  */
 char	*validate_email_key(struct hb_arena *a, const char *s);
 /*
- * A new password: PASSWORD_MIN_LENGTH..72 bytes (never cut short) and
- * not the email. Adds a detail to c when it breaks a rule.
+ * Why cracklib's dictionary and rules (Debian's cracklib-runtime) call pw
+ * easy to guess ("it is based on a dictionary word"), or NULL: it passes,
+ * or there is no dictionary to ask. Static text; not thread-safe.
+ */
+const char *validate_password_guessable(const char *pw);
+/*
+ * A new password: PASSWORD_MIN_LENGTH..72 bytes (never cut short), not
+ * the email, not easy to guess (validate_password_guessable). Adds a
+ * detail to c when it breaks a rule.
  */
 void	 validate_new_password(struct hb_json_check *c,
 	    const struct hb_config *cfg, const char *field, const char *pw,

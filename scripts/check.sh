@@ -117,7 +117,7 @@ valgrind_unit_tests() {
 
 static_analysis() {
 	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability \
-	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools mqtt tests/unit \
+	    --std=c11 --inline-suppr -D__GNUC__ -Ilib lib cgi-bin tools mqtt bench tests/unit \
 	    tests/fuzz
 }
 

@@ -14,7 +14,8 @@ openssl procps python3-aiosmtpd python3-jsonschema
 chromium chromium-driver python3-selenium
 cppcheck valgrind spawn-fcgi prometheus pgbouncer gcovr
 clang-14 libclang-rt-14-dev
-mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients python3-paho-mqtt"
+mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients python3-paho-mqtt
+libcrack2-dev cracklib-runtime"
 
 missing=""
 for p in $PACKAGES; do

@@ -85,7 +85,8 @@ JOB_BACKOFF_BASE JOB_BACKOFF_CAP JOB_BATCH SMTP_URL SMTP_USER SMTP_PASSWORD SMTP
 MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
 METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS SECRET_HISTORY
-READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD"
+READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD
+MQTT_HOST MQTT_PORT READY_MQTT_TIMEOUT"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -291,6 +292,16 @@ write_env() {
 		# /ready's disk check watches the logs' file system too.
 		grep -q '^[[:space:]]*READY_LOG_DIR=' "$src" 2>/dev/null ||
 		    [ -n "${READY_LOG_DIR+x}" ] || echo "READY_LOG_DIR=$dir/log"
+		# /ready asks the stack's broker (mqtt_conf chose its port).
+		if [ -f "$dir/state/mqtt.ports" ] && [ -z "${MQTT_HOST+x}" ] &&
+		    ! grep -q '^[[:space:]]*MQTT_HOST=' "$src" 2>/dev/null; then
+			echo "MQTT_HOST=127.0.0.1"
+			grep '^MQTT_PORT=' "$dir/state/mqtt.ports"
+			# A broker under valgrind answers in tens of ms, not one.
+			[ -z "${HOMEBOT_MQTT_VALGRIND:-}" ] ||
+			    [ -n "${READY_MQTT_TIMEOUT+x}" ] ||
+			    echo "READY_MQTT_TIMEOUT=600"
+		fi
 		true
 	) || exit 1
 	if [ -n "$dburl" ]; then
@@ -502,6 +513,17 @@ EOF
 	printf 'MQTT_PORT=%s\nMQTTS_PORT=%s\n' "$port" "$tls" >"$dir/state/mqtt.ports"
 }
 
+# mqtt_answers PORT: whether the broker's own loop answers, not just its
+# kernel: a CONNECT of a protocol level no broker speaks (the probe of
+# /ready) is refused and closed before any credential is asked for. Under
+# valgrind the first answer takes over a second; waiting for it here keeps
+# that out of the first /ready.
+mqtt_answers() {
+	timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+	    printf "\x10\x0c\x00\x04MQTT\x7f\x02\x00\x00\x00\x00" >&3 &&
+	    cat <&3 >/dev/null' _ "$1" 2>/dev/null
+}
+
 # Mosquitto as the web user, its log in log/mqtt.log; waits until it
 # listens. It connects to PostgreSQL directly (LISTEN needs a session,
 # which a transaction-mode PgBouncer does not keep). Under SANITIZE=1 the
@@ -528,7 +550,7 @@ mqtt_start() {
 	    -c "$dir/etc/mosquitto.conf" >>"$dir/log/mqtt.log" 2>&1) &
 	echo $! >"$dir/state/mqtt.pid"
 	for _ in $(seq 1 200); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if mqtt_answers "$port"; then
 			return 0
 		fi
 		kill -0 "$(cat "$dir/state/mqtt.pid")" 2>/dev/null ||
@@ -671,11 +693,11 @@ cmd_start() {
 		pgbouncer_start "$dir"
 		dburl="host=$dir/pgbouncer port=6432 user=homebot_app dbname=homebot"
 	fi
+	mqtt_conf "$dir" "${MQTT_PORT:-$(free_port)}" "${MQTTS_PORT:-$(free_port)}"
 	write_env "$dir" "$dir/settings.env" "$dburl" "$smtp" "$direct"
 	admin_start "$dir"
 	web_start "$dir"
 	worker_start "$dir"
-	mqtt_conf "$dir" "${MQTT_PORT:-$(free_port)}" "${MQTTS_PORT:-$(free_port)}"
 	mqtt_start "$dir"
 	{ cat "$dir/state/mqtt.ports"; echo "MQTT_CAFILE=$dir/etc/mqtt-cert.pem"; } \
 	    >"$dir/stack.env"
@@ -853,6 +875,7 @@ cmd_run() {
 	fi
 	dir=$(run_dir)
 	prepare_dirs "$dir"
+	mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
 	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$envfile")}
 	RUN_DIR=$dir
 	trap 'stop_run; exit 0' INT TERM
@@ -880,7 +903,6 @@ cmd_run() {
 	admin_start "$dir"
 	web_start "$dir" yes
 	worker_start "$dir"
-	mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
 	mqtt_start "$dir"
 	echo "homebot: MQTT on 127.0.0.1:${MQTT_PORT:-1883}, TLS :${MQTTS_PORT:-8883} (CA file $dir/etc/mqtt-cert.pem)"
 	echo "homebot: serving http://127.0.0.1:$HOMEBOT_PORT (docs: /docs) — Ctrl-C stops"

@@ -370,6 +370,24 @@ BEGIN
 		        set_config('app.request_id', '', true);
 	END IF;
 
+	-- Every owner changed their password and back again, as POST
+	-- /api/v1/auth/password writes it (from 0017 on, the history keeps
+	-- the replaced hashes).
+	FOR i IN 1..n LOOP
+		PERFORM set_config('app.org_id', v_orgs[i]::text, true),
+		        set_config('app.user_id', v_owners[i]::text, true),
+		        set_config('app.api_key_id', '', true),
+		        set_config('app.ip', '192.0.2.' || i, true),
+		        set_config('app.user_agent', 'data-agent/password', true),
+		        set_config('app.request_id', format('%s-password-%s', t, i), true);
+		UPDATE homebot.users SET password_hash = '$2b$04$second' || i, updated_at = now()
+		 WHERE id = v_owners[i];
+		UPDATE homebot.users SET password_hash = '$2b$04$owner' || i, updated_at = now()
+		 WHERE id = v_owners[i];
+	END LOOP;
+	PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
+	        set_config('app.request_id', '', true);
+
 	-- Two-factor authentication (0015 on), where the schema has it: each
 	-- organization's owner turns TOTP on ((stand-in) wrapped key and
 	-- ciphertext) with two recovery codes, and has a login waiting for

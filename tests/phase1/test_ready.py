@@ -1,6 +1,6 @@
 """GET /ready's warnings (api.md §12): `disk`, the free space of the data
-and log directories, and `jobs`, the queue's oldest runnable job and its
-dead jobs. They warn and never make /ready answer 503; only `database` and
+and log directories, `jobs`, the queue's oldest runnable job and its
+dead jobs, and `mqtt`, whether the broker answers. They warn and never make /ready answer 503; only `database` and
 `migrations` do. Each statement is bounded, so /ready answers within a
 second even when the database holds it up.
 
@@ -8,8 +8,12 @@ A stack of its own with the default thresholds (no test here leaves a job
 behind for another module's stack to see), and one whose READY_DISK_MIN_FREE
 no file system can meet.
 """
+import os
+import re
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +40,13 @@ def ready(stack):
     return r, time.monotonic() - t0
 
 
+def mqtt_timeout_ms(stack):
+    """The stack's READY_MQTT_TIMEOUT: 200 ms, more for a broker under valgrind."""
+    env = Path(stack.dir, "etc", "homebot.env").read_text()
+    found = re.findall(r"^READY_MQTT_TIMEOUT=(\d+)$", env, re.M)
+    return int(found[-1]) if found else 200
+
+
 def no_jobs_left(stack, kind):
     stack.psql("DELETE FROM homebot.jobs WHERE kind = :'kind'", kind=kind)
 
@@ -46,7 +57,9 @@ def test_every_check_ok_by_default(rstack):
     body = r.json()
     assert body["status"] == "ready"
     checks = body["checks"]
-    assert set(checks) == {"database", "migrations", "disk", "jobs"}, checks
+    assert set(checks) == {"database", "migrations", "disk", "jobs", "mqtt"}, checks
+    # The stack's broker answered its probe.
+    assert checks["mqtt"]["status"] == "ok" and 0 <= checks["mqtt"]["latency_ms"] < mqtt_timeout_ms(rstack), checks
     disk = checks["disk"]
     assert disk["status"] == "ok", disk
     assert disk["min_free_percent"] == 10
@@ -183,3 +196,37 @@ def test_a_database_that_does_not_answer_is_503_within_a_second(rstack):
     assert body["checks"]["jobs"]["status"] == "warn", body
     # And it is ready again once the lock is gone.
     assert rstack.get("/ready").status == 200
+
+
+def test_a_stopped_broker_warns_and_ready_stays_200(rstack):
+    rstack.control("mqtt-stop")
+    try:
+        r, took = ready(rstack)
+        assert r.status == 200 and r.json()["status"] == "ready", r
+        mqtt = r.json()["checks"]["mqtt"]
+        assert mqtt == {"status": "warn",
+                        "message": "The MQTT broker cannot be reached."}, mqtt
+        assert took < 1, took
+    finally:
+        rstack.control("mqtt-start")
+    r, _ = ready(rstack)
+    assert r.json()["checks"]["mqtt"]["status"] == "ok", r
+
+
+def test_a_broker_that_does_not_answer_warns_within_a_second(rstack):
+    # Stopped with SIGSTOP, the broker's kernel still accepts the
+    # connection: only an answer from its loop counts.
+    pid = int((Path(rstack.dir) / "state" / "mqtt.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r, took = ready(rstack)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert r.status == 200 and r.json()["status"] == "ready", r
+    mqtt = r.json()["checks"]["mqtt"]
+    assert mqtt == {"status": "warn",
+                    "message": "The MQTT broker did not answer within "
+                               f"{mqtt_timeout_ms(rstack)} ms."}, mqtt
+    assert took < 1, took
+    r, _ = ready(rstack)
+    assert r.json()["checks"]["mqtt"]["status"] == "ok", r

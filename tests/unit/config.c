@@ -26,7 +26,8 @@ static const char *const vars[] = {
 	"REFRESH_RATE_PER_MINUTE", "TRUSTED_PROXIES",
 	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
 	"READY_DATA_DIR", "READY_LOG_DIR", "READY_DISK_MIN_FREE",
-	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD",
+	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD", "MQTT_HOST", "MQTT_PORT",
+	"READY_MQTT_TIMEOUT",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -652,6 +653,37 @@ test_vault_keys(void)
 	hb_error_clear(&err);
 }
 
+/* The broker /ready asks: an address, never a name, and its port. */
+static void
+test_mqtt_broker(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no MQTT_* loads");
+	ok(cfg.mqtt_host[0] == '\0' && cfg.mqtt_port == 1883,
+	    "MQTT_HOST: none (no check); MQTT_PORT: 1883");
+	is_int(cfg.ready_mqtt_ms, 200, "READY_MQTT_TIMEOUT: 200 ms");
+	setenv("MQTT_HOST", "::1", 1);
+	setenv("MQTT_PORT", "18830", 1);
+	setenv("READY_MQTT_TIMEOUT", "600", 1);
+	is_int(config_load(&cfg, &err), 0, "an IPv6 MQTT_HOST loads (%s)",
+	    err.message);
+	ok(strcmp(cfg.mqtt_host, "::1") == 0 && cfg.mqtt_port == 18830,
+	    "MQTT_HOST and MQTT_PORT are kept");
+	is_int(cfg.ready_mqtt_ms, 600, "READY_MQTT_TIMEOUT is kept");
+	hb_error_clear(&err);
+	env_clear();
+	bad_value("MQTT_HOST", "localhost");
+	bad_value("MQTT_HOST", "127.0.0.1:1883");
+	bad_value("MQTT_PORT", "0");
+	bad_value("MQTT_PORT", "65536");
+	bad_value("READY_MQTT_TIMEOUT", "9");
+	bad_value("READY_MQTT_TIMEOUT", "801");
+}
+
 /* GET /ready's warnings: which directories, and when to warn. */
 static void
 test_ready(void)
@@ -691,12 +723,13 @@ test_ready(void)
 	bad_value("READY_DISK_MIN_FREE", "-1");
 	bad_value("READY_JOB_MAX_AGE", "0");
 	bad_value("READY_JOB_MAX_DEAD", "-1");
+	test_mqtt_broker();
 }
 
 int
 main(void)
 {
-	plan(341);
+	plan(341 + 4 + 26);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||

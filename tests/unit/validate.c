@@ -202,6 +202,37 @@ pw_run(const struct hb_config *cfg, const char *pw, const char *email,
 	return n;
 }
 
+/* 99 bytes cracklib finds nothing to say about, at any length from 6. */
+static const char VARIED[] = "kUkq6-xzGfVmb!Pj.YvA7go77pAsolrVRRU8rEKD0QV4"
+    "GwSfQYI3K-loWXFcynqve5Upp8gz1S-UrEynXSj0Ds_Qt-f_Vqt8Pni";
+
+/* cracklib's dictionary and rules (Debian's cracklib-runtime). */
+static void
+test_guessable(void)
+{
+	struct hb_config cfg;
+	char msg[128];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.password_min_length = 10;
+	is_int(pw_run(&cfg, "password123", "a@b.co", msg, sizeof(msg)), 1,
+	    "a dictionary word with digits refused");
+	has_str(msg, "too easy to guess", "...the message says so (%s)", msg);
+	has_str(msg, "dictionary word", "...and cracklib's reason");
+	is_int(pw_run(&cfg, "qwertyuiop", "a@b.co", NULL, 0), 1,
+	    "a keyboard row refused");
+	is_int(pw_run(&cfg, "aaaaaaaaaaaa", "a@b.co", msg, sizeof(msg)), 1,
+	    "one character repeated refused");
+	has_str(msg, "DIFFERENT characters", "...because of that (%s)", msg);
+	is_int(pw_run(&cfg, "abcdefghijklmn", "a@b.co", NULL, 0), 1,
+	    "a run of the alphabet refused");
+	is_int(pw_run(&cfg, "correct horse battery", "a@b.co", NULL, 0), 0,
+	    "three words with spaces pass");
+	ok(validate_password_guessable("password123") != NULL &&
+	    validate_password_guessable("kUkq6-xzGfVmb!Pj") == NULL,
+	    "validate_password_guessable answers alone");
+}
+
 static void
 test_new_password(void)
 {
@@ -210,31 +241,27 @@ test_new_password(void)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.password_min_length = 10;
-	memset(pw, 'p', sizeof(pw));
 
-	pw[9] = '\0';
+	snprintf(pw, sizeof(pw), "%.9s", VARIED);
 	is_int(pw_run(&cfg, pw, "a@b.co", msg, sizeof(msg)), 1,
 	    "min 10: 9 bytes refused");
 	has_str(msg, "10", "...the message gives the least (%s)", msg);
 	has_str(msg, "72", "...and the most");
-	pw[9] = 'p';
-	pw[10] = '\0';
+	snprintf(pw, sizeof(pw), "%.10s", VARIED);
 	is_int(pw_run(&cfg, pw, "a@b.co", NULL, 0), 0, "min 10: 10 bytes ok");
-	pw[10] = 'p';
-	pw[72] = '\0';
+	snprintf(pw, sizeof(pw), "%.72s", VARIED);
 	is_int(pw_run(&cfg, pw, "a@b.co", NULL, 0), 0, "72 bytes ok");
-	pw[72] = 'p';
-	pw[73] = '\0';
+	snprintf(pw, sizeof(pw), "%.73s", VARIED);
 	is_int(pw_run(&cfg, pw, "a@b.co", NULL, 0), 1, "73 bytes refused, "
 	    "never cut to 72");
-	pw[73] = 'p';
-	pw[99] = '\0';
+	snprintf(pw, sizeof(pw), "%.99s", VARIED);
 	is_int(pw_run(&cfg, pw, "a@b.co", NULL, 0), 1, "99 bytes refused");
 	is_int(pw_run(&cfg, "", "a@b.co", NULL, 0), 1, "the empty password "
 	    "refused");
 	/* Bytes, not characters: five 2-byte letters are 10 bytes. */
-	is_int(pw_run(&cfg, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-	    "a@b.co", NULL, 0), 0, "lengths are in bytes (5 x U+00E9 = 10)");
+	is_int(pw_run(&cfg, "\xc3\xa9\xc3\xa8\xc3\xa7\xc3\xa0\xc3\xbc",
+	    "a@b.co", NULL, 0), 0, "lengths are in bytes (5 letters of 2 bytes "
+	    "= 10)");
 
 	cfg.password_min_length = 12;
 	is_int(pw_run(&cfg, "elevenchars", "a@b.co", msg, sizeof(msg)), 1,
@@ -266,11 +293,12 @@ test_new_password(void)
 int
 main(void)
 {
-	plan(87);
+	plan(96);
 	arena_init(&arena);
 	test_email();
 	test_email_key();
 	test_new_password();
+	test_guessable();
 	arena_free(&arena);
 	return done_testing();
 }
