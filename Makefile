@@ -84,7 +84,7 @@ FUZZERS		:= $(FUZZ_SRC:%.c=$(BUILD)/%)
 FUZZ_SECONDS	?= 60
 
 .PHONY: all build deps run check test-unit lint bench install clean superadmin \
-		backup restore fuzz fuzzers coverage
+		backup restore fuzz fuzzers coverage vault-rotate
 
 # deps runs first and on its own: make reads directories once, so files
 # npm ci creates are only seen by a second make.
@@ -167,6 +167,8 @@ $(BUILD)/share/%: $(SWAGGER)/%
 	@cp $< $@
 
 $(MAIL_LINKED): LDLIBS += -lcurl
+# Only the worker publishes to the MQTT broker (lib/mqtt_pub.c).
+$(BUILD)/bin/homebot-worker: LDLIBS += -lmosquitto
 
 -include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(PLUGIN:.so=.d) $(PROGS:=.d) $(TOOLS:=.d) $(UNIT_TESTS:.t=.d) \
 	$(FUZZERS:=.d)
@@ -227,6 +229,12 @@ bench: all
 # through the environment, never through the recipe's shell quoting.
 superadmin: all
 	@BUILD=$(BUILD) scripts/stack.sh superadmin "$${EMAIL-}" "$${PASSWORD-}"
+
+# make vault-rotate [JOB=1] [BATCH=N]: wraps every data key again with the
+# current VAULT_MASTER_KEY (README, Vault keys); JOB=1 queues it for
+# homebot-worker instead.
+vault-rotate: all
+	@BUILD=$(BUILD) scripts/stack.sh vault-rotate "$${JOB-}" "$${BATCH-}"
 
 # make backup [FILE=...]: a pg_dump of make run's database (or the external
 # one), by default backups/homebot-<time>.dump. make restore FILE=...

@@ -18,8 +18,10 @@
 #      login, memory): PEER_BENCH's vs-peer.sh (the peer's bench kit, by
 #      default ../shared/bench beside the checkout), when it is there.
 #   4. bench/jobs.sh (the job queue), bench/metrics.sh (the cost of
-#      recording metrics) and bench/mqtt.sh (CONNECTs/s through the plugin,
-#      publish throughput against an allow-all broker).
+#      recording metrics), bench/mqtt.sh (CONNECTs/s through the plugin,
+#      publish throughput against an allow-all broker) and
+#      bench/vault-rotate.sh (a master-key rotation of 10,000
+#      organizations' data keys).
 #
 # Settings: BENCH_SECONDS (10) per wrk run, BENCH_REPS (3) repetitions
 # (the median is reported), BENCH_LARGE=1, PEER_BENCH, BENCH_KEEP=1 keeps
@@ -230,6 +232,7 @@ fi
 bench/jobs.sh "$D"
 bench/metrics.sh "$D" "$DURL"
 bench/mqtt.sh "$D"
+bench/vault-rotate.sh
 
 # The peer last: it builds and starts a clone of this checkout itself.
 if [ -x "$PEER_BENCH/vs-peer.sh" ]; then

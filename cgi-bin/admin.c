@@ -248,7 +248,7 @@ handle_setting_put(struct hb_request *r, struct hb_app *app)
 	pub = json_get_bool(&c, "is_public", false, false);
 	in.is_public = json_object_object_get(r->json, "is_public") == NULL ?
 	    NULL : pub ? "true" : "false";
-	in.if_match = setting_if_match(http_header(r, "If-Match"));
+	in.if_match = http_if_match(http_header(r, "If-Match"));
 	if (json_check_done(&c, &r->err) == -1 ||
 	    setting_platform_put(app->db, &ctx, &in, &o, &created,
 	    &r->err) == -1)
@@ -270,7 +270,7 @@ handle_setting_delete(struct hb_request *r, struct hb_app *app)
 	if (!setting_key_valid(key))
 		return hb_fail(&r->err, 404, "not_found", "No such setting.");
 	if (setting_platform_delete(app->db, &ctx, key,
-	    setting_if_match(http_header(r, "If-Match")), &r->err) == -1)
+	    http_if_match(http_header(r, "If-Match")), &r->err) == -1)
 		return -1;
 	return http_no_content(r);
 }

@@ -152,7 +152,7 @@ handle_setting_put(struct hb_request *r, struct hb_app *app)
 		return -1;
 	ctx = auth_ctx(&who, r);
 	if (setting_org_put(app->db, &ctx, key, value,
-	    setting_if_match(http_header(r, "If-Match")), &o, &r->err) == -1)
+	    http_if_match(http_header(r, "If-Match")), &o, &r->err) == -1)
 		return -1;
 	return send_org_setting(r, o);
 }

@@ -15,7 +15,6 @@
 #include "json.h"
 #include "program.h"
 #include "secret.h"
-#include "team.h"
 #include "uuid.h"
 
 /* The body a POST or PUT of the largest value may need. */
@@ -32,34 +31,6 @@ begin(struct hb_request *r, struct hb_app *app, struct hb_principal *who,
 	    auth_require(who, permission, &r->err) == -1)
 		return -1;
 	return 0;
-}
-
-/* The route's {id}: a UUID, else 404. */
-static const char *
-secret_id(struct hb_request *r)
-{
-	const char *id = http_route_param(r, "id");
-
-	if (!uuid_valid(id)) {
-		hb_fail(&r->err, 404, "not_found", "No such secret.");
-		return NULL;
-	}
-	return id;
-}
-
-/* Answers one secret's metadata with its ETag; secret is released. */
-static int
-send_secret(struct hb_request *r, int status, struct json_object *secret)
-{
-	char etag[24];
-	struct json_object *v;
-
-	if (json_object_object_get_ex(secret, "version", &v)) {
-		snprintf(etag, sizeof(etag), "\"%lld\"",
-		    (long long)json_object_get_int64(v));
-		http_add_header(r, "ETag", etag);
-	}
-	return http_json(r, status, secret);
 }
 
 static const char *
@@ -117,7 +88,7 @@ handle_create(struct hb_request *r, struct hb_app *app)
 	if (secret_create(app->db, &ctx, keyring, &in, &secret,
 	    &r->err) == -1)
 		return -1;
-	return send_secret(r, 201, secret);
+	return http_json_versioned(r, 201, secret);
 }
 
 static int
@@ -129,12 +100,12 @@ handle_get(struct hb_request *r, struct hb_app *app)
 	const char *id;
 
 	if (begin(r, app, &who, "secrets:read") == -1 ||
-	    (id = secret_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "secret")) == NULL)
 		return -1;
 	ctx = auth_ctx(&who, r);
 	if (secret_get(app->db, &ctx, id, &secret, &r->err) == -1)
 		return -1;
-	return send_secret(r, 200, secret);
+	return http_json_versioned(r, 200, secret);
 }
 
 static int
@@ -149,7 +120,7 @@ handle_reveal(struct hb_request *r, struct hb_app *app)
 	int rc;
 
 	if (begin(r, app, &who, "secrets:reveal") == -1 ||
-	    (id = secret_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "secret")) == NULL)
 		return -1;
 	ctx = auth_ctx(&who, r);
 	if (secret_reveal(app->db, &ctx, keyring, id, &value, &len,
@@ -172,21 +143,22 @@ handle_put(struct hb_request *r, struct hb_app *app)
 	struct hb_db_ctx ctx;
 	struct json_object *secret;
 	const char *id, *value, *version;
-	char buf[16];
+	char buf[24];
 
 	if (begin(r, app, &who, "secrets:write") == -1 ||
-	    (id = secret_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "secret")) == NULL)
 		return -1;
 	json_check_begin(&c, r->json);
 	value = read_value(&c, true);
 	if (json_check_done(&c, &r->err) == -1)
 		return -1;
-	version = team_if_match(http_header(r, "If-Match"), buf, sizeof(buf));
+	version = http_if_match_param(http_if_match(http_header(r,
+	    "If-Match")), buf);
 	ctx = auth_ctx(&who, r);
 	if (secret_put(app->db, &ctx, keyring, id, version, value,
 	    app->cfg.secret_history, &secret, &r->err) == -1)
 		return -1;
-	return send_secret(r, 200, secret);
+	return http_json_versioned(r, 200, secret);
 }
 
 static int
@@ -195,12 +167,13 @@ handle_delete(struct hb_request *r, struct hb_app *app)
 	struct hb_principal who;
 	struct hb_db_ctx ctx;
 	const char *id, *version;
-	char buf[16];
+	char buf[24];
 
 	if (begin(r, app, &who, "secrets:write") == -1 ||
-	    (id = secret_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "secret")) == NULL)
 		return -1;
-	version = team_if_match(http_header(r, "If-Match"), buf, sizeof(buf));
+	version = http_if_match_param(http_if_match(http_header(r,
+	    "If-Match")), buf);
 	ctx = auth_ctx(&who, r);
 	if (secret_delete(app->db, &ctx, id, version, &r->err) == -1)
 		return -1;

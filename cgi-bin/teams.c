@@ -27,34 +27,6 @@ begin(struct hb_request *r, struct hb_app *app, struct hb_principal *who,
 	return 0;
 }
 
-/* The route's {id}: a UUID, else 404 (no such team, whatever it is). */
-static const char *
-team_id(struct hb_request *r)
-{
-	const char *id = http_route_param(r, "id");
-
-	if (!uuid_valid(id)) {
-		hb_fail(&r->err, 404, "not_found", "No such team.");
-		return NULL;
-	}
-	return id;
-}
-
-/* Answers one team with its ETag; team is released. */
-static int
-send_team(struct hb_request *r, int status, struct json_object *team)
-{
-	char etag[24];
-	struct json_object *v;
-
-	if (json_object_object_get_ex(team, "version", &v)) {
-		snprintf(etag, sizeof(etag), "\"%lld\"",
-		    (long long)json_object_get_int64(v));
-		http_add_header(r, "ETag", etag);
-	}
-	return http_json(r, status, team);
-}
-
 static const char *
 read_slug(struct hb_json_check *c)
 {
@@ -107,7 +79,7 @@ handle_create(struct hb_request *r, struct hb_app *app)
 	ctx = auth_ctx(&who, r);
 	if (team_create(app->db, &ctx, &in, &team, &r->err) == -1)
 		return -1;
-	return send_team(r, 201, team);
+	return http_json_versioned(r, 201, team);
 }
 
 static int
@@ -119,12 +91,12 @@ handle_get(struct hb_request *r, struct hb_app *app)
 	const char *id;
 
 	if (begin(r, app, &who, "teams:read") == -1 ||
-	    (id = team_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "team")) == NULL)
 		return -1;
 	ctx = auth_ctx(&who, r);
 	if (team_get(app->db, &ctx, id, &team, &r->err) == -1)
 		return -1;
-	return send_team(r, 200, team);
+	return http_json_versioned(r, 200, team);
 }
 
 static int
@@ -136,22 +108,23 @@ handle_update(struct hb_request *r, struct hb_app *app)
 	struct hb_db_ctx ctx;
 	struct json_object *team;
 	const char *id, *version;
-	char buf[16];
+	char buf[24];
 
 	if (begin(r, app, &who, "teams:write") == -1 ||
-	    (id = team_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "team")) == NULL)
 		return -1;
 	json_check_begin(&c, r->json);
 	in.name = json_get_string(&c, "name", false, 1, 200);
 	in.description = json_get_string(&c, "description", false, 0, 2000);
 	if (json_check_done(&c, &r->err) == -1)
 		return -1;
-	version = team_if_match(http_header(r, "If-Match"), buf, sizeof(buf));
+	version = http_if_match_param(http_if_match(http_header(r,
+	    "If-Match")), buf);
 	ctx = auth_ctx(&who, r);
 	if (team_update(app->db, &ctx, id, version, &in, &team,
 	    &r->err) == -1)
 		return -1;
-	return send_team(r, 200, team);
+	return http_json_versioned(r, 200, team);
 }
 
 static int
@@ -160,12 +133,13 @@ handle_delete(struct hb_request *r, struct hb_app *app)
 	struct hb_principal who;
 	struct hb_db_ctx ctx;
 	const char *id, *version;
-	char buf[16];
+	char buf[24];
 
 	if (begin(r, app, &who, "teams:write") == -1 ||
-	    (id = team_id(r)) == NULL)
+	    (id = http_path_uuid(r, "id", "team")) == NULL)
 		return -1;
-	version = team_if_match(http_header(r, "If-Match"), buf, sizeof(buf));
+	version = http_if_match_param(http_if_match(http_header(r,
+	    "If-Match")), buf);
 	ctx = auth_ctx(&who, r);
 	if (team_delete(app->db, &ctx, id, version, &r->err) == -1)
 		return -1;
@@ -182,7 +156,7 @@ handle_members(struct hb_request *r, struct hb_app *app)
 	const char *id;
 
 	if (begin(r, app, &who, "teams:read") == -1 ||
-	    (id = team_id(r)) == NULL ||
+	    (id = http_path_uuid(r, "id", "team")) == NULL ||
 	    page_parse(r, "team_members", id, &page, &r->err) == -1)
 		return -1;
 	ctx = auth_ctx(&who, r);
@@ -202,7 +176,7 @@ member_input(struct hb_request *r, struct hb_app *app, const char **team,
 	struct hb_principal who;
 
 	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1 ||
-	    (*team = team_id(r)) == NULL)
+	    (*team = http_path_uuid(r, "id", "team")) == NULL)
 		return -1;
 	if (!auth_has(&who, "teams:write") && !auth_leads_team(&who, *team))
 		return hb_fail(&r->err, 403, "forbidden", "This needs the "

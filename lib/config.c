@@ -417,6 +417,27 @@ has_space_or_control(const char *s)
 	return false;
 }
 
+/*
+ * The secret with which homebot-worker publishes Homebot's events to the
+ * broker at MQTT_HOST:MQTT_PORT (api.md §8), which no client can hold: the
+ * plugin admits it only with a client id clients may not use. Empty: no
+ * publisher is admitted (the worker refuses to start with MQTT_HOST set
+ * and no secret: event_config_check).
+ */
+static int
+config_fill_mqtt(struct hb_config *c, const struct env_file *f,
+    struct hb_error *err)
+{
+	if (get_str(f, "MQTT_PUBLISHER_SECRET", "", c->mqtt_publisher_secret,
+	    sizeof(c->mqtt_publisher_secret), err) == -1)
+		return -1;
+	if (c->mqtt_publisher_secret[0] != '\0' &&
+	    strlen(c->mqtt_publisher_secret) < HB_SECRET_MIN)
+		return hb_fail(err, 500, "config", "MQTT_PUBLISHER_SECRET is too "
+		    "short: at least %d bytes are required", HB_SECRET_MIN);
+	return 0;
+}
+
 /* Whether url starts with "<scheme>://" and something after it. */
 static bool
 url_scheme_is(const char *url, const char *scheme)
@@ -529,7 +550,8 @@ config_fill(struct hb_config *c, const struct env_file *f,
 	    check_mail(c, err) == -1 ||
 	    config_fill_jobs(c, f, err) == -1 ||
 	    config_fill_metrics(c, f, err) == -1 ||
-	    config_fill_ready(c, f, err) == -1)
+	    config_fill_ready(c, f, err) == -1 ||
+	    config_fill_mqtt(c, f, err) == -1)
 		return -1;
 	get_vault_key(f, "VAULT_MASTER_KEY", c->vault_master_key,
 	    sizeof(c->vault_master_key));

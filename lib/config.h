@@ -73,6 +73,12 @@ struct hb_config {
 	char	 mqtt_host[64];		/* the broker's address, or "": none */
 	int	 mqtt_port;
 	int	 ready_mqtt_ms;		/* how long /ready waits for the broker */
+	/*
+	 * The password homebot-worker publishes Homebot's events with, which
+	 * the broker's plugin admits it by (README, "Events"): a secret,
+	 * never logged, at least HB_SECRET_MIN bytes; empty: none.
+	 */
+	char	 mqtt_publisher_secret[256];
 };
 
 /*

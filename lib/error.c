@@ -31,3 +31,26 @@ hb_error_clear(struct hb_error *err)
 	json_object_put(err->details);
 	memset(err, 0, sizeof(*err));
 }
+
+int
+hb_fail_missing(struct hb_error *err, const char *noun)
+{
+	return hb_fail(err, 404, "not_found", "No such %s.", noun);
+}
+
+int
+hb_fail_stale(struct hb_error *err, const char *noun)
+{
+	return hb_fail(err, 412, "precondition_failed", "The %s changed "
+	    "since the version If-Match names; read it again.", noun);
+}
+
+int
+hb_status_result(const char *status, const char *noun, struct hb_error *err)
+{
+	if (status != NULL && strcmp(status, "ok") == 0)
+		return 0;
+	if (status != NULL && strcmp(status, "stale") == 0)
+		return hb_fail_stale(err, noun);
+	return hb_fail_missing(err, noun);
+}

@@ -19,5 +19,15 @@ struct hb_error {
 int	hb_fail(struct hb_error *err, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	hb_error_clear(struct hb_error *err);
+/* 404 not_found "No such <noun>."; returns -1. */
+int	hb_fail_missing(struct hb_error *err, const char *noun);
+/* 412 precondition_failed: the <noun> changed since If-Match; -1. */
+int	hb_fail_stale(struct hb_error *err, const char *noun);
+/*
+ * The answer of a database function that reports 'ok', 'stale' or
+ * 'not_found' (status NULL: not_found): 0, or -1 with 412 or 404 set.
+ */
+int	hb_status_result(const char *status, const char *noun,
+	    struct hb_error *err);
 
 #endif

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -829,6 +830,67 @@ http_send_page(struct hb_request *r, struct json_object *data,
 	json_object_object_add(body, "next_cursor", next_cursor != NULL ?
 	    json_object_new_string(next_cursor) : NULL);
 	return http_json(r, 200, body);
+}
+
+long
+http_if_match(const char *header)
+{
+	const char *s = header;
+	char *end;
+	long v;
+
+	if (s == NULL)
+		return HB_IF_MATCH_NONE;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (s[0] == '*' && s[strspn(s + 1, " \t") + 1] == '\0')
+		return HB_IF_MATCH_ANY;
+	if (*s != '"' || !isdigit((unsigned char)s[1]))
+		return 0;
+	errno = 0;
+	v = strtol(s + 1, &end, 10);
+	if (errno != 0 || v < 1 || *end != '"' ||
+	    end[1 + strspn(end + 1, " \t")] != '\0')
+		return 0;
+	return v;
+}
+
+const char *
+http_if_match_param(long if_match, char buf[24])
+{
+	if (if_match == HB_IF_MATCH_NONE || if_match == HB_IF_MATCH_ANY)
+		return NULL;
+	/* The versions are integer columns. */
+	if (if_match < 1 || if_match > INT_MAX)
+		return "0";
+	snprintf(buf, 24, "%ld", if_match);
+	return buf;
+}
+
+const char *
+http_path_uuid(struct hb_request *r, const char *name, const char *noun)
+{
+	const char *id = http_route_param(r, name);
+
+	if (!uuid_valid(id)) {
+		hb_fail(&r->err, 404, "not_found", "No such %s.", noun);
+		return NULL;
+	}
+	return id;
+}
+
+int
+http_json_versioned(struct hb_request *r, int status, struct json_object *obj)
+{
+	char etag[24];
+	struct json_object *v;
+
+	if (json_object_object_get_ex(obj, "version", &v)) {
+		snprintf(etag, sizeof(etag), "\"%lld\"",
+		    (long long)json_object_get_int64(v));
+		http_add_header(r, "ETag", etag);
+	}
+	return http_json(r, status, obj);
 }
 
 int

@@ -184,6 +184,36 @@ int	 http_not_modified(struct hb_request *r);
 int	 http_send_page(struct hb_request *r, struct json_object *data,
 	    const char *next_cursor);
 
+/* If-Match, as http_if_match() reads it. */
+#define HB_IF_MATCH_NONE	(-1L)	/* no header: no condition */
+#define HB_IF_MATCH_ANY		(-2L)	/* "*": the object must exist */
+
+/*
+ * The If-Match header: HB_IF_MATCH_NONE, HB_IF_MATCH_ANY, or the version
+ * of its one strong entity tag "<version>"; 0 (which no version is) for
+ * anything else, so that it matches nothing.
+ */
+long	 http_if_match(const char *header);
+/*
+ * if_match (http_if_match's) as the $N::integer an SQL condition
+ * "($N IS NULL OR version = $N)" takes: NULL for no header or "*", the
+ * version's digits, else "0" (matches no row; also a version past an
+ * integer). Points into buf or is static.
+ */
+const char *http_if_match_param(long if_match, char buf[24]);
+/*
+ * The route parameter name when it is a UUID; else NULL with 404
+ * not_found "No such <noun>." in r->err (a malformed id names nothing).
+ */
+const char *http_path_uuid(struct hb_request *r, const char *name,
+	    const char *noun);
+/*
+ * Sends obj (an object with a "version") as JSON with ETag: "<version>",
+ * and releases it.
+ */
+int	 http_json_versioned(struct hb_request *r, int status,
+	    struct json_object *obj);
+
 /* Percent-decodes s[0..n) into the arena; NULL on a bad escape or NUL. */
 char	*http_decode(struct hb_arena *a, const char *s, size_t n, bool plus);
 bool	 http_valid_request_id(const char *s);

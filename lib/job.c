@@ -81,6 +81,12 @@ static const char SQL_FAIL[] =
     " updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
     " RETURNING status = 'dead' AS dead";
+/* Finished without running: kept like a success until JOB_RETENTION. */
+static const char SQL_CANCEL[] =
+    "UPDATE homebot.jobs SET status = 'cancelled', finished_at = now(),"
+    " payload = payload - 'secret', lease_owner = NULL,"
+    " lease_expires_at = NULL, last_error = $3, updated_at = now()"
+    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
 /* By jobs_lease_idx. */
 static const char SQL_REAP[] =
     "UPDATE homebot.jobs SET status = CASE WHEN attempts >= max_attempts"
@@ -364,6 +370,26 @@ job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
 	if (res == NULL)
 		return -1;
 	*dead = db_bool(res, 0, "dead");
+	PQclear(res);
+	return 0;
+}
+
+int
+job_cancel(struct hb_db *db, const struct hb_job *job, const char *owner,
+    const char *reason, struct hb_error *err)
+{
+	char text[HB_JOB_ERROR_MAX + 1];
+	const char *params[3] = { job->id, owner, text };
+	size_t n;
+	PGresult *res;
+
+	snprintf(text, sizeof(text), "%s", reason != NULL ? reason : "");
+	n = strlen(text);
+	while (n > 0 && !json_utf8_valid(text, n))
+		text[--n] = '\0';
+	res = db_exec(db, SQL_CANCEL, 3, params, err);
+	if (res == NULL)
+		return -1;
 	PQclear(res);
 	return 0;
 }

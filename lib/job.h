@@ -118,6 +118,13 @@ int	job_release(struct hb_db *db, const char *ids, const char *owner,
 int	job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
 	    const char *error, double delay, bool permanent, bool *dead,
 	    struct hb_error *err);
+/*
+ * Records a job owner holds as cancelled, not run (reason, stored as
+ * last_error, must never hold a secret): finished, and purged with the
+ * successes after JOB_RETENTION.
+ */
+int	job_cancel(struct hb_db *db, const struct hb_job *job, const char *owner,
+	    const char *reason, struct hb_error *err);
 /* Running jobs whose lease ran out go back to the queue (or die): the count. */
 int	job_reap(struct hb_db *db, struct hb_error *err);
 /* Deletes finished jobs older than age seconds: the count. */

@@ -80,3 +80,17 @@ mqtt_acl_allows(const struct hb_mqtt_grant *grant, int access,
 		return false;
 	}
 }
+
+bool
+mqtt_publisher_allows(int access, const char *topic)
+{
+	char org[HB_UUID_LEN + 1];
+
+	if (access != HB_MQTT_WRITE || topic == NULL ||
+	    strncmp(topic, "org/", 4) != 0 ||
+	    strnlen(topic + 4, HB_UUID_LEN + 1) < HB_UUID_LEN)
+		return false;
+	memcpy(org, topic + 4, HB_UUID_LEN);
+	org[HB_UUID_LEN] = '\0';
+	return uuid_valid(org) && strcmp(topic + 4 + HB_UUID_LEN, "/events") == 0;
+}

@@ -48,4 +48,12 @@ bool	 mqtt_client_id_ok(const char *id);
 bool	 mqtt_acl_allows(const struct hb_mqtt_grant *grant, int access,
 	    const char *topic);
 
+/*
+ * Whether Homebot's own publisher (homebot-worker, admitted by its secret,
+ * api.md §8) may have access to topic: publishing on an organization's
+ * events topic "org/<uuid>/events", and nothing else (no subscription,
+ * no delivery, no other topic).
+ */
+bool	 mqtt_publisher_allows(int access, const char *topic);
+
 #endif

@@ -71,7 +71,7 @@ static const char SQL_REVEAL[] =
 static int
 no_secret(struct hb_error *err)
 {
-	return hb_fail(err, 404, "not_found", "No such secret.");
+	return hb_fail_missing(err, "secret");
 }
 
 static int
@@ -219,6 +219,54 @@ data_key(struct hb_db *db, const struct vault_keyring *kr, const char *org,
 	return internal(err);
 }
 
+int
+secret_seal(struct hb_db *db, const struct vault_keyring *kr,
+    const char *org, const char *id, uint64_t version, const char *value,
+    char **hex, struct hb_error *err)
+{
+	struct vault_data_key dk;
+	struct vault_aad aad = { org, id, version };
+	unsigned char *blob = NULL;
+	size_t blen;
+	int rc;
+
+	*hex = NULL;
+	if (data_key(db, kr, org, &dk, err) == -1)
+		return -1;
+	rc = vault_encrypt(&dk, &aad, value, strlen(value), &blob, &blen);
+	vault_data_key_wipe(&dk);
+	if (rc != VAULT_OK)
+		return internal(err);
+	*hex = to_hex(blob, blen);
+	free(blob);
+	return *hex != NULL ? 0 : internal(err);
+}
+
+int
+secret_open(struct hb_db *db, const struct vault_keyring *kr,
+    const char *org, const char *id, uint64_t version, const char *hex,
+    unsigned char **value, size_t *len, struct hb_error *err)
+{
+	struct vault_data_key dk;
+	struct vault_aad aad = { org, id, version };
+	unsigned char *blob = NULL;
+	size_t blen;
+	int rc;
+
+	*value = NULL;
+	*len = 0;
+	if (from_hex(hex, &blob, &blen) == -1)
+		return unreadable(err);
+	if (data_key(db, kr, org, &dk, err) == -1) {
+		free(blob);
+		return -1;
+	}
+	rc = vault_decrypt(&dk, &aad, blob, blen, value, len);
+	vault_data_key_wipe(&dk);
+	free(blob);
+	return rc == VAULT_OK ? 0 : unreadable(err);
+}
+
 /*
  * Encrypts value for (org, id, version) with org's data key and stores it
  * with its hint, in the open transaction. 0, or -1 with err set.
@@ -228,25 +276,12 @@ store_value(struct hb_db *db, const struct vault_keyring *kr,
     const char *org, const char *id, uint64_t version, const char *value,
     struct hb_error *err)
 {
-	struct vault_data_key dk;
-	struct vault_aad aad = { org, id, version };
-	unsigned char *blob = NULL;
-	size_t blen;
 	char vbuf[24], hint[17], *hex;
 	const char *params[5] = { org, id, vbuf, NULL, hint };
 	PGresult *res;
-	int rc;
 
-	if (data_key(db, kr, org, &dk, err) == -1)
+	if (secret_seal(db, kr, org, id, version, value, &hex, err) == -1)
 		return -1;
-	rc = vault_encrypt(&dk, &aad, value, strlen(value), &blob, &blen);
-	vault_data_key_wipe(&dk);
-	if (rc != VAULT_OK)
-		return internal(err);
-	hex = to_hex(blob, blen);
-	free(blob);
-	if (hex == NULL)
-		return internal(err);
 	snprintf(vbuf, sizeof(vbuf), "%" PRIu64, version);
 	secret_hint(value, hint);
 	params[3] = hex;
@@ -390,8 +425,7 @@ secret_put(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    strcmp(if_match, version) != 0)) {
 		PQclear(res);
 		db_tx_rollback(db);
-		return hb_fail(err, 412, "precondition_failed", "The secret "
-		    "changed since the version If-Match names; read it again.");
+		return hb_fail_stale(err, "secret");
 	}
 	next = strtoull(db_value(res, 0, "value_version"), NULL, 10) + 1;
 	PQclear(res);
@@ -415,21 +449,13 @@ secret_delete(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
     const char *if_match, struct hb_error *err)
 {
 	const char *params[2] = { id, if_match };
-	const char *status;
 	PGresult *res;
 	int rc;
 
 	res = db_tenant_query(db, ctx, false, SQL_DELETE, 2, params, err);
 	if (res == NULL)
 		return -1;
-	status = db_value(res, 0, "_status");
-	if (status != NULL && strcmp(status, "ok") == 0)
-		rc = 0;
-	else if (status != NULL && strcmp(status, "stale") == 0)
-		rc = hb_fail(err, 412, "precondition_failed", "The secret "
-		    "changed since the version If-Match names; read it again.");
-	else
-		rc = no_secret(err);
+	rc = hb_status_result(db_value(res, 0, "_status"), "secret", err);
 	PQclear(res);
 	return rc;
 }
@@ -442,10 +468,7 @@ secret_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
 	const char *params[2] = { ctx->org_id, id };
 	struct hb_audit_event ev = { .action = "secret.revealed",
 	    .target_type = "secret", .target_id = id };
-	struct vault_data_key dk;
-	struct vault_aad aad = { ctx->org_id, id, 0 };
-	unsigned char *blob = NULL;
-	size_t blen;
+	uint64_t version;
 	char changes[48];
 	PGresult *res;
 	int rc;
@@ -460,26 +483,14 @@ secret_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
 		db_tx_rollback(db);
 		return no_secret(err);
 	}
-	aad.version = strtoull(db_value(res, 0, "value_version"), NULL, 10);
-	rc = from_hex(db_value(res, 0, "ciphertext"), &blob, &blen);
+	version = strtoull(db_value(res, 0, "value_version"), NULL, 10);
+	rc = secret_open(db, kr, ctx->org_id, id, version,
+	    db_value(res, 0, "ciphertext"), value, len, err);
 	PQclear(res);
-	if (rc == -1) {
-		db_tx_rollback(db);
-		return unreadable(err);
-	}
-	if (data_key(db, kr, ctx->org_id, &dk, err) == -1) {
-		free(blob);
+	if (rc == -1)
 		return undo(db);
-	}
-	rc = vault_decrypt(&dk, &aad, blob, blen, value, len);
-	vault_data_key_wipe(&dk);
-	free(blob);
-	if (rc != VAULT_OK) {
-		db_tx_rollback(db);
-		return unreadable(err);
-	}
 	snprintf(changes, sizeof(changes), "{\"value_version\": %" PRIu64 "}",
-	    aad.version);
+	    version);
 	ev.changes_json = changes;
 	if (audit_write(db, ctx, &ev, err) == -1 ||
 	    db_tx_commit(db, err) == -1) {

@@ -2,6 +2,7 @@
 #define HB_SECRET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -17,7 +18,8 @@
  * on first use, before they reach the database; the answers of every
  * function but secret_reveal carry metadata only. Each function answers
  * through *secret a JSON object the caller owns (NULL on failure) and
- * returns 0, or -1 with err set. if_match is as team_if_match() gives it.
+ * returns 0, or -1 with err set. if_match is as http_if_match_param()
+ * gives it.
  */
 
 /* The longest value (api.md §11: 1 byte to 64 KiB). */
@@ -36,6 +38,25 @@ struct hb_secret_input {
  * 16, else "" (none). out has 17 bytes.
  */
 void	 secret_hint(const char *value, char out[17]);
+
+/*
+ * The vault under everything that stores secret values (secrets and the
+ * secret fields of connections), in the open transaction of ctx's
+ * organization org, whose data key is created on first use.
+ *
+ * secret_seal encrypts value for (org, id, version) as associated data:
+ * *hex is the blob's hex, malloc'ed (the caller frees it). secret_open
+ * decrypts such a blob: *value as secret_reveal's below, and a blob that
+ * does not decrypt under (org, id, version) is 409 secret_unreadable.
+ * Each returns 0, or -1 with err set; neither ends the transaction.
+ */
+int	 secret_seal(struct hb_db *db, const struct vault_keyring *kr,
+	    const char *org, const char *id, uint64_t version,
+	    const char *value, char **hex, struct hb_error *err);
+int	 secret_open(struct hb_db *db, const struct vault_keyring *kr,
+	    const char *org, const char *id, uint64_t version,
+	    const char *hex, unsigned char **value, size_t *len,
+	    struct hb_error *err);
 
 /* team_id: NULL for every secret the caller sees. */
 int	 secret_list(struct hb_db *db, const struct hb_db_ctx *ctx,

@@ -150,13 +150,18 @@ itoa_buf(char buf[16], long v)
  * Runs one of the functions that start a session, whose one row carries
  * a status and the session's columns: 0 with out filled in when the
  * status is "ok", 1 with *status saying why it refused, or -1 with err.
+ * The functions take the request's context as arguments; its trace ID is
+ * set as app.trace_id in the same round trip, so that their audit rows,
+ * and the events those publish, carry the request's trace.
  */
 static int
-session_call(struct hb_db *db, struct hb_arena *a, const char *sql, int n,
-    const char *const *params, struct hb_login *out, const char **status,
-    struct hb_error *err)
+session_call(struct hb_db *db, const struct hb_db_ctx *ctx,
+    struct hb_arena *a, const char *sql, int n, const char *const *params,
+    struct hb_login *out, const char **status, struct hb_error *err)
 {
-	PGresult *res = db_exec(db, sql, n, params, err);
+	const struct hb_db_ctx traced = { .trace_id = ctx->trace_id };
+	PGresult *res = db_tenant_query(db, &traced, false, sql, n, params,
+	    err);
 	bool ok;
 
 	if (res == NULL)
@@ -191,7 +196,8 @@ session_register(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[6] = ctx->request_id;
 	params[7] = hex;
 	params[8] = ttl;
-	rc = session_call(db, a, SQL_REGISTER, 9, params, out, &status, err);
+	rc = session_call(db, ctx, a, SQL_REGISTER, 9, params, out,
+	    &status, err);
 	if (rc == 1)
 		return hb_fail(err, 409, "email_taken",
 		    "An account with this email already exists.");
@@ -285,7 +291,8 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[6] = ttl;
 	params[7] = in->rehash;
 	params[8] = in->verified_hash;
-	rc = session_call(db, a, SQL_LOGIN_START, 9, params, out, &status, err);
+	rc = session_call(db, ctx, a, SQL_LOGIN_START, 9, params, out,
+	    &status, err);
 	return rc == 1 ? start_refused(status, err) : rc;
 }
 
@@ -314,7 +321,8 @@ session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[5] = ctx->request_id;
 	itoa_buf(age, max_age);
 	params[6] = age;
-	rc = session_call(db, a, SQL_REFRESH, 7, params, out, &status, err);
+	rc = session_call(db, ctx, a, SQL_REFRESH, 7, params, out,
+	    &status, err);
 	if (rc != 1)
 		return rc;
 	if (strcmp(status, "expired") == 0)
@@ -513,7 +521,8 @@ session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[8] = ctx->request_id;
 	params[9] = hex;
 	params[10] = ttl;
-	rc = session_call(db, a, SQL_ACCEPT, 11, params, out, &status, err);
+	rc = session_call(db, ctx, a, SQL_ACCEPT, 11, params, out,
+	    &status, err);
 	if (rc == 1)
 		return accept_refused(status, in, err);
 	return rc;

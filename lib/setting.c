@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "http.h"
 #include "json.h"
 #include "setting.h"
 
@@ -78,29 +79,6 @@ setting_key_valid(const char *key)
 			return false;
 	}
 	return true;
-}
-
-long
-setting_if_match(const char *header)
-{
-	const char *s = header;
-	char *end;
-	long v;
-
-	if (s == NULL)
-		return HB_IF_MATCH_NONE;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (s[0] == '*' && s[strspn(s + 1, " \t") + 1] == '\0')
-		return HB_IF_MATCH_ANY;
-	if (*s != '"' || !isdigit((unsigned char)s[1]))
-		return 0;
-	errno = 0;
-	v = strtol(s + 1, &end, 10);
-	if (errno != 0 || v < 1 || *end != '"' ||
-	    end[1 + strspn(end + 1, " \t")] != '\0')
-		return 0;
-	return v;
 }
 
 /*

@@ -21,18 +21,8 @@
 #define HB_SETTING_VALUE_MAX	32768	/* bytes of a platform value's JSON */
 #define HB_ORG_SETTINGS_MAX	16384	/* bytes of an organization's document */
 
-/* If-Match, as setting_if_match() reads it. */
-#define HB_IF_MATCH_NONE	(-1L)	/* no header: no condition */
-#define HB_IF_MATCH_ANY		(-2L)	/* "*": the object must exist */
-
 /* Whether key is ^[a-z][a-z0-9_.-]{0,63}$. */
 bool	setting_key_valid(const char *key);
-/*
- * The If-Match header: HB_IF_MATCH_NONE, HB_IF_MATCH_ANY, or the version
- * of its one strong entity tag "<version>"; 0 (which no version is) for
- * anything else, so that it matches nothing.
- */
-long	setting_if_match(const char *header);
 
 struct hb_json_check;
 /*
@@ -58,7 +48,7 @@ struct hb_setting_put {
 	const char	*value_json;	/* valid JSON text */
 	const char	*description;	/* NULL: as it is ("" for a new key) */
 	const char	*is_public;	/* "true"/"false"; NULL: as it is */
-	long		 if_match;	/* setting_if_match() */
+	long		 if_match;	/* http_if_match() */
 };
 
 /*

@@ -118,40 +118,16 @@ team_purge(struct hb_db *db, int age, int batch, struct hb_error *err)
 	return n;
 }
 
-const char *
-team_if_match(const char *h, char *buf, size_t n)
-{
-	size_t len;
-
-	if (h == NULL)
-		return NULL;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	len = strlen(h);
-	while (len > 0 && (h[len - 1] == ' ' || h[len - 1] == '\t'))
-		len--;
-	if (len == 1 && h[0] == '*')
-		return NULL;
-	/* "N": a version is 1 to 9 digits, so it fits an integer. */
-	if (len < 3 || len > 11 || len - 1 > n || h[0] != '"' ||
-	    h[len - 1] != '"' || strspn(h + 1, "0123456789") != len - 2)
-		return "-1";
-	memcpy(buf, h + 1, len - 2);
-	buf[len - 2] = '\0';
-	return buf;
-}
-
 static int
 no_team(struct hb_error *err)
 {
-	return hb_fail(err, 404, "not_found", "No such team.");
+	return hb_fail_missing(err, "team");
 }
 
 static int
 stale(struct hb_error *err)
 {
-	return hb_fail(err, 412, "precondition_failed",
-	    "The team changed since the version If-Match names; read it again.");
+	return hb_fail_stale(err, "team");
 }
 
 /* The one row of res as *team, or 404. Releases res. */
@@ -268,20 +244,13 @@ team_delete(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
     const char *if_match, struct hb_error *err)
 {
 	const char *params[2] = { id, if_match };
-	const char *status;
 	PGresult *res;
 	int rc;
 
 	res = db_tenant_query(db, ctx, false, SQL_DELETE, 2, params, err);
 	if (res == NULL)
 		return -1;
-	status = db_value(res, 0, "_status");
-	if (status != NULL && strcmp(status, "ok") == 0)
-		rc = 0;
-	else if (status != NULL && strcmp(status, "stale") == 0)
-		rc = stale(err);
-	else
-		rc = no_team(err);
+	rc = hb_status_result(db_value(res, 0, "_status"), "team", err);
 	PQclear(res);
 	return rc;
 }

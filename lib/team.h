@@ -14,8 +14,8 @@
  * (deleted_at) is hidden by the policies themselves. Each function
  * answers through *team / *member a JSON object the caller owns (NULL on
  * failure) and returns 0, or -1 with err set. if_match is the version an
- * If-Match asked for ("*" or NULL: any; anything not a version matches
- * none), so a stale one is 412 precondition_failed.
+ * If-Match asked for, as http_if_match_param() gives it (NULL: any), so a
+ * stale one is 412 precondition_failed.
  */
 
 /* What a PATCH or POST of a team carries; NULL: not given. */
@@ -55,12 +55,5 @@ int	 team_member_remove(struct hb_db *db, const struct hb_db_ctx *ctx,
  * age seconds ago (every organization's); their number, or -1 with err.
  */
 int	 team_purge(struct hb_db *db, int age, int batch, struct hb_error *err);
-
-/*
- * The version an If-Match header names, for the functions above: NULL for
- * none or "*", the digits of "\"N\"", else "-1" (matches no row). Borrowed
- * from header or static.
- */
-const char *team_if_match(const char *header, char *buf, size_t n);
 
 #endif

@@ -15,6 +15,13 @@
  * that was lost means notifications may have been missed, so every client
  * is checked again.
  *
+ * Homebot's own publisher (homebot-worker, which publishes the events of
+ * org/<org_id>/events) connects with a client id of Homebot's reserved
+ * prefix, which no client may use, and MQTT_PUBLISHER_SECRET as its
+ * password, compared in constant time; it may publish on an
+ * organization's events topic and do nothing else. Without the setting
+ * no publisher is admitted.
+ *
  * Options (plugin_opt_*): config, the env file of settings (as
  * HOMEBOT_CONFIG; the environment's HOMEBOT_CONFIG otherwise).
  */
@@ -32,6 +39,7 @@
 #include "auth.h"
 #include "auth_jwt.h"
 #include "config.h"
+#include "crypto.h"
 #include "db.h"
 #include "error.h"
 #include "mqtt_acl.h"
@@ -54,6 +62,7 @@ struct client {
 	char		 ip[64];
 	char		*cred;		/* owned: the password, to check again */
 	bool		 is_key;
+	bool		 publisher;	/* Homebot's own: events topics only */
 	bool		 subscribe;	/* mqtt:subscribe */
 	bool		 publish;	/* mqtt:publish */
 	bool		 online;	/* offline: a persistent session's */
@@ -214,6 +223,59 @@ note_exp(struct plugin *p, long exp)
 		p->next_exp = exp;
 }
 
+/*
+ * Whether password is MQTT_PUBLISHER_SECRET: compared as SHA-256 digests,
+ * so the time taken tells nothing of either, their lengths included.
+ */
+static bool
+publisher_secret_ok(const struct plugin *p, const char *password)
+{
+	unsigned char a[32], b[32];
+	const char *secret = p->cfg.mqtt_publisher_secret;
+	bool same;
+
+	if (secret[0] == '\0' || password == NULL)
+		return false;
+	crypto_sha256(secret, strlen(secret), a);
+	crypto_sha256(password, strnlen(password, MAX_CRED + 1), b);
+	same = crypto_equal(a, b, sizeof(a));
+	explicit_bzero(a, sizeof(a));
+	explicit_bzero(b, sizeof(b));
+	return same;
+}
+
+/*
+ * CONNECT with a client id of Homebot's reserved prefix: only the
+ * publisher, with its secret. It goes into the table like any client
+ * (its ACL checks find it there), with no organization, no credential
+ * to check again and no exp; its connections are platform audit events.
+ */
+static int
+publisher_auth(struct plugin *p, struct mosquitto_evt_basic_auth *ed,
+    const char *id, const char *ip)
+{
+	struct client *c, *old;
+
+	if (!mqtt_name_ok(id) || !publisher_secret_ok(p, ed->password)) {
+		audit(p, "mqtt.refused", NULL, NULL, ip, "reserved client id");
+		return MOSQ_ERR_AUTH;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return MOSQ_ERR_NOMEM;
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	snprintf(c->ip, sizeof(c->ip), "%s", ip != NULL ? ip : "");
+	c->publisher = true;
+	c->mosq = ed->client;
+	c->online = true;
+	if ((old = find(p, id)) != NULL)
+		forget(p, old);
+	c->next = p->buckets[hash(id)];
+	p->buckets[hash(id)] = c;
+	audit(p, "mqtt.connected", NULL, id, ip, "homebot publisher");
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int
 on_basic_auth(int event, void *event_data, void *userdata)
 {
@@ -226,6 +288,9 @@ on_basic_auth(int event, void *event_data, void *userdata)
 	const char *reason = NULL;
 
 	(void)event;
+	if (id != NULL && strncmp(id, HB_MQTT_RESERVED,
+	    strlen(HB_MQTT_RESERVED)) == 0)
+		return publisher_auth(p, ed, id, ip);
 	if (!mqtt_client_id_ok(id))
 		reason = "client id refused";
 	else if (!mqtt_name_ok(ed->username))
@@ -285,7 +350,12 @@ on_acl_check(int event, void *event_data, void *userdata)
 	if (c == NULL)
 		return ed->access == HB_MQTT_READ ? MOSQ_ERR_SUCCESS :
 		    MOSQ_ERR_ACL_DENIED;
-	if (c->mosq != ed->client || !grant_of(c, &g))
+	if (c->mosq != ed->client)
+		return MOSQ_ERR_ACL_DENIED;
+	if (c->publisher)
+		return mqtt_publisher_allows(ed->access, ed->topic) ?
+		    MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	if (!grant_of(c, &g))
 		return MOSQ_ERR_ACL_DENIED;
 	return mqtt_acl_allows(&g, ed->access, ed->topic) ?
 	    MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
@@ -301,6 +371,12 @@ on_disconnect(int event, void *event_data, void *userdata)
 	(void)event;
 	if (c == NULL || c->mosq != ed->client || !c->online)
 		return MOSQ_ERR_SUCCESS;
+	if (c->publisher) {
+		audit(p, "mqtt.disconnected", NULL, c->id, c->ip,
+		    "homebot publisher");
+		forget(p, c);
+		return MOSQ_ERR_SUCCESS;
+	}
 	audit(p, "mqtt.disconnected", c, c->id, c->ip,
 	    c->kick_reason != NULL ? c->kick_reason : "client");
 	/*
@@ -395,7 +471,9 @@ sweep(struct plugin *p, long now)
 			struct client *c = *pp, probe = { 0 };
 			const char *reason = NULL;
 
-			if (c->kick_reason != NULL) {
+			/* The publisher has no credential to check again. */
+			if (c->kick_reason != NULL || c->publisher) {
+				c->recheck = false;
 				pp = &c->next;
 				continue;
 			}

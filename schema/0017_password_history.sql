@@ -12,7 +12,7 @@ CREATE TABLE homebot.password_history (
 );
 ALTER TABLE homebot.password_history ENABLE ROW LEVEL SECURITY;
 ALTER TABLE homebot.password_history FORCE ROW LEVEL SECURITY;
--- Only the functions of R__passwords.sql, which run as the owner.
+-- Only the functions of R__passwords.sql, which run as the owner; no
+-- role is granted anything on the table.
 CREATE POLICY definer_access ON homebot.password_history TO CURRENT_USER
 	USING (true) WITH CHECK (true);
-REVOKE ALL ON homebot.password_history FROM PUBLIC;

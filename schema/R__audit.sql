@@ -284,6 +284,14 @@ CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.secret_val
 	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'secret_id');
 CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.secret_values
 	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'secret_id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.connections
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.connections
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'id');
+CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR DELETE ON homebot.connection_secrets
+	FOR EACH ROW EXECUTE FUNCTION homebot.audit_row('organization_id', 'connection_id');
+CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.connection_secrets
+	FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION homebot.audit_row('organization_id', 'connection_id');
 
 -- Only definer functions and triggers call these; no runtime role may.
 REVOKE ALL ON FUNCTION

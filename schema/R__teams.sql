@@ -107,7 +107,8 @@ CREATE OR REPLACE TRIGGER team_audit_update AFTER UPDATE ON homebot.team_members
 -- than p_retention seconds ago, at most p_batch of a table at a time, and
 -- answers how many went. A team goes with its members (the cascade);
 -- each removal is audited (team.purged). Secrets (0012_secrets.sql) are
--- purged the same way (secret.purged). SECURITY DEFINER: it crosses
+-- purged the same way (secret.purged), and so are connections
+-- (0013_connections.sql, connection.purged). SECURITY DEFINER: it crosses
 -- organizations, as the worker has no tenant of its own for it.
 CREATE OR REPLACE FUNCTION homebot.purge_soft_deleted(p_retention integer, p_batch integer)
 RETURNS integer
@@ -131,6 +132,16 @@ BEGIN
 	DELETE FROM homebot.secrets s
 	 WHERE (s.organization_id, s.id) IN (
 		SELECT d.organization_id, d.id FROM homebot.secrets d
+		 WHERE d.deleted_at IS NOT NULL AND d.deleted_at < now() - make_interval(secs => p_retention)
+		 ORDER BY d.deleted_at
+		 LIMIT p_batch
+		   FOR UPDATE SKIP LOCKED);
+	GET DIAGNOSTICS v_purged = ROW_COUNT;
+	v_count := v_count + v_purged;
+	-- connections_deleted_at_idx
+	DELETE FROM homebot.connections c
+	 WHERE (c.organization_id, c.id) IN (
+		SELECT d.organization_id, d.id FROM homebot.connections d
 		 WHERE d.deleted_at IS NOT NULL AND d.deleted_at < now() - make_interval(secs => p_retention)
 		 ORDER BY d.deleted_at
 		 LIMIT p_batch

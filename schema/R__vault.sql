@@ -88,3 +88,75 @@ $$;
 REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer)
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
 GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer) TO homebot_app;
+
+-- Master-key rotation (`make vault-rotate`, the job vault.rotate; lib/
+-- vault_rotate.c): the C side holds the master keys and re-wraps each
+-- data key; these three functions let homebot_worker, and it alone, walk
+-- every organization's data key despite row-level security, never seeing
+-- a key in clear (a wrapped key is ciphertext under the master key).
+--
+-- vault_rotate_take: the next p_limit data keys after the organization
+-- p_after (NULL: from the first), in organization order, locked for the
+-- caller's transaction; rows another rotation holds are skipped (that one
+-- re-wraps them), so two runs at once share the work.
+CREATE OR REPLACE FUNCTION homebot.vault_rotate_take(p_after uuid, p_limit integer)
+RETURNS TABLE (organization_id uuid, wrapped bytea)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	-- vault_data_keys_pkey, a range from p_after (the nil UUID is the least)
+	SELECT k.organization_id, k.wrapped
+	  FROM homebot.vault_data_keys k
+	 WHERE k.organization_id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
+	 ORDER BY k.organization_id
+	 LIMIT least(greatest(p_limit, 1), 1000)
+	   FOR UPDATE SKIP LOCKED
+$$;
+
+-- vault_rotate_put: the re-wrapped keys (hex) of a batch in one
+-- statement, each only where the row still holds the wrapping it was
+-- read with (hex): the number of rows written.
+CREATE OR REPLACE FUNCTION homebot.vault_rotate_put(p_orgs uuid[], p_old text[], p_new text[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_n integer := 0;
+	v_one integer;
+BEGIN
+	IF cardinality(p_orgs) IS DISTINCT FROM cardinality(p_old)
+	   OR cardinality(p_orgs) IS DISTINCT FROM cardinality(p_new) THEN
+		RAISE EXCEPTION 'vault_rotate_put: the arrays differ in length';
+	END IF;
+	-- A row at a time through vault_data_keys_pkey, one cached plan: a
+	-- join of the arrays planned anew for each batch costs more than
+	-- the batch's writes.
+	FOR i IN 1 .. coalesce(cardinality(p_orgs), 0) LOOP
+		UPDATE homebot.vault_data_keys k SET wrapped = decode(p_new[i], 'hex')
+		 WHERE k.organization_id = p_orgs[i] AND k.wrapped = decode(p_old[i], 'hex');
+		GET DIAGNOSTICS v_one = ROW_COUNT;
+		v_n := v_n + v_one;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+
+-- vault_rotate_pending: how many data keys are not under the master key
+-- of key id p_kid (the key id is the wrapped key's header, lib/vault.h).
+CREATE OR REPLACE FUNCTION homebot.vault_rotate_pending(p_kid text)
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT count(*)
+	  FROM homebot.vault_data_keys k
+	 WHERE substring(k.wrapped FROM 3 FOR get_byte(k.wrapped, 1)) <> convert_to(p_kid, 'UTF8')
+$$;
+
+REVOKE ALL ON FUNCTION homebot.vault_rotate_take(uuid, integer),
+	homebot.vault_rotate_put(uuid[], text[], text[]), homebot.vault_rotate_pending(text)
+FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
+GRANT EXECUTE ON FUNCTION homebot.vault_rotate_take(uuid, integer),
+	homebot.vault_rotate_put(uuid[], text[], text[]), homebot.vault_rotate_pending(text)
+TO homebot_worker;

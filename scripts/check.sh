@@ -161,11 +161,12 @@ migrate_tests() {
 	    tap_suite migrate prove -v tests/migrate/
 }
 
-# The MQTT tests (test_mqtt.py) need no web server of their own beyond
-# the stack's API: they run in the lighttpd suite only.
+# The MQTT tests (test_mqtt.py, test_events.py) need no web server of
+# their own beyond the stack's API: they run in the lighttpd suite only.
 e2e() {
 	local skip=()
-	[ "$1" = lighttpd ] || skip=(--ignore=tests/phase1/test_mqtt.py)
+	[ "$1" = lighttpd ] || skip=(--ignore=tests/phase1/test_mqtt.py
+	    --ignore=tests/phase1/test_events.py)
 	HOMEBOT_WEB=$1 HOMEBOT_SKIP_SUITE=e2e "$PYTEST" -m pytest tests/phase1/ -v \
 	    --tb=short -p no:cacheprovider "${skip[@]}"
 }

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="libfcgi-dev libpq-dev libjson-c-dev libjwt-dev uuid-dev libcrypt-dev liboath-dev libqrencode-dev
 libssl-dev libcurl4-openssl-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid python3-pytest python3-requests python3-yaml wrk curl jq
-openssl procps python3-aiosmtpd python3-jsonschema
+openssl procps python3-aiosmtpd python3-jsonschema python3-cryptography
 chromium chromium-driver python3-selenium
 cppcheck valgrind spawn-fcgi prometheus pgbouncer gcovr
 clang-14 libclang-rt-14-dev

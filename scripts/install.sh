@@ -22,7 +22,8 @@ for p in "$BUILD"/cgi-bin/*; do
 	case "$p" in *.d) continue ;; esac
 	install -m 0755 "$p" "$PREFIX/cgi-bin/"
 done
-install -m 0755 "$BUILD/bin/homebot-worker" "$PREFIX/bin/"
+install -m 0755 "$BUILD/bin/homebot-worker" "$BUILD/bin/homebot-vault-rotate" \
+    "$PREFIX/bin/"
 # The MQTT broker's plugin and its Mosquitto settings.
 install -m 0644 "$BUILD/lib/homebot_mqtt.so" "$PREFIX/lib/"
 sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@SYSCONFDIR@|$SYSCONFDIR|g" \
@@ -62,13 +63,16 @@ next:
                                          VAULT_MASTER_KEY (openssl rand -base64 32), ...
        admin.env    owner homebot-admin  the same plus ADMIN_DATABASE_URL (role homebot_admin)
        worker.env   owner www-data       DATABASE_URL (role homebot_worker), SMTP_URL,
-                                         MAIL_FROM, PUBLIC_URL, SECRET_KEY
+                                         MAIL_FROM, PUBLIC_URL, SECRET_KEY,
+                                         MQTT_HOST, MQTT_PORT, MQTT_PUBLISHER_SECRET
+                                         (head -c 48 /dev/urandom | base64)
   2. DATABASE_URL=<owner url> $PREFIX/migrate up
   3. cp $PREFIX/etc/homebot*.service /etc/systemd/system/
      systemctl daemon-reload
      systemctl enable --now homebot-admin homebot homebot-worker
      (or homebot-apache instead of homebot: Apache instead of lighttpd)
   4. MQTT: $SYSCONFDIR/mqtt.env (owner mosquitto, mode 0400) as homebot.env,
+     with worker.env's MQTT_PUBLISHER_SECRET (it admits the event publisher),
      cp $PREFIX/etc/mosquitto-homebot.conf /etc/mosquitto/conf.d/homebot.conf
      systemctl restart mosquitto
 EOT

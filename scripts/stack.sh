@@ -30,6 +30,7 @@
 #   stack.sh mqtt-stop DIR    stops only Mosquitto (broker restart tests)
 #   stack.sh mqtt-start DIR   starts it again, on the same ports
 #   stack.sh superadmin EMAIL [PASSWORD]   make superadmin
+#   stack.sh vault-rotate [JOB] [BATCH]  make vault-rotate
 #   stack.sh owner-url        the schema owner's connection string of make
 #                             run's database (scripts/backup.sh)
 #
@@ -86,7 +87,7 @@ MAIL_FROM PUBLIC_URL VERIFY_TOKEN_TTL INVITE_TOKEN_TTL RESET_TOKEN_TTL
 MAIL_PER_HOUR TRUSTED_PROXIES REFRESH_RATE_PER_MINUTE METRICS_DIR
 METRICS_ALLOW METRICS_READ_DIRS VAULT_MASTER_KEY VAULT_OLD_KEYS SECRET_HISTORY
 READY_DATA_DIR READY_LOG_DIR READY_DISK_MIN_FREE READY_JOB_MAX_AGE READY_JOB_MAX_DEAD
-MQTT_HOST MQTT_PORT READY_MQTT_TIMEOUT"
+MQTT_HOST MQTT_PORT READY_MQTT_TIMEOUT MQTT_PUBLISHER_SECRET"
 
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_USER" -- "$@"; else "$@"; fi
@@ -665,6 +666,18 @@ admin_start() {
 
 admin_stop() { pid_stop "$1" admin; }
 
+# publisher_secret FILE: MQTT_PUBLISHER_SECRET, generated into the
+# settings FILE unless it or the environment has one: the password with
+# which homebot-worker publishes Homebot's events to the broker, which no
+# client holds.
+publisher_secret() {
+	if [ -z "$(env_file_get MQTT_PUBLISHER_SECRET "$1")" ] &&
+	    [ -z "${MQTT_PUBLISHER_SECRET:-}" ]; then
+		(umask 077 && echo "MQTT_PUBLISHER_SECRET=$(head -c 48 /dev/urandom |
+		    base64 | tr -d '\n/+=')" >>"$1")
+	fi
+}
+
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
 	local secret smtp direct dburl
@@ -686,6 +699,7 @@ cmd_start() {
 		(umask 077 &&
 		    echo "VAULT_MASTER_KEY=$secret" >>"$dir/settings.env")
 	fi
+	publisher_secret "$dir/settings.env"
 	smtp=$(sink_start "$dir" "$dir/settings.env")
 	direct="host=$dir/pg user=homebot_app dbname=homebot"
 	dburl=$direct
@@ -816,6 +830,40 @@ cmd_superadmin() {
 	return 0
 }
 
+# make vault-rotate: homebot-vault-rotate with homebot.env's settings
+# (HOMEBOT_CONFIG names another file; the environment wins) as the
+# homebot_worker role: WORKER_DATABASE_URL with an external database, else
+# the embedded cluster's (started for the moment if it is not running).
+# JOB=1 queues the job vault.rotate instead; BATCH is keys per transaction.
+cmd_vault_rotate() {
+	local job=${1:-} batch=${2:-} dburl url dir started=no rc=0 args=()
+	local conf=${HOMEBOT_CONFIG:-$ROOT/homebot.env}
+	[ -x "$BUILD/bin/homebot-vault-rotate" ] || die "no $BUILD/bin/homebot-vault-rotate: run make first"
+	case "$job" in "" | 0) ;; 1) args+=(--job) ;; *) die "JOB must be 1 or empty" ;; esac
+	[ -z "$batch" ] || args+=(--batch "$batch")
+	dburl=${DATABASE_URL:-$(env_file_get DATABASE_URL "$conf")}
+	if [ -n "$dburl" ]; then
+		url=${WORKER_DATABASE_URL:-$(env_file_get WORKER_DATABASE_URL "$conf")}
+		[ -n "$url" ] || die "WORKER_DATABASE_URL is not set (the homebot_worker role's connection string)"
+		DATABASE_URL=$url HOMEBOT_CONFIG=$conf \
+		    "$BUILD/bin/homebot-vault-rotate" "${args[@]}"
+		return
+	fi
+	dir=$(run_dir)
+	prepare_dirs "$dir"
+	[ -f "$dir/pg/data/PG_VERSION" ] ||
+	    die "no database yet: run make run once first"
+	if [ ! -f "$dir/pg/data/postmaster.pid" ]; then
+		pg_start "$dir"
+		started=yes
+	fi
+	DATABASE_URL="host=$dir/pg user=homebot_worker dbname=homebot" \
+	    HOMEBOT_CONFIG=$conf "$BUILD/bin/homebot-vault-rotate" "${args[@]}" ||
+	    rc=$?
+	[ "$started" = yes ] && pg_stop "$dir"
+	return $rc
+}
+
 # What make superadmin connects with: MIGRATE_DATABASE_URL or DATABASE_URL
 # when the database is external, else the embedded cluster's owner.
 cmd_owner_url() {
@@ -873,6 +921,11 @@ cmd_run() {
 		umask 022
 		echo "homebot: generated VAULT_MASTER_KEY in homebot.env"
 	fi
+	if [ -z "$(env_file_get MQTT_PUBLISHER_SECRET "$envfile")" ] &&
+	    [ -z "${MQTT_PUBLISHER_SECRET:-}" ]; then
+		publisher_secret "$envfile"
+		echo "homebot: generated MQTT_PUBLISHER_SECRET in homebot.env"
+	fi
 	dir=$(run_dir)
 	prepare_dirs "$dir"
 	mqtt_conf "$dir" "${MQTT_PORT:-1883}" "${MQTTS_PORT:-8883}"
@@ -915,6 +968,7 @@ start) cmd_start "${2:-}" ;;
 stop) cmd_stop "${2:-}" ;;
 db) cmd_db "${2:-}" ;;
 superadmin) cmd_superadmin "${2:-}" "${3:-}" ;;
+vault-rotate) cmd_vault_rotate "${2:-}" "${3:-}" ;;
 owner-url) cmd_owner_url ;;
 pg-stop) pg_stop "${2:?}" ;;
 pg-start) pg_start "${2:?}" ;;

@@ -5,7 +5,9 @@
  * from the table below, and sleeps on LISTEN homebot_jobs (with a timeout
  * as fallback) when there is nothing to do. SIGTERM or SIGINT lets the
  * running jobs finish, then every process exits. It connects with
- * DATABASE_URL, as the homebot_worker role.
+ * DATABASE_URL, as the homebot_worker role. Each process publishes
+ * Homebot's events (mqtt.publish jobs) over one MQTT connection of its
+ * own to MQTT_HOST:MQTT_PORT (lib/mqtt_pub.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,17 +22,23 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "event.h"
 #include "job.h"
 #include "log.h"
 #include "mail.h"
 #include "metrics.h"
+#include "mqtt_acl.h"
+#include "mqtt_pub.h"
 #include "team.h"
 #include "trace.h"
+#include "vault.h"
+#include "vault_rotate.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
 #define BATCH_MAX	100	/* JOB_BATCH's upper bound */
 #define REAP_EVERY	5	/* seconds between looks for lost leases */
 #define RETENTION_EVERY	3600	/* seconds between two purges */
+#define PUBACK_WAIT_MS	10000	/* the longest wait for a broker's PUBACK */
 
 struct worker {
 	struct hb_config	 cfg;
@@ -56,13 +64,18 @@ struct worker {
 	 */
 	struct hb_trace		 trace;
 	time_t			 next_reap;
+	/* Homebot's events: this process's connection, opened on first use. */
+	struct hb_mqtt_pub	*pub;	/* owned */
+	bool			 unconfigured_logged;
 };
 
 /*
  * A job kind: its handler returns 0; -1 with a text safe to store when a
- * later attempt may succeed; JOB_PERMANENT when no attempt can.
+ * later attempt may succeed; JOB_PERMANENT when no attempt can;
+ * JOB_CANCELLED when the job is not to run at all (the reason in error).
  */
 #define JOB_PERMANENT	-2
+#define JOB_CANCELLED	-3
 
 struct job_kind {
 	const char	*kind;
@@ -276,12 +289,143 @@ run_purge(struct worker *w, const struct hb_job *job, char *error, size_t n)
 	return 0;
 }
 
+#define ROTATE_BATCH	200
+
+/* Between two batches of a rotation: the job's lease goes on. */
+struct rotate_arg {
+	struct worker		*w;
+	const struct hb_job	*job;
+};
+
+static int
+rotate_heartbeat(void *arg, struct hb_error *err)
+{
+	struct rotate_arg *a = arg;
+
+	return job_heartbeat(a->w->db, a->job, a->w->owner, a->w->cfg.job_lease,
+	    err);
+}
+
+/*
+ * vault.rotate: make vault-rotate as a job (lib/vault_rotate.h). The
+ * master keys are read here, not at the start, so a worker without them
+ * runs every other kind. A data key no loaded master key unwraps makes
+ * the job dead at once: no attempt can succeed until VAULT_OLD_KEYS
+ * changes, and the next run is queued then.
+ */
+static int
+run_vault_rotate(struct worker *w, const struct hb_job *job, char *error,
+    size_t n)
+{
+	struct vault_keyring *kr = NULL;
+	struct vault_rotate_counts c;
+	struct rotate_arg a = { w, job };
+	struct hb_error err = {0};
+	struct json_object *f;
+	int rc;
+
+	if (vault_keyring_load(&kr, w->cfg.vault_master_key,
+	    w->cfg.vault_old_keys, &err) != VAULT_OK) {
+		snprintf(error, n, "%s", err.message);
+		hb_error_clear(&err);
+		return JOB_PERMANENT;
+	}
+	rc = vault_rotate_run(w->db, kr, ROTATE_BATCH, rotate_heartbeat, &a,
+	    &c, &err);
+	if (rc == -1) {
+		vault_keyring_free(kr);
+		snprintf(error, n, "%s", err.message);
+		hb_error_clear(&err);
+		return -1;
+	}
+	f = json_object_new_object();
+	json_object_object_add(f, "job_id", json_object_new_string(job->id));
+	json_object_object_add(f, "kid",
+	    json_object_new_string(vault_keyring_kid(kr)));
+	json_object_object_add(f, "rewrapped", json_object_new_int64(c.rewrapped));
+	json_object_object_add(f, "current", json_object_new_int64(c.current));
+	json_object_object_add(f, "failed", json_object_new_int64(c.failed));
+	json_object_object_add(f, "left", json_object_new_int64(c.left));
+	log_event(NULL, c.failed > 0 || c.left > 0 ? "warn" : "info",
+	    "vault rotation", f);
+	vault_keyring_free(kr);
+	if (c.failed > 0) {
+		snprintf(error, n, "%ld data keys could not be unwrapped (the "
+		    "first: organization %s: %s); %ld re-wrapped", c.failed,
+		    c.failed_org, vault_strerror(c.failed_rc), c.rewrapped);
+		return JOB_PERMANENT;
+	}
+	if (c.left > 0) {
+		snprintf(error, n, "%ld data keys are still under an old "
+		    "master key (another run holds them?); %ld re-wrapped",
+		    c.left, c.rewrapped);
+		return -1;
+	}
+	return 0;
+}
+
+/* This process's client id: Homebot's reserved prefix, host, pid. */
+static void
+publisher_id(const struct worker *w, char *id, size_t n)
+{
+	snprintf(id, n, "%sworker-%.80s", HB_MQTT_RESERVED, w->owner);
+	/* The owner is host:pid:index; a client id allows no '/', '+', '#'. */
+	for (char *p = id; *p != '\0'; p++)
+		if (*p <= ' ' || *p > '~' || *p == '/' || *p == '+' || *p == '#')
+			*p = '_';
+}
+
+/*
+ * Publishes an event (an mqtt.publish job, enqueued with its audit row by
+ * R__events.sql) on its organization's topic, QoS 1: done once the broker
+ * acknowledged it. A broker that is down fails the attempt, and the job's
+ * retries (max_attempts 100, with backoff) delay the event without losing
+ * it. Without MQTT_HOST the job is cancelled: nothing is published, and
+ * nothing waits for a broker that is not coming.
+ */
+static int
+run_publish(struct worker *w, const struct hb_job *job, char *error,
+    size_t n)
+{
+	struct hb_error err = {0};
+	char topic[HB_EVENT_TOPIC_MAX], id[HB_MQTT_NAME_MAX + 1];
+	int rc = 0;
+
+	if (w->cfg.mqtt_host[0] == '\0') {
+		if (!w->unconfigured_logged)
+			log_event(NULL, "info", "MQTT_HOST is not set: events "
+			    "are not published (their jobs are cancelled)", NULL);
+		w->unconfigured_logged = true;
+		snprintf(error, n, "mqtt_unconfigured: MQTT_HOST is not set");
+		return JOB_CANCELLED;
+	}
+	if (event_topic(job->org_id, topic, sizeof(topic), &err) == -1 ||
+	    event_check(job->payload, job->org_id, &err) == -1) {
+		snprintf(error, n, "%s: %s", err.code, err.message);
+		hb_error_clear(&err);
+		return JOB_PERMANENT;
+	}
+	if (w->pub == NULL) {
+		publisher_id(w, id, sizeof(id));
+		w->pub = mqtt_pub_new(&w->cfg, id, &err);
+	}
+	if (w->pub == NULL || mqtt_pub_publish(w->pub, topic, job->payload,
+	    strlen(job->payload), PUBACK_WAIT_MS, &err) == -1) {
+		snprintf(error, n, "%s: %s", err.code, err.message);
+		rc = -1;
+	}
+	hb_error_clear(&err);
+	return rc;
+}
+
 static const struct job_kind kinds[] = {
 	{ "noop", run_noop },
 	{ "mail", run_mail },
 	{ "jobs.retention", run_retention },
 	{ "purge.soft_deleted", run_purge },
 	{ "auth.password_forgot", run_password_forgot },
+	{ "vault.rotate", run_vault_rotate },
+	{ "mqtt.publish", run_publish },
 };
 
 #define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
@@ -341,7 +485,8 @@ log_job(const struct worker *w, const struct hb_job *job,
 		json_object_object_add(f, "cause",
 		    json_object_new_string(db_last_error(w->db)));
 	}
-	log_event(NULL, strcmp(outcome, "succeeded") == 0 ? "info" : "warn",
+	log_event(NULL, strcmp(outcome, "succeeded") == 0 ||
+	    strcmp(outcome, "cancelled") == 0 ? "info" : "warn",
 	    "job", f);
 }
 
@@ -411,6 +556,16 @@ run_job(struct worker *w, const struct hb_job *job)
 		rc = k->run(w, job, error, sizeof(error));
 	/* Whatever the handler left open is not part of the outcome. */
 	db_tx_rollback(w->db);
+	if (rc == JOB_CANCELLED) {
+		if (job_cancel(w->db, job, w->owner, error, &err) == -1)
+			snprintf(error + strlen(error), sizeof(error) -
+			    strlen(error), " (and it was not recorded: %s)",
+			    err.message);
+		log_job(w, job, "cancelled", ms_since(&t0), error);
+		log_trace_set(NULL);
+		hb_error_clear(&err);
+		return;
+	}
 	if (rc == 0) {
 		id_list_add(w->done, sizeof(w->done), job->id);
 		metrics_job(kind_number(k), HB_METRICS_SUCCEEDED, &t0);
@@ -524,8 +679,11 @@ work_once(struct worker *w)
 		w->done[0] = '\0';
 	if (got > 0)
 		w->nbatch = got;
-	else if (got == 0)
+	else if (got == 0) {
+		/* Keep-alive of the broker connection between jobs. */
+		mqtt_pub_poll(w->pub);
 		db_wait_notify(w->db, IDLE_WAIT_MS, &err);
+	}
 	else {
 		log_event(NULL, "warn", "cannot take a job",
 		    error_fields(NULL, &err));
@@ -584,6 +742,7 @@ worker_main(const struct hb_config *cfg, int index)
 	while (!stopping)
 		work_once(&w);
 	stop_cleanly(&w);
+	mqtt_pub_free(w.pub);
 	arena_free(&w.arena);
 	db_free(w.db);
 	metrics_close();
@@ -674,6 +833,7 @@ main(void)
 
 	if (config_load(&cfg, &err) == -1 ||
 	    mail_config_check(&cfg, &err) == -1 ||
+	    event_config_check(&cfg, &err) == -1 ||
 	    mail_global_init(&err) == -1) {
 		fprintf(stderr, "homebot-worker: %s\n", err.message);
 		return 1;

@@ -5,7 +5,9 @@
  * client id. Whatever they are, nothing outside the grant's own subtree
  * (and system/health for reading) may be allowed, no allowed filter may
  * hold a wildcard before the organization, and an accepted client id
- * holds no '+', '#' or '/'.
+ * holds no '+', '#' or '/'. Homebot's own publisher may only write on an
+ * organization's events topic: "org/", 36 bytes of a lowercase UUID,
+ * "/events", and nothing after.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,6 +62,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!health && a != HB_MQTT_WRITE && !g.subscribe)
 			abort();
 	}
+	if (mqtt_publisher_allows(a, topic) && (a != HB_MQTT_WRITE ||
+	    strlen(topic) != 4 + 36 + 7 || strncmp(topic, "org/", 4) != 0 ||
+	    strcmp(topic + 40, "/events") != 0 ||
+	    strspn(topic + 4, "0123456789abcdef-") != 36))
+		abort();
 	if (mqtt_client_id_ok(id) && (strpbrk(id, "+#/") != NULL ||
 	    strncmp(id, HB_MQTT_RESERVED, strlen(HB_MQTT_RESERVED)) == 0 ||
 	    strlen(id) > HB_MQTT_NAME_MAX))

@@ -8,7 +8,7 @@
 -- 0005: invitations always wait for consent, addresses are verified by
 -- mailed tokens), the script asks which one the database has; requests
 -- that exist only today, or whose audit events changed, have request IDs
--- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%, %-secrets-%, %-mfa-%), and upgrade.t leaves
+-- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%, %-secrets-%: secrets and connections, %-mfa-%), and upgrade.t leaves
 -- those out when it compares the audit trails.
 --
 -- psql -v tag=a -f data.sql: tag keeps emails and slugs apart when the
@@ -365,6 +365,22 @@ BEGIN
 				  FROM homebot.secrets s, generate_series(1, 2) AS v
 				 WHERE s.organization_id = $1
 			$secrets$ USING r.organization_id;
+			-- Connections (0013 on): a default smtp connection of the
+			-- organization and one of team one, each with a secret field.
+			IF to_regclass('homebot.connections') IS NOT NULL THEN
+				EXECUTE $secrets$
+					INSERT INTO homebot.connections (organization_id, team_id, name, type, config, is_default)
+					SELECT $1, NULL, 'Mail relay', 'smtp', '{"host": "smtp.example.com", "port": 587}'::jsonb, true
+					UNION ALL
+					SELECT $1, t.id, 'Team relay', 'smtp', '{"host": "smtp.example.org"}'::jsonb, true
+					  FROM homebot.teams t WHERE t.organization_id = $1 AND t.slug = 'one'
+				$secrets$ USING r.organization_id;
+				EXECUTE $secrets$
+					INSERT INTO homebot.connection_secrets (organization_id, connection_id, name, ciphertext, hint)
+					SELECT c.organization_id, c.id, 'password', decode(repeat(md5(c.id::text), 2), 'hex'), 'wxyz'
+					  FROM homebot.connections c WHERE c.organization_id = $1
+				$secrets$ USING r.organization_id;
+			END IF;
 		END LOOP;
 		PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
 		        set_config('app.request_id', '', true);

@@ -8,7 +8,8 @@ ALL_PERMISSIONS = sorted(["org:read", "members:read", "audit:read", "api_keys:re
                           "api_keys:write", "members:write", "org:update", "org:delete",
                           "members:owners", "jobs:read", "teams:read", "teams:write",
                           "mqtt:subscribe", "mqtt:publish",
-                          "secrets:read", "secrets:write", "secrets:reveal"])
+                          "secrets:read", "secrets:write", "secrets:reveal",
+                          "connections:read", "connections:write"])
 
 
 def test_me_describes_the_user_organization_and_session(stack):
@@ -56,7 +57,8 @@ def test_role_change_applies_to_the_next_request(stack, account):
     set_role(stack, account.org_id, account.user_id, "viewer")
     me = account.get(ME).json()
     assert me["role"] == "viewer"
-    assert me["permissions"] == ["members:read", "mqtt:subscribe", "org:read", "teams:read"]
+    assert me["permissions"] == ["connections:read", "members:read", "mqtt:subscribe", "org:read",
+                                 "teams:read"]
 
 
 def test_admin_holds_all_but_the_owners_permissions(stack, account):
@@ -69,8 +71,9 @@ def test_extra_grant_adds_a_permission(stack, account):
     set_role(stack, account.org_id, account.user_id, "member")
     stack.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=account.org_id, user=account.user_id)
-    assert account.get(ME).json()["permissions"] == ["audit:read", "members:read", "mqtt:publish",
-                                                     "mqtt:subscribe", "org:read", "teams:read"]
+    assert account.get(ME).json()["permissions"] == ["audit:read", "connections:read", "members:read",
+                                                     "mqtt:publish", "mqtt:subscribe", "org:read",
+                                                     "teams:read"]
 
 
 def test_removed_member_token_is_401_invalid_token(stack, account):

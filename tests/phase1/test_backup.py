@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import (ROOT, add_member, assert_error, assert_status, bearer, create_key, invite,
-                      login, make_superadmin, own_stack, register, report)
+                      login, make_superadmin, new_password, own_stack, register, report)
 
 BACKUP = ROOT / "scripts" / "backup.sh"
 CATALOG = ROOT / "tests" / "migrate" / "catalog.sql"
@@ -96,7 +96,7 @@ def backup(bstack, tmp_path_factory):
     owns the organization he registered with; a pending invitation, an API
     key, extra sessions, a rotated refresh token; a failed login and a
     platform admin, a platform setting, a team with a lead and secrets of the
-    organization and of the team; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
+    organization and of the team, a changed password; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
     backup is taken. Returns what the tests need."""
     s = bstack
     orgs = []
@@ -114,7 +114,7 @@ def backup(bstack, tmp_path_factory):
         s.psql("INSERT INTO homebot.user_permissions (organization_id, user_id, permission)"
                " VALUES (:'org', :'user', 'audit:read')", org=owner.org_id, user=member.user_id)
         # A team with a lead, and a secret of the organization and one of
-        # the team (a wrapped data key, value versions).
+        # the team (a wrapped data key, value versions), and connections.
         team = owner.post("/api/v1/teams", {"name": f"Backup team {i}"})
         assert_status(team, 201)
         assert_status(owner.put(f"/api/v1/teams/{team.json()['id']}/members/{member.user_id}",
@@ -123,6 +123,15 @@ def backup(bstack, tmp_path_factory):
                      {"name": f"team-{i}", "value": f"backup secret {i} of the team",
                       "team_id": team.json()["id"]}):
             assert_status(owner.post("/api/v1/secrets", body), 201)
+        # A default connection of the organization and one of the team,
+        # each with a secret field.
+        for body in ({"name": f"relay-{i}", "type": "smtp", "is_default": True,
+                      "config": {"host": "smtp.example.com"},
+                      "secret_fields": {"password": f"backup password {i} of the org"}},
+                     {"name": f"team-relay-{i}", "type": "smtp", "is_default": True,
+                      "team_id": team.json()["id"],
+                      "secret_fields": {"password": f"backup password {i} of the team"}}):
+            assert_status(owner.post("/api/v1/connections", body), 201)
         second = owner.login()
         rotated = s.post("/api/v1/auth/refresh", {"refresh_token": second["refresh_token"]})
         assert_status(rotated, 200)
@@ -130,6 +139,12 @@ def backup(bstack, tmp_path_factory):
                      "key": key["key"], "refresh": rotated.json()["refresh_token"]})
     assert_error(login(s, orgs[0]["member"].email, "not-the-password-1"), 401,
                  "invalid_credentials")
+    # A password change (it ends the user's other sessions, so a user of
+    # his own): the hash it replaced goes to the history.
+    changer = register(s, organization_name="Backup password change")
+    assert_status(changer.post("/api/v1/auth/password",
+                               {"current_password": changer.password,
+                                "new_password": new_password()}), 204)
     admin = make_superadmin(s)
     assert_status(admin.get("/api/v1/admin/organizations"), 200)
     assert_status(admin.put("/api/v1/admin/settings/backup.plan",

@@ -12,10 +12,10 @@ MEMBERS = "/api/v1/members"
 KEYS = "/api/v1/api-keys"
 AUDIT = "/api/v1/audit-log"
 
-EVERYONE = {"org:read", "members:read", "teams:read", "mqtt:subscribe"}
+EVERYONE = {"org:read", "members:read", "teams:read", "mqtt:subscribe", "connections:read"}
 MEMBER = EVERYONE | {"mqtt:publish"}
 ADMIN = MEMBER | {"audit:read", "api_keys:read", "api_keys:write", "members:write", "org:update",
-                  "teams:write", "secrets:read", "secrets:write",
+                  "teams:write", "secrets:read", "secrets:write", "connections:write",
                   "jobs:read"}
 OWNER = ADMIN | {"org:delete", "members:owners", "secrets:reveal"}
 ROLES = {"viewer": EVERYONE, "member": MEMBER, "admin": ADMIN, "owner": OWNER}

@@ -29,6 +29,7 @@ PROGRAMS = {
     "members": "/api/v1/members",
     "teams": "/api/v1/teams",
     "secrets": "/api/v1/secrets",
+    "connections": "/api/v1/connections",
     "audit": "/api/v1/audit-log",
     "jobs": "/api/v1/jobs",
     "api_keys": "/api/v1/api-keys",
@@ -61,6 +62,7 @@ def env_stack():
         "SECRET_KEY": "e" * 20 + new_password(),
         # Given here, so that no stack generates one into the file.
         "VAULT_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "MQTT_PUBLISHER_SECRET": os.urandom(24).hex(),
         "BCRYPT_COST": "4",
         "AUTH_RATE_PER_MINUTE": "100000",
         "CORS_ORIGINS": ORIGIN,

@@ -17,8 +17,9 @@ SELECT set_eq(
 	         ('members:write'), ('org:update'), ('org:delete'), ('members:owners'),
 	         ('jobs:read'),
 	         ('teams:read'), ('teams:write'), ('mqtt:subscribe'), ('mqtt:publish'),
-	         ('secrets:read'), ('secrets:write'), ('secrets:reveal')$$,
-	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009, mqtt:* from 0011, secrets:* from 0012)');
+	         ('secrets:read'), ('secrets:write'), ('secrets:reveal'),
+	         ('connections:read'), ('connections:write')$$,
+	'permissions holds exactly the permissions of api.md §3 (jobs:read from 0004, teams:* from 0009, mqtt:* from 0011, secrets:* from 0012, connections:* from 0013)');
 SELECT is_empty(
 	$$SELECT name FROM homebot.permissions WHERE description = ''$$,
 	'every permission has a description');
@@ -38,7 +39,9 @@ SELECT set_eq(
 	         ('viewer', 'teams:read'), ('member', 'teams:read'), ('admin', 'teams:read'), ('owner', 'teams:read'),
 	         ('admin', 'teams:write'), ('owner', 'teams:write'),
 	         ('admin', 'secrets:read'), ('owner', 'secrets:read'), ('admin', 'secrets:write'), ('owner', 'secrets:write'),
-	         ('owner', 'secrets:reveal')$$,
+	         ('owner', 'secrets:reveal'),
+	         ('viewer', 'connections:read'), ('member', 'connections:read'), ('admin', 'connections:read'), ('owner', 'connections:read'),
+	         ('admin', 'connections:write'), ('owner', 'connections:write')$$,
 	'role_permissions is exactly the table of api.md §3');
 
 -- Policies, by table.

@@ -27,7 +27,7 @@ static const char *const vars[] = {
 	"METRICS_DIR", "METRICS_ALLOW", "VAULT_MASTER_KEY", "VAULT_OLD_KEYS",
 	"READY_DATA_DIR", "READY_LOG_DIR", "READY_DISK_MIN_FREE",
 	"READY_JOB_MAX_AGE", "READY_JOB_MAX_DEAD", "MQTT_HOST", "MQTT_PORT",
-	"READY_MQTT_TIMEOUT",
+	"READY_MQTT_TIMEOUT", "MQTT_PUBLISHER_SECRET",
 };
 
 static char dir[] = "/tmp/hb-config-XXXXXX";
@@ -726,10 +726,28 @@ test_ready(void)
 	test_mqtt_broker();
 }
 
+/* The events publisher's secret: none by default, never a short one. */
+static void
+test_publisher_secret(void)
+{
+	struct hb_config cfg;
+	struct hb_error err = {0};
+
+	env_clear();
+	setenv("SECRET_KEY", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "no MQTT_PUBLISHER_SECRET loads");
+	is_str(cfg.mqtt_publisher_secret, "", "MQTT_PUBLISHER_SECRET: none");
+	setenv("MQTT_PUBLISHER_SECRET", SECRET32, 1);
+	is_int(config_load(&cfg, &err), 0, "a secret loads (%s)", err.message);
+	is_str(cfg.mqtt_publisher_secret, SECRET32, "the secret is kept");
+	hb_error_clear(&err);
+	bad_value("MQTT_PUBLISHER_SECRET", "short");
+}
+
 int
 main(void)
 {
-	plan(341 + 4 + 26);
+	plan(341 + 4 + 26 + 4 + 4);
 	char cwd[4096];
 
 	if (getcwd(cwd, sizeof(cwd)) == NULL || mkdtemp(dir) == NULL ||
@@ -748,6 +766,7 @@ main(void)
 	test_metrics();
 	test_vault_keys();
 	test_ready();
+	test_publisher_secret();
 
 	env_clear();
 	for (int i = 0; i < nfiles; i++)

@@ -145,6 +145,18 @@ h_cached(struct hb_request *r, struct hb_app *app)
 	return http_not_modified(r);
 }
 
+/* One object of a {id}: 404 for a malformed id, else 200 with its ETag. */
+static int
+h_versioned(struct hb_request *r, struct hb_app *app)
+{
+	(void)app;
+	record(r);
+	if (http_path_uuid(r, "id", "widget") == NULL)
+		return -1;
+	return http_json_versioned(r, 200,
+	    json_tokener_parse("{\"version\":42}"));
+}
+
 static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/things", h_echo, 0 },
 	{ "POST", "/api/v1/things", h_echo, 0 },
@@ -158,6 +170,7 @@ static const struct hb_route routes[] = {
 	{ "GET", "/api/v1/unauth", h_unauth, 0 },
 	{ "GET", "/api/v1/down", h_down, 0 },
 	{ "GET", "/api/v1/cached", h_cached, 0 },
+	{ "GET", "/api/v1/versioned/{id}", h_versioned, 0 },
 };
 
 /* One request: the FastCGI parameters and the body the client sends. */
@@ -1216,6 +1229,93 @@ test_form(void)
 	fake_response_free(&resp);
 }
 
+/* The If-Match header as every endpoint with row versions reads it. */
+static void
+test_if_match(void)
+{
+	char buf[24];
+
+	ok(http_if_match(NULL) == HB_IF_MATCH_NONE, "if-match: no header");
+	ok(http_if_match("*") == HB_IF_MATCH_ANY, "if-match: *");
+	ok(http_if_match(" * ") == HB_IF_MATCH_ANY, "if-match: * with blanks");
+	ok(http_if_match("\"3\"") == 3, "if-match: a strong tag");
+	ok(http_if_match(" \"12\"\t") == 12, "if-match: with blanks");
+	ok(http_if_match("W/\"3\"") == 0, "if-match: a weak tag matches nothing");
+	ok(http_if_match("3") == 0, "if-match: unquoted");
+	ok(http_if_match("\"\"") == 0, "if-match: an empty tag");
+	ok(http_if_match("\"3\", \"4\"") == 0, "if-match: a list");
+	ok(http_if_match("\"0\"") == 0, "if-match: version 0");
+	ok(http_if_match("\"-1\"") == 0, "if-match: negative");
+	ok(http_if_match("\"3") == 0, "if-match: unterminated");
+	ok(http_if_match("\"99999999999999999999999\"") == 0,
+	    "if-match: out of range");
+	ok(http_if_match("**") == 0, "if-match: two stars");
+	ok(http_if_match("") == 0, "if-match: empty");
+
+	ok(http_if_match_param(HB_IF_MATCH_NONE, buf) == NULL,
+	    "if-match param: no header, no condition");
+	ok(http_if_match_param(HB_IF_MATCH_ANY, buf) == NULL,
+	    "if-match param: * is any version");
+	is_str(http_if_match_param(7, buf), "7", "if-match param: 7");
+	is_str(http_if_match_param(2147483647L, buf), "2147483647",
+	    "if-match param: the largest integer");
+	is_str(http_if_match_param(0, buf), "0",
+	    "if-match param: a bad header matches no version");
+	is_str(http_if_match_param(2147483648L, buf), "0",
+	    "if-match param: past an integer matches no version");
+}
+
+/* The {id} of a path and the ETag of a versioned object. */
+static void
+test_path_uuid_etag(void)
+{
+	struct fake_response resp;
+	const char *body;
+
+	req(&resp, "GET", "/api/v1/versioned/3f2b5c3e-0d7a-4b9e-9a41-1c2d3e4f5a6b",
+	    NULL, NULL);
+	is_int(resp.status, 200, "path uuid: a UUID passes");
+	is_str(fake_header(&resp, "ETag"), "\"42\"",
+	    "versioned: ETag is the version, quoted");
+	fake_response_free(&resp);
+
+	req(&resp, "GET", "/api/v1/versioned/3F2B5C3E-0D7A-4B9E-9A41-1C2D3E4F5A6B",
+	    NULL, NULL);
+	is_int(resp.status, 404, "path uuid: upper case is not an id");
+	fake_response_free(&resp);
+
+	req(&resp, "GET", "/api/v1/versioned/not-a-uuid", NULL, NULL);
+	is_int(resp.status, 404, "path uuid: anything else is 404");
+	body = resp.body != NULL ? resp.body : "";
+	ok(strstr(body, "\"not_found\"") != NULL &&
+	    strstr(body, "No such widget.") != NULL,
+	    "path uuid: not_found names the noun");
+	ok(fake_header(&resp, "ETag") == NULL, "path uuid: no ETag on 404");
+	fake_response_free(&resp);
+}
+
+/* The answer of a database function's 'ok', 'stale' or 'not_found'. */
+static void
+test_status_result(void)
+{
+	struct hb_error err = {0};
+
+	is_int(hb_status_result("ok", "gadget", &err), 0, "status: ok is 0");
+	is_int(hb_status_result("stale", "gadget", &err), -1,
+	    "status: stale fails");
+	is_int(err.status, 412, "status: stale is 412");
+	is_str(err.code, "precondition_failed", "status: its code");
+	ok(strstr(err.message, "gadget") != NULL, "status: names the noun");
+	is_int(hb_status_result("not_found", "gadget", &err), -1,
+	    "status: not_found fails");
+	is_int(err.status, 404, "status: not_found is 404");
+	is_str(err.message, "No such gadget.", "status: its message");
+	is_int(hb_status_result(NULL, "gadget", &err), -1,
+	    "status: no status fails");
+	is_int(err.status, 404, "status: no status is 404");
+	hb_error_clear(&err);
+}
+
 static void
 test_route_params(void)
 {
@@ -1486,7 +1586,7 @@ test_every_response(void)
 int
 main(void)
 {
-	plan(726);
+	plan(763);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_body = 65536;
 	cfg.hsts = false;
@@ -1505,6 +1605,9 @@ main(void)
 	test_body_json();
 	test_form();
 	test_route_params();
+	test_if_match();
+	test_path_uuid_etag();
+	test_status_result();
 	test_client_addr();
 	test_every_response();
 

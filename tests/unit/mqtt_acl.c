@@ -117,12 +117,43 @@ test_read_write(void)
 	    HB_MQTT_READ, "system/health"), "a grant without an org");
 }
 
+/* Homebot's own publisher: an organization's events topic, write only. */
+static void
+test_publisher(void)
+{
+	ok(mqtt_publisher_allows(HB_MQTT_WRITE, "org/" ORG "/events"),
+	    "the publisher publishes an organization's events");
+	ok(mqtt_publisher_allows(HB_MQTT_WRITE, "org/" OTHER "/events"),
+	    "any organization's");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, "org/" ORG "/events/x"),
+	    "not below the events topic");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, "org/" ORG "/eventsx"),
+	    "not a topic that starts with events");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, "org/" ORG "/x"),
+	    "not another topic of an organization");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, "org/+/events"),
+	    "not a wildcard");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE,
+	    "org/0B7E58A4-4C43-4D3E-9D7C-3A2F0C9B1A11/events"),
+	    "not an organization no UUID as Homebot writes it");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, "org/short/events"),
+	    "not a short organization");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, "system/health"),
+	    "not system/health");
+	ok(!mqtt_publisher_allows(HB_MQTT_WRITE, NULL), "no topic");
+	ok(!mqtt_publisher_allows(HB_MQTT_SUBSCRIBE, "org/" ORG "/events"),
+	    "no subscription");
+	ok(!mqtt_publisher_allows(HB_MQTT_READ, "org/" ORG "/events"),
+	    "no delivery");
+}
+
 int
 main(void)
 {
-	plan(18 + 24 + 12 + 2 + 18);
+	plan(18 + 24 + 12 + 2 + 18 + 12);
 	test_names();
 	test_subscribe();
 	test_read_write();
+	test_publisher();
 	return done_testing();
 }
