@@ -35,7 +35,7 @@ CFLAGS		+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wformat=2 \
 		   $(OPT) -g -fstack-protector-strong -fPIE -fno-strict-aliasing \
 		   -I/usr/include/postgresql -Ilib -I$(BUILD)/gen $(SANFLAGS)
 LDFLAGS		+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
-LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto -lcrack
+LDLIBS		:= -lfcgi -lpq -ljson-c -ljwt -luuid -lcrypt -lcrypto -lcrack -loath -lqrencode
 # Only what sends mail links libcurl: the request path stays without it.
 MAIL_LINKED	= $(BUILD)/bin/homebot-worker $(BUILD)/tests/unit/mail.t \
 		  $(BUILD)/tests/unit/mail_smtp.t $(BUILD)/tests/fuzz/mail_render

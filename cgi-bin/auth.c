@@ -4,7 +4,7 @@
  * invitations, and the email-ownership flows (verification, password
  * reset, email change). GET /api/v1/auth/me is its own program (me.c)
  * because it is the hot path. The data lives in lib/session.c and
- * lib/account.c.
+ * lib/account.c; two-factor authentication (api.md §12) in lib/mfa.c.
  */
 #include <string.h>
 #include <strings.h>
@@ -12,12 +12,20 @@
 #include "account.h"
 #include "auth.h"
 #include "auth_password.h"
+#include "mfa.h"
 #include "page.h"
 #include "program.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "uuid.h"
 #include "validate.h"
+
+/*
+ * The vault's keys, for the TOTP secrets: NULL when VAULT_MASTER_KEY is
+ * missing or unusable, and then two-factor enrolment answers 503 while
+ * everything else of this program works.
+ */
+static struct vault_keyring *keyring;
 
 /* Answers with the token response of a new or refreshed session. */
 static int
@@ -145,6 +153,7 @@ password_check(struct hb_request *r, struct hb_app *app,
 	if (session_login_lookup(app->db, ctx, r->arena, key, &lim, found,
 	    &r->err) == -1)
 		return -1;
+	found->email_key = key;
 	if (found->retry_after > 0) {
 		hb_fail(&r->err, 429, "too_many_attempts",
 		    "Too many failed logins for this email; try again later.");
@@ -159,6 +168,33 @@ password_check(struct hb_request *r, struct hb_app *app,
 		    "Email or password is wrong.");
 	}
 	return 0;
+}
+
+/*
+ * The first step of a login with TOTP on (api.md §12): the password was
+ * right, so its attempt no longer counts; the second step's codes count
+ * on their own. No token yet: an mfa_token for POST /auth/mfa/verify.
+ */
+static int
+send_mfa_challenge(struct hb_request *r, struct hb_app *app,
+    const struct hb_login_lookup *found, const struct hb_session_start *in)
+{
+	struct json_object *body;
+	const char *token;
+
+	if (mfa_challenge_new(app->db, r->arena, in->user_id, in->org_id,
+	    in->verified_hash, in->rehash, &token, &r->err) == -1 ||
+	    mfa_attempt_clear(app->db, found->email_key, found->attempt_id,
+	    &r->err) == -1)
+		return -1;
+	body = json_object_new_object();
+	json_object_object_add(body, "mfa_required",
+	    json_object_new_boolean(true));
+	json_object_object_add(body, "mfa_token",
+	    json_object_new_string(token));
+	json_object_object_add(body, "expires_in",
+	    json_object_new_int(MFA_TOKEN_TTL));
+	return http_json(r, 200, body);
 }
 
 /*
@@ -216,6 +252,8 @@ handle_login(struct hb_request *r, struct hb_app *app)
 	}
 	in.user_id = found.user_id;
 	in.verified_hash = found.password_hash;
+	if (found.mfa_enabled)
+		return send_mfa_challenge(r, app, &found, &in);
 	if (session_start(app->db, &ctx, r->arena, &in, &l, &r->err) == -1)
 		return -1;
 	return send_tokens(r, app, 200, &l);
@@ -249,8 +287,8 @@ handle_logout(struct hb_request *r, struct hb_app *app)
 	struct hb_db_ctx ctx;
 	bool all = false;
 
-	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY, &who,
-	    &r->err) == -1)
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY |
+	    HB_AUTH_MFA_ENROL, &who, &r->err) == -1)
 		return -1;
 	/* The body is optional here. */
 	if (r->json != NULL) {
@@ -664,6 +702,297 @@ handle_email_confirm(struct hb_request *r, struct hb_app *app)
 	return send_user(r, user);
 }
 
+/*
+ * The two-factor endpoints of api.md §12. Each guess of a code counts
+ * like a guess of the password: against the IP's limit, and against the
+ * email's lockout (a wrong code is audited as a failed login and may lock
+ * the email; a right one un-counts its attempt).
+ */
+
+/* The caller of an enrolment endpoint, held by require_mfa or not. */
+static int
+mfa_caller(struct hb_request *r, struct hb_app *app, struct hb_principal *who,
+    struct hb_db_ctx *ctx)
+{
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_TOKEN_ONLY |
+	    HB_AUTH_MFA_ENROL, who, &r->err) == -1)
+		return -1;
+	*ctx = auth_ctx(who, r);
+	return ratelimit_auth(app->db, ctx, &app->cfg, &r->err);
+}
+
+/* 429 while email is locked out; else the attempt of a code begins. */
+static int
+code_attempt(struct hb_request *r, struct hb_app *app,
+    const struct hb_db_ctx *ctx, const char *email,
+    struct hb_login_lookup *found)
+{
+	struct hb_login_limits lim = { app->cfg.login_max_attempts,
+	    app->cfg.login_window };
+	const char *key = validate_email_key(r->arena, email);
+
+	if (key == NULL)
+		return hb_fail(&r->err, 503, "service_unavailable",
+		    "Out of memory.");
+	if (session_login_lookup(app->db, ctx, r->arena, key, &lim, found,
+	    &r->err) == -1)
+		return -1;
+	found->email_key = key;
+	if (found->retry_after > 0) {
+		hb_fail(&r->err, 429, "too_many_attempts",
+		    "Too many failed attempts for this account; try again "
+		    "later.");
+		r->err.retry_after = found->retry_after;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Ends the attempt of found by rc, a code check's result: 0 (right) no
+ * longer counts, 1 (wrong or replayed) is a failed login and 401
+ * invalid_mfa_code, -1 (err set) stays as it is.
+ */
+static int
+code_attempt_end(struct hb_request *r, struct hb_app *app,
+    const struct hb_db_ctx *ctx, const struct hb_login_lookup *found, int rc)
+{
+	struct hb_login_limits lim = { app->cfg.login_max_attempts,
+	    app->cfg.login_window };
+
+	if (rc == 0)
+		return mfa_attempt_clear(app->db, found->email_key,
+		    found->attempt_id, &r->err);
+	if (rc == 1) {
+		if (session_login_failed(app->db, ctx, found->email_key, found,
+		    &lim, &r->err) == -1)
+			return -1;
+		return hb_fail(&r->err, 401, "invalid_mfa_code",
+		    "The code is wrong, expired or already used.");
+	}
+	return -1;
+}
+
+/* The one code field; NULL with err set. */
+static const char *
+read_code(struct hb_request *r)
+{
+	struct hb_json_check c;
+	const char *code;
+
+	json_check_begin(&c, r->json);
+	code = json_get_string(&c, "code", true, 1, 16);
+	return json_check_done(&c, &r->err) == -1 ? NULL : code;
+}
+
+/* {"recovery_codes": codes}. */
+static int
+send_recovery_codes(struct hb_request *r, struct json_object *codes)
+{
+	struct json_object *body = json_object_new_object();
+
+	json_object_object_add(body, "recovery_codes", codes);
+	return http_json(r, 200, body);
+}
+
+static int
+handle_mfa_begin(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx;
+	struct hb_json_check c;
+	struct hb_login_lookup found;
+	struct json_object *out;
+	const char *password;
+
+	if (mfa_caller(r, app, &who, &ctx) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	password = json_get_string(&c, "password", true, 1, 1024);
+	if (json_check_done(&c, &r->err) == -1 ||
+	    password_check(r, app, &ctx, who.email, password, &found) == -1)
+		return -1;
+	if (found.user_id == NULL || strcmp(found.user_id, who.user_id) != 0)
+		return hb_fail(&r->err, 401, "invalid_credentials",
+		    "The password is wrong.");
+	if (mfa_attempt_clear(app->db, found.email_key, found.attempt_id,
+	    &r->err) == -1 ||
+	    mfa_begin(app->db, &ctx, keyring, app->cfg.issuer, who.user_id,
+	    who.email, &out, &r->err) == -1)
+		return -1;
+	return http_json(r, 200, out);
+}
+
+static int
+handle_mfa_confirm(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx;
+	struct hb_login_lookup found;
+	struct hb_mfa_secret s;
+	struct json_object *codes = NULL;
+	const char *code;
+	int rc;
+
+	if (mfa_caller(r, app, &who, &ctx) == -1 ||
+	    (code = read_code(r)) == NULL ||
+	    mfa_secret_load(app->db, keyring, who.user_id, &s, &r->err) == -1)
+		return -1;
+	/* Nothing to confirm (409 from mfa_confirm) costs no attempt. */
+	if (s.enabled || !s.present) {
+		rc = mfa_confirm(app->db, &ctx, &s, who.user_id, code, &codes,
+		    &r->err);
+		mfa_secret_wipe(&s);
+		return rc;
+	}
+	if (code_attempt(r, app, &ctx, who.email, &found) == -1) {
+		mfa_secret_wipe(&s);
+		return -1;
+	}
+	rc = mfa_confirm(app->db, &ctx, &s, who.user_id, code, &codes,
+	    &r->err);
+	mfa_secret_wipe(&s);
+	if (code_attempt_end(r, app, &ctx, &found, rc) == -1) {
+		json_object_put(codes);
+		return -1;
+	}
+	return send_recovery_codes(r, codes);
+}
+
+/*
+ * The code of a caller with TOTP on, used in a transaction left open for
+ * the change it proves: 0, or -1 with err (401 invalid_mfa_code, 409
+ * mfa_not_enabled, 429). found is the attempt it counts as.
+ */
+static int
+code_proof(struct hb_request *r, struct hb_app *app,
+    const struct hb_db_ctx *ctx, const struct hb_principal *who,
+    const char *code, struct hb_login_lookup *found, bool counted)
+{
+	struct hb_mfa_secret s;
+	int rc;
+
+	if (mfa_secret_load(app->db, keyring, who->user_id, &s,
+	    &r->err) == -1)
+		return -1;
+	if (!s.enabled) {
+		mfa_secret_wipe(&s);
+		return hb_fail(&r->err, 409, "mfa_not_enabled",
+		    "TOTP is not on for this account.");
+	}
+	if ((!counted && code_attempt(r, app, ctx, who->email,
+	    found) == -1) || db_tx_begin(app->db, ctx, &r->err) == -1) {
+		mfa_secret_wipe(&s);
+		return -1;
+	}
+	rc = mfa_code_use(app->db, &s, who->user_id, code, &r->err);
+	mfa_secret_wipe(&s);
+	if (rc != 0)
+		db_tx_rollback(app->db);
+	if (code_attempt_end(r, app, ctx, found, rc) == -1) {
+		db_tx_rollback(app->db);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+handle_mfa_recovery(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx;
+	struct hb_login_lookup found;
+	struct json_object *codes;
+	const char *code;
+
+	if (mfa_caller(r, app, &who, &ctx) == -1 ||
+	    (code = read_code(r)) == NULL ||
+	    code_proof(r, app, &ctx, &who, code, &found, false) == -1 ||
+	    mfa_recovery_replace(app->db, who.user_id, &codes, &r->err) == -1)
+		return -1;
+	return send_recovery_codes(r, codes);
+}
+
+static int
+handle_mfa_disable(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_principal who;
+	struct hb_db_ctx ctx;
+	struct hb_json_check c;
+	struct hb_login_lookup found;
+	const char *password, *code;
+
+	if (mfa_caller(r, app, &who, &ctx) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	password = json_get_string(&c, "password", true, 1, 1024);
+	code = json_get_string(&c, "code", true, 1, 16);
+	if (json_check_done(&c, &r->err) == -1 ||
+	    password_check(r, app, &ctx, who.email, password, &found) == -1)
+		return -1;
+	if (found.user_id == NULL || strcmp(found.user_id, who.user_id) != 0)
+		return hb_fail(&r->err, 401, "invalid_credentials",
+		    "The password is wrong.");
+	/* The password's attempt is the code's too: one a request. */
+	if (code_proof(r, app, &ctx, &who, code, &found, true) == -1 ||
+	    mfa_disable(app->db, who.user_id, who.session_id, &r->err) == -1)
+		return -1;
+	return http_no_content(r);
+}
+
+static int
+handle_mfa_verify(struct hb_request *r, struct hb_app *app)
+{
+	struct hb_db_ctx ctx = auth_ctx(NULL, r);
+	struct hb_session_start in = { .refresh_ttl =
+	    app->cfg.refresh_token_ttl };
+	struct hb_json_check c;
+	struct hb_mfa_challenge ch;
+	struct hb_mfa_secret s;
+	struct hb_login_lookup found;
+	const char *token, *code, *recovery;
+	struct hb_login l;
+	int rc;
+
+	if (ratelimit_auth(app->db, &ctx, &app->cfg, &r->err) == -1)
+		return -1;
+	json_check_begin(&c, r->json);
+	token = json_get_string(&c, "mfa_token", true, 1, 1024);
+	code = json_get_string(&c, "code", false, 1, 16);
+	recovery = json_get_string(&c, "recovery_code", false, 1, 64);
+	if ((code == NULL) == (recovery == NULL))
+		json_check_fail(&c, code == NULL ? "code" : "recovery_code",
+		    "give either code or recovery_code");
+	if (json_check_done(&c, &r->err) == -1 ||
+	    mfa_challenge_get(app->db, keyring, r->arena, token, &ch, &s,
+	    &r->err) == -1)
+		return -1;
+	if (code_attempt(r, app, &ctx, ch.email, &found) == -1) {
+		mfa_secret_wipe(&s);
+		return -1;
+	}
+	rc = mfa_challenge_finish(app->db, r->arena, &ch, &s, code, recovery,
+	    &r->err);
+	mfa_secret_wipe(&s);
+	if (rc == 1)
+		return code_attempt_end(r, app, &ctx, &found, rc);
+	if (rc == -1) {
+		/* Another request completed the login first: no guess. */
+		if (r->err.status == 401)
+			mfa_attempt_clear(app->db, found.email_key,
+			    found.attempt_id, &(struct hb_error){ 0 });
+		return -1;
+	}
+	/* login_start records the success that ends the lockout count. */
+	in.user_id = ch.user_id;
+	in.org_id = ch.org_id;
+	in.verified_hash = ch.verified_hash;
+	in.rehash = ch.rehash;
+	if (session_start(app->db, &ctx, r->arena, &in, &l, &r->err) == -1)
+		return -1;
+	return send_tokens(r, app, 200, &l);
+}
+
 static const struct hb_route routes[] = {
 	{ "POST", "/api/v1/auth/switch", handle_switch, 0 },
 	{ "POST", "/api/v1/auth/accept-invite", handle_accept_invite, 0 },
@@ -684,6 +1013,36 @@ static const struct hb_route routes[] = {
 	{ "POST", "/api/v1/auth/password/reset", handle_reset, 0 },
 	{ "POST", "/api/v1/auth/email", handle_email_change, 0 },
 	{ "POST", "/api/v1/auth/email/confirm", handle_email_confirm, 0 },
+	{ "POST", "/api/v1/auth/mfa/totp", handle_mfa_begin, 0 },
+	{ "DELETE", "/api/v1/auth/mfa/totp", handle_mfa_disable, 0 },
+	{ "POST", "/api/v1/auth/mfa/totp/confirm", handle_mfa_confirm, 0 },
+	{ "POST", "/api/v1/auth/mfa/recovery-codes", handle_mfa_recovery, 0 },
+	{ "POST", "/api/v1/auth/mfa/verify", handle_mfa_verify, 0 },
 };
 
-PROGRAM("homebot-auth", routes)
+/*
+ * program_main's, with the vault's keyring for the TOTP secrets: without
+ * a usable one this program still serves everything but two-factor
+ * enrolment and the second step of a login (503), and says so once.
+ */
+int
+main(void)
+{
+	struct hb_app app = { .name = "homebot-auth", .routes = routes,
+	    .nroutes = sizeof(routes) / sizeof(routes[0]) };
+	struct hb_error err = {0};
+	int rc;
+
+	if (app_init(&app, &err) == -1) {
+		fprintf(stderr, "%s: %s\n", app.name, err.message);
+		return 1;
+	}
+	if (vault_keyring_load(&keyring, app.cfg.vault_master_key,
+	    app.cfg.vault_old_keys, &err) != VAULT_OK)
+		fprintf(stderr, "%s: two-factor authentication is unavailable:"
+		    " %s\n", app.name, err.message);
+	rc = app_run(&app);
+	vault_keyring_free(keyring);
+	app_free(&app);
+	return rc;
+}

@@ -26,6 +26,8 @@ me_to_json(const struct hb_principal *who)
 	    json_object_new_string(who->full_name));
 	json_object_object_add(me, "email_verified",
 	    json_object_new_boolean(who->email_verified));
+	json_object_object_add(me, "mfa_enabled",
+	    json_object_new_boolean(who->mfa_enabled));
 	json_object_object_add(me, "created_at",
 	    json_object_new_string(who->user_created_at));
 	org = json_object_new_object();
@@ -67,7 +69,9 @@ handle_me(struct hb_request *r, struct hb_app *app)
 {
 	struct hb_principal who;
 
-	if (auth_request(r, app->db, &app->keys, 0, &who, &r->err) == -1)
+	/* Open to a member require_mfa holds: it tells them where they stand. */
+	if (auth_request(r, app->db, &app->keys, HB_AUTH_MFA_ENROL, &who,
+	    &r->err) == -1)
 		return -1;
 	return http_json(r, 200, me_to_json(&who));
 }

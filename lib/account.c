@@ -17,7 +17,8 @@ static const char SQL_VERIFY_ISSUE[] =
     "SELECT status, email FROM homebot.verify_email_issue($1,"
     " decode($2, 'hex'), $3, $4)";
 static const char SQL_VERIFY[] =
-    "SELECT status AS _status, id, email, full_name, email_verified"
+    "SELECT status AS _status, id, email, full_name, email_verified,"
+    " homebot.mfa_enabled(id) AS mfa_enabled"
     " FROM homebot.verify_email(decode($1, 'hex'), $2, $3, $4)";
 static const char SQL_FORGOT_ENQUEUE[] =
     "SELECT homebot.forgot_enqueue($1)";
@@ -38,7 +39,8 @@ static const char SQL_EMAIL_CHANGE[] =
     " FROM homebot.email_change_request("
     "$1, $2, $3, decode($4, 'hex'), $5, $6)";
 static const char SQL_EMAIL_CONFIRM[] =
-    "SELECT status AS _status, id, email, full_name, email_verified"
+    "SELECT status AS _status, id, email, full_name, email_verified,"
+    " homebot.mfa_enabled(id) AS mfa_enabled"
     " FROM homebot.email_change_confirm(decode($1, 'hex'), $2, $3, $4)";
 static const char SQL_PURGE[] = "SELECT homebot.email_purge() AS n";
 /* By invitations_organization_id_user_id_idx's user, newest first. */
@@ -131,7 +133,10 @@ account_verify_send(struct hb_db *db, const struct hb_config *cfg,
 	return rc;
 }
 
-/* Runs a statement whose row is a user {id, email, full_name, email_verified}. */
+/*
+ * Runs a statement whose row is a user {id, email, full_name,
+ * email_verified, mfa_enabled}.
+ */
 static int
 user_call(struct hb_db *db, const struct hb_db_ctx *ctx, const char *sql,
     const char *token, struct json_object **user, struct hb_error *err)

@@ -14,7 +14,8 @@
  * membership, user, organization and permissions under it. A session's
  * last_used_at is written when it refreshes (every ACCESS_TOKEN_TTL at
  * most), not here: a write on every request cost a fifth of the
- * throughput.
+ * throughput. The organization's require_mfa comes with it (mfa_blocked),
+ * at no round trip of its own.
  */
 static const char SQL_AUTH_JWT[] =
     "SELECT * FROM homebot.authenticate_session($1, $2, $3)";
@@ -37,7 +38,7 @@ static const char SQL_AUTH_KEY[] =
     " k.org_suspended, k.user_id, k.email, k.full_name, "
     HB_SQL_TS("k.user_created_at") " AS created_at,"
     " k.user_disabled, k.role, k.email_verified,"
-    " k.teams, k.team_ids, k.team_leads"
+    " k.teams, k.team_ids, k.team_leads, k.mfa_enabled"
     " FROM homebot.authenticate_api_key($1, decode($2, 'hex')) k";
 
 int
@@ -80,6 +81,7 @@ principal_from_row(struct hb_arena *a, const PGresult *res,
 	who->email = col(a, res, "email");
 	who->full_name = col(a, res, "full_name");
 	who->email_verified = db_bool(res, 0, "email_verified");
+	who->mfa_enabled = db_bool(res, 0, "mfa_enabled");
 	who->user_created_at = col(a, res, "created_at");
 	who->org_name = col(a, res, "org_name");
 	who->org_slug = col(a, res, "org_slug");
@@ -148,6 +150,10 @@ auth_jwt(struct hb_arena *a, const char *issuer, struct hb_db *db,
 	    db_bool(res, 0, "is_superadmin")))
 		rc = hb_fail(err, 403, "organization_suspended",
 		    "The organization is suspended.");
+	else if (db_bool(res, 0, "mfa_blocked") &&
+	    !(flags & HB_AUTH_MFA_ENROL))
+		rc = hb_fail(err, 403, "mfa_required", "This organization "
+		    "requires two-factor authentication: turn TOTP on first.");
 	else {
 		who->method = HB_AUTH_JWT;
 		who->is_superadmin = db_bool(res, 0, "is_superadmin");

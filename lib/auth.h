@@ -30,6 +30,7 @@ struct hb_principal {
 	const char	*role;
 	const char	*session_id;	/* HB_AUTH_JWT only */
 	bool		 is_superadmin;	/* HB_AUTH_JWT only */
+	bool		 mfa_enabled;	/* the user (a key's creator) has TOTP on */
 	const char	*key_id;	/* HB_AUTH_API_KEY only */
 	const char	*key_name;
 	const char	*key_prefix;
@@ -55,6 +56,13 @@ struct hb_principal {
  * that organization.
  */
 #define HB_AUTH_SUSPENDED_OK	0x02
+/*
+ * The endpoint stays open to a member whom the organization's require_mfa
+ * holds until TOTP is on (api.md §12: /auth/me, /auth/logout and the
+ * enrolment endpoints); every other token request of such a member is
+ * 403 mfa_required. API keys are never held: they are not people.
+ */
+#define HB_AUTH_MFA_ENROL	0x04
 
 /*
  * Authenticates the request's credential and loads session, membership,

@@ -37,6 +37,8 @@ auth_token_response(const struct hb_jwt_keys *k, const struct hb_config *cfg,
 	json_object_object_add(user, "full_name", str(l->full_name));
 	json_object_object_add(user, "email_verified",
 	    json_object_new_boolean(l->email_verified));
+	json_object_object_add(user, "mfa_enabled",
+	    json_object_new_boolean(l->mfa_enabled));
 	org = json_object_new_object();
 	json_object_object_add(org, "id", str(l->org_id));
 	json_object_object_add(org, "name", str(l->org_name));

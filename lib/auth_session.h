@@ -14,6 +14,7 @@ struct hb_login {
 	const char	*email;
 	const char	*full_name;
 	bool		 email_verified;
+	bool		 mfa_enabled;
 	const char	*org_id;
 	const char	*org_name;
 	const char	*org_slug;

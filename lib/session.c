@@ -14,29 +14,34 @@
  * agent and request ID as parameters and run without a context, so the
  * row changes they make are the system's and their own audit events the
  * user's. Uses users_email_key (lower(email)) and login_attempts(email,
- * attempted_at).
+ * attempted_at). The token response's mfa_enabled comes beside each
+ * function's row (homebot.mfa_enabled, R__mfa.sql).
  */
 static const char SQL_REGISTER[] =
     "SELECT status, user_id, session_id, organization_id, org_name, org_slug"
     " FROM homebot.register($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9)";
 static const char SQL_LOGIN_LOOKUP[] =
-    "SELECT user_id, password_hash, retry_after, attempt_id"
+    "SELECT user_id, password_hash, retry_after, attempt_id,"
+    " homebot.mfa_enabled(user_id) AS mfa_enabled"
     " FROM homebot.login_lookup($1, $2, $3, $4)";
 static const char SQL_LOGIN_FAILED[] =
     "SELECT homebot.login_failed($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char SQL_LOGIN_START[] =
     "SELECT status, session_id, organization_id, org_name, org_slug, role,"
-    " email, full_name, email_verified FROM homebot.login_start($1, $2, $3, $4, $5,"
-    " decode($6, 'hex'), $7, $8, $9)";
+    " email, full_name, email_verified, homebot.mfa_enabled($1) AS mfa_enabled"
+    " FROM homebot.login_start($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9)";
 static const char SQL_REFRESH[] =
     "SELECT status, session_id, user_id, organization_id, org_name, org_slug,"
-    " role, email, full_name, email_verified FROM homebot.refresh_rotate(decode($1, 'hex'),"
-    " decode($2, 'hex'), $3, $4, $5, $6, $7)";
+    " role, email, full_name, email_verified,"
+    " homebot.mfa_enabled(f.user_id) AS mfa_enabled"
+    " FROM homebot.refresh_rotate(decode($1, 'hex'),"
+    " decode($2, 'hex'), $3, $4, $5, $6, $7) f";
 static const char SQL_ACCEPT[] =
     "SELECT status, user_id, session_id, organization_id, org_name, org_slug,"
-    " role, email, full_name, email_verified FROM homebot.accept_invite("
+    " role, email, full_name, email_verified,"
+    " homebot.mfa_enabled(f.user_id) AS mfa_enabled FROM homebot.accept_invite("
     "decode($1, 'hex'), $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex'),"
-    " $11)";
+    " $11) f";
 static const char SQL_INVITE_LOOKUP[] =
     "SELECT user_id, email, verified"
     " FROM homebot.invitation_lookup(decode($1, 'hex'))";
@@ -120,6 +125,8 @@ login_from_row(struct hb_arena *a, const PGresult *res, struct hb_login *l)
 	}
 	if (PQfnumber(res, "email_verified") >= 0)
 		l->email_verified = db_bool(res, 0, "email_verified");
+	if (PQfnumber(res, "mfa_enabled") >= 0)
+		l->mfa_enabled = db_bool(res, 0, "mfa_enabled");
 }
 
 /* A fresh refresh token in l and the hex of its hash: 0, or -1 (503). */
@@ -219,6 +226,8 @@ session_login_lookup(struct hb_db *db, const struct hb_db_ctx *ctx,
 		.password_hash = col(a, res, "password_hash"),
 		.retry_after = wait != NULL ? atoi(wait) : 0,
 		.attempt_id = col(a, res, "attempt_id"),
+		.mfa_enabled = db_bool(res, 0, "mfa_enabled"),
+		.email_key = email_key,
 	};
 	PQclear(res);
 	return 0;

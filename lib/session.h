@@ -36,6 +36,8 @@ struct hb_login_lookup {
 	const char	*password_hash;	/* NULL: no such account */
 	int		 retry_after;	/* > 0: locked out for that long */
 	const char	*attempt_id;	/* the attempt, counted as failed */
+	bool		 mfa_enabled;	/* the account has TOTP on */
+	const char	*email_key;	/* the caller's: the email looked up */
 };
 
 struct hb_login_limits {

@@ -549,15 +549,16 @@ $$;
 -- Side effect: for the right hash on a usable key, last_used_at is set, at
 -- most once a minute, so that a busy key does not turn every request into
 -- a write on one hot row.
--- Its answer gained email_verified, then the teams (user_teams): a new
--- return type needs a new function.
+-- Its answer gained email_verified, then the teams (user_teams), then
+-- mfa_enabled (the creator's, for the me object; require_mfa never holds
+-- a key): a new return type needs a new function.
 DROP FUNCTION IF EXISTS homebot.authenticate_api_key(text, bytea);
 CREATE OR REPLACE FUNCTION homebot.authenticate_api_key(p_prefix text, p_key_hash bytea)
 RETURNS TABLE (key_hash bytea, key_id uuid, key_name text, scopes text[], permissions text[],
                expired boolean, revoked boolean, organization_id uuid, org_name text, org_slug text,
                org_suspended boolean, user_id uuid, email text, full_name text,
                user_created_at timestamptz, user_disabled boolean, role text, email_verified boolean,
-               teams text, team_ids text, team_leads text)
+               teams text, team_ids text, team_leads text, mfa_enabled boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -597,7 +598,8 @@ BEGIN
 	       u.email_verified_at IS NOT NULL,
 	       t.teams,
 	       t.team_ids,
-	       t.team_leads
+	       t.team_leads,
+	       u.mfa_enabled_at IS NOT NULL
 	  FROM homebot.api_keys k
 	  JOIN homebot.memberships m
 	    ON m.organization_id = k.organization_id AND m.user_id = k.created_by AND m.status = 'active'
@@ -653,14 +655,18 @@ $$;
 -- rest of the context by lib/db.c), with no statement of their own.
 -- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey,
 -- role_permissions_pkey and team_members_organization_id_user_id_idx.
--- Its answer gained the teams: a new return type needs a new function.
+-- Its answer gained the teams, then mfa_enabled and mfa_blocked (TOTP is
+-- off and the organization's settings say require_mfa: true, read from
+-- the organization row it joins anyway): a new return type needs a new
+-- function.
 DROP FUNCTION IF EXISTS homebot.authenticate_session(uuid, uuid, uuid);
 CREATE OR REPLACE FUNCTION homebot.authenticate_session(p_session uuid, p_user uuid, p_org uuid)
 RETURNS TABLE (user_id uuid, organization_id uuid, email text, full_name text,
                created_at text, disabled boolean, email_verified boolean,
                org_name text, org_slug text, suspended boolean, role text,
                permissions text, revoked boolean, is_superadmin boolean,
-               teams text, team_ids text, team_leads text)
+               teams text, team_ids text, team_leads text,
+               mfa_enabled boolean, mfa_blocked boolean)
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
@@ -691,7 +697,11 @@ BEGIN
 	       u.is_superadmin,
 	       t.teams,
 	       t.team_ids,
-	       t.team_leads
+	       t.team_leads,
+	       u.mfa_enabled_at IS NOT NULL,
+	       -- require_mfa (api.md §12): a member without TOTP in an
+	       -- organization whose settings say true is held at enrolment.
+	       u.mfa_enabled_at IS NULL AND coalesce(o.settings -> 'require_mfa' = 'true'::jsonb, false)
 	  FROM homebot.sessions s
 	  JOIN homebot.memberships m
 	    ON m.organization_id = s.organization_id AND m.user_id = s.user_id AND m.status = 'active'

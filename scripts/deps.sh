@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="libfcgi-dev libpq-dev libjson-c-dev libjwt-dev uuid-dev libcrypt-dev
+PACKAGES="libfcgi-dev libpq-dev libjson-c-dev libjwt-dev uuid-dev libcrypt-dev liboath-dev libqrencode-dev
 libssl-dev libcurl4-openssl-dev postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 lighttpd lighttpd-mod-deflate apache2 libapache2-mod-fcgid python3-pytest python3-requests python3-yaml wrk curl jq
 openssl procps python3-aiosmtpd python3-jsonschema python3-cryptography

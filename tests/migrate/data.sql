@@ -8,7 +8,7 @@
 -- 0005: invitations always wait for consent, addresses are verified by
 -- mailed tokens), the script asks which one the database has; requests
 -- that exist only today, or whose audit events changed, have request IDs
--- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%, %-secrets-%: secrets and connections), and upgrade.t leaves
+-- of their own (%-email-%, %-invite-%, %-accept-%, %-teams-%, %-secrets-%: secrets and connections, %-mfa-%), and upgrade.t leaves
 -- those out when it compares the audit trails.
 --
 -- psql -v tag=a -f data.sql: tag keeps emails and slugs apart when the
@@ -403,6 +403,29 @@ BEGIN
 	END LOOP;
 	PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
 	        set_config('app.request_id', '', true);
+
+	-- Two-factor authentication (0015 on), where the schema has it: each
+	-- organization's owner turns TOTP on ((stand-in) wrapped key and
+	-- ciphertext) with two recovery codes, and has a login waiting for
+	-- its second step.
+	IF to_regclass('homebot.user_totp') IS NOT NULL THEN
+		FOR r IN SELECT m.organization_id, m.user_id FROM homebot.memberships m
+		          WHERE m.role = 'owner' AND m.status = 'active' AND m.organization_id = ANY (v_orgs) LOOP
+			PERFORM set_config('app.org_id', r.organization_id::text, true),
+			        set_config('app.user_id', r.user_id::text, true),
+			        set_config('app.request_id', format('%s-mfa-%s', t, r.organization_id), true);
+			EXECUTE $mfa$
+				SELECT homebot.mfa_totp_begin($1, decode(repeat(md5($1::text), 5), 'hex'),
+				                              decode(repeat(md5($1::text), 3), 'hex'), 1),
+				       homebot.mfa_totp_confirm($1, 1, 100, ARRAY[sha256(convert_to($1::text || '1', 'UTF8')),
+				                                                  sha256(convert_to($1::text || '2', 'UTF8'))]),
+				       homebot.mfa_challenge_new($1, sha256(convert_to($1::text, 'UTF8')), NULL,
+				                                 'stand-in', NULL, 300)
+			$mfa$ USING r.user_id;
+		END LOOP;
+		PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
+		        set_config('app.request_id', '', true);
+	END IF;
 END
 $data$;
 

@@ -59,7 +59,8 @@ TEST_SETTINGS = {
 # received; test_logs.py checks that none of them reached a log.
 SECRETS = set()
 _SECRET_FIELDS = {"password", "current_password", "new_password", "refresh_token",
-                  "access_token", "key", "invite_token", "token", "value"}
+                  "access_token", "key", "invite_token", "token", "value",
+                  "secret", "otpauth_uri", "mfa_token", "recovery_code"}
 # "key" is an API key's secret, but a setting's name too: only the former
 # looks like this.
 _API_KEY_RE = re.compile(r"hb_[A-Za-z0-9_-]+")
@@ -91,7 +92,10 @@ def _remember_secrets(obj):
         for k, v in obj.items():
             if k == "key" and isinstance(v, str) and not _API_KEY_RE.fullmatch(v):
                 continue
-            if k in _SECRET_FIELDS and isinstance(v, str):
+            if k == "recovery_codes" and isinstance(v, list):
+                # Two-factor recovery codes: "xxxxx-xxxxx".
+                SECRETS.update(c for c in v if isinstance(c, str) and len(c) >= 10)
+            elif k in _SECRET_FIELDS and isinstance(v, str):
                 # Short or repetitive strings ("x" * 72), emails (a
                 # password may be the email in a validation test) and ids
                 # (tried as forged tokens) could be in a log for other

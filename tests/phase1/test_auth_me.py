@@ -17,7 +17,7 @@ def test_me_describes_the_user_organization_and_session(stack):
     r = a.get(ME)
     assert r.status == 200, r
     me = r.json()
-    assert set(me) == {"id", "email", "full_name", "email_verified", "created_at",
+    assert set(me) == {"id", "email", "full_name", "email_verified", "mfa_enabled", "created_at",
                        "organization", "role", "permissions", "teams", "auth_method",
                        "session_id"}, me
     assert me["teams"] == [], me

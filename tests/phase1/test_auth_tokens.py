@@ -48,7 +48,7 @@ def test_token_response_has_every_field(account):
     assert t["expires_in"] == access_ttl(account.stack)
     assert t["refresh_expires_in"] == 604800
     assert REFRESH_RE.fullmatch(t["refresh_token"]), t
-    assert set(t["user"]) == {"id", "email", "full_name", "email_verified"}, t
+    assert set(t["user"]) == {"id", "email", "full_name", "email_verified", "mfa_enabled"}, t
     assert set(t["organization"]) == {"id", "name", "slug"}, t
     assert UUID_RE.fullmatch(t["user"]["id"]) and UUID_RE.fullmatch(t["organization"]["id"]), t
 

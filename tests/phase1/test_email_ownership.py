@@ -25,7 +25,7 @@ def test_registration_mails_a_link_that_verifies_the_address(stack):
     assert me(a)["email_verified"] is False
     r = assert_status(verify(stack, verify_token(stack, a.email)), 200)
     assert r.json() == {"user": {"id": a.user_id, "email": a.email, "full_name": "",
-                                 "email_verified": True}}, r
+                                 "email_verified": True, "mfa_enabled": False}}, r
     assert me(a)["email_verified"] is True
     assert a.login()["user"]["email_verified"] is True
 

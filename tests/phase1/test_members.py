@@ -250,7 +250,7 @@ def test_accept_invite_is_200_with_a_token_response(stack, account):
     t = r.json()
     assert set(t) == TOKEN_FIELDS, t
     assert t["user"] == {"id": m["user_id"], "email": m["email"], "full_name": "Grace Hopper",
-                         "email_verified": True}
+                         "email_verified": True, "mfa_enabled": False}
     assert t["organization"]["id"] == account.org_id
     assert t["role"] == "admin"
 

@@ -214,7 +214,7 @@ SELECT results_eq(
 	          '{audit:read,members:owners,members:read,org:read}'::text[], false, false,
 	          '00000000-0000-4000-8000-00000000080a'::uuid, 'Org 8A'::text, 'pgtap-08-a'::text, false,
 	          '00000000-0000-4000-8000-0000000008e1'::uuid, 'pgtap-08-u@example.test'::text, 'U Eight'::text,
-	          '2026-02-03T04:05:06Z'::timestamptz, false, 'admin'::text, true, '[]'::text, '{}'::text, '{}'::text)$$,
+	          '2026-02-03T04:05:06Z'::timestamptz, false, 'admin'::text, true, '[]'::text, '{}'::text, '{}'::text, false)$$,
 	'authenticate_api_key: the stored hash (whatever was presented), the key, the creator, and as permissions the scopes he holds (role + extra grants), sorted, without duplicates, and his teams (none)');
 RESET ROLE;
 SELECT is((SELECT last_used_at FROM homebot.api_keys WHERE prefix = 'pgtap08a'), NULL,

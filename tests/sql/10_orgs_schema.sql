@@ -109,8 +109,8 @@ SELECT is(
 	       WHERE a.attrelid = 'homebot.users'::regclass AND a.attnum > 0 AND NOT a.attisdropped
 	         AND has_column_privilege('homebot_admin', a.attrelid, a.attnum, 'SELECT')
 	       ORDER BY a.attnum),
-	ARRAY['id', 'email', 'full_name', 'is_superadmin', 'disabled_at', 'created_at', 'updated_at', 'email_verified_at'],
-	'homebot_admin may read every column of users but password_hash (email_verified_at: 0005)');
+	ARRAY['id', 'email', 'full_name', 'is_superadmin', 'disabled_at', 'created_at', 'updated_at', 'email_verified_at', 'mfa_enabled_at'],
+	'homebot_admin may read every column of users but password_hash (email_verified_at: 0005, mfa_enabled_at: 0015)');
 SELECT set_eq(
 	$$SELECT c.relname::text COLLATE "default", a.attname::text COLLATE "default"
 	    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
