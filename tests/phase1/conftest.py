@@ -783,8 +783,10 @@ def hash_password(password, cost=4):
 
 
 def access_ttl(stack):
-    """The stack's ACCESS_TOKEN_TTL: its settings', else the default."""
-    return int(stack.settings.get("ACCESS_TOKEN_TTL", "900"))
+    """The stack's ACCESS_TOKEN_TTL: its settings', else (a stack given by
+    HOMEBOT_URL) HOMEBOT_ACCESS_TOKEN_TTL's, else the default."""
+    return int(stack.settings.get("ACCESS_TOKEN_TTL")
+               or os.environ.get("HOMEBOT_ACCESS_TOKEN_TTL", "900"))
 
 
 def make_superadmin(stack, email=None, password=None):

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import (ROOT, add_member, assert_error, assert_status, bearer, create_key, invite,
                       login, make_superadmin, new_password, own_stack, register, report)
+from test_mfa import enrol, first_step
 
 BACKUP = ROOT / "scripts" / "backup.sh"
 CATALOG = ROOT / "tests" / "migrate" / "catalog.sql"
@@ -96,7 +97,8 @@ def backup(bstack, tmp_path_factory):
     owns the organization he registered with; a pending invitation, an API
     key, extra sessions, a rotated refresh token; a failed login and a
     platform admin, a platform setting, a team with a lead and secrets of the
-    organization and of the team, a changed password; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
+    organization and of the team, a changed password, a user with two-factor
+    authentication and a login waiting for its second step; every change audited and its mails sent. Then the worker is stopped, the tables are read, and the
     backup is taken. Returns what the tests need."""
     s = bstack
     orgs = []
@@ -145,6 +147,11 @@ def backup(bstack, tmp_path_factory):
     assert_status(changer.post("/api/v1/auth/password",
                                {"current_password": changer.password,
                                 "new_password": new_password()}), 204)
+    # Two-factor: a user enrolled (secret, recovery codes) whose next
+    # login waits for its second step.
+    two = register(s, organization_name="Backup two-factor")
+    enrol(two)
+    first_step(s, two)
     admin = make_superadmin(s)
     assert_status(admin.get("/api/v1/admin/organizations"), 200)
     assert_status(admin.put("/api/v1/admin/settings/backup.plan",

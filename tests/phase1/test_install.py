@@ -363,7 +363,8 @@ def watch_stalls(url, stalls, done):
 def test_the_service_group_passes_against_the_installed_tree(installed, served):
     # Against a running service, the tests that need a stack of their own
     # skip: the suite e2e-url of tests/allowed-skips.
-    env = dict(os.environ, HOMEBOT_URL=served.url, HOMEBOT_SKIP_SUITE="e2e-url")
+    env = dict(os.environ, HOMEBOT_URL=served.url, HOMEBOT_SKIP_SUITE="e2e-url",
+               HOMEBOT_ACCESS_TOKEN_TTL=TEST_SETTINGS["ACCESS_TOKEN_TTL"])
     stalls, done = [], threading.Event()
     watcher = threading.Thread(target=watch_stalls,
                                args=(installed.owner_url("homebot_installed"), stalls, done))
