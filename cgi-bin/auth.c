@@ -17,6 +17,7 @@
 #include "program.h"
 #include "ratelimit.h"
 #include "session.h"
+#include "sign_in.h"
 #include "uuid.h"
 #include "validate.h"
 
@@ -38,6 +39,47 @@ send_tokens(struct hb_request *r, struct hb_app *app, int status,
 		return hb_fail(&r->err, 503, "service_unavailable",
 		    "The access token cannot be signed now.");
 	return http_json(r, status, body);
+}
+
+/*
+ * The device of this request's sign-in (api.md §12: a user-agent family
+ * and the client's /24 or /48 network, lib/sign_in.h), in r's arena; both
+ * NULL, and nothing recorded, when the client's address is not one or
+ * memory runs out: a notice is a courtesy, never a reason to refuse a
+ * login.
+ */
+static void
+sign_in_device(struct hb_request *r, const char **family,
+    const char **network)
+{
+	char fam[HB_SIGN_IN_FAMILY_MAX], net[HB_SIGN_IN_NETWORK_MAX];
+
+	*family = *network = NULL;
+	if (sign_in_network(r->remote_addr, net, sizeof(net)) == -1 ||
+	    sign_in_family(http_user_agent(r), fam, sizeof(fam)) == -1)
+		return;
+	*family = arena_strdup(r->arena, fam);
+	*network = arena_strdup(r->arena, net);
+	if (*family == NULL || *network == NULL)
+		*family = *network = NULL;
+}
+
+/*
+ * in's device and the link of the notice a new one mails: the account's
+ * security page, where the user sees and ends sessions. In r's arena.
+ */
+static void
+sign_in_start(struct hb_request *r, const struct hb_app *app,
+    struct hb_session_start *in)
+{
+	size_t n = strlen(app->cfg.public_url) + sizeof("/account/security");
+	char *link = arena_alloc(r->arena, n);
+
+	if (link == NULL)
+		return;
+	snprintf(link, n, "%s/account/security", app->cfg.public_url);
+	sign_in_device(r, &in->device_family, &in->device_network);
+	in->notice_link = link;
 }
 
 static int
@@ -68,6 +110,7 @@ handle_register(struct hb_request *r, struct hb_app *app)
 	    &r->err) == -1)
 		return -1;
 	in.password_hash = hash;
+	sign_in_device(r, &in.device_family, &in.device_network);
 	/*
 	 * The account and the mail of its verification link, or neither. As
 	 * alone, register runs without a context (lib/session.c), but for the
@@ -254,6 +297,7 @@ handle_login(struct hb_request *r, struct hb_app *app)
 	in.verified_hash = found.password_hash;
 	if (found.mfa_enabled)
 		return send_mfa_challenge(r, app, &found, &in);
+	sign_in_start(r, app, &in);
 	if (session_start(app->db, &ctx, r->arena, &in, &l, &r->err) == -1)
 		return -1;
 	return send_tokens(r, app, 200, &l);
@@ -988,6 +1032,7 @@ handle_mfa_verify(struct hb_request *r, struct hb_app *app)
 	in.org_id = ch.org_id;
 	in.verified_hash = ch.verified_hash;
 	in.rehash = ch.rehash;
+	sign_in_start(r, app, &in);
 	if (session_start(app->db, &ctx, r->arena, &in, &l, &r->err) == -1)
 		return -1;
 	return send_tokens(r, app, 200, &l);

@@ -106,9 +106,9 @@ struct hb_mail_rendered {
 
 /*
  * The template called name ("verify_email", "invite", "password_reset",
- * "email_change", "email_changed_notice"): static text whose first line is
- * "Subject: …", then an empty line, then the body. NULL for an unknown
- * name. The texts live in lib/mail_templates.c.
+ * "email_change", "email_changed_notice", "sign_in_notice"): static text
+ * whose first line is "Subject: …", then an empty line, then the body.
+ * NULL for an unknown name. The texts live in lib/mail_templates.c.
  */
 const char *mail_template(const char *name);
 

@@ -13,6 +13,9 @@
  *   email_change          link, new_email   (sent to the new address)
  *   email_changed_notice  link, old_email, new_email   (to the old one;
  *                         link is the reset page, without a token)
+ *   sign_in_notice        link, when, device, network, ip   (a sign-in
+ *                         from a device new to the user; link is the
+ *                         account's security page, without a token)
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -84,6 +87,24 @@ static const char email_changed_notice[] =
     "\n"
     "{{link}}\n";
 
+static const char sign_in_notice[] =
+    "Subject: New sign-in to your Homebot account\n"
+    "\n"
+    "Hello,\n"
+    "\n"
+    "your Homebot account was just signed in to from a device it had not\n"
+    "seen in the last 90 days:\n"
+    "\n"
+    "  When:    {{when}}\n"
+    "  Device:  {{device}}\n"
+    "  Network: {{network}} (address {{ip}})\n"
+    "\n"
+    "If that was you, there is nothing to do. If it was not, open the page\n"
+    "below, sign in, end the sessions you do not recognize and change your\n"
+    "password:\n"
+    "\n"
+    "{{link}}\n";
+
 static const struct {
 	const char	*name;
 	const char	*text;
@@ -93,6 +114,7 @@ static const struct {
 	{ "password_reset", password_reset },
 	{ "email_change", email_change },
 	{ "email_changed_notice", email_changed_notice },
+	{ "sign_in_notice", sign_in_notice },
 };
 
 const char *

@@ -19,7 +19,8 @@
  */
 static const char SQL_REGISTER[] =
     "SELECT status, user_id, session_id, organization_id, org_name, org_slug"
-    " FROM homebot.register($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9)";
+    " FROM homebot.register($1, $2, $3, $4, $5, $6, $7, decode($8, 'hex'), $9,"
+    " $10, $11)";
 static const char SQL_LOGIN_LOOKUP[] =
     "SELECT user_id, password_hash, retry_after, attempt_id,"
     " homebot.mfa_enabled(user_id) AS mfa_enabled"
@@ -29,7 +30,8 @@ static const char SQL_LOGIN_FAILED[] =
 static const char SQL_LOGIN_START[] =
     "SELECT status, session_id, organization_id, org_name, org_slug, role,"
     " email, full_name, email_verified, homebot.mfa_enabled($1) AS mfa_enabled"
-    " FROM homebot.login_start($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9)";
+    " FROM homebot.login_start($1, $2, $3, $4, $5, decode($6, 'hex'), $7, $8, $9,"
+    " $10, $11, $12)";
 static const char SQL_REFRESH[] =
     "SELECT status, session_id, user_id, organization_id, org_name, org_slug,"
     " role, email, full_name, email_verified,"
@@ -179,7 +181,7 @@ session_register(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_error *err)
 {
 	char hex[HB_TOKEN_HEX_LEN], ttl[16];
-	const char *params[9], *status;
+	const char *params[11], *status;
 	int rc;
 
 	*out = (struct hb_login){ .email = in->email, .role = "owner",
@@ -196,7 +198,9 @@ session_register(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[6] = ctx->request_id;
 	params[7] = hex;
 	params[8] = ttl;
-	rc = session_call(db, ctx, a, SQL_REGISTER, 9, params, out,
+	params[9] = in->device_family;
+	params[10] = in->device_network;
+	rc = session_call(db, ctx, a, SQL_REGISTER, 11, params, out,
 	    &status, err);
 	if (rc == 1)
 		return hb_fail(err, 409, "email_taken",
@@ -275,7 +279,7 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
     struct hb_login *out, struct hb_error *err)
 {
 	char hex[HB_TOKEN_HEX_LEN], ttl[16];
-	const char *params[9], *status;
+	const char *params[12], *status;
 	int rc;
 
 	*out = (struct hb_login){ .user_id = in->user_id };
@@ -291,7 +295,10 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 	params[6] = ttl;
 	params[7] = in->rehash;
 	params[8] = in->verified_hash;
-	rc = session_call(db, ctx, a, SQL_LOGIN_START, 9, params, out,
+	params[9] = in->device_family;
+	params[10] = in->device_network;
+	params[11] = in->notice_link;
+	rc = session_call(db, ctx, a, SQL_LOGIN_START, 12, params, out,
 	    &status, err);
 	return rc == 1 ? start_refused(status, err) : rc;
 }

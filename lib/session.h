@@ -23,6 +23,9 @@ struct hb_register {
 	const char	*full_name;	/* may be NULL */
 	const char	*org_name;
 	int		 refresh_ttl;
+	/* The device registered from (lib/sign_in.h); NULL: none recorded. */
+	const char	*device_family;
+	const char	*device_network;
 };
 
 /* A user, an organization and its owner's first session: 409 email_taken. */
@@ -66,6 +69,14 @@ struct hb_session_start {
 	/* The stored hash the password was checked against; NULL: none was. */
 	const char	*verified_hash;
 	int		 refresh_ttl;
+	/*
+	 * The device of a sign-in with credentials (lib/sign_in.h), NULL for
+	 * none (a switch); a device new to the user mails a notice linking to
+	 * notice_link (api.md §12).
+	 */
+	const char	*device_family;
+	const char	*device_network;
+	const char	*notice_link;
 };
 
 /*

@@ -214,12 +214,21 @@ $$;
 -- (a re-hash at a higher cost) is written, only while that is still the
 -- user's hash: a login that straddles a password change neither survives
 -- it nor writes the old password back.
+--
+-- p_device_family and p_device_network are the device of a sign-in with
+-- the user's credentials (NULL for a switch of organization: no device is
+-- recorded); one that is news (sign_in_device_seen) mails the user a
+-- notice with p_notice_link, the account's security page (api.md §12).
 DROP FUNCTION IF EXISTS homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text);
--- Its answer gained email_verified: a new return type needs a new function.
+-- Its answer gained email_verified: a new return type needs a new
+-- function; then it gained the device of the sign-in and the link of its
+-- notice (three arguments more: the old one goes).
 DROP FUNCTION IF EXISTS homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text);
 CREATE OR REPLACE FUNCTION homebot.login_start(p_user_id uuid, p_org_id uuid, p_ip text, p_user_agent text,
                                                p_request_id text, p_refresh_hash bytea, p_refresh_ttl integer,
-                                               p_new_password_hash text, p_verified_hash text DEFAULT NULL)
+                                               p_new_password_hash text, p_verified_hash text DEFAULT NULL,
+                                               p_device_family text DEFAULT NULL, p_device_network cidr DEFAULT NULL,
+                                               p_notice_link text DEFAULT NULL)
 RETURNS TABLE (status text, session_id uuid, organization_id uuid, org_name text, org_slug text,
                role text, email text, full_name text, created_at timestamptz, email_verified boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -316,6 +325,14 @@ BEGIN
 	INSERT INTO homebot.login_attempts (email, ip, succeeded)
 	VALUES (lower(v_user.email), p_ip, true);
 
+	IF p_device_family IS NOT NULL AND p_device_network IS NOT NULL THEN
+		IF homebot.sign_in_device_seen(p_user_id, p_device_family, p_device_network)
+		   AND p_notice_link IS NOT NULL THEN
+			PERFORM homebot.sign_in_notice(p_user_id, p_device_family, p_device_network, p_ip,
+			                               p_notice_link);
+		END IF;
+	END IF;
+
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
 	PERFORM homebot.audit_event('auth.login.succeeded', 'session', v_session_id::text, NULL, v_org_id,
 	                            'user', p_user_id);
@@ -330,9 +347,14 @@ $$;
 -- register: a user, an organization, the owner membership, a session and
 -- its first refresh token, in the caller's transaction. status 'ok' or
 -- 'email_taken' (then every other column is NULL and nothing is written).
+-- The device registered from (as login_start's) becomes the account's first
+-- known device, so the first login from it mails nothing.
+DROP FUNCTION IF EXISTS homebot.register(text, text, text, text, text, text, text, bytea, integer);
 CREATE OR REPLACE FUNCTION homebot.register(p_email text, p_password_hash text, p_full_name text, p_org_name text,
                                             p_ip text, p_user_agent text, p_request_id text,
-                                            p_refresh_hash bytea, p_refresh_ttl integer)
+                                            p_refresh_hash bytea, p_refresh_ttl integer,
+                                            p_device_family text DEFAULT NULL,
+                                            p_device_network cidr DEFAULT NULL)
 RETURNS TABLE (status text, user_id uuid, session_id uuid, organization_id uuid, org_name text,
                org_slug text, created_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -385,6 +407,10 @@ BEGIN
 
 	INSERT INTO homebot.refresh_tokens (organization_id, session_id, token_hash, expires_at)
 	VALUES (v_org.id, v_session_id, p_refresh_hash, now() + make_interval(secs => p_refresh_ttl));
+
+	IF p_device_family IS NOT NULL AND p_device_network IS NOT NULL THEN
+		PERFORM homebot.sign_in_device_seen(v_user_id, p_device_family, p_device_network);
+	END IF;
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);
 	PERFORM homebot.audit_event('auth.register', 'user', v_user_id::text,
@@ -735,8 +761,8 @@ REVOKE ALL ON FUNCTION
 	homebot.auth_rate_hit(text, text, integer),
 	homebot.login_lookup(text, integer, integer, text),
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
-	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
-	homebot.register(text, text, text, text, text, text, text, bytea, integer),
+	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text, text, cidr, text),
+	homebot.register(text, text, text, text, text, text, text, bytea, integer, text, cidr),
 	homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer),
 	homebot.authenticate_api_key(text, bytea)
 FROM PUBLIC, homebot_app, homebot_admin;
@@ -745,8 +771,8 @@ GRANT EXECUTE ON FUNCTION
 	homebot.auth_rate_hit(text, text, integer),
 	homebot.login_lookup(text, integer, integer, text),
 	homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint),
-	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text),
-	homebot.register(text, text, text, text, text, text, text, bytea, integer),
+	homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text, text, cidr, text),
+	homebot.register(text, text, text, text, text, text, text, bytea, integer, text, cidr),
 	homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer),
 	homebot.authenticate_api_key(text, bytea)
 TO homebot_app;

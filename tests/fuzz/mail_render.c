@@ -20,7 +20,8 @@
 #define MAX_VARS	8
 
 static const char *const names[] = { "verify_email", "invite",
-    "password_reset", "email_change", "email_changed_notice", "nope" };
+    "password_reset", "email_change", "email_changed_notice",
+    "sign_in_notice", "nope" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

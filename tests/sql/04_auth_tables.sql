@@ -198,8 +198,8 @@ INSERT INTO auth_functions VALUES
 	('homebot.auth_rate_hit(text, text, integer)'),
 	('homebot.login_lookup(text, integer, integer, text)'),
 	('homebot.login_failed(text, uuid, text, text, text, integer, integer, bigint)'),
-	('homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text)'),
-	('homebot.register(text, text, text, text, text, text, text, bytea, integer)'),
+	('homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text, text, text, cidr, text)'),
+	('homebot.register(text, text, text, text, text, text, text, bytea, integer, text, cidr)'),
 	('homebot.refresh_rotate(bytea, bytea, integer, text, text, text, integer)'),
 	('homebot.authenticate_api_key(text, bytea)');
 

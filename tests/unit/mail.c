@@ -699,7 +699,7 @@ test_from(void)
 /* What each template needs; the link is always the last value. */
 static const struct {
 	const char		*name;
-	struct hb_mail_var	 vars[4];
+	struct hb_mail_var	 vars[5];
 	size_t			 n;
 } templates[] = {
 	{ "verify_email", { { "link", NULL } }, 1 },
@@ -711,13 +711,16 @@ static const struct {
 	    { "link", NULL } }, 2 },
 	{ "email_changed_notice", { { "old_email", "ada@old.example" },
 	    { "new_email", "ada@new.example" }, { "link", NULL } }, 3 },
+	{ "sign_in_notice", { { "when", "2026-12-03 19:45:00 UTC" },
+	    { "device", "Firefox on Linux" }, { "network", "2001:db8:7::/48" },
+	    { "ip", "2001:db8:7::42" }, { "link", NULL } }, 5 },
 };
 
 static void
 test_templates(void)
 {
 	static struct hb_mail_rendered r;
-	struct hb_mail_var vars[4];
+	struct hb_mail_var vars[5];
 	struct hb_config cfg;
 	struct hb_error err = {0};
 	char link[256];
@@ -749,7 +752,7 @@ test_templates(void)
 			    "%s: {{%s}} is filled in", name, vars[j].name);
 		/* Every value is needed: without one, rendering fails. */
 		for (size_t j = 0; j < n; j++) {
-			struct hb_mail_var fewer[4];
+			struct hb_mail_var fewer[5];
 			size_t k = 0;
 
 			for (size_t x = 0; x < n; x++)
@@ -938,7 +941,7 @@ test_send_errors(void)
 int
 main(void)
 {
-	plan(276);
+	plan(297);
 	struct hb_error err = {0};
 
 	if (mail_global_init(&err) == -1) {
