@@ -426,6 +426,18 @@ BEGIN
 		PERFORM set_config('app.org_id', '', true), set_config('app.user_id', '', true),
 		        set_config('app.request_id', '', true);
 	END IF;
+
+	-- The devices users signed in from (0018 on), where the schema has
+	-- them: each owner's, as register records it, and a second one, as a
+	-- login from elsewhere does.
+	IF to_regclass('homebot.sign_in_devices') IS NOT NULL THEN
+		FOR i IN 1..n LOOP
+			EXECUTE $devices$
+				SELECT homebot.sign_in_device_seen($1, 'Firefox on Linux', '192.0.2.0/24'),
+				       homebot.sign_in_device_seen($1, 'curl', ('2001:db8:' || $2 || '::/48')::cidr)
+			$devices$ USING v_owners[i], to_hex(i);
+		END LOOP;
+	END IF;
 END
 $data$;
 
