@@ -10,7 +10,9 @@
 #      through PgBouncer; API keys, a members page, an audit page, login;
 #      a 200-row members page with and without Accept-Encoding: gzip
 #      (bytes per answer beside the rates), and /me with gzip asked (it
-#      stays identity: BREACH, see README "Compression").
+#      stays identity: BREACH, see README "Compression"); the second step
+#      of a TOTP login (bench/mfa.py: users enrolled through the API, and
+#      fresh mfa_token and code pairs that bench/verify.lua sends once).
 #   2. with BENCH_LARGE=1: the direct stack grown to 100,000 organizations,
 #      1,000,000 users and 10,000,000 audit rows (seeded in SQL), and /me,
 #      a members page and an audit page with each filter measured again.
@@ -87,6 +89,8 @@ HOMEBOT_PORT=$DPORT HOMEBOT_LIGHTTPD_CONF="$D/bench/lighttpd.conf" \
 HOMEBOT_PORT=$PPORT HOMEBOT_PGBOUNCER=1 scripts/stack.sh start "$P" >/dev/null
 log "seeding both: $(/usr/bin/python3 bench/seed.py "$D" "$D" 2>/dev/null)"
 /usr/bin/python3 bench/seed.py "$P" "$P" >/dev/null 2>&1
+# Two verifications a user a run (bench/mfa.py): room for 500 a second.
+log "enrolling TOTP: $(/usr/bin/python3 bench/mfa.py enrol "$D" "$D" "$DURL" $((DUR * 250)) 2>/dev/null)"
 curl -fsS -o /dev/null "$DURL/hello" || { echo "bench: /hello does not answer" >&2; exit 1; }
 # The secret the reveal figures read, in the 210-member organization.
 curl -fsS -H "Authorization: Bearer $(cat "$D/owner_token.txt")" \
@@ -110,6 +114,7 @@ test_args() { # name dir url
 	members200gz) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt BENCH_PATH=/api/v1/members?limit=200 ACCEPT_ENCODING=gzip" ;;
 	me32gz) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/tokens.txt ACCEPT_ENCODING=gzip" ;;
 	login) echo "-t1 -c4 -d${DUR}s -s bench/login.lua $url CREDS=$dir/logins.txt" ;;
+	verify) echo "-t1 -c4 -d${DUR}s -s bench/verify.lua $url CREDS=$dir/mfa_pairs.txt" ;;
 	reveal) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt METHOD=POST BODY={} BENCH_PATH=/api/v1/secrets/$(cat "$dir/secret_id.txt")/reveal" ;;
 	create) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/owner_token.txt METHOD=POST BENCH_PATH=/api/v1/secrets BODY={\"name\":\"bench-{n}\",\"value\":\"sk-bench-0123456789abcdef0123456789abcdef\"}" ;;
 	esac
@@ -156,6 +161,9 @@ for rep in $(seq "$REPS"); do
 	done
 done
 measure login direct "$D" "$DURL" 1
+# Fresh pairs, made at the start of a time step (it waits for one).
+log "second steps: $(/usr/bin/python3 bench/mfa.py pairs "$D" "$D" 2>/dev/null)"
+measure verify direct "$D" "$DURL" 1
 
 # "bytes encoding" of one answer's body to GET path with the credential
 # of file, asking for accept (an Accept-Encoding, or "" for none).
@@ -222,6 +230,7 @@ row "**reveal ÷ /me (tokens, 32 conn., direct)**" "$(ratio "$(med reveal direct
 row "POST /api/v1/secrets (create), 32 conn." "$(fig create direct)" ""
 row "**create ÷ /me (tokens, 32 conn., direct)**" "$(ratio "$(med create direct 4)" "$(med me32 direct 4)")" "≥ 0.8×"
 row "POST /api/v1/auth/login, bcrypt 12, 4 conn." "$(fig login direct)" ""
+row "POST /api/v1/auth/mfa/verify (TOTP, 2nd step), 4 conn." "$(fig verify direct)" ""
 row "one me worker's VmRSS" "$(rss_kb "$D" me) KB" "≤ 12 MB"
 row "homebot_app connections: direct / PgBouncer" "$conns / $pconns" "PgBouncer: ≤ pool (4)"
 
