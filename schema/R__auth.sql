@@ -218,7 +218,8 @@ $$;
 -- p_device_family and p_device_network are the device of a sign-in with
 -- the user's credentials (NULL for a switch of organization: no device is
 -- recorded); one that is news (sign_in_device_seen) mails the user a
--- notice with p_notice_link, the account's security page (api.md §12).
+-- notice with p_notice_link, the account's security page (api.md §12),
+-- when the user's address is verified.
 DROP FUNCTION IF EXISTS homebot.login_start(uuid, uuid, text, text, text, bytea, integer, text);
 -- Its answer gained email_verified: a new return type needs a new
 -- function; then it gained the device of the sign-in and the link of its
@@ -326,8 +327,10 @@ BEGIN
 	VALUES (lower(v_user.email), p_ip, true);
 
 	IF p_device_family IS NOT NULL AND p_device_network IS NOT NULL THEN
+		-- Only to a verified address: an unproved one may be a stranger's,
+		-- who would learn where the account's holder signs in from.
 		IF homebot.sign_in_device_seen(p_user_id, p_device_family, p_device_network)
-		   AND p_notice_link IS NOT NULL THEN
+		   AND p_notice_link IS NOT NULL AND v_user.email_verified_at IS NOT NULL THEN
 			PERFORM homebot.sign_in_notice(p_user_id, p_device_family, p_device_network, p_ip,
 			                               p_notice_link);
 		END IF;

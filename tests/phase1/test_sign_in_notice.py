@@ -17,7 +17,7 @@ import time
 import pytest
 
 import mailsink
-from conftest import assert_status, new_email, new_password, own_stack
+from conftest import assert_status, new_email, new_password, own_stack, verify_email
 from test_mfa import enrol
 
 PUBLIC_URL = "https://homebot.example/base"
@@ -36,13 +36,16 @@ def device(ua, ip):
     return {"User-Agent": ua, "X-Forwarded-For": ip}
 
 
-def register(stack, ua=FIREFOX, ip="198.51.100.7"):
-    """A new account registered from (ua, ip); (email, password, tokens)."""
+def register(stack, ua=FIREFOX, ip="198.51.100.7", verified=True):
+    """A new account registered from (ua, ip), its address verified unless
+    told; (email, password, tokens)."""
     email, password = new_email(), new_password()
     r = stack.post("/api/v1/auth/register",
                    {"email": email, "password": password, "organization_name": "Notice"},
                    headers=device(ua, ip))
     assert_status(r, 201)
+    if verified:
+        verify_email(stack, r.json()["user"]["id"])
     return email, password, r.json()
 
 
@@ -127,6 +130,14 @@ def test_a_device_not_seen_for_90_days_is_new_again(stack):
     assert len(wait_notices(stack, email, 1)) == 1
     login(stack, email, password, FIREFOX, "198.51.100.7")
     assert len(notices(stack, email)) == 1
+
+
+def test_an_address_not_verified_gets_no_notice(stack):
+    """It may be a stranger's, who would learn where the account's holder
+    signs in from."""
+    email, password, _ = register(stack, FIREFOX, "198.51.100.7", verified=False)
+    login(stack, email, password, CHROME, "203.0.113.9")
+    assert notices(stack, email) == []
 
 
 def test_a_refresh_from_elsewhere_mails_nothing(stack):

@@ -5,7 +5,7 @@
 -- switch (no device) records nothing; no runtime role touches the table
 -- or the functions itself.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 CREATE TEMP TABLE r (step text, status text);
 GRANT ALL ON r TO homebot_app;
@@ -24,6 +24,9 @@ SELECT * FROM homebot.register('pgtap-31@example.test', '$2b$04$h31', 'P', 'Org 
 INSERT INTO r SELECT 'register', status FROM reg31;
 -- The user the logins below are of.
 CREATE TEMP TABLE u31 AS SELECT user_id AS id FROM reg31;
+RESET ROLE;
+UPDATE homebot.users SET email_verified_at = now() WHERE id = (SELECT id FROM u31);
+SET LOCAL ROLE homebot_app;
 
 -- One login from the device of the registration, one from each of two new ones.
 CREATE FUNCTION pg_temp.login(p_step text, p_family text, p_network cidr, p_ip text) RETURNS void
@@ -92,8 +95,8 @@ SELECT is((SELECT count(*) FROM pg_temp.notices('pgtap-31@example.test')), 3::bi
 
 -- An account made otherwise (here: directly) has no device yet: its first
 -- recorded sign-in is no news, the next from elsewhere is.
-INSERT INTO homebot.users (id, email, password_hash, full_name) VALUES
-	('00000000-0000-4000-8000-0000000031e2', 'pgtap-31-invited@example.test', '$2b$04$h31', 'I');
+INSERT INTO homebot.users (id, email, password_hash, full_name, email_verified_at) VALUES
+	('00000000-0000-4000-8000-0000000031e2', 'pgtap-31-invited@example.test', '$2b$04$h31', 'I', now());
 INSERT INTO homebot.organizations (id, name, slug) VALUES ('00000000-0000-4000-8000-00000000031a', 'Org 31B', 'pgtap-31-b');
 INSERT INTO homebot.memberships (organization_id, user_id, role, status)
 VALUES ('00000000-0000-4000-8000-00000000031a', '00000000-0000-4000-8000-0000000031e2', 'member', 'active');
@@ -110,6 +113,18 @@ RESET ROLE;
 SELECT is((SELECT count(*) FROM pg_temp.notices('pgtap-31-invited@example.test')), 1::bigint,
 	'...the next new one does');
 
+-- An address not verified gets no notice (it may be a stranger's); the
+-- device is recorded all the same.
+UPDATE homebot.users SET email_verified_at = NULL WHERE id = '00000000-0000-4000-8000-0000000031e2';
+SET LOCAL ROLE homebot_app;
+SELECT pg_temp.login('unverified', 'Go', '198.51.100.0/24', '198.51.100.5');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM pg_temp.notices('pgtap-31-invited@example.test')), 1::bigint,
+	'a new device of an account whose address is not verified mails nothing');
+SELECT is((SELECT count(*) FROM homebot.sign_in_devices
+            WHERE user_id = '00000000-0000-4000-8000-0000000031e2' AND family = 'Go'), 1::bigint,
+	'...but is recorded');
+
 -- A refused login records nothing.
 UPDATE homebot.users SET disabled_at = now() WHERE id = '00000000-0000-4000-8000-0000000031e2';
 SET LOCAL ROLE homebot_app;
@@ -117,7 +132,7 @@ SELECT pg_temp.login('disabled', 'Safari on iOS', '203.0.113.0/24', '203.0.113.5
 RESET ROLE;
 SELECT is((SELECT status FROM r WHERE step = 'disabled'), 'account_disabled', 'precondition: the login is refused');
 SELECT is((SELECT count(*) FROM homebot.sign_in_devices WHERE user_id = '00000000-0000-4000-8000-0000000031e2'),
-	2::bigint, '...and records no device');
+	3::bigint, '...and records no device');
 
 SELECT throws_ok($$INSERT INTO homebot.sign_in_devices (user_id, family, network)
                    VALUES ('00000000-0000-4000-8000-0000000031e2', 'curl', '203.0.113.7/32')$$,
