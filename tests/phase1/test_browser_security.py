@@ -281,3 +281,17 @@ def test_sessions_page_works_with_the_keyboard_and_signs_out(stack, browser):
     assert page_sid not in {s["id"] for s in a.get(SESSIONS).json()["data"]}
     assert nothing_stored(browser)
     assert browser.console_errors() == []
+
+
+def test_leaving_the_page_ends_its_session(stack, browser):
+    a = register(stack)
+    browser.open("/account/security")
+    sign_in(browser, a)
+    page_sid = browser.wait_until(
+        lambda: browser.find("#sessions li.current").get_attribute("data-session-id"),
+        "the page's own session")
+    assert page_sid in {s["id"] for s in a.get(SESSIONS).json()["data"]}
+    browser.open("/account/mfa")
+    browser.wait_until(lambda: page_sid not in {s["id"] for s in a.get(SESSIONS).json()["data"]},
+                       "the page's session to end")
+    assert_status(a.get(ME), 200)  # only the page's own

@@ -301,7 +301,6 @@
     var signinForm = element("signin-form");
     var codeForm = element("code-form");
     var mfaToken = null;
-
     function done(tokens) {
       if (!tokens || typeof tokens.access_token !== "string") {
         return refuse("Homebot answered the sign-in strangely. Try again.");
@@ -367,8 +366,30 @@
       });
     });
 
+    signOutOnLeave();
     signinForm.hidden = false;
     element("email").focus();
+  }
+
+  // Leaving the page ends its session: the tokens die with the page, so
+  // the session would only stand in the list until it expired.
+  function signOutOnLeave() {
+    window.addEventListener("pagehide", function () {
+      if (!session) {
+        return;
+      }
+      window.fetch("/api/v1/auth/logout", {
+        method: "POST",
+        headers: { "Content-Type": "application/json",
+          Authorization: "Bearer " + session.access_token },
+        body: "{}",
+        credentials: "omit",
+        keepalive: true,
+      }).catch(function () {
+        return null;
+      });
+      signOut("You left the page, so it signed out.", "");
+    });
   }
 
   function signedInAs() {
