@@ -295,3 +295,16 @@ def test_leaving_the_page_ends_its_session(stack, browser):
     browser.wait_until(lambda: page_sid not in {s["id"] for s in a.get(SESSIONS).json()["data"]},
                        "the page's session to end")
     assert_status(a.get(ME), 200)  # only the page's own
+
+
+def test_mfa_page_says_when_it_is_on_already(stack, browser):
+    a = register(stack)
+    codes, _ = enrol(a)
+    browser.open("/account/mfa")
+    sign_in_with_code(browser, a, codes.next())
+    browser.wait_text(STATUS + ".done", "Two-factor authentication is on for your account already.")
+    assert browser.visible("#who").text == f"Signed in as {a.email}."
+    assert not browser.is_shown("#start-form") and not browser.is_shown("#confirm-form")
+    assert [p["url"] for p in browser.requests("POST")] == [
+        stack.url + "/api/v1/auth/login", stack.url + "/api/v1/auth/mfa/verify"]
+    assert browser.console_errors() == []

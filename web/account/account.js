@@ -394,6 +394,7 @@
 
   function signedInAs() {
     element("who").textContent = "Signed in as " + session.user.email + ".";
+    element("who").hidden = false;
   }
 
   // A short name of the device a user agent stands for ("Firefox on
@@ -595,6 +596,12 @@
 
     signIn(function () {
       signedInAs();
+      if (session.user && session.user.mfa_enabled === true) {
+        sayDone("Two-factor authentication is on for your account already. " +
+          "Turning it off and new recovery codes are calls of the API " +
+          "(see /docs).");
+        return null;
+      }
       startForm.hidden = false;
       element("start-password").focus();
       return null;
