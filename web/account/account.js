@@ -7,7 +7,7 @@
 //
 // /account/security and /account/mfa sign the person in first. Their
 // tokens live only in this script's variables, never in storage or a
-// cookie: closing or reloading the page forgets them.
+// cookie, and leaving the page signs its session out.
 "use strict";
 
 (function () {
