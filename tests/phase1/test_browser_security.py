@@ -10,6 +10,7 @@ show the message of the API's error envelope."""
 import re
 
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from browser import browser  # noqa: F401
 from conftest import (SECRETS, assert_error, assert_status, bearer, jwt_parts, login,
@@ -261,8 +262,6 @@ def test_wrong_password_shows_the_error(stack, browser):
 
 
 def test_sessions_page_works_with_the_keyboard_and_signs_out(stack, browser):
-    from selenium.webdriver.common.keys import Keys
-
     a = register(stack)
     browser.open("/account/security")
     browser.type("#email", a.email)
