@@ -62,7 +62,7 @@
 #define RETRY_NS	1000000000L	/* between attempts to reach the database */
 #define AUDIT_BATCH	1000	/* audit rows in one statement at most */
 #define AUDIT_MAX	65536	/* audit rows queued at most */
-#define FLUSH_MS	10000	/* at shutdown, to write what is queued */
+#define FLUSH_MS	5000	/* at shutdown, to write what is queued */
 
 /* One client that passed CONNECT, by client id. */
 struct client {
