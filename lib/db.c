@@ -748,6 +748,16 @@ db_sent_done(struct hb_db *db, struct hb_error *err)
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 			fail(db, res, err);
 			PQclear(res);
+			/*
+			 * A server shutting down or out of resources (its
+			 * FATAL comes before the connection closes): not the
+			 * statement's fault, the same statement may succeed
+			 * later.
+			 */
+			if (strncmp(db->sqlstate, "08", 2) == 0 ||
+			    strncmp(db->sqlstate, "53", 2) == 0 ||
+			    strncmp(db->sqlstate, "57", 2) == 0)
+				unavailable(db, err);
 			/* Simpler than reading the rest: a new connection. */
 			if (db->conn != NULL)
 				drop_connection(db);

@@ -146,7 +146,8 @@ int		 db_send(struct hb_db *db, const char *sql, int nparams,
 /*
  * Without waiting: 1 when the statement db_send() sent succeeded, 0 while
  * it runs, -1 with err set when it failed (a 503 when the connection was
- * lost: it may or may not have committed). A failed statement's
+ * lost or the server is shutting down or out of resources: it may or may
+ * not have committed, and may succeed later). A failed statement's
  * connection is dropped, and opened again by the next call.
  */
 int		 db_sent_done(struct hb_db *db, struct hb_error *err);

@@ -21,7 +21,8 @@
  * statement sent without waiting for its answer, read on a later tick.
  * A batch that fails is sent again (at least once: a connection lost
  * after its commit writes it twice); one the server refuses is written
- * row by row, so that no row can hold the others up. The plugin's
+ * row by row, so that no row can hold the others up (a row refused then
+ * is logged and given up). The plugin's
  * cleanup, at the broker's shutdown, writes what is still queued.
  *
  * Homebot's own publisher (homebot-worker, which publishes the events of
@@ -198,8 +199,12 @@ or_null(const char *s)
 	return s[0] != '\0' ? s : NULL;
 }
 
-/* Writes one queued row and waits for it; a failure is logged. */
-static void
+/*
+ * Writes one queued row and waits for it. Returns 0, or the failure's
+ * status: 503 (the database unreachable: the row stays queued), or any
+ * other, logged (a row the server refuses: given up).
+ */
+static int
 audit_write_one(struct plugin *p, const struct audit_row *r)
 {
 	const char *params[7];
@@ -214,10 +219,11 @@ audit_write_one(struct plugin *p, const struct audit_row *r)
 	params[5] = or_null(r->ip);
 	params[6] = or_null(r->reason);
 	res = db_exec(p->audit_db, SQL_AUDIT, 7, params, &err);
-	if (res == NULL)
+	if (res == NULL && err.status != 503)
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit %s not "
 		    "written: %s", r->action, db_last_error(p->audit_db));
 	PQclear(res);
+	return res != NULL ? 0 : err.status;
 }
 
 static int
@@ -326,9 +332,14 @@ audit_collect(struct plugin *p, long mono)
 		if (err.status == 503)
 			p->audit_retry = mono + RETRY_NS;
 		else {
-			for (size_t i = 0; i < p->in_flight; i++)
-				audit_write_one(p, &p->queue[i]);
-			audit_shift(p, p->in_flight);
+			size_t i;
+
+			for (i = 0; i < p->in_flight; i++)
+				if (audit_write_one(p, &p->queue[i]) == 503) {
+					p->audit_retry = mono + RETRY_NS;
+					break;
+				}
+			audit_shift(p, i);
 		}
 		p->in_flight = 0;
 		return 1;
