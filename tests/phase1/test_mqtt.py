@@ -213,6 +213,13 @@ def test_every_connect_and_refusal_of_a_burst_is_audited_once(stack, account):
                         " GROUP BY 1 ORDER BY 1", p=f"b-{run}-%")
     assert actors == [("api_key", str(8 * (per_thread // 2))),
                       ("user", str(8 * (per_thread - per_thread // 2)))]
+    # Each row of a batch keeps its own address and reason.
+    assert stack.psql("SELECT count(*) FROM homebot.audit_log WHERE target_id LIKE :'p'"
+                      " AND ip IS DISTINCT FROM '127.0.0.1'", p=f"b-{run}-%") == [("0",)]
+    assert stack.psql("SELECT changes->>'reason', count(*) FROM homebot.audit_log"
+                      " WHERE target_id LIKE :'p' AND action <> 'mqtt.connected'"
+                      " GROUP BY 1 ORDER BY 1", p=f"b-{run}-%") == [("client", n),
+                                                                     ("invalid_token", n)]
 
 
 def test_queued_audit_rows_are_written_when_the_broker_stops(stack, account):
