@@ -22,8 +22,8 @@
  * A batch that fails is sent again (at least once: a connection lost
  * after its commit writes it twice); one the server refuses is written
  * row by row, so that no row can hold the others up (a row refused then
- * is logged and given up). The plugin's
- * cleanup, at the broker's shutdown, writes what is still queued.
+ * is logged and given up). The plugin's cleanup, at the broker's
+ * shutdown, writes what is still queued.
  *
  * Homebot's own publisher (homebot-worker, which publishes the events of
  * org/<org_id>/events) connects with a client id of Homebot's reserved
