@@ -31,7 +31,12 @@ BIG_OWNER=$(q "SELECT m.user_id FROM homebot.memberships m JOIN homebot.users u 
 RARE_ACTOR=$(q "SELECT m.user_id FROM homebot.memberships m JOIN homebot.users u ON u.id = m.user_id
                 WHERE m.organization_id = '$BIG_ORG' AND u.email = 'big2@example.com'")
 SINCE=$(date -u -d '-1 hour' +%FT%TZ)
-UNTIL=$(date -u -d '-20 days' +%FT%TZ)
+# until= reads a full page in both data sets: the small one's events are
+# all minutes old, so there it ends now; the large one's spread over 30
+# days, so there it starts the scan 20 days back, in the middle of the
+# index. (An until= of 20 days back on the small set read an empty page,
+# and made the large set's full page look 2.8 times dearer.)
+UNTIL=$(date -u +%FT%TZ)
 
 # The pages read, by name.
 paths() {
@@ -112,6 +117,7 @@ started=$SECONDS
 if [ -z "$(q "SELECT 1 FROM homebot.organizations WHERE slug = 'large-1'")" ]; then seed; fi
 seeded=$((SECONDS - started))
 log "seeded in $seeded s: $(q "SELECT count(*) FROM homebot.users") users, $(q "SELECT count(*) FROM homebot.audit_log") audit rows"
+UNTIL=$(date -u -d '-20 days' +%FT%TZ)
 measure_all LARGE
 
 echo

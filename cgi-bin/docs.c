@@ -1,7 +1,8 @@
 /*
  * GET /openapi.json, GET /docs and the Swagger UI assets under /docs/,
- * and the account pages under /account/ that mailed links open, all from
- * this server's share directory: no CDN, works offline.
+ * and the account pages under /account/ (those mailed links open, the
+ * sessions page and the two-factor page), all from this server's share
+ * directory: no CDN, works offline.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -20,13 +21,23 @@ static const char DOCS_CSP[] =
 
 /*
  * The account pages are Homebot's own: one script and one stylesheet, no
- * inline code, and the only request they make is their POST to the API.
+ * inline code, and the only requests they make are their calls to the API.
  * No form submits natively: the script sends it, so a page whose script
  * did not run cannot leak a password into a URL.
  */
 static const char ACCOUNT_CSP[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; "
     "connect-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
+
+/*
+ * The two-factor page shows the QR code the API answers as an <img> of a
+ * data: URI: an SVG image runs no script and loads nothing, so the page
+ * never parses the API's markup. Only this page allows data: images.
+ */
+static const char ACCOUNT_MFA_CSP[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'";
 
 static const char DOCS_PAGE[] =
@@ -65,6 +76,8 @@ static struct asset account_pages[] = {
 	{ "account/reset.html", "text/html; charset=utf-8", NULL, 0 },
 	{ "account/invite.html", "text/html; charset=utf-8", NULL, 0 },
 	{ "account/email.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "account/security.html", "text/html; charset=utf-8", NULL, 0 },
+	{ "account/mfa.html", "text/html; charset=utf-8", NULL, 0 },
 };
 
 static struct asset account_assets[] = {
@@ -202,6 +215,16 @@ handle_account_page(struct hb_request *r, struct hb_app *app)
 }
 
 static int
+handle_account_mfa_page(struct hb_request *r, struct hb_app *app)
+{
+	(void)app;
+	r->csp = ACCOUNT_MFA_CSP;
+	r->cache_control = "no-cache";
+	return send_account_file(r, account_pages, NELEM(account_pages),
+	    ".html");
+}
+
+static int
 handle_account_asset(struct hb_request *r, struct hb_app *app)
 {
 	(void)app;
@@ -228,6 +251,8 @@ static const struct hb_route routes[] = {
 	{ "GET", "/account/reset", handle_account_page, 0 },
 	{ "GET", "/account/invite", handle_account_page, 0 },
 	{ "GET", "/account/email", handle_account_page, 0 },
+	{ "GET", "/account/security", handle_account_page, 0 },
+	{ "GET", "/account/mfa", handle_account_mfa_page, 0 },
 	{ "GET", "/account/{asset}", handle_account_asset, 0 },
 };
 

@@ -709,6 +709,65 @@ db_poll_notify(struct hb_db *db, void (*fn)(const char *payload, void *arg),
 	return count;
 }
 
+int
+db_send(struct hb_db *db, const char *sql, int nparams,
+    const char *const *params, struct hb_error *err)
+{
+	if (db_connect(db, err) == -1)
+		return -1;
+	if (send_stmt(db, sql, nparams, params) == -1) {
+		fail(db, NULL, err);
+		if (db->conn != NULL)
+			drop_connection(db);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_sent_done(struct hb_db *db, struct hb_error *err)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	if (db->conn == NULL) {
+		note_error(db, "the connection was lost", NULL);
+		return unavailable(db, err);
+	}
+	if (PQconsumeInput(db->conn) == 0) {
+		fail(db, NULL, err);
+		if (db->conn != NULL)
+			drop_connection(db);
+		return -1;
+	}
+	/* Every result up to the end of the statement, none waited for. */
+	while (!PQisBusy(db->conn)) {
+		if ((res = PQgetResult(db->conn)) == NULL)
+			return 1;
+		st = PQresultStatus(res);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			fail(db, res, err);
+			PQclear(res);
+			/*
+			 * A server shutting down or out of resources (its
+			 * FATAL comes before the connection closes): not the
+			 * statement's fault, the same statement may succeed
+			 * later.
+			 */
+			if (strncmp(db->sqlstate, "08", 2) == 0 ||
+			    strncmp(db->sqlstate, "53", 2) == 0 ||
+			    strncmp(db->sqlstate, "57", 2) == 0)
+				unavailable(db, err);
+			/* Simpler than reading the rest: a new connection. */
+			if (db->conn != NULL)
+				drop_connection(db);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
 unsigned
 db_opened(const struct hb_db *db)
 {

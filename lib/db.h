@@ -135,6 +135,23 @@ unsigned	 db_opened(const struct hb_db *db);
 /* The open connection's socket, or -1. */
 int		 db_socket(const struct hb_db *db);
 
+/*
+ * Sends one parameterized statement without waiting for its answer, for a
+ * caller that must not block on it (the broker's plugin); db_sent_done()
+ * reads the answer later. Nothing else may use db until it has. Returns
+ * 0, or -1 with err set.
+ */
+int		 db_send(struct hb_db *db, const char *sql, int nparams,
+		    const char *const *params, struct hb_error *err);
+/*
+ * Without waiting: 1 when the statement db_send() sent succeeded, 0 while
+ * it runs, -1 with err set when it failed (a 503 when the connection was
+ * lost or the server is shutting down or out of resources: it may or may
+ * not have committed, and may succeed later). A failed statement's
+ * connection is dropped, and opened again by the next call.
+ */
+int		 db_sent_done(struct hb_db *db, struct hb_error *err);
+
 /* BEGIN and the context in one round trip, for several statements. */
 int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    struct hb_error *err);

@@ -9,11 +9,21 @@
  * client at its exp.
  *
  * The broker is single-threaded: every callback runs on its thread, so the
- * plugin's state needs no lock. It keeps two database connections of its
- * own (role homebot_app): one for the credential checks and audit rows,
- * one that LISTENs. Both reopen after a failure; a listening connection
- * that was lost means notifications may have been missed, so every client
- * is checked again.
+ * plugin's state needs no lock. It keeps three database connections of
+ * its own (role homebot_app): one for the credential checks, one for the
+ * audit rows, one that LISTENs. All reopen after a failure; a listening
+ * connection that was lost means notifications may have been missed, so
+ * every client is checked again.
+ *
+ * A CONNACK never waits for an audit row: each row is queued in memory
+ * and the queue is written from the broker's tick (every loop of the
+ * broker, at least every 100 ms), up to AUDIT_BATCH rows in one
+ * statement sent without waiting for its answer, read on a later tick.
+ * A batch that fails is sent again (at least once: a connection lost
+ * after its commit writes it twice); one the server refuses is written
+ * row by row, so that no row can hold the others up (a row refused then
+ * is logged and given up). The plugin's cleanup, at the broker's
+ * shutdown, writes what is still queued.
  *
  * Homebot's own publisher (homebot-worker, which publishes the events of
  * org/<org_id>/events) connects with a client id of Homebot's reserved
@@ -25,12 +35,14 @@
  * Options (plugin_opt_*): config, the env file of settings (as
  * HOMEBOT_CONFIG; the environment's HOMEBOT_CONFIG otherwise).
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -49,6 +61,9 @@
 #define BUCKETS		4096
 #define MAX_CRED	4096	/* longest password taken */
 #define RETRY_NS	1000000000L	/* between attempts to reach the database */
+#define AUDIT_BATCH	1000	/* audit rows in one statement at most */
+#define AUDIT_MAX	65536	/* audit rows queued at most */
+#define FLUSH_MS	5000	/* at shutdown, to write what is queued */
 
 /* One client that passed CONNECT, by client id. */
 struct client {
@@ -72,11 +87,28 @@ struct client {
 	long		 exp;		/* token's exp; 0 for a key */
 };
 
+/* One audit row waiting to be written; "" is SQL NULL. */
+struct audit_row {
+	char		 action[24];
+	char		 org_id[HB_UUID_LEN + 1];
+	char		 actor_type[8];
+	char		 actor_id[HB_UUID_LEN + 1];
+	char		 client_id[HB_MQTT_NAME_MAX + 1];
+	char		 ip[64];
+	char		 reason[64];
+};
+
 struct plugin {
 	mosquitto_plugin_id_t *id;
 	struct hb_config cfg;
 	struct hb_jwt_keys keys;
-	struct hb_db	*db;		/* checks and audit rows */
+	struct hb_db	*db;		/* credential checks */
+	struct hb_db	*audit_db;	/* audit rows, sent without waiting */
+	struct audit_row *queue;	/* owned: the rows not yet written */
+	size_t		 queued;	/* rows in queue */
+	size_t		 queue_cap;
+	size_t		 in_flight;	/* the first rows of queue, sent */
+	long		 audit_retry;	/* monotonic ns before which not to send */
 	struct hb_db	*listen;	/* LISTEN homebot_mqtt */
 	unsigned	 listen_opened;	/* db_opened(listen) at the last poll */
 	long		 listen_retry;	/* monotonic ns before which not to retry */
@@ -153,32 +185,254 @@ grant_of(const struct client *c, struct hb_mqtt_grant *g)
 	return true;
 }
 
+static const char SQL_AUDIT[] = "SELECT homebot.mqtt_audit($1, $2, $3, $4,"
+    " $5, $6, $7)";
+
+/* Several rows in one statement, in the queue's order. */
+static const char SQL_AUDIT_BATCH[] = "SELECT count(homebot.mqtt_audit("
+    "e->>'a', (e->>'o')::uuid, e->>'t', (e->>'i')::uuid, e->>'c',"
+    " e->>'ip', e->>'r')) FROM jsonb_array_elements($1::jsonb) AS e";
+
+static const char *
+or_null(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
 /*
- * One audit row (mqtt_audit, R__mqtt.sql). A failure is logged, never a
- * reason to refuse or keep a client: the decision does not wait on it.
+ * Writes one queued row and waits for it. Returns 0, or the failure's
+ * status: 503 (the database unreachable: the row stays queued), or any
+ * other, logged (a row the server refuses: given up).
+ */
+static int
+audit_write_one(struct plugin *p, const struct audit_row *r)
+{
+	const char *params[7];
+	struct hb_error err = { 0 };
+	PGresult *res;
+
+	params[0] = r->action;
+	params[1] = or_null(r->org_id);
+	params[2] = or_null(r->actor_type);
+	params[3] = or_null(r->actor_id);
+	params[4] = or_null(r->client_id);
+	params[5] = or_null(r->ip);
+	params[6] = or_null(r->reason);
+	res = db_exec(p->audit_db, SQL_AUDIT, 7, params, &err);
+	if (res == NULL && err.status != 503)
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit %s not "
+		    "written: %s", r->action, db_last_error(p->audit_db));
+	PQclear(res);
+	return res != NULL ? 0 : err.status;
+}
+
+static int
+json_put(struct json_object *o, const char *key, const char *value)
+{
+	struct json_object *v = NULL;
+
+	if (value[0] != '\0' && (v = json_object_new_string(value)) == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first n queued rows as a JSON array the caller puts; NULL: no memory. */
+static struct json_object *
+audit_batch_json(const struct plugin *p, size_t n)
+{
+	struct json_object *a = json_object_new_array(), *o;
+
+	for (size_t i = 0; a != NULL && i < n; i++) {
+		const struct audit_row *r = &p->queue[i];
+
+		if ((o = json_object_new_object()) == NULL ||
+		    json_object_array_add(a, o) != 0) {
+			json_object_put(o);
+			json_object_put(a);
+			return NULL;
+		}
+		if (json_put(o, "a", r->action) == -1 ||
+		    json_put(o, "o", r->org_id) == -1 ||
+		    json_put(o, "t", r->actor_type) == -1 ||
+		    json_put(o, "i", r->actor_id) == -1 ||
+		    json_put(o, "c", r->client_id) == -1 ||
+		    json_put(o, "ip", r->ip) == -1 ||
+		    json_put(o, "r", r->reason) == -1) {
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* Drops the first n rows of the queue: written, or given up. */
+static void
+audit_shift(struct plugin *p, size_t n)
+{
+	memmove(p->queue, p->queue + n, (p->queued - n) * sizeof(*p->queue));
+	p->queued -= n;
+}
+
+/*
+ * Sends the next batch of queued rows without waiting (none while one is
+ * in flight, or before audit_retry). Returns 0, or -1 when it could not.
+ */
+static int
+audit_send(struct plugin *p, long mono)
+{
+	struct hb_error err = { 0 };
+	struct json_object *batch;
+	const char *param;
+	size_t n = p->queued < AUDIT_BATCH ? p->queued : AUDIT_BATCH;
+	int rc;
+
+	if (p->in_flight > 0 || n == 0 || mono < p->audit_retry)
+		return 0;
+	if ((batch = audit_batch_json(p, n)) == NULL)
+		return -1;
+	param = json_object_to_json_string_ext(batch, JSON_C_TO_STRING_PLAIN);
+	db_clear_error(p->audit_db);
+	rc = param != NULL ? db_send(p->audit_db, SQL_AUDIT_BATCH, 1, &param,
+	    &err) : -1;
+	/* libpq has copied the parameter into its buffer by now. */
+	json_object_put(batch);
+	if (rc == -1) {
+		p->audit_retry = mono + RETRY_NS;
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit rows not "
+		    "written yet: %s", db_last_error(p->audit_db));
+		return -1;
+	}
+	p->in_flight = n;
+	return 0;
+}
+
+/*
+ * Reads the answer to the batch in flight, if it came: written rows leave
+ * the queue; a lost connection sends them again later; rows the server
+ * refused are written one by one, each failure logged. Returns 1 when
+ * the batch is done (either way), 0 while it runs.
+ */
+static int
+audit_collect(struct plugin *p, long mono)
+{
+	struct hb_error err = { 0 };
+	int rc;
+
+	if (p->in_flight == 0)
+		return 1;
+	if ((rc = db_sent_done(p->audit_db, &err)) == 0)
+		return 0;
+	if (rc == -1) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit rows not "
+		    "written yet: %s", db_last_error(p->audit_db));
+		if (err.status == 503)
+			p->audit_retry = mono + RETRY_NS;
+		else {
+			size_t i;
+
+			for (i = 0; i < p->in_flight; i++)
+				if (audit_write_one(p, &p->queue[i]) == 503) {
+					p->audit_retry = mono + RETRY_NS;
+					break;
+				}
+			audit_shift(p, i);
+		}
+		p->in_flight = 0;
+		return 1;
+	}
+	audit_shift(p, p->in_flight);
+	p->in_flight = 0;
+	return 1;
+}
+
+/*
+ * Sends and waits, up to ms, until at most keep rows are queued. At
+ * shutdown (keep 0) it tries again at once after a failure; otherwise
+ * not before audit_retry.
+ */
+static void
+audit_wait(struct plugin *p, size_t keep, int ms)
+{
+	long deadline = now_ns() + ms * 1000000L;
+
+	while (p->queued > keep && now_ns() < deadline) {
+		struct pollfd pfd = { .fd = db_socket(p->audit_db),
+		    .events = POLLIN };
+
+		if (keep == 0)
+			p->audit_retry = 0;
+		else if (p->in_flight == 0 && now_ns() < p->audit_retry)
+			return;
+		if (audit_send(p, now_ns()) == -1) {
+			if (keep > 0)
+				return;
+			poll(NULL, 0, 100);
+			continue;
+		}
+		if (audit_collect(p, now_ns()) == 0 && pfd.fd != -1)
+			poll(&pfd, 1, 100);
+	}
+}
+
+/*
+ * Queues one audit row (mqtt_audit, R__mqtt.sql) for the next tick. A
+ * failure is logged, never a reason to refuse or keep a client: the
+ * decision does not wait on it. A full queue (the database slower than
+ * the CONNECTs for a long while) makes the broker wait for a batch to be
+ * written; only when the database cannot be reached is a row lost.
  */
 static void
 audit(struct plugin *p, const char *action, const struct client *c,
     const char *client_id, const char *ip, const char *reason)
 {
-	static const char sql[] = "SELECT homebot.mqtt_audit($1, $2, $3, $4,"
-	    " $5, $6, $7)";
-	const char *params[7];
-	struct hb_error err = { 0 };
-	PGresult *res;
+	struct audit_row *r;
 
-	params[0] = action;
-	params[1] = c != NULL ? c->org_id : NULL;
-	params[2] = c != NULL ? (c->is_key ? "api_key" : "user") : NULL;
-	params[3] = c != NULL ? (c->is_key ? c->key_id : c->user_id) : NULL;
-	params[4] = client_id;
-	params[5] = ip;
-	params[6] = reason;
-	res = db_exec(p->db, sql, 7, params, &err);
-	if (res == NULL)
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit %s not "
-		    "written: %s", action, db_last_error(p->db));
-	PQclear(res);
+	if (p->queued == AUDIT_MAX)
+		audit_wait(p, AUDIT_MAX - AUDIT_BATCH, 5000);
+	if (p->queued == p->queue_cap) {
+		size_t cap = p->queue_cap == 0 ? 256 : 2 * p->queue_cap;
+		struct audit_row *q;
+
+		if (cap > AUDIT_MAX ||
+		    (q = realloc(p->queue, cap * sizeof(*q))) == NULL) {
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: audit "
+			    "%s not written: %zu rows are waiting", action,
+			    p->queued);
+			return;
+		}
+		p->queue = q;
+		p->queue_cap = cap;
+	}
+	r = &p->queue[p->queued++];
+	snprintf(r->action, sizeof(r->action), "%s", action);
+	snprintf(r->org_id, sizeof(r->org_id), "%s", c != NULL ? c->org_id : "");
+	snprintf(r->actor_type, sizeof(r->actor_type), "%s",
+	    c != NULL ? (c->is_key ? "api_key" : "user") : "");
+	snprintf(r->actor_id, sizeof(r->actor_id), "%s",
+	    c != NULL ? (c->is_key ? c->key_id : c->user_id) : "");
+	snprintf(r->client_id, sizeof(r->client_id), "%s",
+	    client_id != NULL ? client_id : "");
+	snprintf(r->ip, sizeof(r->ip), "%s", ip != NULL ? ip : "");
+	snprintf(r->reason, sizeof(r->reason), "%s",
+	    reason != NULL ? reason : "");
+}
+
+/*
+ * At shutdown: waits for the batch in flight, then writes every queued
+ * row, giving up after FLUSH_MS (the database unreachable: logged).
+ */
+static void
+audit_flush(struct plugin *p)
+{
+	audit_wait(p, 0, FLUSH_MS);
+	if (p->queued > 0)
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "homebot: %zu audit rows "
+		    "not written at shutdown: %s", p->queued,
+		    db_last_error(p->audit_db));
 }
 
 /*
@@ -535,6 +789,9 @@ on_tick(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	/* The audit rows: the answer to the last batch, then the next one. */
+	if (audit_collect(p, mono) == 1)
+		audit_send(p, mono);
 	/* The tick's own time fields are zero in 2.0: read the clock. */
 	if (mono >= p->listen_retry) {
 		rc = db_poll_notify(p->listen, on_notify, p, &err);
@@ -592,9 +849,11 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	p->db = db_new(p->cfg.database_url, "homebot-mqtt");
 	p->listen = db_new(p->cfg.database_url, "homebot-mqtt-listen");
-	if (p->db == NULL || p->listen == NULL) {
+	p->audit_db = db_new(p->cfg.database_url, "homebot-mqtt-audit");
+	if (p->db == NULL || p->listen == NULL || p->audit_db == NULL) {
 		db_free(p->db);
 		db_free(p->listen);
+		db_free(p->audit_db);
 		auth_jwt_keys_free(&p->keys);
 		arena_free(&p->arena);
 		free(p);
@@ -636,6 +895,8 @@ mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
 	mosquitto_callback_unregister(p->id, MOSQ_EVT_DISCONNECT,
 	    on_disconnect, NULL);
 	mosquitto_callback_unregister(p->id, MOSQ_EVT_TICK, on_tick, NULL);
+	audit_flush(p);
+	free(p->queue);
 	for (int i = 0; i < BUCKETS; i++)
 		while (p->buckets[i] != NULL) {
 			struct client *c = p->buckets[i];
@@ -645,6 +906,7 @@ mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
 		}
 	db_free(p->db);
 	db_free(p->listen);
+	db_free(p->audit_db);
 	auth_jwt_keys_free(&p->keys);
 	arena_free(&p->arena);
 	explicit_bzero(&p->cfg, sizeof(p->cfg));

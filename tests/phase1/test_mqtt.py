@@ -6,6 +6,7 @@ system/health); a revoked credential is disconnected within 2 s, a token at
 its exp; a persistent session keeps a QoS 1 message across a broker restart.
 """
 import ssl
+import subprocess
 import threading
 import time
 import uuid
@@ -110,6 +111,16 @@ def mqtt_key(account, scopes=ALL_MQTT):
     return create_key(account, scopes)["key"]
 
 
+def wait_rows(stack, sql, done, timeout=10, **params):
+    """The rows of sql once done(rows) holds, or the last ones after timeout
+    seconds: the plugin writes its audit rows from the broker's tick, after
+    the CONNACK."""
+    deadline = time.monotonic() + timeout
+    while not done(rows := stack.psql(sql, **params)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return rows
+
+
 # ---- CONNECT ----------------------------------------------------------------
 
 def test_a_token_and_an_api_key_connect(stack, account):
@@ -118,8 +129,9 @@ def test_a_token_and_an_api_key_connect(stack, account):
         assert c.rc == 0
         assert c.subscribe(f"org/{account.org_id}/a") == 1
         c.close()
-    rows = stack.psql("SELECT actor_type FROM homebot.audit_log WHERE organization_id = :'o'"
-                      " AND action = 'mqtt.connected' ORDER BY occurred_at", o=account.org_id)
+    rows = wait_rows(stack, "SELECT actor_type FROM homebot.audit_log WHERE organization_id = :'o'"
+                     " AND action = 'mqtt.connected' ORDER BY occurred_at",
+                     lambda r: len(r) >= 2, o=account.org_id)
     assert rows == [("user",), ("api_key",)]
 
 
@@ -143,8 +155,9 @@ def test_bad_credentials_are_refused(stack, account):
     r = stack.post("/api/v1/auth/logout", {}, headers={"Authorization": f"Bearer {logged_out}"})
     assert r.status in (200, 204), r
     assert Client(stack, logged_out).rc == NOT_AUTHORIZED
-    refused = stack.psql("SELECT count(*) FROM homebot.audit_log WHERE action = 'mqtt.refused'"
-                         " AND organization_id IS NULL AND changes->>'reason' IS NOT NULL")
+    refused = wait_rows(stack, "SELECT count(*) FROM homebot.audit_log WHERE action = 'mqtt.refused'"
+                        " AND organization_id IS NULL AND changes->>'reason' IS NOT NULL",
+                        lambda r: int(r[0][0]) >= 11)
     assert int(refused[0][0]) >= 11
 
 
@@ -155,6 +168,91 @@ def test_crafted_client_ids_and_usernames_are_refused(stack, account):
         assert Client(stack, account.access, username=user).rc == NOT_AUTHORIZED, user
     # Without a username at all there is no password: refused by the broker.
     assert Client(stack, account.access, username=None).rc == NOT_AUTHORIZED
+
+
+def test_every_connect_and_refusal_of_a_burst_is_audited_once(stack, account):
+    """CONNECTs from 8 threads at once, accepted (token and API key) and
+    refused: the plugin answers before it writes their audit rows, and
+    still writes every one of them, exactly once, each connection's
+    mqtt.connected before its mqtt.disconnected."""
+    run = uuid.uuid4().hex[:8]
+    key = mqtt_key(account)
+    per_thread, failures = 15, []
+
+    def burst(t):
+        try:
+            for i in range(per_thread):
+                c = Client(stack, key if i % 2 else account.access, client_id=f"b-{run}-{t}-{i}")
+                assert c.rc == 0, c.rc
+                c.close()
+                assert Client(stack, "garbage", client_id=f"b-{run}-{t}-{i}-x").rc == NOT_AUTHORIZED
+        except AssertionError as e:
+            failures.append(e)
+
+    threads = [threading.Thread(target=burst, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    n = str(8 * per_thread)
+    want = [("mqtt.connected", n), ("mqtt.disconnected", n), ("mqtt.refused", n)]
+    rows = wait_rows(stack, "SELECT action, count(*) FROM homebot.audit_log WHERE target_id LIKE :'p'"
+                     " GROUP BY 1 ORDER BY 1", lambda r: r == want, p=f"b-{run}-%")
+    assert rows == want
+    assert stack.psql("SELECT target_id, action FROM homebot.audit_log WHERE target_id LIKE :'p'"
+                      " GROUP BY 1, 2 HAVING count(*) > 1", p=f"b-{run}-%") == []
+    ordered = stack.psql("SELECT count(*) FROM homebot.audit_log c JOIN homebot.audit_log d"
+                         " ON d.target_id = c.target_id AND d.action = 'mqtt.disconnected'"
+                         " WHERE c.action = 'mqtt.connected' AND c.target_id LIKE :'p'"
+                         " AND c.organization_id = :'o' AND d.occurred_at > c.occurred_at",
+                         p=f"b-{run}-%", o=account.org_id)
+    assert ordered == [(n,)]
+    actors = stack.psql("SELECT actor_type, count(*) FROM homebot.audit_log"
+                        " WHERE action = 'mqtt.connected' AND target_id LIKE :'p'"
+                        " GROUP BY 1 ORDER BY 1", p=f"b-{run}-%")
+    assert actors == [("api_key", str(8 * (per_thread // 2))),
+                      ("user", str(8 * (per_thread - per_thread // 2)))]
+    # Each row of a batch keeps its own address and reason.
+    assert stack.psql("SELECT count(*) FROM homebot.audit_log WHERE target_id LIKE :'p'"
+                      " AND ip IS DISTINCT FROM '127.0.0.1'", p=f"b-{run}-%") == [("0",)]
+    assert stack.psql("SELECT changes->>'reason', count(*) FROM homebot.audit_log"
+                      " WHERE target_id LIKE :'p' AND action <> 'mqtt.connected'"
+                      " GROUP BY 1 ORDER BY 1", p=f"b-{run}-%") == [("client", n),
+                                                                     ("invalid_token", n)]
+
+
+def test_queued_audit_rows_are_written_when_the_broker_stops(stack, account):
+    """With the audit log locked, CONNECTs are still answered (their rows
+    wait in the plugin's queue); a broker told to stop then waits for the
+    lock and writes every row before it exits."""
+    stack.need_own()
+    run = uuid.uuid4().hex[:8]
+    lock = subprocess.Popen(
+        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", stack.env["OWNER_URL"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lock.stdin.write("BEGIN;\nLOCK TABLE homebot.audit_log IN SHARE MODE;\nSELECT 'locked';\n")
+    lock.stdin.flush()
+    stopper = threading.Thread(target=stack.control, args=("mqtt-stop",))
+    try:
+        assert lock.stdout.readline().strip() == "locked"
+        for i in range(20):
+            c = Client(stack, account.access, client_id=f"s-{run}-{i}")
+            assert c.rc == 0, c.rc
+            c.close()
+        time.sleep(0.3)
+        stopper.start()
+        time.sleep(1.5)
+        assert stopper.is_alive(), "the broker exited with its audit rows unwritten"
+    finally:
+        lock.communicate("COMMIT;\n")
+        if stopper.ident is not None:
+            stopper.join()
+        stack.control("mqtt-start")
+    assert lock.returncode == 0
+    rows = stack.psql("SELECT action, count(*) FROM homebot.audit_log WHERE target_id LIKE :'p'"
+                      " GROUP BY 1 ORDER BY 1", p=f"s-{run}-%")
+    assert rows == [("mqtt.connected", "20"), ("mqtt.disconnected", "20")]
 
 
 def test_a_suspended_organization_and_a_disabled_user_are_refused(stack, account):
@@ -319,9 +417,9 @@ def test_each_revocation_disconnects_within_two_seconds(stack, account):
             admin.post(f"{ADMIN_PREFIX}/organizations/{other.org_id}/suspend"), 200))
     finally:
         admin.post(f"{ADMIN_PREFIX}/organizations/{other.org_id}/unsuspend")
-    rows = stack.psql("SELECT changes->>'reason', count(*) FROM homebot.audit_log"
-                      " WHERE action = 'mqtt.disconnected' AND organization_id = :'o'"
-                      " GROUP BY 1 ORDER BY 1", o=account.org_id)
+    rows = wait_rows(stack, "SELECT changes->>'reason', count(*) FROM homebot.audit_log"
+                     " WHERE action = 'mqtt.disconnected' AND organization_id = :'o'"
+                     " GROUP BY 1 ORDER BY 1", lambda r: ("revoked", "6") in r, o=account.org_id)
     assert ("revoked", "6") in rows, rows
 
 
@@ -454,8 +552,9 @@ def test_the_plugin_outlives_a_database_restart(stack, account):
     up; once it is back, CONNECTs work again and revocations still reach
     the plugin (its LISTEN connection was opened again)."""
     stack.control("pg-stop")
+    refused_id = f"down-{uuid.uuid4().hex[:12]}"
     try:
-        assert Client(stack, account.access).rc == NOT_AUTHORIZED
+        assert Client(stack, account.access, client_id=refused_id).rc == NOT_AUTHORIZED
     finally:
         stack.control("pg-start")
     deadline = time.monotonic() + 10
@@ -474,3 +573,7 @@ def test_the_plugin_outlives_a_database_restart(stack, account):
            f"{(c2.disconnected_at - t0) * 1000:.0f} ms")
     assert c2.disconnected_at - t0 < 2
     c.close()
+    # The refusal while the database was down waited in the queue.
+    rows = wait_rows(stack, "SELECT changes->>'reason' FROM homebot.audit_log"
+                     " WHERE action = 'mqtt.refused' AND target_id = :'c'", bool, c=refused_id)
+    assert rows == [("service_unavailable",)], rows

@@ -165,6 +165,8 @@ AUTH_OPERATIONS = {
     "/account/reset": {"get"},
     "/account/invite": {"get"},
     "/account/email": {"get"},
+    "/account/security": {"get"},
+    "/account/mfa": {"get"},
     "/api/v1/api-keys": {"get", "post"},
     "/api/v1/api-keys/{id}": {"get", "delete"},
     "/.well-known/jwks.json": {"get"},

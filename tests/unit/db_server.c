@@ -463,12 +463,57 @@ test_notifications(void)
 	db_free(db);
 }
 
+/* db_sent_done() until it is no longer 0, for 10 s at most. */
+static int
+sent_wait(struct hb_db *db, struct hb_error *err)
+{
+	int rc = 0;
+
+	for (int i = 0; i < 1000 && (rc = db_sent_done(db, err)) == 0; i++)
+		usleep(10000);
+	return rc;
+}
+
+/*
+ * A statement sent without waiting (the broker plugin's audit rows): its
+ * answer is read later; a failed one and a connection lost under it are
+ * reported, and the next statement gets a new connection.
+ */
+static void
+test_send(void)
+{
+	struct hb_db *db = db_new(url, "unit-send");
+	struct hb_error err = { 0 };
+	const char *param = "7";
+	char pid[32], v[32];
+
+	is_int(db_send(db, "SELECT pg_sleep(0.3), $1::int", 1, &param, &err),
+	    0, "send: sent");
+	is_int(db_sent_done(db, &err), 0, "send: not answered at once");
+	is_int(sent_wait(db, &err), 1, "send: answered");
+	is_int(db_send(db, "SELECT homebot_no_such_function()", 0, NULL, &err),
+	    0, "send: a failing statement sent");
+	err = (struct hb_error){ 0 };
+	is_int(sent_wait(db, &err), -1, "send: its failure read");
+	is_int(err.status, 500, "send: a server fault");
+	value(db, "SELECT 41 + 1", v, sizeof(v), &err);
+	is_str(v, "42", "send: the next statement runs");
+	value(db, "SELECT pg_backend_pid()", pid, sizeof(pid), &err);
+	is_int(db_send(db, "SELECT pg_sleep(5)", 0, NULL, &err), 0,
+	    "send: a long statement sent");
+	owner_value("SELECT pg_terminate_backend($1::int)", pid);
+	err = (struct hb_error){ 0 };
+	is_int(sent_wait(db, &err), -1, "send: the lost connection read");
+	is_int(err.status, 503, "send: a lost connection is a 503");
+	db_free(db);
+}
+
 int
 main(void)
 {
 	struct hb_db *db;
 
-	plan(88);
+	plan(98);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
@@ -491,6 +536,7 @@ main(void)
 	test_reconnect_between_requests(db);
 	test_drop_inside_transaction(db);
 	test_notifications();
+	test_send();
 	db_free(db);
 	PQfinish(owner);
 	return done_testing();
