@@ -297,7 +297,9 @@ write_env() {
 		if [ -f "$dir/state/mqtt.ports" ] && [ -z "${MQTT_HOST+x}" ] &&
 		    ! grep -q '^[[:space:]]*MQTT_HOST=' "$src" 2>/dev/null; then
 			echo "MQTT_HOST=127.0.0.1"
-			grep '^MQTT_PORT=' "$dir/state/mqtt.ports"
+			# (env_settings wrote a MQTT_PORT given to start.)
+			[ -n "${MQTT_PORT+x}" ] ||
+			    grep '^MQTT_PORT=' "$dir/state/mqtt.ports"
 			# A broker under valgrind answers in tens of ms, not one.
 			[ -z "${HOMEBOT_MQTT_VALGRIND:-}" ] ||
 			    [ -n "${READY_MQTT_TIMEOUT+x}" ] ||

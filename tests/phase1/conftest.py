@@ -315,11 +315,19 @@ def start_stack(settings, environ=None):
             for k, v in settings.items():
                 f.write(f"{k}={v}\n")
     port = reserve_port()
-    env = dict(os.environ, HOMEBOT_PORT=str(port.getsockname()[1]), **(environ or {}))
+    # The broker's two ports are held for the stack's whole life: Mosquitto
+    # binds with SO_REUSEADDR too, and a broker restart finds them free.
+    mqtt_ports = [reserve_port(), reserve_port()]
+    env = dict(os.environ, HOMEBOT_PORT=str(port.getsockname()[1]),
+               MQTT_PORT=str(mqtt_ports[0].getsockname()[1]),
+               MQTTS_PORT=str(mqtt_ports[1].getsockname()[1]))
+    env.update(environ or {})
 
     def stop():
         subprocess.run([str(STACK), "stop", d], env=env, check=False)
         shutil.rmtree(d, ignore_errors=True)
+        for s in mqtt_ports:
+            s.close()
         atexit.unregister(stop)
 
     atexit.register(stop)
