@@ -85,47 +85,9 @@ BEGIN
 END
 $$;
 
--- secret_reveal (POST /api/v1/secrets/{id}/reveal): the current value's
--- version and ciphertext and the organization's wrapped data key of the
--- secret p_id of p_org, if the request sees it, and, in the same
--- statement, its secret.revealed audit row by the actor p_actor_type
--- p_actor_id (the request's user or API key): no row read, no audit row;
--- no audit row, no row read. SECURITY INVOKER: the caller's policies
--- decide (organization and team scope). One function so that each server
--- connection caches its plans, and a reveal is one round trip after the
--- authentication. The database sees ciphertext and wrapped keys only:
--- the C side (lib/secret.c) unwraps and decrypts.
-CREATE OR REPLACE FUNCTION homebot.secret_reveal(p_org uuid, p_id uuid, p_actor_type text,
-                                                 p_actor_id uuid)
-RETURNS TABLE (r_version bigint, r_ciphertext bytea, r_wrapped bytea)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, homebot, pg_temp
-AS $$
-BEGIN
-	-- secrets_pkey, secret_values_pkey, vault_data_keys_pkey
-	SELECT s.value_version, v.ciphertext, k.wrapped INTO r_version, r_ciphertext, r_wrapped
-	  FROM homebot.secrets s
-	  JOIN homebot.secret_values v
-	    ON v.organization_id = s.organization_id AND v.secret_id = s.id AND v.version = s.value_version
-	  LEFT JOIN homebot.vault_data_keys k ON k.organization_id = s.organization_id
-	 WHERE s.organization_id = p_org AND s.id = p_id;
-	IF NOT FOUND THEN
-		RETURN;
-	END IF;
-	-- audit_fill_context adds the IP, user agent and request ID.
-	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
-	                               target_id, changes)
-	VALUES (p_org, p_actor_type, p_actor_id, 'secret.revealed', 'secret', p_id::text,
-	        jsonb_build_object('value_version', r_version));
-	RETURN NEXT;
-END
-$$;
-
-REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer),
-	homebot.secret_reveal(uuid, uuid, text, uuid)
+REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer)
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
-GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer),
-	homebot.secret_reveal(uuid, uuid, text, uuid) TO homebot_app;
+GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer) TO homebot_app;
 
 -- Master-key rotation (`make vault-rotate`, the job vault.rotate; lib/
 -- vault_rotate.c): the C side holds the master keys and re-wraps each
