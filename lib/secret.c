@@ -85,31 +85,11 @@ static const char SQL_TRIM[] =
     " WHERE v.organization_id = $1 AND v.secret_id = $2 AND v.version <= $3";
 static const char SQL_DELETE[] =
     "SELECT homebot.secret_delete($1, $2::integer) AS _status";
-/*
- * The current value's version and ciphertext and the organization's
- * wrapped data key of a secret the request sees (its policies: the
- * organization and team scope), and, in the same statement, its
- * secret.revealed audit row by the actor $3 $4 (SQL_AUDIT of lib/audit.c,
- * whose audit_fill_context trigger adds IP, user agent and request ID):
- * no row read, no audit row. The database sees ciphertext and a wrapped
- * key only.
- */
+/* Reads the value and writes its audit event (R__vault.sql). */
 static const char SQL_REVEAL[] =
-    "WITH r AS (SELECT s.id, s.value_version, v.ciphertext, k.wrapped"
-    "   FROM homebot.secrets s JOIN homebot.secret_values v"
-    "     ON v.organization_id = s.organization_id AND v.secret_id = s.id"
-    "    AND v.version = s.value_version"
-    "   LEFT JOIN homebot.vault_data_keys k"
-    "     ON k.organization_id = s.organization_id"
-    "  WHERE s.organization_id = $1 AND s.id = $2),"
-    " a AS (INSERT INTO homebot.audit_log (organization_id, actor_type,"
-    "   actor_id, action, target_type, target_id, changes)"
-    "   SELECT $1, $3, $4::uuid, 'secret.revealed', 'secret', r.id::text,"
-    "   jsonb_build_object('value_version', r.value_version) FROM r"
-    "   RETURNING 1)"
-    " SELECT r.value_version, encode(r.ciphertext, 'hex') AS ciphertext,"
-    " encode(r.wrapped, 'hex') AS wrapped,"
-    " (SELECT count(*) FROM a) AS audited FROM r";
+    "SELECT r.value_version, encode(r.ciphertext, 'hex') AS ciphertext,"
+    " encode(r.wrapped, 'hex') AS wrapped"
+    " FROM homebot.secret_reveal($1) r";
 
 static int
 no_secret(struct hb_error *err)
@@ -563,10 +543,10 @@ secret_delete(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
 }
 
 /*
- * Two round trips with the authentication: the context and SQL_REVEAL,
- * which reads the ciphertext and the wrapped data key and writes the
- * audit row, run as one implicit transaction committed before the value
- * is decrypted here. So the audit
+ * Two round trips with the authentication: the context and
+ * homebot.secret_reveal, which reads the ciphertext and the wrapped data
+ * key and writes the audit row, run as one implicit transaction committed
+ * before the value is decrypted here. So the audit
  * row is there before any value is answered; a stored value that then
  * does not decrypt (409 secret_unreadable, a row tampered with) keeps its
  * secret.revealed row: the request did read the ciphertext.
@@ -576,10 +556,7 @@ secret_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
     const struct vault_keyring *kr, const char *id, unsigned char **value,
     size_t *len, struct hb_error *err)
 {
-	bool by_key = ctx->api_key_id != NULL;
-	const char *params[4] = { ctx->org_id, id,
-	    by_key ? "api_key" : "user",
-	    by_key ? ctx->api_key_id : ctx->user_id };
+	const char *params[1] = { id };
 	struct vault_data_key dk;
 	const char *wrapped;
 	uint64_t version;
@@ -588,19 +565,12 @@ secret_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 	*value = NULL;
 	*len = 0;
-	res = db_tenant_query(db, ctx, false, SQL_REVEAL, 4, params, err);
+	res = db_tenant_query(db, ctx, false, SQL_REVEAL, 1, params, err);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		return no_secret(err);
-	}
-	/* Never a value without its audit row. */
-	if (strcmp(db_value(res, 0, "audited") != NULL ?
-	    db_value(res, 0, "audited") : "", "1") != 0) {
-		PQclear(res);
-		return hb_fail(err, 500, "internal_error",
-		    "The request could not be completed.");
 	}
 	version = strtoull(db_value(res, 0, "value_version"), NULL, 10);
 	wrapped = db_value(res, 0, "wrapped");

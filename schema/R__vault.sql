@@ -85,9 +85,51 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer)
+-- secret_reveal (POST /api/v1/secrets/{id}/reveal): the current value's
+-- version and ciphertext and the organization's wrapped data key of a
+-- secret the request sees (organization, deleted_at and team scope, as
+-- the policies of secrets and secret_values), and, in the same call, its
+-- secret.revealed audit event by the context's actor: no row read, no
+-- event. A function so that each server connection caches its plans (a
+-- plain statement spent as long being planned as being run), SECURITY
+-- DEFINER for audit_event, the one writer of the audit log. The database
+-- sees ciphertext and a wrapped key only: lib/secret.c decrypts.
+CREATE OR REPLACE FUNCTION homebot.secret_reveal(p_id uuid)
+RETURNS TABLE (value_version bigint, ciphertext bytea, wrapped bytea)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
+	v_version bigint;
+	v_ciphertext bytea;
+	v_wrapped bytea;
+BEGIN
+	-- secrets_pkey, secret_values_pkey, vault_data_keys_pkey
+	SELECT s.value_version, v.ciphertext, k.wrapped INTO v_version, v_ciphertext, v_wrapped
+	  FROM homebot.secrets s
+	  JOIN homebot.secret_values v
+	    ON v.organization_id = s.organization_id AND v.secret_id = s.id AND v.version = s.value_version
+	  LEFT JOIN homebot.vault_data_keys k ON k.organization_id = s.organization_id
+	 WHERE s.organization_id = v_org_id AND s.id = p_id AND s.deleted_at IS NULL
+	   AND (s.team_id IS NULL
+	        OR s.team_id = ANY ((SELECT NULLIF(current_setting('app.team_ids', true), ''))::uuid[])
+	        OR (SELECT current_setting('app.teams_write', true)) = 'true');
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	PERFORM homebot.audit_event('secret.revealed', 'secret', p_id::text,
+	                            jsonb_build_object('value_version', v_version), v_org_id);
+	RETURN QUERY SELECT v_version, v_ciphertext, v_wrapped;
+END
+$$;
+
+REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer),
+	homebot.secret_reveal(uuid)
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
-GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer) TO homebot_app;
+GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer), homebot.secret_reveal(uuid)
+TO homebot_app;
 
 -- Master-key rotation (`make vault-rotate`, the job vault.rotate; lib/
 -- vault_rotate.c): the C side holds the master keys and re-wraps each
