@@ -424,6 +424,38 @@ db_tx_commit(struct hb_db *db, struct hb_error *err)
 	return 0;
 }
 
+PGresult *
+db_tx_finish(struct hb_db *db, int n, const struct hb_db_stmt *stmts,
+    struct hb_error *err)
+{
+	PGresult *res;
+	int sent = 0;
+
+	if (db_connect(db, err) == -1) {
+		db_tx_rollback(db);
+		return NULL;
+	}
+	if (PQenterPipelineMode(db->conn) == 1)
+		while (sent < n && send_stmt(db, stmts[sent].sql,
+		    stmts[sent].nparams, stmts[sent].params) == 0)
+			sent++;
+	if (n < 1 || sent < n ||
+	    send_stmt(db, "COMMIT", 0, NULL) == -1 ||
+	    PQpipelineSync(db->conn) != 1) {
+		fail(db, NULL, err);
+		if (db->conn != NULL)
+			drop_connection(db);
+		db_tx_rollback(db);
+		return NULL;
+	}
+	/* A failed statement skips the rest: the transaction is undone. */
+	if (pipeline_collect(db, 0, &res, err) == -1) {
+		db_tx_rollback(db);
+		return NULL;
+	}
+	return res;
+}
+
 void
 db_tx_rollback(struct hb_db *db)
 {

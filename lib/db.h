@@ -156,6 +156,20 @@ int		 db_sent_done(struct hb_db *db, struct hb_error *err);
 int		 db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    struct hb_error *err);
 int		 db_tx_commit(struct hb_db *db, struct hb_error *err);
+/* One statement of db_tx_finish(): its SQL and parameters. */
+struct hb_db_stmt {
+	const char		*sql;
+	int			 nparams;
+	const char *const	*params;
+};
+/*
+ * The open transaction's last n statements and its COMMIT in one round
+ * trip (one pipeline): the first statement's result, which the caller
+ * PQclear()s, once every statement and the COMMIT succeeded; or NULL with
+ * err set, rolled back.
+ */
+PGresult	*db_tx_finish(struct hb_db *db, int n,
+		    const struct hb_db_stmt *stmts, struct hb_error *err);
 /*
  * Rolls back an open transaction; does nothing (and costs nothing) if none.
  * A transaction whose connection was lost ends here too: until then every

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
 #include "json.h"
 #include "secret.h"
 #include "uuid.h"
@@ -35,16 +34,41 @@ static const char SQL_KEY[] =
 static const char SQL_KEY_ADD[] =
     "INSERT INTO homebot.vault_data_keys (organization_id, wrapped)"
     " VALUES ($1, decode($2, 'hex')) ON CONFLICT (organization_id) DO NOTHING";
-/* A team the caller may put rows of: one of its own, or any with teams:write. */
-static const char SQL_TEAM[] =
-    "SELECT 1 FROM homebot.teams t WHERE t.organization_id = $1 AND t.id = $2"
+/*
+ * A create's first statement: the organization's wrapped data key (NULL
+ * before its first secret) and whether the team given, if any, is one the
+ * caller may put rows of: one of its own, or any with teams:write.
+ */
+static const char SQL_CREATE_KEY[] =
+    "SELECT encode(k.wrapped, 'hex') AS wrapped,"
+    " ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM homebot.teams t"
+    "   WHERE t.organization_id = $1 AND t.id = $2::uuid"
     "   AND (t.id = ANY ((SELECT NULLIF(current_setting('app.team_ids', true), ''))::uuid[])"
-    "        OR (SELECT current_setting('app.teams_write', true)) = 'true')";
+    "        OR (SELECT current_setting('app.teams_write', true)) = 'true'))) AS team_ok"
+    " FROM (SELECT 1) one"
+    " LEFT JOIN homebot.vault_data_keys k ON k.organization_id = $1";
+/*
+ * The secret and the answer's row: none when the name is taken (nothing
+ * written). $6 is the hint SQL_VALUE_FIRST stores.
+ */
 static const char SQL_CREATE[] =
     "INSERT INTO homebot.secrets (organization_id, id, team_id, name, description)"
     " VALUES ($1, $2, $3, $4, coalesce($5, ''))"
     " ON CONFLICT (organization_id, name) WHERE deleted_at IS NULL DO NOTHING"
-    " RETURNING id";
+    " RETURNING id, name, description, team_id, NULLIF($6, '') AS hint,"
+    " value_version, " HB_SQL_TS("created_at") " AS created_at, "
+    HB_SQL_TS("updated_at") " AS updated_at,"
+    " created_by, updated_by, version";
+/*
+ * Its first value (encrypted already), in the same pipeline: only when
+ * SQL_CREATE wrote the secret (a statement of its own, so that the
+ * policy of secret_values sees the new row).
+ */
+static const char SQL_VALUE_FIRST[] =
+    "INSERT INTO homebot.secret_values"
+    " (organization_id, secret_id, version, ciphertext, hint)"
+    " SELECT s.organization_id, s.id, 1, decode($3, 'hex'), NULLIF($4, '')"
+    " FROM homebot.secrets s WHERE s.organization_id = $1 AND s.id = $2";
 static const char SQL_VALUE_ADD[] =
     "INSERT INTO homebot.secret_values"
     " (organization_id, secret_id, version, ciphertext, hint)"
@@ -61,12 +85,11 @@ static const char SQL_TRIM[] =
     " WHERE v.organization_id = $1 AND v.secret_id = $2 AND v.version <= $3";
 static const char SQL_DELETE[] =
     "SELECT homebot.secret_delete($1, $2::integer) AS _status";
+/* Reads the value and writes its audit event (R__vault.sql). */
 static const char SQL_REVEAL[] =
-    "SELECT s.value_version, encode(v.ciphertext, 'hex') AS ciphertext"
-    " FROM homebot.secrets s JOIN homebot.secret_values v"
-    "   ON v.organization_id = s.organization_id AND v.secret_id = s.id"
-    "  AND v.version = s.value_version"
-    " WHERE s.organization_id = $1 AND s.id = $2";
+    "SELECT r.value_version, encode(r.ciphertext, 'hex') AS ciphertext,"
+    " encode(r.wrapped, 'hex') AS wrapped"
+    " FROM homebot.secret_reveal($1) r";
 
 static int
 no_secret(struct hb_error *err)
@@ -165,6 +188,26 @@ from_hex(const char *s, unsigned char **out, size_t *len)
 }
 
 /*
+ * The data key that hex (a wrapped key as the database holds it) wraps
+ * for org into *dk: 0, or -1 with err set (dk zeroed).
+ */
+static int
+unwrap_hex(const struct vault_keyring *kr, const char *org, const char *hex,
+    struct vault_data_key *dk, struct hb_error *err)
+{
+	unsigned char *wrapped = NULL;
+	size_t wlen;
+	int rc;
+
+	memset(dk, 0, sizeof(*dk));
+	rc = from_hex(hex, &wrapped, &wlen);
+	if (rc == 0)
+		rc = vault_unwrap(kr, org, wrapped, wlen, dk);
+	free(wrapped);
+	return rc == 0 ? 0 : unreadable(err);
+}
+
+/*
  * The organization's data key into *dk, in the open transaction: the
  * stored one, else a new one (the first secret's), else the one a
  * concurrent first secret stored. 0, or -1 with err set (dk zeroed).
@@ -186,13 +229,10 @@ data_key(struct hb_db *db, const struct vault_keyring *kr, const char *org,
 		if (res == NULL)
 			return -1;
 		if (PQntuples(res) == 1) {
-			rc = from_hex(db_value(res, 0, "wrapped"), &wrapped,
-			    &wlen);
+			rc = unwrap_hex(kr, org, db_value(res, 0, "wrapped"),
+			    dk, err);
 			PQclear(res);
-			if (rc == 0)
-				rc = vault_unwrap(kr, org, wrapped, wlen, dk);
-			free(wrapped);
-			return rc == 0 ? 0 : unreadable(err);
+			return rc;
 		}
 		PQclear(res);
 		if (try == 1)
@@ -242,29 +282,44 @@ secret_seal(struct hb_db *db, const struct vault_keyring *kr,
 	return *hex != NULL ? 0 : internal(err);
 }
 
+/*
+ * Decrypts the blob hex of (org, id, version) with dk, which it wipes:
+ * secret_open's answer.
+ */
+static int
+open_with(struct vault_data_key *dk, const char *org, const char *id,
+    uint64_t version, const char *hex, unsigned char **value, size_t *len,
+    struct hb_error *err)
+{
+	struct vault_aad aad = { org, id, version };
+	unsigned char *blob = NULL;
+	size_t blen;
+	int rc;
+
+	if (from_hex(hex, &blob, &blen) == -1) {
+		vault_data_key_wipe(dk);
+		return unreadable(err);
+	}
+	rc = vault_decrypt(dk, &aad, blob, blen, value, len);
+	vault_data_key_wipe(dk);
+	free(blob);
+	return rc == VAULT_OK ? 0 : unreadable(err);
+}
+
 int
 secret_open(struct hb_db *db, const struct vault_keyring *kr,
     const char *org, const char *id, uint64_t version, const char *hex,
     unsigned char **value, size_t *len, struct hb_error *err)
 {
 	struct vault_data_key dk;
-	struct vault_aad aad = { org, id, version };
-	unsigned char *blob = NULL;
-	size_t blen;
-	int rc;
 
 	*value = NULL;
 	*len = 0;
-	if (from_hex(hex, &blob, &blen) == -1)
+	if (hex == NULL)
 		return unreadable(err);
-	if (data_key(db, kr, org, &dk, err) == -1) {
-		free(blob);
+	if (data_key(db, kr, org, &dk, err) == -1)
 		return -1;
-	}
-	rc = vault_decrypt(&dk, &aad, blob, blen, value, len);
-	vault_data_key_wipe(&dk);
-	free(blob);
-	return rc == VAULT_OK ? 0 : unreadable(err);
+	return open_with(&dk, org, id, version, hex, value, len, err);
 }
 
 /*
@@ -338,49 +393,76 @@ undo(struct hb_db *db)
 	return -1;
 }
 
+/*
+ * Three round trips with the authentication: BEGIN, the context and
+ * SQL_CREATE_KEY; the value encrypted here (its id is made here, so its
+ * associated data is known before the row exists); then SQL_CREATE,
+ * SQL_VALUE_FIRST and COMMIT. Only an organization's first secret takes data_key()'s longer
+ * way.
+ */
 int
 secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
     const struct vault_keyring *kr, const struct hb_secret_input *in,
     struct json_object **secret, struct hb_error *err)
 {
-	char id[HB_UUID_LEN + 1];
-	const char *params[5] = { ctx->org_id, id, in->team_id, in->name,
-	    in->description };
+	char id[HB_UUID_LEN + 1], hint[17], *hex;
+	const char *kp[2] = { ctx->org_id, in->team_id };
+	const char *params[6] = { ctx->org_id, id, in->team_id, in->name,
+	    in->description, hint };
+	const char *vp[4] = { ctx->org_id, id, NULL, hint };
+	const struct hb_db_stmt stmts[2] = { { SQL_CREATE, 6, params },
+	    { SQL_VALUE_FIRST, 4, vp } };
 	struct hb_json_check c = { NULL, NULL };
+	struct vault_data_key dk;
+	struct vault_aad aad = { ctx->org_id, id, 1 };
+	unsigned char *blob = NULL;
+	size_t blen;
 	PGresult *res;
-	int n;
+	int rc;
 
 	*secret = NULL;
 	uuid_new(id);
-	if (db_tx_begin(db, ctx, err) == -1)
+	res = db_tenant_query(db, ctx, true, SQL_CREATE_KEY, 2, kp, err);
+	if (res == NULL)
 		return -1;
-	if (in->team_id != NULL) {
-		const char *tp[2] = { ctx->org_id, in->team_id };
-
-		if ((res = db_exec(db, SQL_TEAM, 2, tp, err)) == NULL)
-			return undo(db);
-		n = PQntuples(res);
+	if (PQntuples(res) != 1 || !db_bool(res, 0, "team_ok")) {
 		PQclear(res);
-		if (n != 1) {
-			db_tx_rollback(db);
-			c.details = json_object_new_array();
-			json_check_fail(&c, "team_id",
-			    "must be a team of the organization you belong to");
-			return json_check_done(&c, err);
-		}
-	}
-	if ((res = db_exec(db, SQL_CREATE, 5, params, err)) == NULL)
-		return undo(db);
-	n = PQntuples(res);
-	PQclear(res);
-	if (n != 1) {
 		db_tx_rollback(db);
+		c.details = json_object_new_array();
+		json_check_fail(&c, "team_id",
+		    "must be a team of the organization you belong to");
+		return json_check_done(&c, err);
+	}
+	if (db_value(res, 0, "wrapped") != NULL)
+		rc = unwrap_hex(kr, ctx->org_id, db_value(res, 0, "wrapped"),
+		    &dk, err);
+	else
+		rc = data_key(db, kr, ctx->org_id, &dk, err);
+	PQclear(res);
+	if (rc == -1)
+		return undo(db);
+	rc = vault_encrypt(&dk, &aad, in->value, strlen(in->value), &blob,
+	    &blen);
+	vault_data_key_wipe(&dk);
+	hex = rc == VAULT_OK ? to_hex(blob, blen) : NULL;
+	free(blob);
+	if (hex == NULL) {
+		db_tx_rollback(db);
+		return internal(err);
+	}
+	secret_hint(in->value, hint);
+	vp[2] = hex;
+	res = db_tx_finish(db, 2, stmts, err);
+	free(hex);
+	if (res == NULL)
+		return -1;
+	*secret = PQntuples(res) == 1 ? db_row_json(res, 0) : NULL;
+	PQclear(res);
+	/* Nothing was written but, for a first secret, its data key. */
+	if (*secret == NULL)
 		return hb_fail(err, 409, "name_taken",
 		    "Another secret of the organization has this name.");
-	}
-	if (store_value(db, kr, ctx->org_id, id, 1, in->value, err) == -1)
-		return undo(db);
-	return finish(db, ctx, id, secret, err);
+	return 0;
 }
 
 int
@@ -460,45 +542,43 @@ secret_delete(struct hb_db *db, const struct hb_db_ctx *ctx, const char *id,
 	return rc;
 }
 
+/*
+ * Two round trips with the authentication: the context and
+ * homebot.secret_reveal, which reads the ciphertext and the wrapped data
+ * key and writes the audit row, run as one implicit transaction committed
+ * before the value is decrypted here. So the audit
+ * row is there before any value is answered; a stored value that then
+ * does not decrypt (409 secret_unreadable, a row tampered with) keeps its
+ * secret.revealed row: the request did read the ciphertext.
+ */
 int
 secret_reveal(struct hb_db *db, const struct hb_db_ctx *ctx,
     const struct vault_keyring *kr, const char *id, unsigned char **value,
     size_t *len, struct hb_error *err)
 {
-	const char *params[2] = { ctx->org_id, id };
-	struct hb_audit_event ev = { .action = "secret.revealed",
-	    .target_type = "secret", .target_id = id };
+	const char *params[1] = { id };
+	struct vault_data_key dk;
+	const char *wrapped;
 	uint64_t version;
-	char changes[48];
 	PGresult *res;
 	int rc;
 
 	*value = NULL;
 	*len = 0;
-	res = db_tenant_query(db, ctx, true, SQL_REVEAL, 2, params, err);
+	res = db_tenant_query(db, ctx, false, SQL_REVEAL, 1, params, err);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		db_tx_rollback(db);
 		return no_secret(err);
 	}
 	version = strtoull(db_value(res, 0, "value_version"), NULL, 10);
-	rc = secret_open(db, kr, ctx->org_id, id, version,
-	    db_value(res, 0, "ciphertext"), value, len, err);
+	wrapped = db_value(res, 0, "wrapped");
+	if (wrapped == NULL || db_value(res, 0, "ciphertext") == NULL)
+		rc = unreadable(err);
+	else if ((rc = unwrap_hex(kr, ctx->org_id, wrapped, &dk, err)) == 0)
+		rc = open_with(&dk, ctx->org_id, id, version,
+		    db_value(res, 0, "ciphertext"), value, len, err);
 	PQclear(res);
-	if (rc == -1)
-		return undo(db);
-	snprintf(changes, sizeof(changes), "{\"value_version\": %" PRIu64 "}",
-	    version);
-	ev.changes_json = changes;
-	if (audit_write(db, ctx, &ev, err) == -1 ||
-	    db_tx_commit(db, err) == -1) {
-		db_tx_rollback(db);
-		vault_plaintext_free(*value, *len);
-		*value = NULL;
-		*len = 0;
-		return -1;
-	}
-	return 0;
+	return rc;
 }

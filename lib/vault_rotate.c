@@ -13,7 +13,30 @@ static const char SQL_PUT[] =
     "SELECT homebot.vault_rotate_put($1::uuid[], $2::text[], $3::text[])"
     " AS n";
 static const char SQL_PENDING[] =
-    "SELECT homebot.vault_rotate_pending($1) AS n";
+    "SELECT homebot.vault_rotate_pending($1)"
+    " + homebot.vault_rotate_totp_pending($1) AS n";
+static const char SQL_TOTP_TAKE[] =
+    "SELECT t.user_id, encode(t.wrapped_key, 'hex') AS wrapped"
+    " FROM homebot.vault_rotate_totp_take($1, $2) t";
+static const char SQL_TOTP_PUT[] =
+    "SELECT homebot.vault_rotate_totp_put($1::uuid[], $2::text[],"
+    " $3::text[]) AS n";
+
+/*
+ * What a walk goes through: the organizations' data keys (bound to the
+ * organization id) or the per-user data keys of the two-factor secrets
+ * (homebot.user_totp, bound to "user:<user id>", lib/mfa.c).
+ */
+struct target {
+	const char	*take;		/* $1 after, $2 limit: id, wrapped */
+	const char	*put;		/* $1 ids, $2 old, $3 new: n */
+	const char	*prefix;	/* of the binding, before the id */
+	const char	*what;		/* the owner, in a failure's message */
+};
+
+static const struct target ORGS = { SQL_TAKE, SQL_PUT, "", "organization" };
+static const struct target USERS = { SQL_TOTP_TAKE, SQL_TOTP_PUT, "user:",
+    "user" };
 
 static int
 hexval(char c)
@@ -140,7 +163,8 @@ put_free(struct put *p, int max)
 
 /* Writes p back in the open transaction: 0, or -1 with err set. */
 static int
-put_rows(struct hb_db *db, const struct put *p, struct hb_error *err)
+put_rows(struct hb_db *db, const struct target *t, const struct put *p,
+    struct hb_error *err)
 {
 	char *orgs = array_literal(p->orgs, p->n);
 	char *old = array_literal(p->old, p->n);
@@ -151,16 +175,15 @@ put_rows(struct hb_db *db, const struct put *p, struct hb_error *err)
 
 	if (orgs == NULL || old == NULL || nw == NULL)
 		hb_fail(err, 500, "internal_error", "out of memory");
-	else if ((res = db_exec(db, SQL_PUT, 3, params, err)) != NULL) {
+	else if ((res = db_exec(db, t->put, 3, params, err)) != NULL) {
 		const char *n = db_value(res, 0, "n");
 
 		/* Every row is locked by this transaction: each is written. */
 		if (n != NULL && atoi(n) == p->n)
 			rc = 0;
 		else
-			hb_fail(err, 500, "internal_error", "vault_rotate_put "
-			    "wrote %s of %d data keys", n != NULL ? n : "none",
-			    p->n);
+			hb_fail(err, 500, "internal_error", "%s wrote %s of %d "
+			    "data keys", t->put, n != NULL ? n : "none", p->n);
 	}
 	PQclear(res);
 	free(orgs);
@@ -169,10 +192,11 @@ put_rows(struct hb_db *db, const struct put *p, struct hb_error *err)
 	return rc;
 }
 
-int
-vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
-    int batch, char after[37], struct vault_rotate_counts *c,
-    struct hb_error *err)
+/* vault_rotate_batch over the keys of t. */
+static int
+batch_of(struct hb_db *db, const struct target *t,
+    const struct vault_keyring *kr, int batch, char after[37],
+    struct vault_rotate_counts *c, struct hb_error *err)
 {
 	struct vault_rotate_counts add = {0};
 	struct put p = {0};
@@ -188,7 +212,7 @@ vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
 	if ((begin = db_exec(db, "BEGIN", 0, NULL, err)) == NULL)
 		return -1;
 	PQclear(begin);
-	if ((res = db_exec(db, SQL_TAKE, 2, params, err)) == NULL) {
+	if ((res = db_exec(db, t->take, 2, params, err)) == NULL) {
 		db_tx_rollback(db);
 		return -1;
 	}
@@ -202,8 +226,11 @@ vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
 	}
 	for (int i = 0; i < rows; i++) {
 		char *org = PQgetvalue(res, i, 0), *hex = PQgetvalue(res, i, 1);
-		char *nw = NULL;
-		int vrc = vault_rotate_key(kr, org, hex, &nw);
+		char *nw = NULL, bind[VAULT_ID_MAX + 1];
+		int vrc;
+
+		snprintf(bind, sizeof(bind), "%s%s", t->prefix, org);
+		vrc = vault_rotate_key(kr, bind, hex, &nw);
 
 		if (vrc == VAULT_E_INTERNAL) {
 			hb_fail(err, 500, "internal_error", "%s",
@@ -214,6 +241,7 @@ vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
 			if (add.failed++ == 0 && c->failed == 0) {
 				snprintf(c->failed_org, sizeof(c->failed_org),
 				    "%s", org);
+				c->failed_what = t->what;
 				c->failed_rc = vrc;
 			}
 		} else if (nw == NULL)
@@ -225,7 +253,7 @@ vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
 		}
 	}
 	add.rewrapped = p.n;
-	if ((p.n == 0 || put_rows(db, &p, err) == 0) &&
+	if ((p.n == 0 || put_rows(db, t, &p, err) == 0) &&
 	    db_tx_commit(db, err) == 0) {
 		if (rows > 0)
 			snprintf(after, 37, "%s", PQgetvalue(res, rows - 1, 0));
@@ -243,6 +271,22 @@ done:
 	put_free(&p, rows);
 	PQclear(res);
 	return rc;
+}
+
+int
+vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
+    int batch, char after[37], struct vault_rotate_counts *c,
+    struct hb_error *err)
+{
+	return batch_of(db, &ORGS, kr, batch, after, c, err);
+}
+
+int
+vault_rotate_totp_batch(struct hb_db *db, const struct vault_keyring *kr,
+    int batch, char after[37], struct vault_rotate_counts *c,
+    struct hb_error *err)
+{
+	return batch_of(db, &USERS, kr, batch, after, c, err);
 }
 
 long
@@ -263,18 +307,28 @@ vault_rotate_pending(struct hb_db *db, const struct vault_keyring *kr,
 	return n;
 }
 
-/* One walk from the first organization to the last into *c: 0 or -1. */
+/*
+ * One walk from the first organization to the last, then from the first
+ * user with a two-factor secret to the last, into *c: 0 or -1.
+ */
 static int
 walk(struct hb_db *db, const struct vault_keyring *kr, int batch,
     int (*between)(void *, struct hb_error *), void *arg,
     struct vault_rotate_counts *c, struct hb_error *err)
 {
-	char after[37] = "";
-	int n;
+	static const struct target *const targets[] = { &ORGS, &USERS };
+	int n = 0;
 
-	while ((n = vault_rotate_batch(db, kr, batch, after, c, err)) > 0)
-		if (between != NULL && between(arg, err) == -1)
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char after[37] = "";
+
+		while ((n = batch_of(db, targets[i], kr, batch, after, c,
+		    err)) > 0)
+			if (between != NULL && between(arg, err) == -1)
+				return -1;
+		if (n == -1)
 			return -1;
+	}
 	return n;
 }
 
@@ -309,6 +363,7 @@ vault_rotate_run(struct hb_db *db, const struct vault_keyring *kr,
 		else if (c->failed_org[0] == '\0') {
 			memcpy(c->failed_org, again.failed_org,
 			    sizeof(c->failed_org));
+			c->failed_what = again.failed_what;
 			c->failed_rc = again.failed_rc;
 		}
 	}

@@ -6,13 +6,16 @@
 #include "vault.h"
 
 /*
- * Master-key rotation (api.md §11): every organization's data key that is
+ * Master-key rotation (api.md §11): every organization's data key and
+ * every user's two-factor data key (homebot.user_totp, lib/mfa.h) that is
  * not under the current master key is wrapped again with it. A walk goes
- * through homebot.vault_data_keys in organization order, one batch per
- * short transaction: homebot.vault_rotate_take (R__vault.sql, SECURITY
- * DEFINER, homebot_worker's) locks the batch's rows FOR UPDATE SKIP
- * LOCKED, they are re-wrapped here, and homebot.vault_rotate_put writes
- * them back in one statement before the commit. A run killed midway loses
+ * through homebot.vault_data_keys in organization order, then through
+ * homebot.user_totp in user order, one batch per short transaction:
+ * homebot.vault_rotate_take (vault_rotate_totp_take; R__vault.sql,
+ * SECURITY DEFINER, homebot_worker's) locks the batch's rows FOR UPDATE
+ * SKIP LOCKED, they are re-wrapped here, and homebot.vault_rotate_put
+ * (vault_rotate_totp_put) writes them back in one statement before the
+ * commit. A run killed midway loses
  * one batch's work at most and the next run goes on from there; the
  * programs that read a data key meanwhile unwrap it with whichever master
  * key it names, the old one still being in VAULT_OLD_KEYS. Data keys are
@@ -28,12 +31,13 @@ struct vault_rotate_counts {
 	long	 failed;	/* could not be unwrapped: left as they were */
 	long	 left;		/* not under the current key at the end */
 	char	 failed_org[37];	/* the first that failed; "" */
+	const char *failed_what;	/* "organization" or "user": its kind */
 	int	 failed_rc;		/* its vault error */
 };
 
 /*
- * One wrapped key (hex, as encode(…, 'hex') gives it) of organization
- * org_id: *out is NULL when it is under the current master key already,
+ * One wrapped key (hex, as encode(…, 'hex') gives it) bound to org_id (an
+ * organization's id, or "user:<user id>" for a two-factor key): *out is NULL when it is under the current master key already,
  * else the new wrapping in hex, malloc'ed (the caller frees it). Returns
  * VAULT_OK or the vault error (VAULT_E_UNKNOWN_KID, VAULT_E_DECRYPT, …).
  */
@@ -51,7 +55,15 @@ int	vault_rotate_batch(struct hb_db *db, const struct vault_keyring *kr,
 	    int batch, char after[37], struct vault_rotate_counts *c,
 	    struct hb_error *err);
 
-/* The number of data keys not under the current master key, or -1. */
+/* vault_rotate_batch over the two-factor keys, after the user after. */
+int	vault_rotate_totp_batch(struct hb_db *db, const struct vault_keyring *kr,
+	    int batch, char after[37], struct vault_rotate_counts *c,
+	    struct hb_error *err);
+
+/*
+ * The number of data keys (the organizations' and the two-factor ones)
+ * not under the current master key, or -1.
+ */
 long	vault_rotate_pending(struct hb_db *db, const struct vault_keyring *kr,
 	    struct hb_error *err);
 

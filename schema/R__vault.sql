@@ -85,9 +85,51 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer)
+-- secret_reveal (POST /api/v1/secrets/{id}/reveal): the current value's
+-- version and ciphertext and the organization's wrapped data key of a
+-- secret the request sees (organization, deleted_at and team scope, as
+-- the policies of secrets and secret_values), and, in the same call, its
+-- secret.revealed audit event by the context's actor: no row read, no
+-- event. A function so that each server connection caches its plans (a
+-- plain statement spent as long being planned as being run), SECURITY
+-- DEFINER for audit_event, the one writer of the audit log. The database
+-- sees ciphertext and a wrapped key only: lib/secret.c decrypts.
+CREATE OR REPLACE FUNCTION homebot.secret_reveal(p_id uuid)
+RETURNS TABLE (value_version bigint, ciphertext bytea, wrapped bytea)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_org_id uuid := NULLIF(current_setting('app.org_id', true), '')::uuid;
+	v_version bigint;
+	v_ciphertext bytea;
+	v_wrapped bytea;
+BEGIN
+	-- secrets_pkey, secret_values_pkey, vault_data_keys_pkey
+	SELECT s.value_version, v.ciphertext, k.wrapped INTO v_version, v_ciphertext, v_wrapped
+	  FROM homebot.secrets s
+	  JOIN homebot.secret_values v
+	    ON v.organization_id = s.organization_id AND v.secret_id = s.id AND v.version = s.value_version
+	  LEFT JOIN homebot.vault_data_keys k ON k.organization_id = s.organization_id
+	 WHERE s.organization_id = v_org_id AND s.id = p_id AND s.deleted_at IS NULL
+	   AND (s.team_id IS NULL
+	        OR s.team_id = ANY ((SELECT NULLIF(current_setting('app.team_ids', true), ''))::uuid[])
+	        OR (SELECT current_setting('app.teams_write', true)) = 'true');
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	PERFORM homebot.audit_event('secret.revealed', 'secret', p_id::text,
+	                            jsonb_build_object('value_version', v_version), v_org_id);
+	RETURN QUERY SELECT v_version, v_ciphertext, v_wrapped;
+END
+$$;
+
+REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer),
+	homebot.secret_reveal(uuid)
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
-GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer) TO homebot_app;
+GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer), homebot.secret_reveal(uuid)
+TO homebot_app;
 
 -- Master-key rotation (`make vault-rotate`, the job vault.rotate; lib/
 -- vault_rotate.c): the C side holds the master keys and re-wraps each
@@ -159,4 +201,65 @@ REVOKE ALL ON FUNCTION homebot.vault_rotate_take(uuid, integer),
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
 GRANT EXECUTE ON FUNCTION homebot.vault_rotate_take(uuid, integer),
 	homebot.vault_rotate_put(uuid[], text[], text[]), homebot.vault_rotate_pending(text)
+TO homebot_worker;
+
+-- The same three for the per-user data keys of the two-factor secrets
+-- (homebot.user_totp, 0015_mfa.sql; lib/mfa.c binds each to
+-- "user:<user id>"): a rotation walks them after the organizations', so
+-- no master key is retired while a user's second factor still needs it.
+-- Only wrapped_key changes: the secret stays encrypted under the same
+-- data key, and a newer enrolment meanwhile (another wrapped_key) is not
+-- written over.
+CREATE OR REPLACE FUNCTION homebot.vault_rotate_totp_take(p_after uuid, p_limit integer)
+RETURNS TABLE (user_id uuid, wrapped_key bytea)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	-- user_totp_pkey, a range from p_after (the nil UUID is the least)
+	SELECT t.user_id, t.wrapped_key
+	  FROM homebot.user_totp t
+	 WHERE t.user_id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
+	 ORDER BY t.user_id
+	 LIMIT least(greatest(p_limit, 1), 1000)
+	   FOR UPDATE SKIP LOCKED
+$$;
+
+CREATE OR REPLACE FUNCTION homebot.vault_rotate_totp_put(p_users uuid[], p_old text[], p_new text[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_n integer := 0;
+	v_one integer;
+BEGIN
+	IF cardinality(p_users) IS DISTINCT FROM cardinality(p_old)
+	   OR cardinality(p_users) IS DISTINCT FROM cardinality(p_new) THEN
+		RAISE EXCEPTION 'vault_rotate_totp_put: the arrays differ in length';
+	END IF;
+	FOR i IN 1 .. coalesce(cardinality(p_users), 0) LOOP
+		UPDATE homebot.user_totp t SET wrapped_key = decode(p_new[i], 'hex')
+		 WHERE t.user_id = p_users[i] AND t.wrapped_key = decode(p_old[i], 'hex');
+		GET DIAGNOSTICS v_one = ROW_COUNT;
+		v_n := v_n + v_one;
+	END LOOP;
+	RETURN v_n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION homebot.vault_rotate_totp_pending(p_kid text)
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT count(*)
+	  FROM homebot.user_totp t
+	 WHERE substring(t.wrapped_key FROM 3 FOR get_byte(t.wrapped_key, 1)) <> convert_to(p_kid, 'UTF8')
+$$;
+
+REVOKE ALL ON FUNCTION homebot.vault_rotate_totp_take(uuid, integer),
+	homebot.vault_rotate_totp_put(uuid[], text[], text[]), homebot.vault_rotate_totp_pending(text)
+FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
+GRANT EXECUTE ON FUNCTION homebot.vault_rotate_totp_take(uuid, integer),
+	homebot.vault_rotate_totp_put(uuid[], text[], text[]), homebot.vault_rotate_totp_pending(text)
 TO homebot_worker;

@@ -1,6 +1,7 @@
 /*
  * homebot-vault-rotate [--batch N] [--pause MS] [--job]: wraps every organization's
- * data key that is not under the current master key (VAULT_MASTER_KEY)
+ * data key and every user's two-factor data key that is not under the
+ * current master key (VAULT_MASTER_KEY)
  * again with it (api.md §11, lib/vault_rotate.h), a batch per
  * transaction (--pause: MS milliseconds between two, to spare a busy
  * database), while the service serves; make vault-rotate runs it. The
@@ -103,9 +104,9 @@ rotate(struct hb_db *db, const struct vault_keyring *kr, int batch, int pause)
 	    c.rewrapped, c.current, c.failed);
 	if (c.failed > 0)
 		fprintf(stderr, "homebot-vault-rotate: %ld data keys could not "
-		    "be unwrapped, the first that of organization %s: %s (is "
+		    "be unwrapped, the first that of %s %s: %s (is "
 		    "its master key in VAULT_OLD_KEYS?)\n", c.failed,
-		    c.failed_org, vault_strerror(c.failed_rc));
+		    c.failed_what, c.failed_org, vault_strerror(c.failed_rc));
 	if (c.left > c.failed)
 		fprintf(stderr, "homebot-vault-rotate: %ld data keys are still "
 		    "under an old master key (held by another run, or "

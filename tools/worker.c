@@ -351,8 +351,9 @@ run_vault_rotate(struct worker *w, const struct hb_job *job, char *error,
 	vault_keyring_free(kr);
 	if (c.failed > 0) {
 		snprintf(error, n, "%ld data keys could not be unwrapped (the "
-		    "first: organization %s: %s); %ld re-wrapped", c.failed,
-		    c.failed_org, vault_strerror(c.failed_rc), c.rewrapped);
+		    "first: %s %s: %s); %ld re-wrapped", c.failed,
+		    c.failed_what, c.failed_org, vault_strerror(c.failed_rc),
+		    c.rewrapped);
 		return JOB_PERMANENT;
 	}
 	if (c.left > 0) {

@@ -1,9 +1,10 @@
 """Master-key rotation (api.md §11): make vault-rotate, homebot-vault-rotate
-and the job vault.rotate wrap every organization's data key again with the
-current VAULT_MASTER_KEY while the service serves (requests reading and
-writing secrets all along), leave no data key under the old master key,
-are no-ops the second time, go on where a killed run stopped, and fail
-loudly for a data key no loaded master key unwraps."""
+and the job vault.rotate wrap every organization's data key, and every
+user's two-factor data key, again with the current VAULT_MASTER_KEY while
+the service serves (requests reading and writing secrets all along), leave
+no data key under the old master key, are no-ops the second time, go on
+where a killed run stopped, and fail loudly for a data key no loaded
+master key unwraps."""
 import base64
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, STACK, TEST_SETTINGS, Stack, register, start_stack
+from test_mfa import enrol, first_step, verify
 
 SECRETS = "/api/v1/secrets"
 BUILD = os.environ.get("BUILD", "build")
@@ -28,7 +30,7 @@ def master_key(kid):
     return f"{kid}:" + base64.b64encode(os.urandom(32)).decode()
 
 
-KEYS = {kid: master_key(kid) for kid in ("key-a", "key-b", "key-c", "key-d", "key-z")}
+KEYS = {kid: master_key(kid) for kid in ("key-a", "key-b", "key-c", "key-d", "key-e", "key-z")}
 
 
 def value_of(tag):
@@ -287,3 +289,69 @@ def test_the_job_rotates_and_a_key_it_cannot_unwrap_makes_it_dead(vstack):
         assert key.split(":")[1] not in text
     s = reconfigure(s, "key-d")
     assert all_reveal(s, secrets) == []
+
+
+def totp_by_kid(s):
+    """{key id: number of two-factor data keys} from the wrapped keys' headers."""
+    rows = s.psql("SELECT convert_from(substring(wrapped_key FROM 3 FOR get_byte(wrapped_key, 1)),"
+                  " 'UTF8'), count(*) FROM homebot.user_totp GROUP BY 1")
+    return {kid: int(n) for kid, n in rows}
+
+
+def code_login(s, a, codes):
+    """A whole two-step login of a with its next code: the token response."""
+    token = first_step(s, a)
+    r = verify(s, token, code=codes.next())
+    assert r.status == 200, r
+    assert r.json()["user"]["id"] == a.user_id, r.json()
+    return r.json()
+
+
+def test_two_factor_keys_are_rotated_and_the_old_key_retired(vstack):
+    s = vstack
+    orgs = sum(by_kid(s).values())
+    assert set(by_kid(s)) == {"key-d"}
+    a = register(s)
+    codes_a, _ = enrol(a)
+    assert totp_by_kid(s) == {"key-d": 1}
+    s = reconfigure(s, "key-e", "key-d")
+    # Under the new master key, the old two-factor key still unwraps.
+    code_login(s, a, codes_a)
+    r = make_rotate(s, "key-e", "key-d", batch=2)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert counts(r.stdout) == ("key-e", orgs + 1, 0, 0)
+    assert totp_by_kid(s) == {"key-e": 1} and by_kid(s) == {"key-e": orgs}
+    r = make_rotate(s, "key-e", "key-d")
+    assert r.returncode == 0, r.stderr
+    assert counts(r.stdout) == ("key-e", 0, orgs + 1, 0)
+    # key-d retired: the user still finishes a login with a code.
+    s = reconfigure(s, "key-e")
+    code_login(s, a, codes_a)
+
+    # A user enrolled under a master key the run does not load: only that
+    # key fails, named by its user, and stays as it was; exit 1.
+    s = reconfigure(s, "key-z", "key-e")
+    b = register(s)
+    codes_b, _ = enrol(b)
+    assert totp_by_kid(s) == {"key-e": 1, "key-z": 1}
+    r = subprocess.run([str(TOOL)], env=tool_env(s, "key-e"), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert counts(r.stdout) == ("key-e", 0, orgs + 1, 1)
+    assert f"the first that of user {b.user_id}" in r.stderr, r.stderr
+    assert KEYS["key-z"].split(":")[1] not in r.stdout + r.stderr
+    assert totp_by_kid(s) == {"key-e": 1, "key-z": 1}
+    # With key-z loaded as an old key it is re-wrapped, by the job too.
+    s = reconfigure(s, "key-e", "key-z")
+    env = tool_env(s, "key-e", "key-z")
+    r = subprocess.run([str(STACK), "vault-rotate", "1"],
+                       env=dict(env, WORKER_DATABASE_URL=env["DATABASE_URL"],
+                                DATABASE_URL=s.env["APP_URL"]),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "queued the job vault.rotate" in r.stdout, r.stdout + r.stderr
+    assert wait_job(s, "vault.rotate") == ("succeeded", "")
+    assert totp_by_kid(s) == {"key-e": 2}
+    s = reconfigure(s, "key-e")
+    code_login(s, b, codes_b)
+    code_login(s, a, codes_a)
+    vstack.__dict__.update(s.__dict__)

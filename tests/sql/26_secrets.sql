@@ -7,7 +7,7 @@
 --   A = ...26a, B = ...26b; team X = ...6a1, Y = ...6a2 in A
 --   U (...6e1) member of A, in X
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000026a', 'Org 26A', 'pgtap-26-a'),
@@ -77,6 +77,24 @@ SELECT results_eq($$SELECT created_by, version FROM homebot.secrets WHERE id = '
 	'row metadata from the context; a new value raises version');
 SELECT throws_ok($$UPDATE homebot.secrets SET deleted_at = now() WHERE id = '00000000-0000-4000-8000-000000006001'$$,
 	'42501', NULL, 'the request path writes no deleted_at itself');
+
+-- The reveal's one call: a secret the request sees answers its ciphertext
+-- and wrapped data key with its audit event; another team's or
+-- organization's answers nothing and leaves none.
+SELECT results_eq($$SELECT value_version, ciphertext = decode(repeat('a5', 60), 'hex'), wrapped = decode(repeat('a5', 82), 'hex')
+                    FROM homebot.secret_reveal('00000000-0000-4000-8000-000000006002')$$,
+	$$VALUES (1::bigint, true, true)$$, 'secret_reveal: X''s secret, its ciphertext and wrapped key');
+SELECT is_empty($$SELECT * FROM homebot.secret_reveal('00000000-0000-4000-8000-000000006003')$$,
+	'secret_reveal: nothing of team Y''s');
+SELECT is_empty($$SELECT * FROM homebot.secret_reveal('00000000-0000-4000-8000-000000006004')$$,
+	'secret_reveal: nothing of organization B''s');
+RESET ROLE;
+SELECT results_eq($$SELECT organization_id, target_id, actor_type, actor_id, changes FROM homebot.audit_log
+                    WHERE action = 'secret.revealed' AND target_id LIKE '00000000-0000-4000-8000-00000000600%'$$,
+	$$VALUES ('00000000-0000-4000-8000-00000000026a'::uuid, '00000000-0000-4000-8000-000000006002', 'user',
+	          '00000000-0000-4000-8000-0000000006e1'::uuid, '{"value_version": 1}'::jsonb)$$,
+	'secret_reveal: one secret.revealed event, of the secret read, by the context''s actor');
+SET LOCAL ROLE homebot_app;
 
 -- The soft delete.
 SELECT is(homebot.secret_delete('00000000-0000-4000-8000-000000006003', NULL), 'not_found',

@@ -6,7 +6,8 @@
  * no wrapped key fails with nothing to write. With a database
  * (HOMEBOT_TEST_DATABASE_URL, as scripts/check.sh sets it): whole runs in
  * batches, their counts, a failure left as it was, a second run that does
- * nothing, a walk stopped midway and resumed.
+ * nothing, a walk stopped midway and resumed; the users' two-factor keys,
+ * bound to their users.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,102 @@ test_runs(const char *url)
 	db_free(db);
 }
 
+/* A new user with a two-factor key wrapped by kr: its id into id. */
+static void
+totp_user(struct hb_db *db, const char *email, struct vault_keyring *kr,
+    struct vault_data_key *dk, char id[37])
+{
+	struct hb_error err = {0};
+	const char *params[2] = { email, NULL };
+	char bind[64], *hex;
+	unsigned char *w;
+	size_t wl;
+	PGresult *res = db_exec(db, "INSERT INTO homebot.users (email) VALUES "
+	    "($1) RETURNING id", 1, params, &err);
+
+	if (res == NULL) {
+		printf("Bail out! %s\n", db_last_error(db));
+		exit(2);
+	}
+	snprintf(id, 37, "%s", db_value(res, 0, "id"));
+	PQclear(res);
+	snprintf(bind, sizeof(bind), "user:%s", id);
+	vault_data_key_generate(dk);
+	vault_wrap(kr, bind, dk, &w, &wl);
+	hex = tohex(w, wl);
+	params[0] = id;
+	params[1] = hex;
+	exec_ok(db, "INSERT INTO homebot.user_totp (user_id, wrapped_key, "
+	    "secret, generation) VALUES ($1, decode($2, 'hex'), "
+	    "decode(repeat('e1', 48), 'hex'), 1)", 2, params);
+	free(hex);
+	free(w);
+}
+
+/*
+ * The users' two-factor keys: bound to "user:<id>", walked after the
+ * organizations', re-wrapped to the same data key; one no loaded master
+ * key unwraps fails naming its user.
+ */
+static void
+test_totp(const char *url)
+{
+	struct vault_keyring *a = keyring(keyhex[0], NULL);
+	struct vault_keyring *ba = keyring(keyhex[1], keyhex[0]);
+	struct vault_keyring *b = keyring(keyhex[1], NULL);
+	struct vault_keyring *x = keyring("key-x:eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg=", NULL);
+	struct vault_rotate_counts c = {0};
+	struct vault_data_key dk, dx, back;
+	struct hb_db *db = db_new(url, "unit");
+	struct hb_error err = {0};
+	char user[37], stranger[37], after[37] = "", bind[64];
+	const char *params[1] = { user };
+	unsigned char raw[VAULT_WRAPPED_MAX];
+	size_t rl;
+	PGresult *res;
+
+	exec_ok(db, "DELETE FROM homebot.users WHERE email LIKE "
+	    "'unit-rotate-totp-%'", 0, NULL);
+	exec_ok(db, "DELETE FROM homebot.user_totp", 0, NULL);
+	totp_user(db, "unit-rotate-totp-1@example.test", a, &dk, user);
+	is_int(vault_rotate_totp_batch(db, ba, 10, after, &c, &err), 1,
+	    "a batch of two-factor keys takes the user's");
+	ok(c.rewrapped == 1 && strcmp(after, user) == 0, "re-wraps it and "
+	    "moves the walk past its user");
+	res = db_exec(db, "SELECT encode(wrapped_key, 'hex') AS w FROM "
+	    "homebot.user_totp WHERE user_id = $1", 1, params, &err);
+	rl = fromhex(db_value(res, 0, "w"), raw);
+	PQclear(res);
+	snprintf(bind, sizeof(bind), "user:%s", user);
+	ok(vault_unwrap(b, bind, raw, rl, &back) == VAULT_OK &&
+	    memcmp(back.bytes, dk.bytes, VAULT_KEY_LEN) == 0,
+	    "it unwraps with key-b alone, bound to its user, to the same "
+	    "data key");
+	is_int(vault_unwrap(b, user, raw, rl, &back), VAULT_E_DECRYPT,
+	    "not as an organization's key of the same id");
+	is_int(vault_rotate_pending(db, ba, &err), 0, "nothing is pending");
+
+	totp_user(db, "unit-rotate-totp-2@example.test", x, &dx, stranger);
+	is_int(vault_rotate_run(db, ba, 2, NULL, NULL, &c, &err), 0,
+	    "a run with a key under key-x");
+	ok(c.rewrapped == 0 && c.current == 1 && c.failed == 1 &&
+	    c.left == 1, "fails that one alone and leaves it (%ld %ld %ld "
+	    "%ld)", c.rewrapped, c.current, c.failed, c.left);
+	ok(strcmp(c.failed_org, stranger) == 0 && c.failed_what != NULL &&
+	    strcmp(c.failed_what, "user") == 0, "naming its user");
+
+	exec_ok(db, "DELETE FROM homebot.users WHERE email LIKE "
+	    "'unit-rotate-totp-%'", 0, NULL);
+	vault_data_key_wipe(&dk);
+	vault_data_key_wipe(&dx);
+	vault_data_key_wipe(&back);
+	vault_keyring_free(a);
+	vault_keyring_free(ba);
+	vault_keyring_free(b);
+	vault_keyring_free(x);
+	db_free(db);
+}
+
 int
 main(void)
 {
@@ -237,7 +334,7 @@ main(void)
 	size_t wl, rl;
 	char *hex, *out, *again, *bad;
 
-	plan(20 + 1 + 18);
+	plan(20 + 1 + 18 + 8);
 	mkkey(ka, "key-a", 1);
 	mkkey(kb, "key-b", 2);
 	mkkey(kc, "key-c", 3);
@@ -313,7 +410,9 @@ main(void)
 	snprintf(keyhex[2], sizeof(keyhex[2]), "%s", kc);
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
 	    "database (scripts/check.sh sets it)");
-	if (url != NULL && url[0] != '\0')
+	if (url != NULL && url[0] != '\0') {
 		test_runs(url);
+		test_totp(url);
+	}
 	return done_testing();
 }
