@@ -52,10 +52,40 @@ BEGIN
 END
 $$;
 
+-- jobs_wake: a NOTIFY homebot_jobs (sent at commit) unless this server
+-- connection sent one in the last 100 ms; true when it did. A notifying
+-- commit takes a lock that every other notifying commit of the cluster
+-- waits for, so a NOTIFY per audited write would cap all writers at one
+-- commit at a time. A skipped one loses nothing: the commit before it on
+-- this connection woke the workers at most 100 ms earlier, and a worker
+-- that ran jobs in the last second looks again every 100 ms
+-- (tools/worker.c). The time is kept as a session setting (undone with
+-- the transaction that set it); a value that is not one, or in the
+-- future, counts as none.
+CREATE OR REPLACE FUNCTION homebot.jobs_wake()
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_last text := current_setting('homebot.jobs_woken_at', true);
+	v_now double precision := extract(epoch FROM clock_timestamp());
+BEGIN
+	IF v_last ~ '^[0-9]{1,12}(\.[0-9]{1,9})?$'
+	   AND v_now - v_last::double precision BETWEEN 0 AND 0.1 THEN
+		RETURN false;
+	END IF;
+	PERFORM set_config('homebot.jobs_woken_at', v_now::text, false);
+	PERFORM pg_notify('homebot_jobs', '');
+	RETURN true;
+END
+$$;
+
 -- event_enqueue: after an audit row of an organization is inserted, its
 -- event as a job of that organization (max_attempts 100: with the retry's
 -- backoff, days of broker outage delay events without losing them), and
--- a NOTIFY homebot_jobs that wakes the workers at commit. The events of
+-- jobs_wake() to wake the workers at commit. The events of
 -- an organization's own deletion are not published. The row itself is
 -- never changed: the audit log stays append-only. The job's trace ID is
 -- the transaction's (job_fill_trace), the same as the row's.
@@ -94,7 +124,7 @@ BEGIN
 	                'target_id', NEW.target_id,
 	                'changes', homebot.event_data(NEW.changes))),
 	        100);
-	PERFORM pg_notify('homebot_jobs', '');
+	PERFORM homebot.jobs_wake();
 	RETURN NULL;
 END
 $$;
@@ -106,5 +136,6 @@ CREATE OR REPLACE TRIGGER event_enqueue AFTER INSERT ON homebot.audit_log
 -- Only the trigger calls these; no runtime role may.
 REVOKE ALL ON FUNCTION
 	homebot.event_data(jsonb),
-	homebot.event_enqueue()
+	homebot.event_enqueue(),
+	homebot.jobs_wake()
 FROM PUBLIC, homebot_app, homebot_admin;

@@ -35,6 +35,13 @@
 #include "vault_rotate.h"
 
 #define IDLE_WAIT_MS	1000	/* the longest sleep between two looks */
+/*
+ * ...and while jobs came in the last BUSY_FOR_MS: an event's write does
+ * not always notify (homebot.jobs_wake() sends one per connection per
+ * 100 ms), so its job is found by this look instead.
+ */
+#define BUSY_WAIT_MS	100
+#define BUSY_FOR_MS	1000
 #define BATCH_MAX	100	/* JOB_BATCH's upper bound */
 #define REAP_EVERY	5	/* seconds between looks for lost leases */
 #define RETENTION_EVERY	3600	/* seconds between two purges */
@@ -49,6 +56,7 @@ struct worker {
 	struct hb_job		 batch[BATCH_MAX];
 	int			 nbatch, next;
 	struct timespec		 taken;		/* when the batch was taken */
+	struct timespec		 busy;		/* when a batch last had jobs */
 	/* Successes not yet recorded: "{id,id,…}" for the next claim. */
 	char			 done[2 + BATCH_MAX * 37];
 	/*
@@ -678,12 +686,14 @@ work_once(struct worker *w)
 	clock_gettime(CLOCK_MONOTONIC, &w->taken);
 	if (got >= 0)
 		w->done[0] = '\0';
-	if (got > 0)
+	if (got > 0) {
 		w->nbatch = got;
-	else if (got == 0) {
+		w->busy = w->taken;
+	} else if (got == 0) {
 		/* Keep-alive of the broker connection between jobs. */
 		mqtt_pub_poll(w->pub);
-		db_wait_notify(w->db, IDLE_WAIT_MS, &err);
+		db_wait_notify(w->db, ms_since(&w->busy) < BUSY_FOR_MS ?
+		    BUSY_WAIT_MS : IDLE_WAIT_MS, &err);
 	}
 	else {
 		log_event(NULL, "warn", "cannot take a job",

@@ -5,7 +5,7 @@
 -- change that rolls back leaves no job; an organization's deletion
 -- publishes nothing and is not held up.
 BEGIN;
-SELECT plan(27);
+SELECT plan(33);
 
 INSERT INTO homebot.organizations (id, name, slug)
 VALUES ('00000000-0000-4000-8000-0000000028a1', 'Events A', 'pgtap-28-events-a'),
@@ -135,9 +135,32 @@ SELECT throws_ok($$INSERT INTO homebot.jobs (organization_id, kind, payload)
                    VALUES ('00000000-0000-4000-8000-0000000028a1', 'mqtt.publish', '{}')$$,
                  '23514', NULL, 'one without an envelope too');
 
+-- The wake-up of the workers: one NOTIFY per server connection per
+-- 100 ms at most (jobs_wake), the time of the last one a session setting.
+SELECT ok(current_setting('homebot.jobs_woken_at', true) ~ '^[0-9]+',
+          'the first audited write of a connection notified the workers');
+-- The setting and the call in one function: microseconds apart.
+CREATE FUNCTION pg_temp.wake_after(p_ago text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('homebot.jobs_woken_at',
+	                   CASE WHEN p_ago ~ '^-?[0-9.]+$'
+	                        THEN (extract(epoch FROM clock_timestamp()) - p_ago::double precision)::text
+	                        ELSE p_ago END, false);
+	RETURN homebot.jobs_wake();
+END
+$$;
+SELECT is(pg_temp.wake_after('0'), false, 'one right after it does not notify again');
+SELECT is(pg_temp.wake_after('0.2'), true, 'one 200 ms after it does');
+SELECT ok(extract(epoch FROM clock_timestamp())
+          - current_setting('homebot.jobs_woken_at')::double precision BETWEEN 0 AND 5,
+          '...and becomes the last one');
+SELECT is(pg_temp.wake_after('-60'), true, 'a last time in the future counts as none');
+SELECT is(pg_temp.wake_after('not a time'), true, 'a value that is no time counts as none, without an error');
+
 -- The runtime roles may not call the functions.
 SELECT ok(NOT has_function_privilege('homebot_app', 'homebot.event_data(jsonb)', 'EXECUTE')
-          AND NOT has_function_privilege('homebot_app', 'homebot.event_enqueue()', 'EXECUTE'),
+          AND NOT has_function_privilege('homebot_app', 'homebot.event_enqueue()', 'EXECUTE')
+          AND NOT has_function_privilege('homebot_app', 'homebot.jobs_wake()', 'EXECUTE'),
           'homebot_app may not call the event functions');
 
 -- Deleting an organization: no error, and none of its events stays queued.
