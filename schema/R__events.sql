@@ -66,6 +66,7 @@ CREATE OR REPLACE FUNCTION homebot.jobs_wake()
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 DECLARE
