@@ -388,6 +388,15 @@ gcov_prefix() {
 	return 0
 }
 
+# running PID: whether the process is alive. A zombie is not: it has
+# exited, and its parent (init, for the stack's daemons) may take seconds
+# to reap it.
+running() {
+	local state
+	state=$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
 # pid_stop DIR NAME: the process of DIR/state/NAME.pid, SIGTERM first,
 # SIGKILL after 10 s; then its pid file goes.
 pid_stop() {
@@ -396,7 +405,7 @@ pid_stop() {
 	pid=$(cat "$file")
 	kill "$pid" 2>/dev/null || true
 	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
+		running "$pid" || break
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
