@@ -42,7 +42,8 @@ static const char SQL_EMAIL_CONFIRM[] =
     "SELECT status AS _status, id, email, full_name, email_verified,"
     " homebot.mfa_enabled(id) AS mfa_enabled"
     " FROM homebot.email_change_confirm(decode($1, 'hex'), $2, $3, $4)";
-static const char SQL_PURGE[] = "SELECT homebot.email_purge() AS n";
+static const char SQL_PURGE[] =
+    "SELECT homebot.email_purge() + homebot.sign_in_purge() AS n";
 /* By invitations_organization_id_user_id_idx's user, newest first. */
 static const char SQL_INVITATIONS[] =
     "SELECT id, organization, role, invited_by, "

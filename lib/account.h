@@ -87,7 +87,10 @@ int	account_email_change(struct hb_db *db, const struct hb_db_ctx *ctx,
 int	account_email_confirm(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    const char *token, struct json_object **user,
 	    struct hb_error *err);
-/* Deletes dead mailed tokens and old mail counts (the retention job): a count, or -1. */
+/*
+ * Deletes dead mailed tokens, old mail counts and the sign-in devices
+ * forgotten after 90 days (the retention job): a count, or -1.
+ */
 int	account_purge(struct hb_db *db, struct hb_error *err);
 /* One page of the live invitations addressed to user_id. */
 int	account_invitations(struct hb_db *db, const struct hb_db_ctx *ctx,

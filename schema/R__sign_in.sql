@@ -65,7 +65,32 @@ BEGIN
 END
 $$;
 
+-- sign_in_purge (homebot-worker's jobs.retention, beside email_purge):
+-- deletes the devices not seen in 90 days, which sign_in_device_seen
+-- treats as new already, but each user's last seen one, which keeps the
+-- user known (a later sign-in from a new device still mails). Returns how
+-- many rows went.
+CREATE OR REPLACE FUNCTION homebot.sign_in_purge()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+DECLARE
+	v_count integer;
+BEGIN
+	-- sign_in_devices_pkey, by its user_id prefix, for the newer device
+	DELETE FROM homebot.sign_in_devices d
+	 WHERE d.last_seen_at < now() - interval '90 days'
+	   AND EXISTS (SELECT FROM homebot.sign_in_devices n
+	                WHERE n.user_id = d.user_id AND n.last_seen_at > d.last_seen_at);
+	GET DIAGNOSTICS v_count = ROW_COUNT;
+	RETURN v_count;
+END
+$$;
+
 REVOKE ALL ON FUNCTION
 	homebot.sign_in_device_seen(uuid, text, cidr),
-	homebot.sign_in_notice(uuid, text, cidr, text, text)
+	homebot.sign_in_notice(uuid, text, cidr, text, text),
+	homebot.sign_in_purge()
 FROM PUBLIC, homebot_app, homebot_admin;
+GRANT EXECUTE ON FUNCTION homebot.sign_in_purge() TO homebot_worker;

@@ -132,6 +132,34 @@ def test_a_device_not_seen_for_90_days_is_new_again(stack):
     assert len(notices(stack, email)) == 1
 
 
+def test_the_retention_job_forgets_devices_unseen_for_90_days_but_the_last(stack):
+    email, password, tokens = register(stack, FIREFOX, "198.51.100.7")
+    user = tokens["user"]["id"]
+    login(stack, email, password, CHROME, "198.51.100.7")
+    login(stack, email, password, CHROME, "203.0.113.9")
+    assert len(wait_notices(stack, email, 2)) == 2
+    for days, network in ((120, "198.51.100.0/24"), (100, "203.0.113.0/24")):
+        stack.psql("UPDATE homebot.sign_in_devices SET last_seen_at = now() - make_interval(days => :'d')"
+                   " WHERE user_id = :'user' AND network = :'net'", d=str(days), user=user, net=network)
+
+    def devices():
+        return sorted(stack.psql("SELECT family, network::text FROM homebot.sign_in_devices"
+                                 " WHERE user_id = :'user'", user=user))
+    assert len(devices()) == 3
+    [(job_id,)] = stack.psql("INSERT INTO homebot.jobs (kind) VALUES ('jobs.retention')"
+                             " RETURNING id; NOTIFY homebot_jobs")
+    deadline = time.monotonic() + 20
+    while stack.psql("SELECT status FROM homebot.jobs WHERE id = :'id'", id=job_id) != [("succeeded",)]:
+        assert time.monotonic() < deadline, stack.psql("SELECT status, last_error FROM homebot.jobs"
+                                                       " WHERE id = :'id'", id=job_id)
+        time.sleep(0.05)
+    # Both devices were past 90 days; the one seen last stays.
+    assert devices() == [("Chrome on Windows", "203.0.113.0/24")], devices()
+    # The account is still known: a forgotten device mails as new.
+    login(stack, email, password, FIREFOX, "198.51.100.7")
+    assert len(wait_notices(stack, email, 3)) == 3
+
+
 def test_an_address_not_verified_gets_no_notice(stack):
     """It may be a stranger's, who would learn where the account's holder
     signs in from."""

@@ -5,7 +5,7 @@
 -- switch (no device) records nothing; no runtime role touches the table
 -- or the functions itself.
 BEGIN;
-SELECT plan(22);
+SELECT plan(27);
 
 CREATE TEMP TABLE r (step text, status text);
 GRANT ALL ON r TO homebot_app;
@@ -145,6 +145,37 @@ SELECT throws_ok($$SELECT homebot.sign_in_device_seen('00000000-0000-4000-8000-0
                                                      '203.0.113.0/24')$$,
 	'42501', NULL, '...nor mark one as seen but through a login');
 RESET ROLE;
+
+-- The retention job: devices not seen in 90 days go, but each user's last
+-- one, so the user stays known.
+RESET ROLE;
+UPDATE homebot.sign_in_devices SET last_seen_at = now() - interval '100 days'
+ WHERE user_id = '00000000-0000-4000-8000-0000000031e2' AND family IN ('curl', 'Go');
+UPDATE homebot.sign_in_devices SET last_seen_at = now() - interval '95 days'
+ WHERE user_id = '00000000-0000-4000-8000-0000000031e2' AND family = 'Python';
+UPDATE homebot.sign_in_devices SET last_seen_at = now() - interval '10 days'
+ WHERE user_id = (SELECT user_id FROM reg31) AND family = 'Firefox on Linux';
+UPDATE homebot.sign_in_devices SET last_seen_at = now() - interval '120 days'
+ WHERE user_id = (SELECT user_id FROM reg31) AND family <> 'Firefox on Linux';
+SET LOCAL ROLE homebot_app;
+SELECT throws_ok('SELECT homebot.sign_in_purge()', '42501', NULL, 'homebot_app cannot purge the devices');
+RESET ROLE;
+SET LOCAL ROLE homebot_worker;
+SELECT cmp_ok(homebot.sign_in_purge(), '>=', 3, 'sign_in_purge: homebot_worker runs it');
+RESET ROLE;
+SELECT is((SELECT array_agg(family ORDER BY family) FROM homebot.sign_in_devices
+            WHERE user_id = '00000000-0000-4000-8000-0000000031e2'),
+	ARRAY['Python'], '...every device older than 90 days went but the user''s last one');
+SELECT is((SELECT array_agg(family ORDER BY family) FROM homebot.sign_in_devices
+            WHERE user_id = (SELECT user_id FROM reg31)),
+	ARRAY['Firefox on Linux'], '...and a device seen within 90 days stays');
+UPDATE homebot.users SET disabled_at = NULL, email_verified_at = now()
+ WHERE id = '00000000-0000-4000-8000-0000000031e2';
+SET LOCAL ROLE homebot_app;
+SELECT pg_temp.login('after-purge', 'curl', '203.0.113.0/24', '203.0.113.5');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM pg_temp.notices('pgtap-31-invited@example.test')), 2::bigint,
+	'...a purged device mails again at its next sign-in');
 
 SELECT * FROM finish();
 ROLLBACK;
