@@ -226,7 +226,9 @@ e2e_pgbouncer() {
 	    "$PYTEST" -m pytest -v --tb=short \
 	    -p no:cacheprovider tests/phase1/test_pgbouncer.py \
 	    tests/phase1/test_isolation.py tests/phase1/test_concurrency.py \
-	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py
+	    tests/phase1/test_auth_*.py tests/phase1/test_api_keys.py \
+	    2>&1 | tee "$T/pgbouncer.log"
+	return "${PIPESTATUS[0]}"
 }
 
 # The programs of a coverage build write their counters under $T/gcov,
@@ -282,6 +284,17 @@ no_sanitizer_reports() {
 	echo "no sanitizer reports"
 }
 
+# The end-to-end tests that failed, named again at the end, where the last
+# lines of a long output show them.
+failed_tests() {
+	local log
+	for log in "$T"/together-*.log "$T"/pgbouncer.log; do
+		[ -e "$log" ] || continue
+		grep -aE '^(FAILED|ERROR) tests/' "$log" | cut -c1-300 |
+		    sed "s|^|$(basename "$log" .log): |" || true
+	done
+}
+
 # What make ran, and what failed; the exit status says it too.
 summary() {
 	local what="make check"
@@ -290,6 +303,7 @@ summary() {
 	[ "$MODE" = coverage ] && what="make coverage"
 	echo
 	if [ ${#failed[@]} -gt 0 ]; then
+		failed_tests
 		printf '%s: FAILED: %s\n' "$what" "${failed[*]}"
 		exit 1
 	fi
