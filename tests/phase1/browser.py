@@ -94,6 +94,13 @@ class Browser:
         failed loads)."""
         return [e for e in self.console() if e["level"] == "SEVERE"]
 
+    def errors_besides_answers(self, *endpoints):
+        """The console errors, less the line Chromium itself logs for any
+        4xx answer to a fetch ("Failed to load resource") from one of
+        endpoints: an error answer is to be shown, never to throw."""
+        return [e for e in self.console_errors()
+                if not (e["source"] == "network" and any(p in e["message"] for p in endpoints))]
+
     def requests(self, method=None):
         """The requests the browser sent to this stack so far (dicts with
         method, url and body), optionally only those of one method."""

@@ -56,14 +56,6 @@ def api_error_message(stack, page, token):
     return assert_error(stack.post(ENDPOINT[page], body), 401, code)["message"]
 
 
-def errors_besides_the_answer(browser, endpoint):
-    """The console errors, less the line Chromium itself logs for any 4xx
-    answer to a fetch ("Failed to load resource") from endpoint: an error
-    answer is to be shown, never to throw."""
-    return [e for e in browser.console_errors()
-            if not (e["source"] == "network" and endpoint in e["message"])]
-
-
 def fill_page(browser, page):
     """Fills the fields a page with a token needs before its button."""
     if page == "reset":
@@ -157,7 +149,7 @@ def test_confirming_a_bogus_token_shows_the_api_message(stack, browser, page):
     assert f'"{field}":"{token}"' in posts[0]["body"], posts[0]["body"]
     # The form stays, to try again.
     assert browser.find("#form button").is_enabled()
-    assert errors_besides_the_answer(browser, ENDPOINT[page]) == []
+    assert browser.errors_besides_answers(ENDPOINT[page]) == []
 
 
 def test_reset_page_refuses_two_different_passwords_before_sending(stack, browser):
@@ -195,7 +187,7 @@ def test_reset_page_without_token_shows_the_validation_details(stack, browser):
     shown = browser.wait_text(STATUS + ".error", err["message"])
     for d in err["details"]:
         assert d["message"] in shown, shown
-    assert errors_besides_the_answer(browser, "/api/v1/auth/password/forgot") == []
+    assert browser.errors_besides_answers("/api/v1/auth/password/forgot") == []
 
 
 # ---- the links the mails carry ------------------------------------------------

@@ -33,13 +33,6 @@ def sid(tokens):
     return jwt_parts(tokens["access_token"])[1]["sid"]
 
 
-def api_errors(browser, *endpoints):
-    """The console errors, less Chromium's own line for a 4xx answer to a
-    fetch from one of endpoints: an error answer is shown, never thrown."""
-    return [e for e in browser.console_errors()
-            if not (e["source"] == "network" and any(p in e["message"] for p in endpoints))]
-
-
 def nothing_stored(browser):
     """The page kept no token where it outlives the page."""
     return browser.driver.execute_script(
@@ -177,7 +170,7 @@ def test_enrol_on_the_mfa_page_then_manage_sessions(stack, browser):
     assert not browser.is_shown("#signed-in")
     assert page_sid not in {s["id"] for s in a.get(SESSIONS).json()["data"]}
     assert nothing_stored(browser)
-    assert api_errors(browser) == []
+    assert browser.errors_besides_answers() == []
 
 
 def test_mfa_page_shows_a_wrong_password(stack, browser):
@@ -193,7 +186,7 @@ def test_mfa_page_shows_a_wrong_password(stack, browser):
     assert browser.is_shown("#start-form") and not browser.is_shown("#confirm-form")
     assert browser.find("#start-form button").is_enabled()
     assert a.get(ME).json()["mfa_enabled"] is False
-    assert api_errors(browser, "/api/v1/auth/mfa/totp") == []
+    assert browser.errors_besides_answers("/api/v1/auth/mfa/totp") == []
 
 
 def test_mfa_page_refuses_a_code_of_the_wrong_shape_before_sending(stack, browser):
@@ -229,7 +222,7 @@ def test_wrong_code_shows_the_error_and_no_sessions(stack, browser):
     assert browser.find_all("#sessions li") == []
     assert [r for r in browser.requests("GET") if SESSIONS in r["url"]] == []
     assert nothing_stored(browser)
-    assert api_errors(browser, "/api/v1/auth/mfa/verify") == []
+    assert browser.errors_besides_answers("/api/v1/auth/mfa/verify") == []
 
 
 def test_a_recovery_code_signs_in_once(stack, browser):
@@ -258,7 +251,7 @@ def test_wrong_password_shows_the_error(stack, browser):
     browser.wait_text(STATUS + ".error", expected)
     assert browser.is_shown("#signin-form") and not browser.is_shown("#signed-in")
     assert not browser.is_shown("#code-form")
-    assert api_errors(browser, "/api/v1/auth/login") == []
+    assert browser.errors_besides_answers("/api/v1/auth/login") == []
 
 
 def test_sessions_page_works_with_the_keyboard_and_signs_out(stack, browser):
