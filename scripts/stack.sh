@@ -473,9 +473,14 @@ worker_stop() {
 	rm -f "$dir/state/worker.pid"
 }
 
-# A loopback TCP port nobody listens on now.
-free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+# free_ports N: N loopback TCP ports nobody listens on now, all different
+# (each is held until all are chosen).
+free_ports() {
+	/usr/bin/python3 -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
 
 # mqtt_conf DIR PORT TLS_PORT: Mosquitto's configuration and a development
@@ -691,7 +696,7 @@ publisher_secret() {
 
 cmd_start() {
 	local dir=${1:?usage: stack.sh start DIR}
-	local secret smtp direct dburl
+	local secret smtp direct dburl mqtt mqtts
 	dir=$(cd "$dir" && pwd)
 	prepare_dirs "$dir"
 	reachable "$dir" || die "$dir is not reachable by $PG_USER/$WEB_USER"
@@ -718,7 +723,8 @@ cmd_start() {
 		pgbouncer_start "$dir"
 		dburl="host=$dir/pgbouncer port=6432 user=homebot_app dbname=homebot"
 	fi
-	mqtt_conf "$dir" "${MQTT_PORT:-$(free_port)}" "${MQTTS_PORT:-$(free_port)}"
+	read -r mqtt mqtts <<<"$(free_ports 2)"
+	mqtt_conf "$dir" "${MQTT_PORT:-$mqtt}" "${MQTTS_PORT:-$mqtts}"
 	write_env "$dir" "$dir/settings.env" "$dburl" "$smtp" "$direct"
 	admin_start "$dir"
 	web_start "$dir"
