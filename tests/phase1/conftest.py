@@ -575,13 +575,14 @@ _PASSWORD_CHARS = string.ascii_letters + string.digits + "-_"
 
 def new_password(length=27):
     """"pw-" and random characters, length in all, no two neighbours one
-    apart or equal ("ab", "98", "xx"): cracklib calls a password with a
-    few such steps too systematic, and one random string in some hundreds
-    has them."""
+    apart or equal once lowercased ("ab", "aB", "98", "xX"): cracklib
+    lowercases a password, then calls it too systematic when it has more
+    than a few such steps, and one random string in some hundreds has
+    them."""
     out = ["p", "w", "-"]
     while len(out) < length:
         c = secrets.choice(_PASSWORD_CHARS)
-        if abs(ord(c) - ord(out[-1])) > 1:
+        if abs(ord(c.lower()) - ord(out[-1].lower())) > 1:
             out.append(c)
     return "".join(out)
 
