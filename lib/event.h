@@ -9,8 +9,8 @@
 /*
  * Homebot's own events (api.md §8, docs/events.schema.json): the envelope
  * of every audit event of an organization, built by the database
- * (R__events.sql) as an mqtt.publish job's payload and published by
- * homebot-worker on org/<org_id>/events. Pure functions, no broker.
+ * (R__events.sql) when homebot-worker takes the event from the outbox,
+ * and published by it on org/<org_id>/events. Pure functions, no broker.
  */
 
 #define HB_EVENT_VERSION	1
@@ -36,7 +36,7 @@ int	event_check(const char *payload, const char *org_id,
 
 /*
  * Whether cfg lets homebot-worker publish events: without MQTT_HOST it
- * publishes none (0: their jobs are cancelled); with it,
+ * publishes none (0: they are dropped); with it,
  * MQTT_PUBLISHER_SECRET must be set, or the broker would refuse every
  * attempt and the events would wait for ever: -1 with err naming it.
  */

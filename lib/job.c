@@ -64,6 +64,12 @@ static const char SQL_RETRY[] =
 static const char SQL_CLAIM[] =
     "SELECT id, organization_id, kind, payload, attempts, max_attempts,"
     " trace_id FROM homebot.job_claim($1, $2, $3, $4)";
+/* homebot.event_claim and event_release (schema/R__events.sql). */
+static const char SQL_OUTBOX_CLAIM[] =
+    "SELECT seq, event_id, organization_id, payload, attempts, trace_id"
+    " FROM homebot.event_claim($1, $2, $3, $4, $5)";
+static const char SQL_OUTBOX_RELEASE[] =
+    "SELECT homebot.event_release($1, $2)";
 static const char SQL_HEARTBEAT[] =
     "UPDATE homebot.jobs SET lease_expires_at = now() +"
     " make_interval(secs => $3), updated_at = now()"
@@ -81,12 +87,6 @@ static const char SQL_FAIL[] =
     " updated_at = now()"
     " WHERE id = $1 AND lease_owner = $2 AND status = 'running'"
     " RETURNING status = 'dead' AS dead";
-/* Finished without running: kept like a success until JOB_RETENTION. */
-static const char SQL_CANCEL[] =
-    "UPDATE homebot.jobs SET status = 'cancelled', finished_at = now(),"
-    " payload = payload - 'secret', lease_owner = NULL,"
-    " lease_expires_at = NULL, last_error = $3, updated_at = now()"
-    " WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
 /* By jobs_lease_idx. */
 static const char SQL_REAP[] =
     "UPDATE homebot.jobs SET status = CASE WHEN attempts >= max_attempts"
@@ -374,26 +374,6 @@ job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
 	return 0;
 }
 
-int
-job_cancel(struct hb_db *db, const struct hb_job *job, const char *owner,
-    const char *reason, struct hb_error *err)
-{
-	char text[HB_JOB_ERROR_MAX + 1];
-	const char *params[3] = { job->id, owner, text };
-	size_t n;
-	PGresult *res;
-
-	snprintf(text, sizeof(text), "%s", reason != NULL ? reason : "");
-	n = strlen(text);
-	while (n > 0 && !json_utf8_valid(text, n))
-		text[--n] = '\0';
-	res = db_exec(db, SQL_CANCEL, 3, params, err);
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
 /* The number of rows a statement changed, or -1 with err set. */
 static int
 count_rows(struct hb_db *db, const char *sql, int n,
@@ -475,4 +455,53 @@ job_backoff(int attempt, int base, int cap, double unit)
 		unit = 0;
 	/* Half fixed, half random ("equal jitter"): never less than d / 2. */
 	return d / 2 + unit * d / 2;
+}
+
+int
+outbox_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
+    int lease, const char *published, const char *after,
+    struct hb_outbox_event *evs, int max, struct hb_error *err)
+{
+	char secs[16], most[16];
+	const char *params[5] = { owner, secs, published, most, after };
+	PGresult *res;
+	int n;
+
+	snprintf(secs, sizeof(secs), "%d", lease);
+	snprintf(most, sizeof(most), "%d", max);
+	res = db_exec(db, SQL_OUTBOX_CLAIM, 5, params, err);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res) < max ? PQntuples(res) : max;
+	for (int i = 0; i < n; i++) {
+		evs[i] = (struct hb_outbox_event){
+			.seq = col(a, res, i, "seq"),
+			.id = col(a, res, i, "event_id"),
+			.org_id = col(a, res, i, "organization_id"),
+			.payload = col(a, res, i, "payload"),
+			.attempt = atoi(db_value(res, i, "attempts")),
+			.trace_id = col(a, res, i, "trace_id"),
+		};
+		if (evs[i].seq == NULL || evs[i].id == NULL ||
+		    evs[i].org_id == NULL)
+			n = -1;
+	}
+	PQclear(res);
+	if (n == -1)
+		return hb_fail(err, 503, "service_unavailable",
+		    "Out of memory.");
+	return n;
+}
+
+int
+outbox_release(struct hb_db *db, const char *seqs, const char *owner,
+    struct hb_error *err)
+{
+	const char *params[2] = { seqs, owner };
+	PGresult *res = db_exec(db, SQL_OUTBOX_RELEASE, 2, params, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }

@@ -118,13 +118,6 @@ int	job_release(struct hb_db *db, const char *ids, const char *owner,
 int	job_fail(struct hb_db *db, const struct hb_job *job, const char *owner,
 	    const char *error, double delay, bool permanent, bool *dead,
 	    struct hb_error *err);
-/*
- * Records a job owner holds as cancelled, not run (reason, stored as
- * last_error, must never hold a secret): finished, and purged with the
- * successes after JOB_RETENTION.
- */
-int	job_cancel(struct hb_db *db, const struct hb_job *job, const char *owner,
-	    const char *reason, struct hb_error *err);
 /* Running jobs whose lease ran out go back to the queue (or die): the count. */
 int	job_reap(struct hb_db *db, struct hb_error *err);
 /* Deletes finished jobs older than age seconds: the count. */
@@ -151,5 +144,35 @@ int	job_counts(struct hb_db *db, struct hb_arena *a,
  * [0, 1)) is jitter, so failed jobs do not come back all at once.
  */
 double	job_backoff(int attempt, int base, int cap, double unit);
+
+/*
+ * An event of the outbox (R__events.sql) taken for publishing. Its
+ * strings live in the arena of the claim.
+ */
+struct hb_outbox_event {
+	const char	*seq;		/* its place in the outbox */
+	const char	*id;		/* the event's (its audit row's) id */
+	const char	*org_id;
+	const char	*payload;	/* the envelope; NULL: drop it unpublished */
+	int		 attempt;	/* this one, from 1 */
+	const char	*trace_id;	/* of the audited request; NULL: none */
+};
+
+/*
+ * Deletes the events published (a PostgreSQL array of their seqs, "{…}";
+ * NULL: none), and takes up to max events no lease holds after seq after
+ * ("0": from the first) for owner under a lease of lease seconds, oldest
+ * first, in one round trip. Returns how many it put in evs[0..max) (0:
+ * none waits), or -1 on failure (published not recorded either).
+ */
+int	outbox_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
+	    int lease, const char *published, const char *after,
+	    struct hb_outbox_event *evs, int max, struct hb_error *err);
+/*
+ * Gives back events owner took but did not publish (seqs: "{…}"): any
+ * worker may take them again at once.
+ */
+int	outbox_release(struct hb_db *db, const char *seqs, const char *owner,
+	    struct hb_error *err);
 
 #endif

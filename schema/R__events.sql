@@ -1,11 +1,12 @@
 -- Homebot's own MQTT events (api.md §8, README "Events"): every audit
--- event of an organization becomes a job of kind mqtt.publish, enqueued by
--- a trigger on audit_log in the transaction that wrote the audit row (an
--- outbox: a change that rolls back leaves neither row, so it publishes
--- nothing). homebot-worker publishes the job's payload, the event's
--- envelope, on org/<org_id>/events with QoS 1 and finishes the job only
--- after the broker's PUBACK; a broker that is down makes the job retry.
--- The envelope is docs/events.schema.json.
+-- event of an organization is published on org/<org_id>/events. A trigger
+-- on audit_log puts its audit row's id in homebot.event_outbox
+-- (0023_event_outbox.sql) in the transaction that wrote the row (a change
+-- that rolls back leaves neither row, so it publishes nothing).
+-- homebot-worker takes the outbox's events in order with event_claim,
+-- which builds each envelope from its audit row, publishes them with QoS
+-- 1 and has them deleted only after the broker's PUBACK; a broker that is
+-- down leaves them in the outbox. The envelope is docs/events.schema.json.
 --
 -- A repeatable file (docs/migrations.md): everything here can run twice.
 
@@ -83,13 +84,38 @@ BEGIN
 END
 $$;
 
+-- event_envelope: the envelope of audit row a (docs/events.schema.json):
+-- its id is the audit row's (unique per event: subscribers deduplicate by
+-- it), type the action, occurred_at UTC with microseconds, correlation_id
+-- the request ID, trace_id the request's W3C trace ID. Neither the IP nor
+-- the user agent is in it, and of the changes only what event_data lets
+-- through.
+CREATE OR REPLACE FUNCTION homebot.event_envelope(a homebot.audit_log)
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	SELECT jsonb_build_object(
+	           'id', a.id,
+	           'type', a.action,
+	           'version', 1,
+	           'occurred_at', to_char(a.occurred_at AT TIME ZONE 'UTC',
+	                                  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+	           'correlation_id', a.request_id,
+	           'trace_id', a.trace_id,
+	           'organization_id', a.organization_id,
+	           'data', jsonb_build_object(
+	               'actor_type', a.actor_type,
+	               'actor_id', a.actor_id,
+	               'target_type', a.target_type,
+	               'target_id', a.target_id,
+	               'changes', homebot.event_data(a.changes)))
+$$;
+
 -- event_enqueue: after an audit row of an organization is inserted, its
--- event as a job of that organization (max_attempts 100: with the retry's
--- backoff, days of broker outage delay events without losing them), and
--- jobs_wake() to wake the workers at commit. The events of
--- an organization's own deletion are not published. The row itself is
--- never changed: the audit log stays append-only. The job's trace ID is
--- the transaction's (job_fill_trace), the same as the row's.
+-- id in the outbox, and jobs_wake() to wake the workers at commit. Two
+-- values, no lookup: it runs for every audited write. The row itself is
+-- never changed: the audit log stays append-only.
 CREATE OR REPLACE FUNCTION homebot.event_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -97,34 +123,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 BEGIN
-	-- An organization being deleted publishes nothing more (its jobs go
-	-- with it): the events of its deletion find it gone.
-	IF NOT EXISTS (SELECT FROM homebot.organizations WHERE id = NEW.organization_id) THEN
-		RETURN NULL;
-	END IF;
-	-- The envelope (docs/events.schema.json): its id is the audit row's
-	-- (unique per event: subscribers deduplicate by it), type the action,
-	-- occurred_at UTC with microseconds, correlation_id the request ID,
-	-- trace_id the request's W3C trace ID. Neither the IP nor the user
-	-- agent is in it.
-	INSERT INTO homebot.jobs (organization_id, kind, payload, max_attempts)
-	VALUES (NEW.organization_id, 'mqtt.publish',
-	        jsonb_build_object(
-	            'id', NEW.id,
-	            'type', NEW.action,
-	            'version', 1,
-	            'occurred_at', to_char(NEW.occurred_at AT TIME ZONE 'UTC',
-	                                   'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-	            'correlation_id', NEW.request_id,
-	            'trace_id', NEW.trace_id,
-	            'organization_id', NEW.organization_id,
-	            'data', jsonb_build_object(
-	                'actor_type', NEW.actor_type,
-	                'actor_id', NEW.actor_id,
-	                'target_type', NEW.target_type,
-	                'target_id', NEW.target_id,
-	                'changes', homebot.event_data(NEW.changes))),
-	        100);
+	INSERT INTO homebot.event_outbox (organization_id, audit_id)
+	VALUES (NEW.organization_id, NEW.id);
 	PERFORM homebot.jobs_wake();
 	RETURN NULL;
 END
@@ -134,9 +134,83 @@ CREATE OR REPLACE TRIGGER event_enqueue AFTER INSERT ON homebot.audit_log
 	FOR EACH ROW WHEN (NEW.organization_id IS NOT NULL)
 	EXECUTE FUNCTION homebot.event_enqueue();
 
+-- event_claim: deletes p_owner's events p_done (published), then hands
+-- p_owner up to p_max (0 to 100) events no lease holds after p_after,
+-- oldest first, under a lease of p_lease seconds: one round trip between
+-- two batches. The published events leave dead rows at the head of the
+-- outbox until a vacuum; a worker passes the last seq it took as p_after,
+-- so that it does not step over them at every look, and 0 now and then,
+-- for the events that committed after others with a greater seq, and
+-- those another worker gave back.
+-- Each comes with its envelope and trace ID; an event whose organization
+-- is gone (the events of its deletion too) or whose audit row is missing
+-- comes without an envelope, to be recorded as done unpublished. Taking
+-- an event changes no indexed column, so the update is HOT; SKIP LOCKED
+-- lets workers take different events at once. Only homebot_worker may
+-- call it.
+CREATE OR REPLACE FUNCTION homebot.event_claim(p_owner text, p_lease integer, p_done bigint[],
+                                               p_max integer, p_after bigint)
+RETURNS TABLE (seq bigint, event_id uuid, organization_id uuid, payload text, attempts integer,
+               trace_id text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	-- PL/pgSQL, not SQL: its plans are kept from one call to the next.
+	IF cardinality(p_done) > 0 THEN
+		DELETE FROM homebot.event_outbox AS d
+		 WHERE d.seq = ANY (p_done) AND d.lease_owner = p_owner;
+	END IF;
+	IF coalesce(p_max, 0) <= 0 THEN
+		RETURN;
+	END IF;
+	RETURN QUERY
+	WITH taken AS (
+		UPDATE homebot.event_outbox AS o
+		   SET lease_owner = p_owner, attempts = o.attempts + 1,
+		       lease_expires_at = now() + make_interval(secs => p_lease)
+		 WHERE o.seq = ANY (ARRAY(SELECT q.seq FROM homebot.event_outbox AS q
+		                          WHERE q.seq > coalesce(p_after, 0)
+		                            AND (q.lease_expires_at IS NULL OR q.lease_expires_at < now())
+		                          ORDER BY q.seq
+		                          LIMIT least(p_max, 100) FOR UPDATE SKIP LOCKED))
+		RETURNING o.seq, o.organization_id, o.audit_id, o.attempts)
+	SELECT t.seq, t.audit_id, t.organization_id,
+	       CASE WHEN g.id IS NOT NULL THEN homebot.event_envelope(a)::text END,
+	       t.attempts, a.trace_id
+	  FROM taken AS t
+	  LEFT JOIN homebot.audit_log AS a
+	    ON a.id = t.audit_id AND a.organization_id = t.organization_id
+	  LEFT JOIN homebot.organizations AS g ON g.id = a.organization_id
+	 ORDER BY t.seq;
+END
+$$;
+
+-- event_release: p_owner gives back its events p_seqs it could not
+-- publish (the broker is down): another look may take them at once.
+CREATE OR REPLACE FUNCTION homebot.event_release(p_seqs bigint[], p_owner text)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+	UPDATE homebot.event_outbox
+	   SET lease_owner = NULL, lease_expires_at = NULL
+	 WHERE seq = ANY (p_seqs) AND lease_owner = p_owner
+$$;
+
 -- Only the trigger calls these; no runtime role may.
 REVOKE ALL ON FUNCTION
 	homebot.event_data(jsonb),
+	homebot.event_envelope(homebot.audit_log),
 	homebot.event_enqueue(),
 	homebot.jobs_wake()
 FROM PUBLIC, homebot_app, homebot_admin;
+REVOKE ALL ON FUNCTION
+	homebot.event_claim(text, integer, bigint[], integer, bigint),
+	homebot.event_release(bigint[], text)
+FROM PUBLIC, homebot_app, homebot_admin;
+GRANT EXECUTE ON FUNCTION
+	homebot.event_claim(text, integer, bigint[], integer, bigint),
+	homebot.event_release(bigint[], text)
+TO homebot_worker;

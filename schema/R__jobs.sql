@@ -77,23 +77,32 @@ GRANT EXECUTE ON FUNCTION homebot.job_release(uuid[], text) TO homebot_worker;
 -- row of any, so homebot_app (the metrics program) may call it. The
 -- pending and running jobs come by jobs_runnable_idx and jobs_lease_idx;
 -- dead jobs have no index of their own, so a scrape scans the table,
--- which JOB_RETENTION keeps small.
+-- which JOB_RETENTION keeps small. The events waiting in the outbox
+-- (R__events.sql) count as kind mqtt.publish: queued when no lease holds
+-- them, running when one does; an event is never dead. The outbox holds
+-- only what is not published yet.
 CREATE OR REPLACE FUNCTION homebot.job_counts()
 RETURNS TABLE (kind text, queued bigint, running bigint, dead bigint,
                oldest_queued_seconds double precision)
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	SELECT j.kind,
-	       count(*) FILTER (WHERE j.status IN ('queued', 'failed')),
-	       count(*) FILTER (WHERE j.status = 'running'),
-	       count(*) FILTER (WHERE j.status = 'dead'),
-	       coalesce(extract(epoch FROM now() - min(j.run_at)
-	                FILTER (WHERE j.status IN ('queued', 'failed') AND j.run_at <= now())), 0)::double precision
-	  FROM homebot.jobs AS j
-	 WHERE j.status IN ('queued', 'failed', 'running', 'dead')
-	 GROUP BY j.kind
-	 ORDER BY j.kind
+	SELECT u.kind,
+	       count(*) FILTER (WHERE u.status IN ('queued', 'failed')),
+	       count(*) FILTER (WHERE u.status = 'running'),
+	       count(*) FILTER (WHERE u.status = 'dead'),
+	       coalesce(extract(epoch FROM now() - min(u.run_at)
+	                FILTER (WHERE u.status IN ('queued', 'failed') AND u.run_at <= now())), 0)::double precision
+	  FROM (SELECT j.kind, j.status, j.run_at
+	          FROM homebot.jobs AS j
+	         WHERE j.status IN ('queued', 'failed', 'running', 'dead')
+	        UNION ALL
+	        SELECT 'mqtt.publish',
+	               CASE WHEN o.lease_expires_at >= now() THEN 'running' ELSE 'queued' END,
+	               o.created_at
+	          FROM homebot.event_outbox AS o) AS u
+	 GROUP BY u.kind
+	 ORDER BY u.kind
 $$;
 REVOKE ALL ON FUNCTION homebot.job_counts() FROM PUBLIC, homebot_app, homebot_admin;
 GRANT EXECUTE ON FUNCTION homebot.job_counts() TO homebot_app;

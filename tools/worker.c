@@ -5,9 +5,9 @@
  * from the table below, and sleeps on LISTEN homebot_jobs (with a timeout
  * as fallback) when there is nothing to do. SIGTERM or SIGINT lets the
  * running jobs finish, then every process exits. It connects with
- * DATABASE_URL, as the homebot_worker role. Each process publishes
- * Homebot's events (mqtt.publish jobs) over one MQTT connection of its
- * own to MQTT_HOST:MQTT_PORT (lib/mqtt_pub.c).
+ * DATABASE_URL, as the homebot_worker role. Each process also publishes
+ * Homebot's events from the outbox (schema/R__events.sql) over one MQTT
+ * connection of its own to MQTT_HOST:MQTT_PORT (lib/mqtt_pub.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -46,6 +46,13 @@
 #define REAP_EVERY	5	/* seconds between looks for lost leases */
 #define RETENTION_EVERY	3600	/* seconds between two purges */
 #define PUBACK_WAIT_MS	10000	/* the longest wait for a broker's PUBACK */
+/*
+ * A look at the outbox starts after the last event this process took,
+ * and from its head once in this many ms (homebot.event_claim).
+ */
+#define OUTBOX_HEAD_EVERY_MS	1000
+/* The longest wait after failed publishing: a broker back is used soon. */
+#define PUBLISH_BACKOFF_CAP	30
 
 struct worker {
 	struct hb_config	 cfg;
@@ -75,15 +82,23 @@ struct worker {
 	/* Homebot's events: this process's connection, opened on first use. */
 	struct hb_mqtt_pub	*pub;	/* owned */
 	bool			 unconfigured_logged;
+	/* The outbox's events taken at once (JOB_BATCH). */
+	struct hb_outbox_event	 events[BATCH_MAX];
+	/* Events published, not yet deleted: "{seq,…}" for the next claim. */
+	char			 published[2 + BATCH_MAX * 21];
+	/* Failed publishing rounds in a row, and when the next may start. */
+	int			 pub_failures;
+	struct timespec		 pub_after;
+	/* The last seq taken, and when a look last started at the head. */
+	char			 outbox_after[24];
+	struct timespec		 outbox_head;
 };
 
 /*
  * A job kind: its handler returns 0; -1 with a text safe to store when a
- * later attempt may succeed; JOB_PERMANENT when no attempt can;
- * JOB_CANCELLED when the job is not to run at all (the reason in error).
+ * later attempt may succeed; JOB_PERMANENT when no attempt can.
  */
 #define JOB_PERMANENT	-2
-#define JOB_CANCELLED	-3
 
 struct job_kind {
 	const char	*kind;
@@ -384,49 +399,6 @@ publisher_id(const struct worker *w, char *id, size_t n)
 			*p = '_';
 }
 
-/*
- * Publishes an event (an mqtt.publish job, enqueued with its audit row by
- * R__events.sql) on its organization's topic, QoS 1: done once the broker
- * acknowledged it. A broker that is down fails the attempt, and the job's
- * retries (max_attempts 100, with backoff) delay the event without losing
- * it. Without MQTT_HOST the job is cancelled: nothing is published, and
- * nothing waits for a broker that is not coming.
- */
-static int
-run_publish(struct worker *w, const struct hb_job *job, char *error,
-    size_t n)
-{
-	struct hb_error err = {0};
-	char topic[HB_EVENT_TOPIC_MAX], id[HB_MQTT_NAME_MAX + 1];
-	int rc = 0;
-
-	if (w->cfg.mqtt_host[0] == '\0') {
-		if (!w->unconfigured_logged)
-			log_event(NULL, "info", "MQTT_HOST is not set: events "
-			    "are not published (their jobs are cancelled)", NULL);
-		w->unconfigured_logged = true;
-		snprintf(error, n, "mqtt_unconfigured: MQTT_HOST is not set");
-		return JOB_CANCELLED;
-	}
-	if (event_topic(job->org_id, topic, sizeof(topic), &err) == -1 ||
-	    event_check(job->payload, job->org_id, &err) == -1) {
-		snprintf(error, n, "%s: %s", err.code, err.message);
-		hb_error_clear(&err);
-		return JOB_PERMANENT;
-	}
-	if (w->pub == NULL) {
-		publisher_id(w, id, sizeof(id));
-		w->pub = mqtt_pub_new(&w->cfg, id, &err);
-	}
-	if (w->pub == NULL || mqtt_pub_publish(w->pub, topic, job->payload,
-	    strlen(job->payload), PUBACK_WAIT_MS, &err) == -1) {
-		snprintf(error, n, "%s: %s", err.code, err.message);
-		rc = -1;
-	}
-	hb_error_clear(&err);
-	return rc;
-}
-
 static const struct job_kind kinds[] = {
 	{ "noop", run_noop },
 	{ "mail", run_mail },
@@ -434,7 +406,8 @@ static const struct job_kind kinds[] = {
 	{ "purge.soft_deleted", run_purge },
 	{ "auth.password_forgot", run_password_forgot },
 	{ "vault.rotate", run_vault_rotate },
-	{ "mqtt.publish", run_publish },
+	/* Not a job: the events of the outbox, counted under this kind. */
+	{ "mqtt.publish", NULL },
 };
 
 #define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
@@ -494,8 +467,7 @@ log_job(const struct worker *w, const struct hb_job *job,
 		json_object_object_add(f, "cause",
 		    json_object_new_string(db_last_error(w->db)));
 	}
-	log_event(NULL, strcmp(outcome, "succeeded") == 0 ||
-	    strcmp(outcome, "cancelled") == 0 ? "info" : "warn",
+	log_event(NULL, strcmp(outcome, "succeeded") == 0 ? "info" : "warn",
 	    "job", f);
 }
 
@@ -557,7 +529,7 @@ run_job(struct worker *w, const struct hb_job *job)
 	log_trace_set(&w->trace);
 	w->ctx = (struct hb_db_ctx){ .org_id = job->org_id,
 	    .request_id = job->id, .trace_id = w->trace.trace_id };
-	if (k == NULL) {
+	if (k == NULL || k->run == NULL) {
 		snprintf(error, sizeof(error), "no handler for the kind %s",
 		    job->kind);
 		rc = -1;
@@ -565,16 +537,6 @@ run_job(struct worker *w, const struct hb_job *job)
 		rc = k->run(w, job, error, sizeof(error));
 	/* Whatever the handler left open is not part of the outcome. */
 	db_tx_rollback(w->db);
-	if (rc == JOB_CANCELLED) {
-		if (job_cancel(w->db, job, w->owner, error, &err) == -1)
-			snprintf(error + strlen(error), sizeof(error) -
-			    strlen(error), " (and it was not recorded: %s)",
-			    err.message);
-		log_job(w, job, "cancelled", ms_since(&t0), error);
-		log_trace_set(NULL);
-		hb_error_clear(&err);
-		return;
-	}
 	if (rc == 0) {
 		id_list_add(w->done, sizeof(w->done), job->id);
 		metrics_job(kind_number(k), HB_METRICS_SUCCEEDED, &t0);
@@ -611,6 +573,15 @@ stop_cleanly(struct worker *w)
 		id_list_add(left, sizeof(left), w->batch[i].id);
 	if (left[0] != '\0' && job_release(w->db, left, w->owner, &err) == -1)
 		hb_error_clear(&err);
+	for (int i = 0; i < 30 && w->published[0] != '\0'; i++) {
+		/* A claim of no event: it only deletes those published. */
+		if (outbox_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
+		    w->published, "0", NULL, 0, &err) >= 0)
+			w->published[0] = '\0';
+		else
+			sleep(1);
+		hb_error_clear(&err);
+	}
 	for (int i = 0; i < 30 && w->done[0] != '\0'; i++) {
 		/* A claim of no job: it only records the successes. */
 		if (job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
@@ -662,6 +633,157 @@ batch_next(struct worker *w)
 }
 
 /*
+ * The one log line of an event's publishing: what became of it (published,
+ * dropped, failed) and why, when it was not published.
+ */
+static void
+log_publish(const struct hb_outbox_event *ev, const char *outcome, double ms,
+    const char *error)
+{
+	struct json_object *f = json_object_new_object();
+	char dur[32];
+
+	json_object_object_add(f, "event_id", json_object_new_string(ev->id));
+	json_object_object_add(f, "org_id", json_object_new_string(ev->org_id));
+	json_object_object_add(f, "attempt", json_object_new_int(ev->attempt));
+	json_object_object_add(f, "outcome", json_object_new_string(outcome));
+	snprintf(dur, sizeof(dur), "%.3f", ms);
+	json_object_object_add(f, "duration_ms",
+	    json_object_new_double_s(ms, dur));
+	if (error != NULL)
+		json_object_object_add(f, "error",
+		    json_object_new_string(error));
+	log_event(NULL, strcmp(outcome, "failed") == 0 ? "warn" : "info",
+	    "event", f);
+}
+
+/*
+ * Publishes one event of the outbox on its organization's topic, QoS 1,
+ * under the trace of the request that wrote it: 0 once the broker
+ * acknowledged it, or once it is to be dropped (its organization is gone,
+ * its envelope is not one, or MQTT_HOST is not set: nothing waits for a
+ * broker that is not coming), each then recorded as done; -1 when the
+ * broker failed (the event stays in the outbox).
+ */
+static int
+publish_one(struct worker *w, const struct hb_outbox_event *ev)
+{
+	struct hb_error err = {0};
+	char topic[HB_EVENT_TOPIC_MAX], id[HB_MQTT_NAME_MAX + 1];
+	const char *dropped = NULL;
+	struct timespec t0;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	trace_child(&w->trace, ev->trace_id);
+	log_trace_set(&w->trace);
+	if (ev->payload == NULL)
+		dropped = "its organization is gone";
+	else if (w->cfg.mqtt_host[0] == '\0') {
+		if (!w->unconfigured_logged)
+			log_event(NULL, "info", "MQTT_HOST is not set: events "
+			    "are not published (they are dropped)", NULL);
+		w->unconfigured_logged = true;
+		dropped = "mqtt_unconfigured: MQTT_HOST is not set";
+	} else if (event_topic(ev->org_id, topic, sizeof(topic), &err) == -1 ||
+	    event_check(ev->payload, ev->org_id, &err) == -1)
+		dropped = err.message;
+	else {
+		if (w->pub == NULL) {
+			publisher_id(w, id, sizeof(id));
+			w->pub = mqtt_pub_new(&w->cfg, id, &err);
+		}
+		if (w->pub == NULL || mqtt_pub_publish(w->pub, topic,
+		    ev->payload, strlen(ev->payload), PUBACK_WAIT_MS,
+		    &err) == -1)
+			rc = -1;
+	}
+	if (rc == 0) {
+		id_list_add(w->published, sizeof(w->published), ev->seq);
+		metrics_job(kind_number(kind_find("mqtt.publish")),
+		    HB_METRICS_SUCCEEDED, &t0);
+	} else
+		metrics_job(kind_number(kind_find("mqtt.publish")),
+		    HB_METRICS_FAILED, &t0);
+	log_publish(ev, rc == -1 ? "failed" : dropped != NULL ? "dropped" :
+	    "published", ms_since(&t0), rc == -1 ? err.message : dropped);
+	log_trace_set(NULL);
+	hb_error_clear(&err);
+	return rc;
+}
+
+/*
+ * Publishes the outbox's next events, oldest first; those published are
+ * deleted with the next claim, in the same round trip. When the broker
+ * fails, the batch's rest is given back and this process takes no event
+ * before the queue's backoff (JOB_BACKOFF_*, at most PUBLISH_BACKOFF_CAP
+ * seconds) has passed. Returns how many events it took (0: none), or -1
+ * when the database failed.
+ */
+static int
+publish_events(struct worker *w)
+{
+	struct hb_error err = {0};
+	char left[sizeof(w->published)] = "";
+	struct timespec now;
+	int got, i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (w->pub_failures > 0 && (now.tv_sec < w->pub_after.tv_sec ||
+	    (now.tv_sec == w->pub_after.tv_sec &&
+	    now.tv_nsec < w->pub_after.tv_nsec)))
+		return 0;
+	if (w->outbox_after[0] == '\0' ||
+	    ms_since(&w->outbox_head) >= OUTBOX_HEAD_EVERY_MS) {
+		snprintf(w->outbox_after, sizeof(w->outbox_after), "0");
+		w->outbox_head = now;
+	}
+	got = outbox_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
+	    w->published[0] != '\0' ? w->published : NULL, w->outbox_after,
+	    w->events, w->cfg.job_batch, &err);
+	if (got < 0) {
+		log_event(NULL, "warn", "cannot take an event",
+		    error_fields(NULL, &err));
+		hb_error_clear(&err);
+		return -1;
+	}
+	w->published[0] = '\0';
+	if (got > 0)
+		snprintf(w->outbox_after, sizeof(w->outbox_after), "%s",
+		    w->events[got - 1].seq);
+	for (i = 0; i < got && !stopping; i++)
+		if (publish_one(w, &w->events[i]) == -1)
+			break;
+	if (i == got) {
+		w->pub_failures = 0;
+		return got;
+	}
+	for (; i < got; i++)
+		id_list_add(left, sizeof(left), w->events[i].seq);
+	if (outbox_release(w->db, left, w->owner, &err) == -1)
+		hb_error_clear(&err);
+	/* The next look starts at the head, where these are. */
+	w->outbox_after[0] = '\0';
+	if (!stopping) {
+		double delay = job_backoff(++w->pub_failures,
+		    w->cfg.job_backoff_base,
+		    w->cfg.job_backoff_cap < PUBLISH_BACKOFF_CAP ?
+		    w->cfg.job_backoff_cap : PUBLISH_BACKOFF_CAP,
+		    random_unit());
+
+		w->pub_after = now;
+		w->pub_after.tv_sec += (time_t)delay;
+		w->pub_after.tv_nsec += (long)((delay - (double)(time_t)delay) *
+		    1e9);
+		if (w->pub_after.tv_nsec >= 1000000000L) {
+			w->pub_after.tv_sec++;
+			w->pub_after.tv_nsec -= 1000000000L;
+		}
+	}
+	return got;
+}
+
+/*
  * One step: runs the next job of the batch; else records the successes
  * and takes a new batch; else waits for a notification. A database that
  * is down is waited for, not fatal.
@@ -671,7 +793,7 @@ work_once(struct worker *w)
 {
 	struct hb_error err = {0};
 	const struct hb_job *job = batch_next(w);
-	int got;
+	int got, events;
 
 	if (job != NULL) {
 		run_job(w, job);
@@ -680,15 +802,20 @@ work_once(struct worker *w)
 	arena_reset(&w->arena);
 	w->nbatch = w->next = 0;
 	reap(w);
+	events = publish_events(w);
 	got = job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
 	    w->done[0] != '\0' ? w->done : NULL, w->batch, w->cfg.job_batch,
 	    &err);
 	clock_gettime(CLOCK_MONOTONIC, &w->taken);
 	if (got >= 0)
 		w->done[0] = '\0';
+	if (events > 0)
+		w->busy = w->taken;
 	if (got > 0) {
 		w->nbatch = got;
 		w->busy = w->taken;
+	} else if (got == 0 && events > 0 && w->pub_failures == 0) {
+		/* More events may wait: look again at once. */
 	} else if (got == 0) {
 		/* Keep-alive of the broker connection between jobs. */
 		mqtt_pub_poll(w->pub);

@@ -31,7 +31,7 @@ applied_lines() {
 	printf '%s\n' "$repeatables" | sed 's/^/applied /'
 }
 
-plan=$((22 + 3 * $(printf '%s\n' "$migrations" | wc -l) + $(printf '%s\n' "$repeatables" | wc -l)))
+plan=$((24 + 3 * $(printf '%s\n' "$migrations" | wc -l) + $(printf '%s\n' "$repeatables" | wc -l)))
 echo "1..$plan"
 
 step() { # step LABEL: the summary line of a step
@@ -120,9 +120,20 @@ note "$(printf '%s\n' "$out" | sed 's/^/migrate down 2: /')"
 step "down 2"
 is "$(sql "$url" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'homebot'::regnamespace")" 0 \
 	"schema homebot holds no function two versions down"
+# Events waiting as jobs, as releases before 0023_event_outbox enqueued
+# them: the migration moves them to the outbox.
+waiting=$(sql "$url" "INSERT INTO homebot.jobs (organization_id, kind, payload)
+                      SELECT a.organization_id, 'mqtt.publish', jsonb_build_object('id', a.id, 'type', a.action)
+                        FROM homebot.audit_log a WHERE a.organization_id IS NOT NULL
+                       ORDER BY a.occurred_at, a.id LIMIT 3
+                      RETURNING payload ->> 'id'" | LC_ALL=C sort | tr '\n' ' ')
 run_migrate "$url" up
 is "$rc/$out" "0/$(applied_lines "$second_newest")" \
 	"up applies both migrations and every repeatable file again" || diag "$err"
+is "$(sql "$url" "SELECT audit_id FROM homebot.event_outbox" | LC_ALL=C sort | tr '\n' ' ')" "$waiting" \
+	"0023 moves the events waiting as jobs to the outbox"
+is "$(sql "$url" "SELECT count(*) FROM homebot.jobs WHERE kind = 'mqtt.publish'")" 0 \
+	"...and they are jobs no more"
 step "up"
 table_rows "$work/counts.now"
 subset "$work/counts.kept" "$work/counts.now"

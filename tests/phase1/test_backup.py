@@ -158,6 +158,9 @@ def backup(bstack, tmp_path_factory):
                             {"value": {"tier": "gold"}, "is_public": True}), 201)
 
     s.control("worker-stop")
+    # Events written while the worker is stopped wait in the outbox.
+    assert_status(orgs[0]["owner"].post("/api/v1/api-keys",
+                                        {"name": "backup outbox", "scopes": ["org:read"]}), 201)
     before = snapshot(s)
     schema = catalog(s)
     for t in tables(s):

@@ -1,10 +1,10 @@
 """Homebot's own events (api.md §8, README "Events"): every audit event of
 an organization is published on org/<org_id>/events as the envelope of
-docs/events.schema.json, QoS 1, through the jobs queue: the request ID is
-its correlation_id and the request's trace ID its trace_id; it reaches
-only its organization; only Homebot publishes there; a broker outage
-delays events without losing any; no secret is ever in one. (That a
-change which rolls back publishes nothing: tests/sql/28_events.sql.)
+docs/events.schema.json, QoS 1, through the outbox: the request ID is its
+correlation_id and the request's trace ID its trace_id; it reaches only
+its organization; only Homebot publishes there; a broker outage delays
+events without losing any; no secret is ever in one. (That a change
+which rolls back publishes nothing: tests/sql/28_events.sql.)
 """
 import json
 import time
@@ -17,7 +17,7 @@ import pytest
 from conftest import (ROOT, create_key, key_secret, new_email, own_stack, register, report,
                       verify_email)
 from test_mqtt import DENIED, NOT_AUTHORIZED, Client
-from test_trace import worker_lines
+from test_trace import log_lines, worker_lines
 
 SCHEMA = json.loads((ROOT / "docs" / "events.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(
@@ -47,6 +47,27 @@ def wait_event(client, pred, timeout=20):
         time.sleep(0.05)
     raise AssertionError(f"no such event in {timeout} s; got "
                          f"{[(e['type'], e['correlation_id']) for e in events_of(client)]}")
+
+
+def publish_lines(stack, event_id, timeout=20):
+    """The worker's log lines of one event's publishing, once it has one."""
+    path = Path(stack.dir) / "log" / "worker.log"
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [l for l in log_lines(path.read_text())
+                 if l.get("msg") == "event" and l.get("fields", {}).get("event_id") == event_id]
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"no worker log line of event {event_id}"
+        time.sleep(0.1)
+
+
+def outbox_envelopes(stack, org_id):
+    """The envelopes of an organization's events still in the outbox."""
+    return [p for (p,) in stack.psql(
+        "SELECT homebot.event_envelope(a)::text FROM homebot.event_outbox o"
+        " JOIN homebot.audit_log a ON a.id = o.audit_id WHERE o.organization_id = :'o'",
+        o=org_id)]
 
 
 def subscriber(stack, account, **kw):
@@ -118,9 +139,8 @@ def test_one_trace_from_a_request_to_its_mail_jobs_log_and_its_event(stack, acco
     assert mail_trace == tid
     lines = worker_lines(stack, mail_id)
     assert all(l["trace_id"] == tid for l in lines), lines
-    [(pub_id,)] = stack.psql("SELECT id FROM homebot.jobs WHERE kind = 'mqtt.publish'"
-                             " AND payload ->> 'id' = :'id'", id=event["id"])
-    lines = worker_lines(stack, pub_id)
+    lines = publish_lines(stack, event["id"])
+    assert [l["fields"]["outcome"] for l in lines] == ["published"], lines
     assert all(l["trace_id"] == tid for l in lines), lines
 
 
@@ -194,9 +214,12 @@ def test_secrets_and_api_keys_never_appear_in_an_event(stack, account):
                  "row.api_keys.insert"):
         wait_event(sub, lambda e, k=kind: e["type"] == k)
     texts = [json.dumps(e) for e in events_of(sub)]
+    # The envelopes as the worker builds them from the audit log, of every
+    # event of the organization (published ones leave the outbox).
     payloads = [p for (p,) in stack.psql(
-        "SELECT payload::text FROM homebot.jobs WHERE kind = 'mqtt.publish'"
-        " AND organization_id = :'o'", o=account.org_id)]
+        "SELECT homebot.event_envelope(a)::text FROM homebot.audit_log a"
+        " WHERE a.organization_id = :'o'", o=account.org_id)]
+    assert len(payloads) >= 5
     for leak in (value, new_value, key["key"], key_secret(key["key"]), key["key"][3:11]):
         assert not any(leak in t for t in texts), leak[:12]
         assert not any(leak in t for t in payloads), leak[:12]
@@ -220,17 +243,21 @@ def test_a_broker_outage_delays_events_and_loses_none(stack, account):
                              headers=headers)
             assert r.status == 201, r
             rids.append(rid)
-        # The worker tries, fails and keeps the jobs for later.
+        # The worker tries, fails and keeps the events for later.
         deadline = time.monotonic() + 10
         failed = []
         while time.monotonic() < deadline and not failed:
-            failed = stack.psql("SELECT count(*) FROM homebot.jobs WHERE kind = 'mqtt.publish'"
-                                " AND status = 'failed' AND organization_id = :'o'"
-                                " AND payload->>'correlation_id' = ANY (:'r'::text[])",
+            failed = stack.psql("SELECT count(*) FROM homebot.event_outbox o"
+                                " JOIN homebot.audit_log a ON a.id = o.audit_id"
+                                " WHERE o.organization_id = :'o' AND o.attempts > 0"
+                                " AND a.request_id = ANY (:'r'::text[])",
                                 o=account.org_id, r="{" + ",".join(rids) + "}")
             failed = [] if failed[0][0] == "0" else failed
             time.sleep(0.1)
         assert failed, "no attempt failed while the broker was down"
+        log = (Path(stack.dir) / "log" / "worker.log").read_text()
+        assert any(l.get("msg") == "event" and l["fields"]["outcome"] == "failed"
+                   for l in log_lines(log)), "no failed publishing was logged"
     finally:
         stack.control("mqtt-start")
     # Every event of those requests: api_key.created and the row event.
@@ -264,22 +291,24 @@ def unconfigured():
     yield from own_stack(MQTT_HOST="")
 
 
-def test_without_mqtt_host_the_events_are_cancelled_not_piled_up(unconfigured):
+def test_without_mqtt_host_the_events_are_dropped_not_piled_up(unconfigured):
     a = register(unconfigured)
+    [(written,)] = unconfigured.psql("SELECT count(*) FROM homebot.audit_log"
+                                     " WHERE organization_id = :'o'", o=a.org_id)
+    assert int(written) > 0, "registering wrote no event"
     deadline = time.monotonic() + 20
-    rows = []
+    left = None
     while time.monotonic() < deadline:
-        rows = unconfigured.psql("SELECT status, last_error FROM homebot.jobs"
-                                 " WHERE kind = 'mqtt.publish' AND organization_id = :'o'",
-                                 o=a.org_id)
-        if rows and all(s == "cancelled" for s, _ in rows):
+        left = unconfigured.psql("SELECT count(*) FROM homebot.event_outbox")
+        if left == [("0",)]:
             break
         time.sleep(0.1)
-    assert rows, "registering enqueued no event"
-    assert all(s == "cancelled" and e.startswith("mqtt_unconfigured") for s, e in rows), rows
-    # Nothing waits: no event job of any organization is pending or dead.
-    pending = unconfigured.psql("SELECT count(*) FROM homebot.jobs WHERE kind = 'mqtt.publish'"
-                                " AND status IN ('queued', 'failed', 'running', 'dead')")
-    assert pending == [("0",)]
+    # Nothing waits: no event of any organization stays in the outbox.
+    assert left == [("0",)], left
     log = (Path(unconfigured.dir) / "log" / "worker.log").read_text()
     assert "MQTT_HOST is not set" in log
+    dropped = [l for l in log_lines(log) if l.get("msg") == "event"
+               and l["fields"]["org_id"] == a.org_id]
+    assert len(dropped) == int(written), dropped
+    assert all(l["fields"]["outcome"] == "dropped"
+               and l["fields"]["error"].startswith("mqtt_unconfigured") for l in dropped), dropped

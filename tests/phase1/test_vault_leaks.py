@@ -4,7 +4,8 @@ keys and the organizations' data keys in clear, are found nowhere but in reveal'
 pg_dump of the database, the PostgreSQL log with every statement and its
 parameters logged, the web server's, the admin program's and the
 worker's logs, any other API answer (the secrets' own, the audit logs,
-the jobs lists, /metrics), the jobs table or the rotation's output."""
+the jobs lists, /metrics), the jobs table, the envelopes of the events
+or the rotation's output."""
 import base64
 import hashlib
 import hmac
@@ -154,6 +155,11 @@ def test_no_value_and_no_master_key_anywhere_but_in_reveal(lstack):
     assert "vault_data_keys" in dump.stdout and "secret_values" in dump.stdout
     jobs = "\n".join("\x1f".join(row) for row in s.psql("SELECT j::text FROM homebot.jobs j"))
     assert "vault.rotate" in jobs
+    # Every event as the worker publishes it, built from the audit log.
+    events = "\n".join(e for (e,) in s.psql(
+        "SELECT homebot.event_envelope(a)::text FROM homebot.audit_log a"
+        " WHERE a.organization_id IS NOT NULL"))
+    assert "secret.revealed" in events
     time.sleep(0.5)
     pglog = Path(s.dir, "pg", "postgres.log").read_text(errors="replace")
     assert "secret_values" in pglog and "parameters:" in pglog, "statements were logged"
@@ -166,6 +172,7 @@ def test_no_value_and_no_master_key_anywhere_but_in_reveal(lstack):
         "worker log": Path(s.dir, "log", "worker.log").read_text(errors="replace"),
         "API answers but reveal's": api,
         "jobs table": jobs,
+        "event envelopes": events,
         "rotation output": run.stdout + run.stderr,
     }
     dks = data_keys(s)

@@ -222,18 +222,20 @@ SELECT set_eq(
 	         ('homebot.invitations', 'audit_row_update', 17, 'O', true, '''organization_id'', ''id''')$$,
 	'each audited table has an AFTER INSERT OR DELETE and an AFTER UPDATE (with WHEN) row trigger calling audit_row, enabled, with its columns');
 -- Future tables too: every tenant table but the log itself is audited, and
--- the job queue: its rows are the queue's own bookkeeping, changed by
--- every attempt, and the request that enqueued a job is audited itself.
+-- the job queue and the event outbox: their rows are their own
+-- bookkeeping, changed by every attempt, and the request that enqueued a
+-- job is audited itself, as is each event (it is an audit row).
 SELECT is(
 	(SELECT coalesce(array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text), '{}')
 	   FROM pg_class c
 	   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnum > 0 AND NOT a.attisdropped
 	  WHERE c.relnamespace = 'homebot'::regnamespace AND c.relkind IN ('r', 'p')
-	    AND c.oid NOT IN ('homebot.audit_log'::regclass, 'homebot.jobs'::regclass)
+	    AND c.oid NOT IN ('homebot.audit_log'::regclass, 'homebot.jobs'::regclass,
+	                      'homebot.event_outbox'::regclass)
 	    AND (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgfoid = 'homebot.audit_row()'::regprocedure
 	                                         AND t.tgenabled = 'O') <> 2),
 	'{}'::text[],
-	'every tenant table (but audit_log and jobs) has both audit triggers');
+	'every tenant table (but audit_log, jobs and event_outbox) has both audit triggers');
 SELECT is(
 	(SELECT pg_get_triggerdef(oid) FROM pg_trigger
 	  WHERE tgrelid = 'homebot.sessions'::regclass AND tgname = 'audit_row_update'),
