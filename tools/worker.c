@@ -82,7 +82,10 @@ struct worker {
 	/* Homebot's events: this process's connection, opened on first use. */
 	struct hb_mqtt_pub	*pub;	/* owned */
 	bool			 unconfigured_logged;
-	/* The outbox's events taken at once (JOB_BATCH). */
+	/*
+	 * The outbox's events taken at once: BATCH_MAX, whatever JOB_BATCH
+	 * says, as publishing one takes microseconds.
+	 */
 	struct hb_outbox_event	 events[BATCH_MAX];
 	/* Events published, not yet deleted: "{seq,…}" for the next claim. */
 	char			 published[2 + BATCH_MAX * 21];
@@ -740,7 +743,7 @@ publish_events(struct worker *w)
 	}
 	got = outbox_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
 	    w->published[0] != '\0' ? w->published : NULL, w->outbox_after,
-	    w->events, w->cfg.job_batch, &err);
+	    w->events, BATCH_MAX, &err);
 	if (got < 0) {
 		log_event(NULL, "warn", "cannot take an event",
 		    error_fields(NULL, &err));
@@ -814,8 +817,8 @@ work_once(struct worker *w)
 	if (got > 0) {
 		w->nbatch = got;
 		w->busy = w->taken;
-	} else if (got == 0 && events > 0 && w->pub_failures == 0) {
-		/* More events may wait: look again at once. */
+	} else if (got == 0 && events == BATCH_MAX && w->pub_failures == 0) {
+		/* A full batch: more events may wait, look again at once. */
 	} else if (got == 0) {
 		/* Keep-alive of the broker connection between jobs. */
 		mqtt_pub_poll(w->pub);
