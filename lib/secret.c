@@ -48,27 +48,11 @@ static const char SQL_CREATE_KEY[] =
     " FROM (SELECT 1) one"
     " LEFT JOIN homebot.vault_data_keys k ON k.organization_id = $1";
 /*
- * The secret and the answer's row: none when the name is taken (nothing
- * written). $6 is the hint SQL_VALUE_FIRST stores.
+ * homebot.secret_create (schema/R__vault.sql): the secret, its first value
+ * and the answer's row; none when the name is taken (nothing written).
  */
 static const char SQL_CREATE[] =
-    "INSERT INTO homebot.secrets (organization_id, id, team_id, name, description)"
-    " VALUES ($1, $2, $3, $4, coalesce($5, ''))"
-    " ON CONFLICT (organization_id, name) WHERE deleted_at IS NULL DO NOTHING"
-    " RETURNING id, name, description, team_id, NULLIF($6, '') AS hint,"
-    " value_version, " HB_SQL_TS("created_at") " AS created_at, "
-    HB_SQL_TS("updated_at") " AS updated_at,"
-    " created_by, updated_by, version";
-/*
- * Its first value (encrypted already), in the same pipeline: only when
- * SQL_CREATE wrote the secret (a statement of its own, so that the
- * policy of secret_values sees the new row).
- */
-static const char SQL_VALUE_FIRST[] =
-    "INSERT INTO homebot.secret_values"
-    " (organization_id, secret_id, version, ciphertext, hint)"
-    " SELECT s.organization_id, s.id, 1, decode($3, 'hex'), NULLIF($4, '')"
-    " FROM homebot.secrets s WHERE s.organization_id = $1 AND s.id = $2";
+    "SELECT * FROM homebot.secret_create($1, $2, $3, $4, $5, decode($6, 'hex'), $7)";
 static const char SQL_VALUE_ADD[] =
     "INSERT INTO homebot.secret_values"
     " (organization_id, secret_id, version, ciphertext, hint)"
@@ -396,8 +380,8 @@ undo(struct hb_db *db)
 /*
  * Three round trips with the authentication: BEGIN, the context and
  * SQL_CREATE_KEY; the value encrypted here (its id is made here, so its
- * associated data is known before the row exists); then SQL_CREATE,
- * SQL_VALUE_FIRST and COMMIT. Only an organization's first secret takes data_key()'s longer
+ * associated data is known before the row exists); then SQL_CREATE and
+ * COMMIT. Only an organization's first secret takes data_key()'s longer
  * way.
  */
 int
@@ -407,11 +391,9 @@ secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 {
 	char id[HB_UUID_LEN + 1], hint[17], *hex;
 	const char *kp[2] = { ctx->org_id, in->team_id };
-	const char *params[6] = { ctx->org_id, id, in->team_id, in->name,
-	    in->description, hint };
-	const char *vp[4] = { ctx->org_id, id, NULL, hint };
-	const struct hb_db_stmt stmts[2] = { { SQL_CREATE, 6, params },
-	    { SQL_VALUE_FIRST, 4, vp } };
+	const char *params[7] = { ctx->org_id, id, in->team_id, in->name,
+	    in->description, NULL, hint };
+	const struct hb_db_stmt stmts[1] = { { SQL_CREATE, 7, params } };
 	struct hb_json_check c = { NULL, NULL };
 	struct vault_data_key dk;
 	struct vault_aad aad = { ctx->org_id, id, 1 };
@@ -451,8 +433,8 @@ secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 		return internal(err);
 	}
 	secret_hint(in->value, hint);
-	vp[2] = hex;
-	res = db_tx_finish(db, 2, stmts, err);
+	params[5] = hex;
+	res = db_tx_finish(db, 1, stmts, err);
 	free(hex);
 	if (res == NULL)
 		return -1;

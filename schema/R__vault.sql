@@ -125,10 +125,52 @@ BEGIN
 END
 $$;
 
+-- secret_create (POST /api/v1/secrets): the secret p_id of organization
+-- p_org and its first value (p_ciphertext, which lib/secret.c sealed for
+-- version 1 of that id), in the open transaction: the new secret as the
+-- API shows it, or no row when a live secret of the organization has the
+-- name (nothing is written then). SECURITY INVOKER: the caller's policies
+-- of secrets and secret_values decide, as they did for the two statements
+-- it replaces, and its triggers write the row metadata and the audit
+-- events. A function so that each server connection keeps its plans:
+-- planned afresh each time, the two inserts cost about as much to plan
+-- as to run.
+CREATE OR REPLACE FUNCTION homebot.secret_create(p_org uuid, p_id uuid, p_team uuid, p_name text,
+                                                 p_description text, p_ciphertext bytea,
+                                                 p_hint text)
+RETURNS TABLE (id uuid, name text, description text, team_id uuid, hint text,
+               value_version bigint, created_at text, updated_at text, created_by uuid,
+               updated_by uuid, version integer)
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_row homebot.secrets;
+BEGIN
+	INSERT INTO homebot.secrets AS s (organization_id, id, team_id, name, description)
+	VALUES (p_org, p_id, p_team, p_name, coalesce(p_description, ''))
+	ON CONFLICT (organization_id, name) WHERE deleted_at IS NULL DO NOTHING
+	RETURNING s.* INTO v_row;
+	IF NOT FOUND THEN
+		RETURN;
+	END IF;
+	INSERT INTO homebot.secret_values (organization_id, secret_id, version, ciphertext, hint)
+	VALUES (p_org, p_id, 1, p_ciphertext, NULLIF(p_hint, ''));
+	RETURN QUERY SELECT v_row.id, v_row.name, v_row.description, v_row.team_id, NULLIF(p_hint, ''),
+	                    v_row.value_version,
+	                    to_char(v_row.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+	                    to_char(v_row.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+	                    v_row.created_by, v_row.updated_by, v_row.version;
+END
+$$;
+
 REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer),
-	homebot.secret_reveal(uuid)
+	homebot.secret_reveal(uuid),
+	homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
-GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer), homebot.secret_reveal(uuid)
+GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer), homebot.secret_reveal(uuid),
+	homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)
 TO homebot_app;
 
 -- Master-key rotation (`make vault-rotate`, the job vault.rotate; lib/

@@ -163,10 +163,11 @@ SELECT is(
 	   FROM pg_proc p
 	  WHERE p.pronamespace = 'homebot'::regnamespace
 	    AND ((NOT p.prosecdef AND p.oid NOT IN ('homebot.authenticate_session(uuid, uuid, uuid)'::regprocedure,
-	                                            'homebot.user_teams(uuid, uuid)'::regprocedure))
+	                                            'homebot.user_teams(uuid, uuid)'::regprocedure,
+	                                            'homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)'::regprocedure))
 	         OR p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, homebot, pg_temp'])),
 	'{}'::text[],
-	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, which run under the caller''s row-level security (23_authenticate_session.sql)');
+	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql)');
 SELECT is(
 	(SELECT coalesce(array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text), '{}')
 	   FROM pg_proc p

@@ -7,7 +7,7 @@
 --   A = ...26a, B = ...26b; team X = ...6a1, Y = ...6a2 in A
 --   U (...6e1) member of A, in X
 BEGIN;
-SELECT plan(26);
+SELECT plan(33);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000026a', 'Org 26A', 'pgtap-26-a'),
@@ -94,6 +94,42 @@ SELECT results_eq($$SELECT organization_id, target_id, actor_type, actor_id, cha
 	$$VALUES ('00000000-0000-4000-8000-00000000026a'::uuid, '00000000-0000-4000-8000-000000006002', 'user',
 	          '00000000-0000-4000-8000-0000000006e1'::uuid, '{"value_version": 1}'::jsonb)$$,
 	'secret_reveal: one secret.revealed event, of the secret read, by the context''s actor');
+SET LOCAL ROLE homebot_app;
+
+-- The create's one call, as the request path makes it: the secret and its
+-- first value under the caller's policies, or nothing for a taken name.
+SELECT results_eq($$SELECT id, name, team_id, hint, value_version, version, created_at ~ '^\d{4}-\d\d-\d\dT[0-9:.]+Z$'
+                    FROM homebot.secret_create('00000000-0000-4000-8000-00000000026a', '00000000-0000-4000-8000-000000006006',
+                                               '00000000-0000-4000-8000-0000000006a1', 'made', NULL,
+                                               decode(repeat('b6', 60), 'hex'), 'beef')$$,
+	$$VALUES ('00000000-0000-4000-8000-000000006006'::uuid, 'made', '00000000-0000-4000-8000-0000000006a1'::uuid,
+	          'beef', 1::bigint, 1, true)$$,
+	'secret_create: a secret of team X with its answer''s fields');
+SELECT results_eq($$SELECT s.description, s.created_by, v.version, v.ciphertext = decode(repeat('b6', 60), 'hex'), v.hint
+                    FROM homebot.secrets s JOIN homebot.secret_values v ON v.secret_id = s.id
+                   WHERE s.id = '00000000-0000-4000-8000-000000006006'$$,
+	$$VALUES ('', '00000000-0000-4000-8000-0000000006e1'::uuid, 1::bigint, true, 'beef')$$,
+	'...stored with its first value and the row metadata of the context');
+SELECT is_empty($$SELECT * FROM homebot.secret_create('00000000-0000-4000-8000-00000000026a', '00000000-0000-4000-8000-000000006007',
+                                                      NULL, 'made', 'again', decode(repeat('b6', 60), 'hex'), '')$$,
+	'secret_create: a taken name answers no row');
+SELECT is_empty($$SELECT 1 FROM homebot.secrets WHERE id = '00000000-0000-4000-8000-000000006007'
+                  UNION ALL SELECT 1 FROM homebot.secret_values WHERE secret_id = '00000000-0000-4000-8000-000000006007'$$,
+	'...and writes nothing');
+SELECT throws_ok($$SELECT * FROM homebot.secret_create('00000000-0000-4000-8000-00000000026a', '00000000-0000-4000-8000-000000006008',
+                                                       '00000000-0000-4000-8000-0000000006a2', 'y-made', NULL,
+                                                       decode(repeat('b6', 60), 'hex'), '')$$,
+	'42501', NULL, 'secret_create: the policies still hold, no secret of team Y');
+SELECT throws_ok($$SELECT * FROM homebot.secret_create('00000000-0000-4000-8000-00000000026b', '00000000-0000-4000-8000-000000006008',
+                                                       NULL, 'b-made', NULL, decode(repeat('b6', 60), 'hex'), '')$$,
+	'42501', NULL, '...nor one of organization B');
+RESET ROLE;
+SELECT results_eq($$SELECT action FROM homebot.audit_log WHERE target_id = '00000000-0000-4000-8000-000000006006'
+                       OR changes -> 'new' ->> 'id' = '00000000-0000-4000-8000-000000006006'
+                       OR changes -> 'new' ->> 'secret_id' = '00000000-0000-4000-8000-000000006006'
+                    ORDER BY action$$,
+	$$VALUES ('row.secret_values.insert'), ('row.secrets.insert'), ('secret.created')$$,
+	'secret_create: its secret.created event and both rows'' events');
 SET LOCAL ROLE homebot_app;
 
 -- The soft delete.
