@@ -482,8 +482,12 @@ outbox_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
 			.attempt = atoi(db_value(res, i, "attempts")),
 			.trace_id = col(a, res, i, "trace_id"),
 		};
+		/* A copy that failed is no SQL NULL: no event is dropped for it. */
 		if (evs[i].seq == NULL || evs[i].id == NULL ||
-		    evs[i].org_id == NULL)
+		    evs[i].org_id == NULL || (evs[i].payload == NULL &&
+		    db_value(res, i, "payload") != NULL) ||
+		    (evs[i].trace_id == NULL &&
+		    db_value(res, i, "trace_id") != NULL))
 			n = -1;
 	}
 	PQclear(res);

@@ -36,12 +36,13 @@ ALTER TABLE homebot.event_outbox FORCE ROW LEVEL SECURITY;
 CREATE POLICY definer_access ON homebot.event_outbox TO CURRENT_USER USING (true) WITH CHECK (true);
 
 -- The events still waiting as jobs move to the outbox (their envelopes
--- are built again from their audit rows, the same), and the jobs go.
+-- are built again from their audit rows, the same): one statement, so a
+-- job enqueued meanwhile is either moved or left for R__events.sql, which
+-- moves the rest once its trigger has replaced the old one.
+WITH moved AS (
+	DELETE FROM homebot.jobs AS j
+	 WHERE j.kind = 'mqtt.publish' AND j.status IN ('queued', 'failed', 'running')
+	   AND j.payload ->> 'id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+	RETURNING j.organization_id, (j.payload ->> 'id')::uuid AS audit_id, j.created_at, j.id)
 INSERT INTO homebot.event_outbox (organization_id, audit_id, created_at)
-SELECT j.organization_id, (j.payload ->> 'id')::uuid, j.created_at
-  FROM homebot.jobs j
- WHERE j.kind = 'mqtt.publish' AND j.status IN ('queued', 'failed', 'running')
-   AND j.payload ->> 'id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
- ORDER BY j.created_at, j.id;
-DELETE FROM homebot.jobs
- WHERE kind = 'mqtt.publish' AND status IN ('queued', 'failed', 'running');
+SELECT m.organization_id, m.audit_id, m.created_at FROM moved AS m ORDER BY m.created_at, m.id;

@@ -113,9 +113,11 @@ AS $$
 $$;
 
 -- event_enqueue: after an audit row of an organization is inserted, its
--- id in the outbox, and jobs_wake() to wake the workers at commit. Two
--- values, no lookup: it runs for every audited write. The row itself is
--- never changed: the audit log stays append-only.
+-- id in the outbox, and jobs_wake() to wake the workers at commit. The
+-- events of an organization being deleted are not kept (the cascade of a
+-- large organization's deletion would fill the outbox with events to
+-- drop): they find it gone. The row itself is never changed: the audit
+-- log stays append-only.
 CREATE OR REPLACE FUNCTION homebot.event_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -123,6 +125,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 BEGIN
+	IF NOT EXISTS (SELECT FROM homebot.organizations WHERE id = NEW.organization_id) THEN
+		RETURN NULL;
+	END IF;
 	INSERT INTO homebot.event_outbox (organization_id, audit_id)
 	VALUES (NEW.organization_id, NEW.id);
 	PERFORM homebot.jobs_wake();
@@ -134,6 +139,17 @@ CREATE OR REPLACE TRIGGER event_enqueue AFTER INSERT ON homebot.audit_log
 	FOR EACH ROW WHEN (NEW.organization_id IS NOT NULL)
 	EXECUTE FUNCTION homebot.event_enqueue();
 
+-- Events that an older release's trigger enqueued as mqtt.publish jobs
+-- after 0023_event_outbox moved the others (until the trigger above
+-- replaced it): into the outbox too. Nothing to move on a second run.
+WITH moved AS (
+	DELETE FROM homebot.jobs AS j
+	 WHERE j.kind = 'mqtt.publish' AND j.status IN ('queued', 'failed', 'running')
+	   AND j.payload ->> 'id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+	RETURNING j.organization_id, (j.payload ->> 'id')::uuid AS audit_id, j.created_at, j.id)
+INSERT INTO homebot.event_outbox (organization_id, audit_id, created_at)
+SELECT m.organization_id, m.audit_id, m.created_at FROM moved AS m ORDER BY m.created_at, m.id;
+
 -- event_claim: deletes p_owner's events p_done (published), then hands
 -- p_owner up to p_max (0 to 100) events no lease holds after p_after,
 -- oldest first, under a lease of p_lease seconds: one round trip between
@@ -143,8 +159,8 @@ CREATE OR REPLACE TRIGGER event_enqueue AFTER INSERT ON homebot.audit_log
 -- for the events that committed after others with a greater seq, and
 -- those another worker gave back.
 -- Each comes with its envelope and trace ID; an event whose organization
--- is gone (the events of its deletion too) or whose audit row is missing
--- comes without an envelope, to be recorded as done unpublished. Taking
+-- is gone by now or whose audit row is missing comes without an
+-- envelope, to be recorded as done unpublished. Taking
 -- an event changes no indexed column, so the update is HOT; SKIP LOCKED
 -- lets workers take different events at once. Only homebot_worker may
 -- call it.

@@ -43,6 +43,8 @@
 #define BUSY_WAIT_MS	100
 #define BUSY_FOR_MS	1000
 #define BATCH_MAX	100	/* JOB_BATCH's upper bound */
+/* homebot.event_claim hands out at most 100 events a look. */
+_Static_assert(BATCH_MAX <= 100, "a full batch of events is BATCH_MAX");
 #define REAP_EVERY	5	/* seconds between looks for lost leases */
 #define RETENTION_EVERY	3600	/* seconds between two purges */
 #define PUBACK_WAIT_MS	10000	/* the longest wait for a broker's PUBACK */
@@ -562,6 +564,27 @@ run_job(struct worker *w, const struct hb_job *job)
 }
 
 /*
+ * Deletes the events published since the last claim, with a claim of no
+ * event: 0 (also when there is none), or -1 (they stay listed).
+ */
+static int
+published_flush(struct worker *w)
+{
+	struct hb_error err = {0};
+	int rc = 0;
+
+	if (w->published[0] == '\0')
+		return 0;
+	if (outbox_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
+	    w->published, "0", NULL, 0, &err) >= 0)
+		w->published[0] = '\0';
+	else
+		rc = -1;
+	hb_error_clear(&err);
+	return rc;
+}
+
+/*
  * Before the worker stops: gives back the jobs of the batch it did not
  * start, so another worker takes them at once, and records the last
  * successes (a database that is down is waited for a while).
@@ -576,15 +599,8 @@ stop_cleanly(struct worker *w)
 		id_list_add(left, sizeof(left), w->batch[i].id);
 	if (left[0] != '\0' && job_release(w->db, left, w->owner, &err) == -1)
 		hb_error_clear(&err);
-	for (int i = 0; i < 30 && w->published[0] != '\0'; i++) {
-		/* A claim of no event: it only deletes those published. */
-		if (outbox_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
-		    w->published, "0", NULL, 0, &err) >= 0)
-			w->published[0] = '\0';
-		else
-			sleep(1);
-		hb_error_clear(&err);
-	}
+	for (int i = 0; i < 30 && published_flush(w) == -1; i++)
+		sleep(1);
 	for (int i = 0; i < 30 && w->done[0] != '\0'; i++) {
 		/* A claim of no job: it only records the successes. */
 		if (job_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
@@ -666,7 +682,8 @@ log_publish(const struct hb_outbox_event *ev, const char *outcome, double ms,
  * acknowledged it, or once it is to be dropped (its organization is gone,
  * its envelope is not one, or MQTT_HOST is not set: nothing waits for a
  * broker that is not coming), each then recorded as done; -1 when the
- * broker failed (the event stays in the outbox).
+ * broker failed, or anything else a later attempt may mend (the event
+ * stays in the outbox).
  */
 static int
 publish_one(struct worker *w, const struct hb_outbox_event *ev)
@@ -675,6 +692,7 @@ publish_one(struct worker *w, const struct hb_outbox_event *ev)
 	char topic[HB_EVENT_TOPIC_MAX], id[HB_MQTT_NAME_MAX + 1];
 	const char *dropped = NULL;
 	struct timespec t0;
+	bool invalid = false;
 	int rc = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -689,9 +707,14 @@ publish_one(struct worker *w, const struct hb_outbox_event *ev)
 		w->unconfigured_logged = true;
 		dropped = "mqtt_unconfigured: MQTT_HOST is not set";
 	} else if (event_topic(ev->org_id, topic, sizeof(topic), &err) == -1 ||
-	    event_check(ev->payload, ev->org_id, &err) == -1)
-		dropped = err.message;
-	else {
+	    event_check(ev->payload, ev->org_id, &err) == -1) {
+		/* 422: no attempt can publish it; else (memory) a later may. */
+		invalid = err.status == 422;
+		if (invalid)
+			dropped = err.message;
+		else
+			rc = -1;
+	} else {
 		if (w->pub == NULL) {
 			publisher_id(w, id, sizeof(id));
 			w->pub = mqtt_pub_new(&w->cfg, id, &err);
@@ -701,13 +724,12 @@ publish_one(struct worker *w, const struct hb_outbox_event *ev)
 		    &err) == -1)
 			rc = -1;
 	}
-	if (rc == 0) {
+	if (rc == 0)
 		id_list_add(w->published, sizeof(w->published), ev->seq);
-		metrics_job(kind_number(kind_find("mqtt.publish")),
-		    HB_METRICS_SUCCEEDED, &t0);
-	} else
-		metrics_job(kind_number(kind_find("mqtt.publish")),
-		    HB_METRICS_FAILED, &t0);
+	/* An envelope no attempt can publish counts as dead, as a job would. */
+	metrics_job(kind_number(kind_find("mqtt.publish")), rc == -1 ?
+	    HB_METRICS_FAILED : invalid ? HB_METRICS_DEAD :
+	    HB_METRICS_SUCCEEDED, &t0);
 	log_publish(ev, rc == -1 ? "failed" : dropped != NULL ? "dropped" :
 	    "published", ms_since(&t0), rc == -1 ? err.message : dropped);
 	log_trace_set(NULL);
@@ -768,13 +790,14 @@ publish_events(struct worker *w)
 	/* The next look starts at the head, where these are. */
 	w->outbox_after[0] = '\0';
 	if (!stopping) {
+		/* From now: a failed publish may have waited for its PUBACK. */
 		double delay = job_backoff(++w->pub_failures,
 		    w->cfg.job_backoff_base,
 		    w->cfg.job_backoff_cap < PUBLISH_BACKOFF_CAP ?
 		    w->cfg.job_backoff_cap : PUBLISH_BACKOFF_CAP,
 		    random_unit());
 
-		w->pub_after = now;
+		clock_gettime(CLOCK_MONOTONIC, &w->pub_after);
 		w->pub_after.tv_sec += (time_t)delay;
 		w->pub_after.tv_nsec += (long)((delay - (double)(time_t)delay) *
 		    1e9);
@@ -815,6 +838,11 @@ work_once(struct worker *w)
 	if (events > 0)
 		w->busy = w->taken;
 	if (got > 0) {
+		/*
+		 * The batch may outlast the published events' leases: they are
+		 * deleted now, not after it, so no other process sends them again.
+		 */
+		published_flush(w);
 		w->nbatch = got;
 		w->busy = w->taken;
 	} else if (got == 0 && events == BATCH_MAX && w->pub_failures == 0) {

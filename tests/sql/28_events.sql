@@ -9,7 +9,7 @@
 -- An organization's deletion is not held up, and its events are handed
 -- out without an envelope, never published.
 BEGIN;
-SELECT plan(62);
+SELECT plan(63);
 
 INSERT INTO homebot.organizations (id, name, slug)
 VALUES ('00000000-0000-4000-8000-0000000028a1', 'Events A', 'pgtap-28-events-a'),
@@ -347,8 +347,9 @@ RESET ROLE;
 SELECT is(pg_temp.taken(6), '{e1}',
           'an event its owner gave back is handed out again at once, the others not');
 
--- Deleting an organization: no error; its events, the deletion's own too,
--- are handed out without an envelope (to be recorded done, unpublished).
+-- Deleting an organization: no error; its events written before are
+-- handed out without an envelope (to be recorded done, unpublished), and
+-- those of the deletion itself (its rows' audit events) are not kept.
 INSERT INTO homebot.audit_log (id, organization_id, actor_type, action)
 VALUES ('00000000-0000-4000-8000-0000000028e4', '00000000-0000-4000-8000-0000000028a2', 'system',
         'pgtap.28.e4');
@@ -370,6 +371,13 @@ SELECT is((SELECT count(*) FROM pg_temp.claimed
 SELECT is((SELECT count(*) FROM homebot.jobs
             WHERE organization_id = '00000000-0000-4000-8000-0000000028a2'), 0::bigint,
           '...and it leaves no job of it');
+SELECT ok((SELECT count(*) FROM homebot.audit_log
+            WHERE organization_id = '00000000-0000-4000-8000-0000000028a2'
+              AND action = 'row.organizations.delete') = 1
+          AND NOT EXISTS (SELECT FROM homebot.event_outbox o JOIN homebot.audit_log a ON a.id = o.audit_id
+                           WHERE a.action = 'row.organizations.delete'
+                             AND a.organization_id = '00000000-0000-4000-8000-0000000028a2'),
+          'the deletion is audited, but its event is not put in the outbox');
 
 SELECT * FROM finish();
 ROLLBACK;
