@@ -267,9 +267,8 @@ main(void)
 		app.cfg.max_body = CONNECTION_BODY_MAX;
 	if (vault_keyring_load(&keyring, app.cfg.vault_master_key,
 	    app.cfg.vault_old_keys, &err) != VAULT_OK) {
-		fprintf(stderr, "%s: %s\n", app.name, err.message);
 		app_free(&app);
-		return 1;
+		return program_stop_alone(app.name, err.message);
 	}
 	rc = app_run(&app);
 	vault_keyring_free(keyring);

@@ -14,6 +14,7 @@
  * left open.
  */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "page.h"
@@ -26,6 +27,22 @@
 		    .nroutes = sizeof(route_table) / sizeof((route_table)[0]) }; \
 		return program_main(&app); \
 	}
+
+/*
+ * Stops a program that cannot serve without taking the others down: its
+ * one clear line, then a second alive before it exits. lighttpd counts a
+ * program that exits within moments of its start as one it cannot start,
+ * and then refuses to start itself, with every other program; one that
+ * dies later it restarts every second, as any other.
+ */
+static inline int
+program_stop_alone(const char *name, const char *message)
+{
+	fprintf(stderr, "%s: %s\n", name, message);
+	fflush(stderr);
+	sleep(1);
+	return 1;
+}
 
 /* A setting that cannot be used stops the program with one clear line. */
 static inline int
