@@ -23,21 +23,15 @@ struct hb_db {
 };
 
 /*
- * set_config(..., true) is transaction-local: the context ends with the
+ * The context, through homebot.request_context() (R__audit.sql): ten
+ * set_config(..., true), transaction-local, so the context ends with the
  * request's transaction and can never leak into the next request on this
- * connection (or through a transaction-mode PgBouncer).
+ * connection (or through a transaction-mode PgBouncer). A function keeps
+ * its plan per server connection; the ten calls as one statement were
+ * planned again on every request.
  */
 static const char SQL_CONTEXT[] =
-    "SELECT set_config('app.org_id', COALESCE($1, ''), true),"
-    " set_config('app.user_id', COALESCE($2, ''), true),"
-    " set_config('app.request_id', COALESCE($3, ''), true),"
-    " set_config('app.api_key_id', COALESCE($4, ''), true),"
-    " set_config('app.ip', COALESCE($5, ''), true),"
-    " set_config('app.user_agent', COALESCE($6, ''), true),"
-    " set_config('app.trace_id', COALESCE($7, ''), true),"
-    " set_config('app.team_ids', COALESCE($8, ''), true),"
-    " set_config('app.team_leads', COALESCE($9, ''), true),"
-    " set_config('app.teams_write', COALESCE($10, ''), true)";
+    "SELECT homebot.request_context($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 struct hb_db *
 db_new(const char *conninfo, const char *application_name)

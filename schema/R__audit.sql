@@ -1,7 +1,7 @@
--- The audit trail's functions and triggers (api.md §4): who acts
--- (context_actor), the one function that writes audit events
--- (audit_event), and the triggers that put every row change of the tenant
--- tables (and users) into the log.
+-- The audit trail's functions and triggers (api.md §4): the request's
+-- context (request_context), the one function that writes audit events
+-- (audit_event, which also says who acts), and the triggers that put
+-- every row change of the tenant tables (and users) into the log.
 --
 -- A repeatable file (docs/migrations.md): migrate applies it again, in one
 -- transaction, whenever it changes, so everything here can run twice:
@@ -16,22 +16,47 @@
 --   app.user_agent   the client's User-Agent
 --   app.request_id   the request's X-Request-ID
 --   app.trace_id     the request's W3C trace ID (api.md §1)
+--   app.team_ids     the user's teams, '{a,b}' (0009_teams.sql)
+--   app.team_leads   the teams the user leads, '{a}'
+--   app.teams_write  'true' when the role may write every team
 -- Each is read as NULLIF(current_setting(..., true), '') (see 0001_init.sql).
 
--- context_actor: who the request acts as. An API key is the actor when the
--- request came with one (its creator is only on whose behalf it acts), else
--- the authenticated user, else the system (no request context at all).
-CREATE OR REPLACE FUNCTION homebot.context_actor(OUT actor_type text, OUT actor_id uuid)
-LANGUAGE sql STABLE SECURITY DEFINER
+-- request_context: sets the ten settings above, transaction-locally, each
+-- NULL as '' (none), for the statements that follow in the caller's
+-- transaction (lib/db.c sends it before every tenant statement, in the
+-- same round trip). A function, not the ten set_config calls as one
+-- statement: that statement was parsed and planned afresh on every
+-- request, and cost about as much as the statement it served; a
+-- function's plan is kept per server connection. The settings outlive
+-- the call: a function's SET clause restores only the settings it names
+-- (23_authenticate_session.sql asserts it). SECURITY INVOKER: it sets
+-- only its caller's own settings and reads no table.
+CREATE OR REPLACE FUNCTION homebot.request_context(p_org_id text, p_user_id text, p_request_id text,
+                                                  p_api_key_id text, p_ip text, p_user_agent text,
+                                                  p_trace_id text, p_team_ids text,
+                                                  p_team_leads text, p_teams_write text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	SELECT CASE WHEN c.api_key_id IS NOT NULL THEN 'api_key'
-	            WHEN c.user_id IS NOT NULL THEN 'user'
-	            ELSE 'system' END,
-	       coalesce(c.api_key_id, c.user_id)
-	  FROM (SELECT NULLIF(current_setting('app.api_key_id', true), '')::uuid AS api_key_id,
-	               NULLIF(current_setting('app.user_id', true), '')::uuid AS user_id) AS c
+BEGIN
+	PERFORM set_config('app.org_id', coalesce(p_org_id, ''), true),
+	        set_config('app.user_id', coalesce(p_user_id, ''), true),
+	        set_config('app.request_id', coalesce(p_request_id, ''), true),
+	        set_config('app.api_key_id', coalesce(p_api_key_id, ''), true),
+	        set_config('app.ip', coalesce(p_ip, ''), true),
+	        set_config('app.user_agent', coalesce(p_user_agent, ''), true),
+	        set_config('app.trace_id', coalesce(p_trace_id, ''), true),
+	        set_config('app.team_ids', coalesce(p_team_ids, ''), true),
+	        set_config('app.team_leads', coalesce(p_team_leads, ''), true),
+	        set_config('app.teams_write', coalesce(p_teams_write, ''), true);
+END
 $$;
+
+-- context_actor was audit_event's (an SQL function with a SET clause,
+-- parsed and planned again at every audit event); audit_event reads the
+-- actor itself now.
+DROP FUNCTION IF EXISTS homebot.context_actor();
 
 -- audit_redact: p_value without any object key ending in "_hash", at every
 -- level (password_hash, token_hash, key_hash, and whatever hash a later
@@ -71,7 +96,7 @@ $$;
 -- functions'), so the context is read in one place: the IP, the user
 -- agent (at most 512 characters) and the request ID are the transaction's
 -- (app.ip, app.user_agent, app.request_id), and the actor is the
--- request's (context_actor) unless p_actor_type names one: the functions
+-- request's unless p_actor_type names one: the functions
 -- that act before anyone is authenticated (a login, a registration) or on
 -- behalf of a given user name their actor themselves. p_org_id NULL makes
 -- a platform event, which only the definer functions and the admin role
@@ -88,10 +113,18 @@ AS $$
 DECLARE
 	v_actor_type text := p_actor_type;
 	v_actor_id uuid := p_actor_id;
+	v_key uuid;
 	v_id uuid;
 BEGIN
+	-- The request's actor: its API key when it came with one (the key's
+	-- creator is only on whose behalf it acts), else its user, else the
+	-- system (no request context at all).
 	IF v_actor_type IS NULL THEN
-		SELECT a.actor_type, a.actor_id INTO v_actor_type, v_actor_id FROM homebot.context_actor() a;
+		v_key := NULLIF(current_setting('app.api_key_id', true), '')::uuid;
+		v_actor_id := coalesce(v_key, NULLIF(current_setting('app.user_id', true), '')::uuid);
+		v_actor_type := CASE WHEN v_key IS NOT NULL THEN 'api_key'
+		                     WHEN v_actor_id IS NOT NULL THEN 'user'
+		                     ELSE 'system' END;
 	END IF;
 
 	INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
@@ -295,7 +328,6 @@ CREATE OR REPLACE TRIGGER audit_row_update AFTER UPDATE ON homebot.connection_se
 
 -- Only definer functions and triggers call these; no runtime role may.
 REVOKE ALL ON FUNCTION
-	homebot.context_actor(),
 	homebot.audit_redact(jsonb),
 	homebot.audit_event(text, text, text, jsonb, uuid, text, uuid),
 	homebot.audit_context_default(text, text, text),
@@ -303,3 +335,12 @@ REVOKE ALL ON FUNCTION
 	homebot.audit_fill_context(),
 	homebot.audit_row()
 FROM PUBLIC, homebot_app, homebot_admin;
+
+-- Every runtime role sets its requests' context (the programs, the admin
+-- program, the worker's jobs).
+REVOKE ALL ON FUNCTION
+	homebot.request_context(text, text, text, text, text, text, text, text, text, text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	homebot.request_context(text, text, text, text, text, text, text, text, text, text)
+TO homebot_app, homebot_admin, homebot_worker;

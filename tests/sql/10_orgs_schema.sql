@@ -139,7 +139,6 @@ SELECT ok(NOT has_sequence_privilege('homebot_admin', 'homebot.login_attempts_id
 -- by exactly the roles the contract names.
 CREATE TEMP TABLE orgs_functions (sig regprocedure, app boolean, admin boolean);
 INSERT INTO orgs_functions VALUES
-	('homebot.context_actor()', false, false),
 	('homebot.audit_redact(jsonb)', false, false),
 	('homebot.audit_row()', false, false),
 	('homebot.slug_for(text)', false, false),
@@ -164,10 +163,11 @@ SELECT is(
 	  WHERE p.pronamespace = 'homebot'::regnamespace
 	    AND ((NOT p.prosecdef AND p.oid NOT IN ('homebot.authenticate_session(uuid, uuid, uuid)'::regprocedure,
 	                                            'homebot.user_teams(uuid, uuid)'::regprocedure,
-	                                            'homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)'::regprocedure))
+	                                            'homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)'::regprocedure,
+	                                            'homebot.request_context(text, text, text, text, text, text, text, text, text, text)'::regprocedure))
 	         OR p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, homebot, pg_temp'])),
 	'{}'::text[],
-	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql)');
+	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql), and request_context, which sets its caller''s own settings (15_audit_context.sql)');
 SELECT is(
 	(SELECT coalesce(array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text), '{}')
 	   FROM pg_proc p
