@@ -92,10 +92,13 @@ $$;
 -- through.
 CREATE OR REPLACE FUNCTION homebot.event_envelope(a homebot.audit_log)
 RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
-	SELECT jsonb_build_object(
+BEGIN
+	-- PL/pgSQL, not SQL: an SQL function with a SET clause is parsed and
+	-- planned again in every statement that calls it (each event_claim).
+	RETURN jsonb_build_object(
 	           'id', a.id,
 	           'type', a.action,
 	           'version', 1,
@@ -109,7 +112,8 @@ AS $$
 	               'actor_id', a.actor_id,
 	               'target_type', a.target_type,
 	               'target_id', a.target_id,
-	               'changes', homebot.event_data(a.changes)))
+	               'changes', homebot.event_data(a.changes)));
+END
 $$;
 
 -- event_enqueue: after an audit row of an organization is inserted, its
