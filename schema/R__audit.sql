@@ -232,6 +232,7 @@ DECLARE
 	v_old jsonb;
 	v_new jsonb;
 	v_row jsonb;
+	v_audit_id uuid;
 BEGIN
 	IF TG_OP IN ('UPDATE', 'DELETE') THEN
 		v_old := to_jsonb(OLD);
@@ -241,7 +242,9 @@ BEGIN
 	END IF;
 	v_row := coalesce(v_new, v_old);
 
-	PERFORM homebot.audit_event(
+	-- An assignment, not PERFORM: PL/pgSQL evaluates it without starting
+	-- an executor (it runs for every row change of every tenant table).
+	v_audit_id := homebot.audit_event(
 		'row.' || TG_TABLE_NAME || '.' || lower(TG_OP), TG_TABLE_NAME, v_row ->> TG_ARGV[1],
 		CASE WHEN v_old IS NULL THEN '{}'::jsonb
 		     ELSE jsonb_build_object('old', homebot.audit_redact(v_old)) END

@@ -128,13 +128,16 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
+DECLARE
+	v_woken boolean;
 BEGIN
 	IF NOT EXISTS (SELECT FROM homebot.organizations WHERE id = NEW.organization_id) THEN
 		RETURN NULL;
 	END IF;
 	INSERT INTO homebot.event_outbox (organization_id, audit_id)
 	VALUES (NEW.organization_id, NEW.id);
-	PERFORM homebot.jobs_wake();
+	-- An assignment, not PERFORM: evaluated without an executor of its own.
+	v_woken := homebot.jobs_wake();
 	RETURN NULL;
 END
 $$;

@@ -21,6 +21,7 @@ DECLARE
 	v_action text;
 	v_changes jsonb;
 	v_row homebot.secrets := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+	v_audit_id uuid;
 BEGIN
 	IF TG_OP = 'INSERT' THEN
 		v_action := 'secret.created';
@@ -38,7 +39,7 @@ BEGIN
 		                                'new', jsonb_build_object('description', NEW.description,
 		                                                          'value_version', NEW.value_version));
 	END IF;
-	PERFORM homebot.audit_event(v_action, 'secret', v_row.id::text, v_changes, v_row.organization_id);
+	v_audit_id := homebot.audit_event(v_action, 'secret', v_row.id::text, v_changes, v_row.organization_id);
 	RETURN NULL;
 END
 $$;
@@ -105,6 +106,7 @@ DECLARE
 	v_version bigint;
 	v_ciphertext bytea;
 	v_wrapped bytea;
+	v_audit_id uuid;
 BEGIN
 	-- secrets_pkey, secret_values_pkey, vault_data_keys_pkey
 	SELECT s.value_version, v.ciphertext, k.wrapped INTO v_version, v_ciphertext, v_wrapped
@@ -119,9 +121,14 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN;
 	END IF;
-	PERFORM homebot.audit_event('secret.revealed', 'secret', p_id::text,
-	                            jsonb_build_object('value_version', v_version), v_org_id);
-	RETURN QUERY SELECT v_version, v_ciphertext, v_wrapped;
+	-- Assignments and RETURN NEXT, not PERFORM and RETURN QUERY: PL/pgSQL
+	-- evaluates them without starting an executor for each.
+	v_audit_id := homebot.audit_event('secret.revealed', 'secret', p_id::text,
+	                                  jsonb_build_object('value_version', v_version), v_org_id);
+	value_version := v_version;
+	ciphertext := v_ciphertext;
+	wrapped := v_wrapped;
+	RETURN NEXT;
 END
 $$;
 
