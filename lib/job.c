@@ -279,21 +279,53 @@ col(struct hb_arena *a, const PGresult *res, int i, const char *column)
 	return v != NULL ? arena_strdup(a, v) : NULL;
 }
 
+/*
+ * Runs a claim of nparams parameters (SQL_CLAIM's 4, or SQL_OUTBOX_CLAIM's
+ * 5, with after): owner's done ones recorded, up to max taken under a
+ * lease of lease seconds. The result is the caller's to PQclear, *n its
+ * rows to read (at most max); NULL with err when the database failed.
+ */
+static PGresult *
+claim(struct hb_db *db, const char *sql, int nparams, const char *owner,
+    int lease, const char *done, int max, const char *after, int *n,
+    struct hb_error *err)
+{
+	char secs[16], most[16];
+	const char *params[5] = { owner, secs, done, most, after };
+	PGresult *res;
+
+	snprintf(secs, sizeof(secs), "%d", lease);
+	snprintf(most, sizeof(most), "%d", max);
+	res = db_exec(db, sql, nparams, params, err);
+	if (res != NULL)
+		*n = PQntuples(res) < max ? PQntuples(res) : max;
+	return res;
+}
+
+/* Runs sql ($1 a list of ids, $2 their owner), answering no row: 0, or -1. */
+static int
+exec_ids(struct hb_db *db, const char *sql, const char *ids,
+    const char *owner, struct hb_error *err)
+{
+	const char *params[2] = { ids, owner };
+	PGresult *res = db_exec(db, sql, 2, params, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 int
 job_claim(struct hb_db *db, struct hb_arena *a, const char *owner, int lease,
     const char *done, struct hb_job *jobs, int max, struct hb_error *err)
 {
-	char secs[16], most[16];
-	const char *params[4] = { owner, secs, done, most };
-	PGresult *res;
 	int n;
+	PGresult *res = claim(db, SQL_CLAIM, 4, owner, lease, done, max,
+	    NULL, &n, err);
 
-	snprintf(secs, sizeof(secs), "%d", lease);
-	snprintf(most, sizeof(most), "%d", max);
-	res = db_exec(db, SQL_CLAIM, 4, params, err);
 	if (res == NULL)
 		return -1;
-	n = PQntuples(res) < max ? PQntuples(res) : max;
 	for (int i = 0; i < n; i++) {
 		jobs[i] = (struct hb_job){
 			.id = col(a, res, i, "id"),
@@ -340,13 +372,7 @@ int
 job_release(struct hb_db *db, const char *ids, const char *owner,
     struct hb_error *err)
 {
-	const char *params[2] = { ids, owner };
-	PGresult *res = db_exec(db, SQL_RELEASE, 2, params, err);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return exec_ids(db, SQL_RELEASE, ids, owner, err);
 }
 
 int
@@ -462,17 +488,12 @@ outbox_claim(struct hb_db *db, struct hb_arena *a, const char *owner,
     int lease, const char *published, const char *after,
     struct hb_outbox_event *evs, int max, struct hb_error *err)
 {
-	char secs[16], most[16];
-	const char *params[5] = { owner, secs, published, most, after };
-	PGresult *res;
 	int n;
+	PGresult *res = claim(db, SQL_OUTBOX_CLAIM, 5, owner, lease,
+	    published, max, after, &n, err);
 
-	snprintf(secs, sizeof(secs), "%d", lease);
-	snprintf(most, sizeof(most), "%d", max);
-	res = db_exec(db, SQL_OUTBOX_CLAIM, 5, params, err);
 	if (res == NULL)
 		return -1;
-	n = PQntuples(res) < max ? PQntuples(res) : max;
 	for (int i = 0; i < n; i++) {
 		evs[i] = (struct hb_outbox_event){
 			.seq = col(a, res, i, "seq"),
@@ -501,11 +522,5 @@ int
 outbox_release(struct hb_db *db, const char *seqs, const char *owner,
     struct hb_error *err)
 {
-	const char *params[2] = { seqs, owner };
-	PGresult *res = db_exec(db, SQL_OUTBOX_RELEASE, 2, params, err);
-
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return exec_ids(db, SQL_OUTBOX_RELEASE, seqs, owner, err);
 }

@@ -93,7 +93,8 @@ struct worker {
 	char			 published[2 + BATCH_MAX * 21];
 	/* Failed publishing rounds in a row, and when the next may start. */
 	int			 pub_failures;
-	struct timespec		 pub_after;
+	struct timespec		 pub_failed_at;	/* the last failed publish */
+	double			 pub_wait_ms;	/* no event before it is this old */
 	/* The last seq taken, and when a look last started at the head. */
 	char			 outbox_after[24];
 	struct timespec		 outbox_head;
@@ -750,18 +751,14 @@ publish_events(struct worker *w)
 {
 	struct hb_error err = {0};
 	char left[sizeof(w->published)] = "";
-	struct timespec now;
 	int got, i;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (w->pub_failures > 0 && (now.tv_sec < w->pub_after.tv_sec ||
-	    (now.tv_sec == w->pub_after.tv_sec &&
-	    now.tv_nsec < w->pub_after.tv_nsec)))
+	if (w->pub_failures > 0 && ms_since(&w->pub_failed_at) < w->pub_wait_ms)
 		return 0;
 	if (w->outbox_after[0] == '\0' ||
 	    ms_since(&w->outbox_head) >= OUTBOX_HEAD_EVERY_MS) {
 		snprintf(w->outbox_after, sizeof(w->outbox_after), "0");
-		w->outbox_head = now;
+		clock_gettime(CLOCK_MONOTONIC, &w->outbox_head);
 	}
 	got = outbox_claim(w->db, &w->arena, w->owner, w->cfg.job_lease,
 	    w->published[0] != '\0' ? w->published : NULL, w->outbox_after,
@@ -791,20 +788,12 @@ publish_events(struct worker *w)
 	w->outbox_after[0] = '\0';
 	if (!stopping) {
 		/* From now: a failed publish may have waited for its PUBACK. */
-		double delay = job_backoff(++w->pub_failures,
+		w->pub_wait_ms = 1000.0 * job_backoff(++w->pub_failures,
 		    w->cfg.job_backoff_base,
 		    w->cfg.job_backoff_cap < PUBLISH_BACKOFF_CAP ?
 		    w->cfg.job_backoff_cap : PUBLISH_BACKOFF_CAP,
 		    random_unit());
-
-		clock_gettime(CLOCK_MONOTONIC, &w->pub_after);
-		w->pub_after.tv_sec += (time_t)delay;
-		w->pub_after.tv_nsec += (long)((delay - (double)(time_t)delay) *
-		    1e9);
-		if (w->pub_after.tv_nsec >= 1000000000L) {
-			w->pub_after.tv_sec++;
-			w->pub_after.tv_nsec -= 1000000000L;
-		}
+		clock_gettime(CLOCK_MONOTONIC, &w->pub_failed_at);
 	}
 	return got;
 }
