@@ -175,6 +175,63 @@ from_hex(const char *s, unsigned char **out, size_t *len)
  * The data key that hex (a wrapped key as the database holds it) wraps
  * for org into *dk: 0, or -1 with err set (dk zeroed).
  */
+/*
+ * The wrapped data keys of the organizations this process created secrets
+ * in last, one slot an organization by its id's hash: ciphertext under
+ * the master keys, never a key in clear. An organization's data key never
+ * changes once stored (a rotation re-wraps it, and every wrapping unwraps
+ * to the same key under this process's keyring), so a wrapping read from
+ * a committed row stays good for the life of the process; one made in a
+ * transaction that may yet roll back is never kept. It saves a create
+ * the round trip that reads the key.
+ */
+#define KEY_CACHE_SLOTS	64
+static struct key_slot {
+	char org[HB_UUID_LEN + 1];
+	char hex[2 * VAULT_WRAPPED_MAX + 1];
+} key_cache[KEY_CACHE_SLOTS];
+
+static struct key_slot *
+key_slot(const char *org)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *c = org; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return &key_cache[h % KEY_CACHE_SLOTS];
+}
+
+/* org's cached wrapped key (hex), or NULL. */
+static const char *
+key_cached(const char *org)
+{
+	const struct key_slot *s = key_slot(org);
+
+	return strcmp(s->org, org) == 0 ? s->hex : NULL;
+}
+
+/* Keeps hex, org's committed wrapped key, unless it does not fit. */
+static void
+key_keep(const char *org, const char *hex)
+{
+	struct key_slot *s = key_slot(org);
+
+	if (strlen(org) >= sizeof(s->org) || strlen(hex) >= sizeof(s->hex))
+		return;
+	snprintf(s->org, sizeof(s->org), "%s", org);
+	snprintf(s->hex, sizeof(s->hex), "%s", hex);
+}
+
+/* Forgets org's cached wrapped key. */
+static void
+key_forget(const char *org)
+{
+	struct key_slot *s = key_slot(org);
+
+	if (strcmp(s->org, org) == 0)
+		s->org[0] = '\0';
+}
+
 static int
 unwrap_hex(const struct vault_keyring *kr, const char *org, const char *hex,
     struct vault_data_key *dk, struct hb_error *err)
@@ -378,32 +435,108 @@ undo(struct hb_db *db)
 }
 
 /*
- * Three round trips with the authentication: BEGIN, the context and
- * SQL_CREATE_KEY; the value encrypted here (its id is made here, so its
- * associated data is known before the row exists); then SQL_CREATE and
- * COMMIT. Only an organization's first secret takes data_key()'s longer
- * way.
+ * value sealed under dk for version 1 of secret id, as hex into *hex
+ * (malloc'ed, the caller's to free), and its hint into hint: 0, or -1
+ * with err set.
+ */
+static int
+seal_first(const struct vault_data_key *dk, const char *org, const char *id,
+    const char *value, char **hex, char hint[17], struct hb_error *err)
+{
+	struct vault_aad aad = { org, id, 1 };
+	unsigned char *blob = NULL;
+	size_t blen;
+	int rc;
+
+	rc = vault_encrypt(dk, &aad, value, strlen(value), &blob, &blen);
+	*hex = rc == VAULT_OK ? to_hex(blob, blen) : NULL;
+	free(blob);
+	if (*hex == NULL)
+		return internal(err);
+	secret_hint(value, hint);
+	return 0;
+}
+
+/* The answer of SQL_CREATE's res (cleared here): 0, or -1 with err. */
+static int
+created(PGresult *res, struct json_object **secret, struct hb_error *err)
+{
+	*secret = PQntuples(res) == 1 ? db_row_json(res, 0) : NULL;
+	PQclear(res);
+	/* Nothing was written but, for a first secret, its data key. */
+	if (*secret == NULL)
+		return hb_fail(err, 409, "name_taken",
+		    "Another secret of the organization has this name.");
+	return 0;
+}
+
+/*
+ * A create of no team, the organization's wrapped data key cached: the
+ * context and SQL_CREATE in one round trip (one implicit transaction).
+ * 0 or -1 with err as secret_create; 1 when the cached key does not
+ * unwrap (forgotten: the caller takes the long way).
+ */
+static int
+create_cached(struct hb_db *db, const struct hb_db_ctx *ctx,
+    const struct vault_keyring *kr, const struct hb_secret_input *in,
+    const char *id, struct json_object **secret, struct hb_error *err)
+{
+	const char *hex = key_cached(ctx->org_id);
+	const char *params[7] = { ctx->org_id, id, NULL, in->name,
+	    in->description, NULL, NULL };
+	struct vault_data_key dk;
+	char hint[17], *sealed = NULL;
+	PGresult *res;
+	int rc;
+
+	if (unwrap_hex(kr, ctx->org_id, hex, &dk, err) == -1) {
+		hb_error_clear(err);
+		key_forget(ctx->org_id);
+		return 1;
+	}
+	rc = seal_first(&dk, ctx->org_id, id, in->value, &sealed, hint, err);
+	vault_data_key_wipe(&dk);
+	if (rc == -1)
+		return -1;
+	params[5] = sealed;
+	params[6] = hint;
+	res = db_tenant_query(db, ctx, false, SQL_CREATE, 7, params, err);
+	free(sealed);
+	if (res == NULL)
+		return -1;
+	return created(res, secret, err);
+}
+
+/*
+ * Two round trips with the authentication when the organization's wrapped
+ * data key is cached and no team is given (create_cached). Else three:
+ * BEGIN, the context and SQL_CREATE_KEY (the team's check and the key,
+ * which is then cached); the value encrypted here (its id is made here, so
+ * its associated data is known before the row exists); then SQL_CREATE
+ * and COMMIT. Only an organization's first secret takes data_key()'s
+ * longer way.
  */
 int
 secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
     const struct vault_keyring *kr, const struct hb_secret_input *in,
     struct json_object **secret, struct hb_error *err)
 {
-	char id[HB_UUID_LEN + 1], hint[17], *hex;
+	char id[HB_UUID_LEN + 1], hint[17], *hex = NULL;
 	const char *kp[2] = { ctx->org_id, in->team_id };
 	const char *params[7] = { ctx->org_id, id, in->team_id, in->name,
 	    in->description, NULL, hint };
 	const struct hb_db_stmt stmts[1] = { { SQL_CREATE, 7, params } };
 	struct hb_json_check c = { NULL, NULL };
 	struct vault_data_key dk;
-	struct vault_aad aad = { ctx->org_id, id, 1 };
-	unsigned char *blob = NULL;
-	size_t blen;
+	const char *wrapped;
 	PGresult *res;
 	int rc;
 
 	*secret = NULL;
 	uuid_new(id);
+	if (in->team_id == NULL && key_cached(ctx->org_id) != NULL &&
+	    (rc = create_cached(db, ctx, kr, in, id, secret, err)) != 1)
+		return rc;
 	res = db_tenant_query(db, ctx, true, SQL_CREATE_KEY, 2, kp, err);
 	if (res == NULL)
 		return -1;
@@ -415,36 +548,26 @@ secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 		    "must be a team of the organization you belong to");
 		return json_check_done(&c, err);
 	}
-	if (db_value(res, 0, "wrapped") != NULL)
-		rc = unwrap_hex(kr, ctx->org_id, db_value(res, 0, "wrapped"),
-		    &dk, err);
-	else
+	/* Read first in this transaction: a committed row, fit to keep. */
+	wrapped = db_value(res, 0, "wrapped");
+	if (wrapped != NULL &&
+	    (rc = unwrap_hex(kr, ctx->org_id, wrapped, &dk, err)) == 0)
+		key_keep(ctx->org_id, wrapped);
+	else if (wrapped == NULL)
 		rc = data_key(db, kr, ctx->org_id, &dk, err);
 	PQclear(res);
 	if (rc == -1)
 		return undo(db);
-	rc = vault_encrypt(&dk, &aad, in->value, strlen(in->value), &blob,
-	    &blen);
+	rc = seal_first(&dk, ctx->org_id, id, in->value, &hex, hint, err);
 	vault_data_key_wipe(&dk);
-	hex = rc == VAULT_OK ? to_hex(blob, blen) : NULL;
-	free(blob);
-	if (hex == NULL) {
-		db_tx_rollback(db);
-		return internal(err);
-	}
-	secret_hint(in->value, hint);
+	if (rc == -1)
+		return undo(db);
 	params[5] = hex;
 	res = db_tx_finish(db, 1, stmts, err);
 	free(hex);
 	if (res == NULL)
 		return -1;
-	*secret = PQntuples(res) == 1 ? db_row_json(res, 0) : NULL;
-	PQclear(res);
-	/* Nothing was written but, for a first secret, its data key. */
-	if (*secret == NULL)
-		return hb_fail(err, 409, "name_taken",
-		    "Another secret of the organization has this name.");
-	return 0;
+	return created(res, secret, err);
 }
 
 int
