@@ -50,9 +50,13 @@ static const char SQL_CREATE_KEY[] =
 /*
  * homebot.secret_create (schema/R__vault.sql): the secret, its first value
  * and the answer's row; none when the name is taken (nothing written).
+ * With $8, the wrapped key the value was sealed under when it came from
+ * the cache: a row of NULLs (nothing written) unless it is still the
+ * organization's stored one.
  */
 static const char SQL_CREATE[] =
-    "SELECT * FROM homebot.secret_create($1, $2, $3, $4, $5, decode($6, 'hex'), $7)";
+    "SELECT * FROM homebot.secret_create($1, $2, $3, $4, $5, decode($6, 'hex'), $7,"
+    " decode($8, 'hex'))";
 static const char SQL_VALUE_ADD[] =
     "INSERT INTO homebot.secret_values"
     " (organization_id, secret_id, version, ciphertext, hint)"
@@ -172,18 +176,16 @@ from_hex(const char *s, unsigned char **out, size_t *len)
 }
 
 /*
- * The data key that hex (a wrapped key as the database holds it) wraps
- * for org into *dk: 0, or -1 with err set (dk zeroed).
- */
-/*
  * The wrapped data keys of the organizations this process created secrets
  * in last, one slot an organization by its id's hash: ciphertext under
  * the master keys, never a key in clear. An organization's data key never
  * changes once stored (a rotation re-wraps it, and every wrapping unwraps
  * to the same key under this process's keyring), so a wrapping read from
- * a committed row stays good for the life of the process; one made in a
- * transaction that may yet roll back is never kept. It saves a create
- * the round trip that reads the key.
+ * a committed row stays good; one made in a transaction that may yet roll
+ * back is never kept. A create under a kept key still has the database
+ * check that it is the stored one (a restore may have gone back to before
+ * the organization's first secret): it saves a create the round trip
+ * that reads the key, not the check.
  */
 #define KEY_CACHE_SLOTS	64
 static struct key_slot {
@@ -232,6 +234,10 @@ key_forget(const char *org)
 		s->org[0] = '\0';
 }
 
+/*
+ * The data key that hex (a wrapped key as the database holds it) wraps
+ * for org into *dk: 0, or -1 with err set (dk zeroed).
+ */
 static int
 unwrap_hex(const struct vault_keyring *kr, const char *org, const char *hex,
     struct vault_data_key *dk, struct hb_error *err)
@@ -474,7 +480,9 @@ created(PGresult *res, struct json_object **secret, struct hb_error *err)
  * A create of no team, the organization's wrapped data key cached: the
  * context and SQL_CREATE in one round trip (one implicit transaction).
  * 0 or -1 with err as secret_create; 1 when the cached key does not
- * unwrap (forgotten: the caller takes the long way).
+ * unwrap or is not the stored one any more (a rotation re-wrapped it, a
+ * restore went back to before it): forgotten, nothing written, the
+ * caller takes the long way.
  */
 static int
 create_cached(struct hb_db *db, const struct hb_db_ctx *ctx,
@@ -482,8 +490,8 @@ create_cached(struct hb_db *db, const struct hb_db_ctx *ctx,
     const char *id, struct json_object **secret, struct hb_error *err)
 {
 	const char *hex = key_cached(ctx->org_id);
-	const char *params[7] = { ctx->org_id, id, NULL, in->name,
-	    in->description, NULL, NULL };
+	const char *params[8] = { ctx->org_id, id, NULL, in->name,
+	    in->description, NULL, NULL, hex };
 	struct vault_data_key dk;
 	char hint[17], *sealed = NULL;
 	PGresult *res;
@@ -500,10 +508,16 @@ create_cached(struct hb_db *db, const struct hb_db_ctx *ctx,
 		return -1;
 	params[5] = sealed;
 	params[6] = hint;
-	res = db_tenant_query(db, ctx, false, SQL_CREATE, 7, params, err);
+	res = db_tenant_query(db, ctx, false, SQL_CREATE, 8, params, err);
 	free(sealed);
 	if (res == NULL)
 		return -1;
+	if (PQntuples(res) == 1 && db_value(res, 0, "id") == NULL) {
+		/* Not the stored key any more: nothing was written. */
+		PQclear(res);
+		key_forget(ctx->org_id);
+		return 1;
+	}
 	return created(res, secret, err);
 }
 
@@ -523,9 +537,9 @@ secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 {
 	char id[HB_UUID_LEN + 1], hint[17], *hex = NULL;
 	const char *kp[2] = { ctx->org_id, in->team_id };
-	const char *params[7] = { ctx->org_id, id, in->team_id, in->name,
-	    in->description, NULL, hint };
-	const struct hb_db_stmt stmts[1] = { { SQL_CREATE, 7, params } };
+	const char *params[8] = { ctx->org_id, id, in->team_id, in->name,
+	    in->description, NULL, hint, NULL };
+	const struct hb_db_stmt stmts[1] = { { SQL_CREATE, 8, params } };
 	struct hb_json_check c = { NULL, NULL };
 	struct vault_data_key dk;
 	const char *wrapped;

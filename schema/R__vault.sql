@@ -141,10 +141,16 @@ $$;
 -- it replaces, and its triggers write the row metadata and the audit
 -- events. A function so that each server connection keeps its plans:
 -- planned afresh each time, the two inserts cost about as much to plan
--- as to run.
+-- as to run. With p_wrapped (the wrapped data key a secrets process kept
+-- and sealed p_ciphertext under, lib/secret.c): a row of NULLs, nothing
+-- written, unless it is exactly the organization's stored one (a restore
+-- to before the organization's first secret, or a rotation's re-wrapping,
+-- since the process read it); the caller then reads the key again. Its
+-- parameter came later: a new signature, the old one dropped.
+DROP FUNCTION IF EXISTS homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text);
 CREATE OR REPLACE FUNCTION homebot.secret_create(p_org uuid, p_id uuid, p_team uuid, p_name text,
                                                  p_description text, p_ciphertext bytea,
-                                                 p_hint text)
+                                                 p_hint text, p_wrapped bytea DEFAULT NULL)
 RETURNS TABLE (id uuid, name text, description text, team_id uuid, hint text,
                value_version bigint, created_at text, updated_at text, created_by uuid,
                updated_by uuid, version integer)
@@ -155,6 +161,13 @@ AS $$
 DECLARE
 	v_row homebot.secrets;
 BEGIN
+	-- vault_data_keys_pkey, under the caller's policy
+	IF p_wrapped IS NOT NULL AND NOT EXISTS (SELECT FROM homebot.vault_data_keys k
+	                                          WHERE k.organization_id = p_org
+	                                            AND k.wrapped = p_wrapped) THEN
+		RETURN NEXT;
+		RETURN;
+	END IF;
 	INSERT INTO homebot.secrets AS s (organization_id, id, team_id, name, description)
 	VALUES (p_org, p_id, p_team, p_name, coalesce(p_description, ''))
 	ON CONFLICT (organization_id, name) WHERE deleted_at IS NULL DO NOTHING
@@ -174,10 +187,10 @@ $$;
 
 REVOKE ALL ON FUNCTION homebot.secret_audit(), homebot.secret_delete(uuid, integer),
 	homebot.secret_reveal(uuid),
-	homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)
+	homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text, bytea)
 FROM PUBLIC, homebot_app, homebot_admin, homebot_worker;
 GRANT EXECUTE ON FUNCTION homebot.secret_delete(uuid, integer), homebot.secret_reveal(uuid),
-	homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)
+	homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text, bytea)
 TO homebot_app;
 
 -- Master-key rotation (`make vault-rotate`, the job vault.rotate; lib/

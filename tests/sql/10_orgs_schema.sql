@@ -163,7 +163,7 @@ SELECT is(
 	  WHERE p.pronamespace = 'homebot'::regnamespace
 	    AND ((NOT p.prosecdef AND p.oid NOT IN ('homebot.authenticate_session(uuid, uuid, uuid)'::regprocedure,
 	                                            'homebot.user_teams(uuid, uuid)'::regprocedure,
-	                                            'homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text)'::regprocedure,
+	                                            'homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text, bytea)'::regprocedure,
 	                                            'homebot.request_context(text, text, text, text, text, text, text, text, text, text)'::regprocedure))
 	         OR p.proconfig IS DISTINCT FROM
 	            ARRAY['search_path=pg_catalog, homebot, pg_temp']

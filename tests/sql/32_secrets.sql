@@ -7,7 +7,7 @@
 --   A = ...26a, B = ...26b; team X = ...6a1, Y = ...6a2 in A
 --   U (...6e1) member of A, in X
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 
 INSERT INTO homebot.organizations (id, name, slug) VALUES
 	('00000000-0000-4000-8000-00000000026a', 'Org 26A', 'pgtap-26-a'),
@@ -123,6 +123,22 @@ SELECT throws_ok($$SELECT * FROM homebot.secret_create('00000000-0000-4000-8000-
 SELECT throws_ok($$SELECT * FROM homebot.secret_create('00000000-0000-4000-8000-00000000026b', '00000000-0000-4000-8000-000000006008',
                                                        NULL, 'b-made', NULL, decode(repeat('b6', 60), 'hex'), '')$$,
 	'42501', NULL, '...nor one of organization B');
+-- With the wrapped key a secrets process kept: it must still be the
+-- organization's stored one, else a row of NULLs and nothing written.
+SELECT results_eq($$SELECT id, name FROM homebot.secret_create('00000000-0000-4000-8000-00000000026a',
+                    '00000000-0000-4000-8000-000000006009', NULL, 'kept', NULL, decode(repeat('b6', 60), 'hex'), '',
+                    decode(repeat('a5', 82), 'hex'))$$,
+	$$VALUES ('00000000-0000-4000-8000-000000006009'::uuid, 'kept')$$,
+	'secret_create: the key the caller kept is the stored one, the secret is made');
+SELECT results_eq($$SELECT id IS NULL AND name IS NULL AND version IS NULL
+                    FROM homebot.secret_create('00000000-0000-4000-8000-00000000026a',
+                    '00000000-0000-4000-8000-00000000600a', NULL, 'stale', NULL, decode(repeat('b6', 60), 'hex'), '',
+                    decode(repeat('a6', 82), 'hex'))$$,
+	$$VALUES (true)$$,
+	'secret_create: a kept key that is not the stored one (re-wrapped, restored) answers one row of NULLs');
+SELECT is_empty($$SELECT 1 FROM homebot.secrets WHERE id = '00000000-0000-4000-8000-00000000600a'
+                  UNION ALL SELECT 1 FROM homebot.secret_values WHERE secret_id = '00000000-0000-4000-8000-00000000600a'$$,
+	'...and writes nothing');
 RESET ROLE;
 SELECT results_eq($$SELECT action FROM homebot.audit_log WHERE target_id = '00000000-0000-4000-8000-000000006006'
                        OR changes -> 'new' ->> 'id' = '00000000-0000-4000-8000-000000006006'
