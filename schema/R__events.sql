@@ -170,12 +170,13 @@ SELECT m.organization_id, m.audit_id, m.created_at FROM moved AS m ORDER BY m.cr
 -- envelope, to be recorded as done unpublished. Taking
 -- an event changes no indexed column, so the update is HOT; SKIP LOCKED
 -- lets workers take different events at once. Only homebot_worker may
--- call it. Its plans (and event_release's) never scan the whole outbox
--- (enable_seqscan off): a queue's dead rows pile up between two vacuums,
--- and plans made from the statistics of a vacuumed, empty outbox, kept
--- by the server connection until the next vacuum, scanned them all at
--- every call (a sixth of the database's time under a steady stream of
--- events).
+-- call it. Its plans never scan the whole outbox (enable_seqscan off):
+-- a queue's dead rows pile up between two vacuums, and plans made from
+-- the statistics of a vacuumed, empty outbox, kept by the server
+-- connection until the next vacuum, scanned them all at every call (a
+-- sixth of the database's time under a steady stream of events).
+-- event_release, planned afresh at each call, turns them off too: the
+-- same statistics would make its plan the same scan.
 CREATE OR REPLACE FUNCTION homebot.event_claim(p_owner text, p_lease integer, p_done bigint[],
                                                p_max integer, p_after bigint)
 RETURNS TABLE (seq bigint, event_id uuid, organization_id uuid, payload text, attempts integer,

@@ -91,7 +91,7 @@ struct worker {
 	struct hb_outbox_event	 events[BATCH_MAX];
 	/* Events published, not yet deleted: "{seq,…}" for the next claim. */
 	char			 published[2 + BATCH_MAX * 21];
-	/* Failed publishing rounds in a row, and when the next may start. */
+	/* Failed publishing rounds in a row, the last one's time and its wait. */
 	int			 pub_failures;
 	struct timespec		 pub_failed_at;	/* the last failed publish */
 	double			 pub_wait_ms;	/* no event before it is this old */

@@ -1,9 +1,10 @@
 -- homebot.authenticate_session (R__auth.sql), the hot path of every
 -- token-authenticated request: one statement that sets the tenant context
 -- and reads the session, membership, user, organization and permissions.
--- It is the one SECURITY INVOKER function of schema homebot: it runs as
--- homebot_app under row-level security, so a session, membership or user
--- of another organization is never in its answer, whatever it is given.
+-- It is SECURITY INVOKER (10_orgs_schema.sql names the few such functions
+-- of schema homebot): it runs as homebot_app under row-level security, so
+-- a session, membership or user of another organization is never in its
+-- answer, whatever it is given.
 --
 --   A = ...23a, B = ...23b; X is admin of A and member of B, Y owner of B
 --   sessions: X in A ...2c1, X in B ...2c2, Y in B ...2c3
