@@ -171,8 +171,9 @@ class Stack:
             self.env = _read_env(Path(stack_dir) / "stack.env")
             self.settings = _read_env(Path(stack_dir) / "settings.env")
 
-    def request(self, method, path, body=None, headers=None):
-        """One request on a fresh connection; body may be bytes or JSON."""
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        """One request on a fresh connection; body may be bytes or JSON;
+        no answer within timeout seconds fails."""
         hdrs = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, str)):
             _remember_secrets(body)
@@ -183,7 +184,7 @@ class Stack:
         for name in ("Authorization", "X-API-Key"):
             if name in hdrs:
                 _remember_secrets({"key": hdrs[name].split(" ")[-1]})
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=hdrs)
             r = conn.getresponse()
