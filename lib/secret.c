@@ -564,11 +564,10 @@ secret_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 	}
 	/* Read first in this transaction: a committed row, fit to keep. */
 	wrapped = db_value(res, 0, "wrapped");
-	if (wrapped != NULL &&
-	    (rc = unwrap_hex(kr, ctx->org_id, wrapped, &dk, err)) == 0)
-		key_keep(ctx->org_id, wrapped);
-	else if (wrapped == NULL)
+	if (wrapped == NULL)
 		rc = data_key(db, kr, ctx->org_id, &dk, err);
+	else if ((rc = unwrap_hex(kr, ctx->org_id, wrapped, &dk, err)) == 0)
+		key_keep(ctx->org_id, wrapped);
 	PQclear(res);
 	if (rc == -1)
 		return undo(db);
