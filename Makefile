@@ -206,12 +206,13 @@ coverage:
 	@BUILD=build-coverage COVERAGE=1 COVERAGE_WEB="$(COVERAGE_WEB)" \
 	    scripts/check.sh coverage
 
-# The bare FastCGI program make bench measures /health against: built for
-# the benchmark only, never installed.
+# The bare FastCGI program make bench measures /health against (and, with
+# a database connection, /api/v1/auth/me): built for the benchmark only,
+# never installed.
 $(BUILD)/bench/hello: bench/hello.c
 	@mkdir -p $(@D)
 	@echo "LD $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lfcgi -lpq
 
 # The MQTT load generator of bench/mqtt.sh (libmosquitto), bench only too.
 $(BUILD)/bench/mqtt-bench: bench/mqtt.c

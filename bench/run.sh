@@ -7,7 +7,8 @@
 #      cost 12): one straight to PostgreSQL, one through PgBouncer in
 #      transaction mode. GET /health against bench/hello.c, a bare FastCGI
 #      program behind the same lighttpd; /api/v1/auth/me direct against
-#      through PgBouncer; API keys, a members page, an audit page, login;
+#      through PgBouncer, and against bench/hello.c making one "SELECT 1"
+#      round trip per request (the ceiling of any one-round-trip path); API keys, a members page, an audit page, login;
 #      a 200-row members page with and without Accept-Encoding: gzip
 #      (bytes per answer beside the rates), and /me with gzip asked (it
 #      stays identity: BREACH, see README "Compression"); the second step
@@ -66,6 +67,9 @@ settings() {
 
 # The direct stack serves bench/hello.c too, through a configuration that
 # includes lighttpd.conf unchanged: the same server, the same settings.
+# /hello-db is the same program with a connection to the stack's database
+# as the programs have (scripts/stack.sh's DATABASE_URL), making one
+# round trip per request: /me's ceiling.
 hello_conf() {
 	mkdir -p "$D/bench"
 	install -m 0755 "$BUILD/bench/hello" "$D/bench/hello"
@@ -75,6 +79,13 @@ include "$ROOT/lighttpd.conf"
   fastcgi.server = ( "/hello" => ((
     "bin-path" => "$D/bench/hello",
     "socket" => var.rundir + "/hello.sock",
+    "max-procs" => 4, "check-local" => "disable" )) )
+}
+\$HTTP["url"] == "/hello-db" {
+  fastcgi.server = ( "/hello-db" => ((
+    "bin-path" => "$D/bench/hello",
+    "socket" => var.rundir + "/hello-db.sock",
+    "bin-environment" => ( "HELLO_DATABASE_URL" => "host=$D/pg user=homebot_app dbname=homebot" ),
     "max-procs" => 4, "check-local" => "disable" )) )
 }
 EOF
@@ -91,7 +102,9 @@ log "seeding both: $(/usr/bin/python3 bench/seed.py "$D" "$D" 2>/dev/null)"
 /usr/bin/python3 bench/seed.py "$P" "$P" >/dev/null 2>&1
 # Two verifications a user a run (bench/mfa.py): room for 500 a second.
 log "enrolling TOTP: $(/usr/bin/python3 bench/mfa.py enrol "$D" "$D" "$DURL" $((DUR * 250)) 2>/dev/null)"
-curl -fsS -o /dev/null "$DURL/hello" || { echo "bench: /hello does not answer" >&2; exit 1; }
+for h in hello hello-db; do
+	curl -fsS -o /dev/null "$DURL/$h" || { echo "bench: /$h does not answer" >&2; exit 1; }
+done
 # The secret the reveal figures read, in the 210-member organization.
 curl -fsS -H "Authorization: Bearer $(cat "$D/owner_token.txt")" \
     -H "Content-Type: application/json" \
@@ -105,6 +118,7 @@ test_args() { # name dir url
 	case $t in
 	health) echo "-t1 -c32 -d${DUR}s $url/health" ;;
 	hello) echo "-t1 -c32 -d${DUR}s $url/hello" ;;
+	hellodb) echo "-t1 -c32 -d${DUR}s $url/hello-db" ;;
 	me32) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/tokens.txt" ;;
 	me8) echo "-t1 -c8 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/tokens.txt" ;;
 	key32) echo "-t1 -c32 -d${DUR}s -s bench/rotate.lua $url CREDS=$dir/keys.txt HEADER=X-API-Key" ;;
@@ -154,6 +168,7 @@ for rep in $(seq "$REPS"); do
 			else measure "$t" pgbouncer "$P" "$PURL" "$rep"; fi
 		done
 	done
+	measure hellodb hello "$D" "$DURL" "$rep"
 	for t in key32 members audit me32gz reveal create; do measure "$t" direct "$D" "$DURL" "$rep"; done
 	for side in $pair; do
 		if [ "$side" = a ]; then measure members200 identity "$D" "$DURL" "$rep"
@@ -212,6 +227,8 @@ row "GET /health, 32 connections" "$(fig health homebot)" ""
 row "GET /hello (bench/hello.c, same lighttpd), 32 conn." "$(fig hello hello)" ""
 row "**/health ÷ bare FastCGI program**" "$(ratio "$(med health homebot 4)" "$(med hello hello 4)")" "≥ 0.95×"
 row "GET /api/v1/auth/me, tokens, 32 conn., direct" "$(fig me32 direct)" ""
+row "GET /hello-db (bench/hello.c + one SELECT 1), 32 conn." "$(fig hellodb hello)" ""
+row "**/me ÷ bare FastCGI program with one round trip**" "$(ratio "$(med me32 direct 4)" "$(med hellodb hello 4)")" "(its ceiling)"
 row "GET /api/v1/auth/me, tokens, 32 conn., PgBouncer" "$(fig me32 pgbouncer)" ""
 row "**/me through PgBouncer ÷ direct, 32 conn.**" "$(ratio "$(med me32 pgbouncer 4)" "$(med me32 direct 4)")" "≥ 0.9×"
 row "GET /api/v1/auth/me, tokens, 8 conn., direct" "$(fig me8 direct)" ""
