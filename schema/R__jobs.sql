@@ -17,7 +17,12 @@
 -- once, none waiting for another and no job given twice. Only
 -- homebot_worker may call it. Each job comes with the trace ID it was
 -- enqueued in, for the worker's log lines. (Dropped first: its result
--- columns grew trace_id, which CREATE OR REPLACE cannot add.)
+-- columns grew trace_id, which CREATE OR REPLACE cannot add.) Its plans
+-- never scan the whole table (enable_seqscan off), as event_claim's: a
+-- server connection keeps the plans it made at its first calls, and plans
+-- made while the table was small (a new install, a worker started on an
+-- empty queue) scanned every job at each call as finished jobs piled up,
+-- until an analyze of the table replanned them.
 DROP FUNCTION IF EXISTS homebot.job_claim(text, integer, uuid[], integer);
 CREATE OR REPLACE FUNCTION homebot.job_claim(p_owner text, p_lease integer, p_done uuid[],
                                              p_max integer)
@@ -25,6 +30,7 @@ RETURNS TABLE (id uuid, organization_id uuid, kind text, payload text, attempts 
                max_attempts integer, trace_id text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
+SET enable_seqscan = off
 AS $$
 BEGIN
 	-- PL/pgSQL, not SQL: its plans are kept from one call to the next.

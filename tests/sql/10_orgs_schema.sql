@@ -168,10 +168,11 @@ SELECT is(
 	         OR p.proconfig IS DISTINCT FROM
 	            ARRAY['search_path=pg_catalog, homebot, pg_temp']
 	            || CASE WHEN p.oid IN ('homebot.event_claim(text, integer, bigint[], integer, bigint)'::regprocedure,
-	                                   'homebot.event_release(bigint[], text)'::regprocedure)
+	                                   'homebot.event_release(bigint[], text)'::regprocedure,
+	                                   'homebot.job_claim(text, integer, uuid[], integer)'::regprocedure)
 	                    THEN ARRAY['enable_seqscan=off'] ELSE '{}' END)),
 	'{}'::text[],
-	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql), and request_context, which sets its caller''s own settings (15_audit_context.sql); event_claim and event_release also turn sequential scans off (28_events.sql)');
+	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql), and request_context, which sets its caller''s own settings (15_audit_context.sql); event_claim, event_release and job_claim also turn sequential scans off (28_events.sql, 19_jobs.sql)');
 SELECT is(
 	(SELECT coalesce(array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text), '{}')
 	   FROM pg_proc p

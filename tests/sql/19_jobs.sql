@@ -11,7 +11,7 @@
 -- 4. job_counts, the queue's figures for GET /metrics: per kind, counts
 --    only, of every organization, for homebot_app alone.
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -207,6 +207,24 @@ SELECT ok(NOT has_function_privilege('homebot_admin', 'homebot.job_counts()', 'E
 	'homebot_admin and homebot_worker may not');
 SELECT is((SELECT provolatile::text FROM pg_proc WHERE oid = 'homebot.job_counts()'::regprocedure),
 	's', 'job_counts is STABLE (it only reads)');
+
+-- job_claim's plans never scan the whole table: a server connection keeps
+-- the plans of its first calls, and the planner, with the statistics of a
+-- small table, would choose sequential scans and keep them as finished
+-- jobs pile up. Here: statistics of an empty table, a server connection's
+-- cached plans, and then no sequential scan of the jobs in ten calls.
+DELETE FROM homebot.jobs;
+ANALYZE homebot.jobs;
+CREATE TEMP TABLE seq_before AS
+SELECT coalesce(seq_scan, 0) AS seq_scan
+  FROM pg_stat_xact_user_tables WHERE relid = 'homebot.jobs'::regclass;
+SET LOCAL ROLE homebot_worker;
+SELECT count(*) FROM generate_series(1, 10) AS i,
+       LATERAL homebot.job_claim('pgtap-19-seq', 60, ARRAY[gen_random_uuid()], 10) AS c;
+RESET ROLE;
+SELECT is((SELECT coalesce(x.seq_scan, 0) - b.seq_scan FROM pg_stat_xact_user_tables x, seq_before b
+            WHERE x.relid = 'homebot.jobs'::regclass),
+          0::bigint, 'job_claim never scans the whole table, whatever its statistics say');
 
 SELECT * FROM finish();
 ROLLBACK;
