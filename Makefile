@@ -207,8 +207,8 @@ coverage:
 	    scripts/check.sh coverage
 
 # The bare FastCGI program make bench measures /health against (and, with
-# a database connection, /api/v1/auth/me): built for the benchmark only,
-# never installed.
+# a database connection, the ceilings of /api/v1/auth/me and of reveal):
+# built for the benchmark only, never installed.
 $(BUILD)/bench/hello: bench/hello.c
 	@mkdir -p $(@D)
 	@echo "LD $@"
