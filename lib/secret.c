@@ -177,7 +177,9 @@ from_hex(const char *s, unsigned char **out, size_t *len)
 
 /*
  * The wrapped data keys of the organizations this process created secrets
- * in last, one slot an organization by its id's hash: ciphertext under
+ * in last, in a set of two slots an organization by its id's hash (two
+ * organizations of the same hash both stay; a third evicts the one kept
+ * longer): ciphertext under
  * the master keys, never a key in clear. An organization's data key never
  * changes once stored (a rotation re-wraps it, and every wrapping unwraps
  * to the same key under this process's keyring), so a wrapping read from
@@ -187,39 +189,62 @@ from_hex(const char *s, unsigned char **out, size_t *len)
  * the organization's first secret): it saves a create the round trip
  * that reads the key, not the check.
  */
-#define KEY_CACHE_SLOTS	64
+#define KEY_CACHE_SETS	32
+#define KEY_CACHE_WAYS	2	/* key_keep moves the first to the second */
 static struct key_slot {
 	char org[HB_UUID_LEN + 1];
 	char hex[2 * VAULT_WRAPPED_MAX + 1];
-} key_cache[KEY_CACHE_SLOTS];
+} key_cache[KEY_CACHE_SETS][KEY_CACHE_WAYS];
 
+/* The set of slots org may be kept in. */
 static struct key_slot *
-key_slot(const char *org)
+key_set(const char *org)
 {
 	uint32_t h = 2166136261u;	/* FNV-1a */
 
 	for (const char *c = org; *c != '\0'; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	return &key_cache[h % KEY_CACHE_SLOTS];
+	return key_cache[h % KEY_CACHE_SETS];
+}
+
+/* The slot of org's set that keeps org, or NULL. */
+static struct key_slot *
+key_find(const char *org)
+{
+	struct key_slot *set = key_set(org);
+
+	for (int i = 0; i < KEY_CACHE_WAYS; i++)
+		if (strcmp(set[i].org, org) == 0)
+			return &set[i];
+	return NULL;
 }
 
 /* org's cached wrapped key (hex), or NULL. */
 static const char *
 key_cached(const char *org)
 {
-	const struct key_slot *s = key_slot(org);
+	const struct key_slot *s = key_find(org);
 
-	return strcmp(s->org, org) == 0 ? s->hex : NULL;
+	return s != NULL ? s->hex : NULL;
 }
 
-/* Keeps hex, org's committed wrapped key, unless it does not fit. */
+/*
+ * Keeps hex, org's committed wrapped key, unless it does not fit: in the
+ * slot that keeps org already, else in the first one, the one there
+ * moving to the second.
+ */
 static void
 key_keep(const char *org, const char *hex)
 {
-	struct key_slot *s = key_slot(org);
+	struct key_slot *set = key_set(org);
+	struct key_slot *s = key_find(org);
 
-	if (strlen(org) >= sizeof(s->org) || strlen(hex) >= sizeof(s->hex))
+	if (strlen(org) >= sizeof(set->org) || strlen(hex) >= sizeof(set->hex))
 		return;
+	if (s == NULL) {
+		set[1] = set[0];
+		s = &set[0];
+	}
 	snprintf(s->org, sizeof(s->org), "%s", org);
 	snprintf(s->hex, sizeof(s->hex), "%s", hex);
 }
@@ -228,9 +253,9 @@ key_keep(const char *org, const char *hex)
 static void
 key_forget(const char *org)
 {
-	struct key_slot *s = key_slot(org);
+	struct key_slot *s = key_find(org);
 
-	if (strcmp(s->org, org) == 0)
+	if (s != NULL)
 		s->org[0] = '\0';
 }
 
