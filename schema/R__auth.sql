@@ -541,32 +541,9 @@ BEGIN
 END
 $$;
 
--- user_teams: the live teams of p_user in p_org, by name: teams, the
--- me object's [{id, name, team_role}] as JSON text; team_ids and
--- team_leads, the request's team context as uuid[] literals ('{}' for
--- none). authenticate_api_key calls it (as its definer);
--- authenticate_session holds the same query written out (under the
--- request's policies). A deleted team is in neither.
--- team_members_organization_id_user_id_idx, teams_pkey
-CREATE OR REPLACE FUNCTION homebot.user_teams(p_org uuid, p_user uuid,
-                                              OUT teams text, OUT team_ids text, OUT team_leads text)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, homebot, pg_temp
-AS $$
-BEGIN
-	-- plpgsql, not sql: each connection caches this plan, where a SQL
-	-- function that cannot be inlined is planned at every call.
-	SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name, 'team_role', tm.team_role)
-	                         ORDER BY t.name COLLATE "C", t.id)::text, '[]'),
-	       coalesce(array_agg(t.id)::text, '{}'),
-	       coalesce((array_agg(t.id) FILTER (WHERE tm.team_role = 'lead'))::text, '{}')
-	  INTO teams, team_ids, team_leads
-	  FROM homebot.team_members tm
-	  JOIN homebot.teams t ON t.organization_id = tm.organization_id AND t.id = tm.team_id
-	                      AND t.deleted_at IS NULL
-	 WHERE tm.organization_id = p_org AND tm.user_id = p_user;
-END
-$$;
+-- user_teams computed a user's teams for the two authenticate functions;
+-- member_access (R__member_access.sql) holds them now.
+DROP FUNCTION IF EXISTS homebot.user_teams(uuid, uuid);
 
 -- authenticate_api_key: the key with this prefix, its organization and its
 -- creator, who must still be an active member (else no row). key_hash is
@@ -602,15 +579,7 @@ BEGIN
 	       ARRAY(SELECT d.permission
 	               FROM (SELECT DISTINCT sc.permission
 	                       FROM unnest(k.scopes) AS sc (permission)
-	                      WHERE sc.permission IN (
-	                                SELECT rp.permission
-	                                  FROM homebot.role_permissions rp
-	                                 WHERE rp.role = m.role
-	                                UNION ALL
-	                                SELECT up.permission
-	                                  FROM homebot.user_permissions up
-	                                 WHERE up.organization_id = k.organization_id
-	                                   AND up.user_id = k.created_by)) AS d
+	                      WHERE sc.permission = ANY (string_to_array(a.permissions, ','))) AS d
 	              ORDER BY d.permission COLLATE "C"),
 	       coalesce(k.expires_at <= now(), false),
 	       k.revoked_at IS NOT NULL,
@@ -625,16 +594,16 @@ BEGIN
 	       u.disabled_at IS NOT NULL,
 	       m.role,
 	       u.email_verified_at IS NOT NULL,
-	       t.teams,
-	       t.team_ids,
-	       t.team_leads,
+	       a.teams,
+	       a.team_ids,
+	       a.team_leads,
 	       u.mfa_enabled_at IS NOT NULL
 	  FROM homebot.api_keys k
 	  JOIN homebot.memberships m
 	    ON m.organization_id = k.organization_id AND m.user_id = k.created_by AND m.status = 'active'
 	  JOIN homebot.organizations o ON o.id = k.organization_id
 	  JOIN homebot.users u ON u.id = k.created_by
-	 CROSS JOIN LATERAL homebot.user_teams(k.organization_id, k.created_by) t
+	  JOIN homebot.member_access a ON a.organization_id = k.organization_id AND a.user_id = k.created_by
 	 WHERE k.prefix = p_prefix;
 
 	IF NOT FOUND THEN
@@ -679,11 +648,13 @@ $$;
 -- sorted), so that the statement sent, parsed on every call, stays short. No row, or revoked/disabled/suspended: the
 -- caller's to refuse. The role comes from the membership, not the token, so
 -- a role change or removal applies to the very next request.
--- The user's teams (user_teams) come with it: the me object's teams and
--- the request's team context (app.team_ids, app.team_leads, set with the
--- rest of the context by lib/db.c), with no statement of their own.
--- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey,
--- role_permissions_pkey and team_members_organization_id_user_id_idx.
+-- The permissions and the user's teams (the me object's teams and the
+-- request's team context, app.team_ids and app.team_leads, set with the
+-- rest of the context by lib/db.c) are read ready-made from member_access
+-- (R__member_access.sql), whose triggers recompute them in the same
+-- transaction as any change to them.
+-- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey
+-- and member_access_pkey.
 -- Its answer gained the teams, then mfa_enabled and mfa_blocked (TOTP is
 -- off and the organization's settings say require_mfa: true, read from
 -- the organization row it joins anyway): a new return type needs a new
@@ -715,18 +686,12 @@ BEGIN
 	       o.slug::text,
 	       o.suspended_at IS NOT NULL,
 	       m.role::text,
-	       array_to_string(ARRAY(SELECT rp.permission FROM homebot.role_permissions rp
-	                              WHERE rp.role = m.role
-	                             UNION
-	                             SELECT up.permission FROM homebot.user_permissions up
-	                              WHERE up.organization_id = m.organization_id
-	                                AND up.user_id = m.user_id
-	                             ORDER BY 1), ','),
+	       a.permissions,
 	       s.revoked_at IS NOT NULL,
 	       u.is_superadmin,
-	       t.teams,
-	       t.team_ids,
-	       t.team_leads,
+	       a.teams,
+	       a.team_ids,
+	       a.team_leads,
 	       u.mfa_enabled_at IS NOT NULL,
 	       -- require_mfa (api.md §12): a member without TOTP in an
 	       -- organization whose settings say true is held at enrolment.
@@ -736,25 +701,11 @@ BEGIN
 	    ON m.organization_id = s.organization_id AND m.user_id = s.user_id AND m.status = 'active'
 	  JOIN homebot.users u ON u.id = s.user_id
 	  JOIN homebot.organizations o ON o.id = s.organization_id
-	 -- user_teams' query, written out rather than called: its plan is
-	 -- then cached with the rest of this statement's, and no nested call
-	 -- (with its search_path to set and reset) runs on every request.
-	 CROSS JOIN LATERAL (
-		SELECT coalesce(json_agg(json_build_object('id', ut.id, 'name', ut.name, 'team_role', tm.team_role)
-		                         ORDER BY ut.name COLLATE "C", ut.id)::text, '[]') AS teams,
-		       coalesce(array_agg(ut.id)::text, '{}') AS team_ids,
-		       coalesce((array_agg(ut.id) FILTER (WHERE tm.team_role = 'lead'))::text, '{}') AS team_leads
-		  FROM homebot.team_members tm
-		  JOIN homebot.teams ut ON ut.organization_id = tm.organization_id AND ut.id = tm.team_id
-		                       AND ut.deleted_at IS NULL
-		 WHERE tm.organization_id = s.organization_id AND tm.user_id = s.user_id) t
+	  JOIN homebot.member_access a ON a.organization_id = s.organization_id AND a.user_id = s.user_id
 	 WHERE s.id = p_session AND s.user_id = p_user AND s.organization_id = p_org;
 END
 $$;
 
-REVOKE ALL ON FUNCTION homebot.user_teams(uuid, uuid) FROM PUBLIC, homebot_app, homebot_admin;
--- authenticate_session, SECURITY INVOKER, calls it as its caller.
-GRANT EXECUTE ON FUNCTION homebot.user_teams(uuid, uuid) TO homebot_app, homebot_admin;
 REVOKE ALL ON FUNCTION homebot.authenticate_session(uuid, uuid, uuid)
 FROM PUBLIC, homebot_app, homebot_admin;
 -- The admin program authenticates its callers' tokens with it too.

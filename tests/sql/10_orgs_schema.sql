@@ -162,7 +162,6 @@ SELECT is(
 	   FROM pg_proc p
 	  WHERE p.pronamespace = 'homebot'::regnamespace
 	    AND ((NOT p.prosecdef AND p.oid NOT IN ('homebot.authenticate_session(uuid, uuid, uuid)'::regprocedure,
-	                                            'homebot.user_teams(uuid, uuid)'::regprocedure,
 	                                            'homebot.secret_create(uuid, uuid, uuid, text, text, bytea, text, bytea)'::regprocedure,
 	                                            'homebot.request_context(text, text, text, text, text, text, text, text, text, text)'::regprocedure))
 	         OR p.proconfig IS DISTINCT FROM
@@ -172,7 +171,7 @@ SELECT is(
 	                                   'homebot.job_claim(text, integer, uuid[], integer)'::regprocedure)
 	                    THEN ARRAY['enable_seqscan=off'] ELSE '{}' END)),
 	'{}'::text[],
-	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and its user_teams, and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql), and request_context, which sets its caller''s own settings (15_audit_context.sql); event_claim, event_release and job_claim also turn sequential scans off (28_events.sql, 19_jobs.sql)');
+	'every function of schema homebot is SECURITY DEFINER with search_path = pg_catalog, homebot, pg_temp, but authenticate_session and secret_create, which run under the caller''s row-level security (23_authenticate_session.sql, 32_secrets.sql), and request_context, which sets its caller''s own settings (15_audit_context.sql); event_claim, event_release and job_claim also turn sequential scans off (28_events.sql, 19_jobs.sql)');
 SELECT is(
 	(SELECT coalesce(array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text), '{}')
 	   FROM pg_proc p
@@ -230,18 +229,20 @@ SELECT set_eq(
 -- Future tables too: every tenant table but the log itself is audited, and
 -- the job queue and the event outbox: their rows are their own
 -- bookkeeping, changed by every attempt, and the request that enqueued a
--- job is audited itself, as is each event (it is an audit row).
+-- job is audited itself, as is each event (it is an audit row); and
+-- member_access, whose rows are derived from audited writes, in their
+-- transaction (R__member_access.sql).
 SELECT is(
 	(SELECT coalesce(array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text), '{}')
 	   FROM pg_class c
 	   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnum > 0 AND NOT a.attisdropped
 	  WHERE c.relnamespace = 'homebot'::regnamespace AND c.relkind IN ('r', 'p')
 	    AND c.oid NOT IN ('homebot.audit_log'::regclass, 'homebot.jobs'::regclass,
-	                      'homebot.event_outbox'::regclass)
+	                      'homebot.event_outbox'::regclass, 'homebot.member_access'::regclass)
 	    AND (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgfoid = 'homebot.audit_row()'::regprocedure
 	                                         AND t.tgenabled = 'O') <> 2),
 	'{}'::text[],
-	'every tenant table (but audit_log, jobs and event_outbox) has both audit triggers');
+	'every tenant table (but audit_log, jobs, event_outbox and member_access) has both audit triggers');
 SELECT is(
 	(SELECT pg_get_triggerdef(oid) FROM pg_trigger
 	  WHERE tgrelid = 'homebot.sessions'::regclass AND tgname = 'audit_row_update'),

@@ -67,14 +67,17 @@ SELECT set_config('app.org_id', '00000000-0000-4000-8000-00000000025a', true),
 SELECT set_config('app.team_ids', team_ids, true),
        set_config('app.team_leads', team_leads, true),
        set_config('app.teams_write', '', true)
-  FROM homebot.user_teams('00000000-0000-4000-8000-00000000025a', '00000000-0000-4000-8000-0000000005e1');
+  FROM homebot.member_access
+ WHERE organization_id = '00000000-0000-4000-8000-00000000025a'
+   AND user_id = '00000000-0000-4000-8000-0000000005e1';
 
 SELECT results_eq('SELECT name FROM homebot.teams ORDER BY name', $$VALUES ('X'), ('Y')$$,
 	'A''s context: A''s teams, not B''s');
-SELECT is((SELECT teams FROM homebot.user_teams('00000000-0000-4000-8000-00000000025a',
-                                                '00000000-0000-4000-8000-0000000005e1'))::jsonb,
+SELECT is((SELECT teams FROM homebot.member_access
+            WHERE organization_id = '00000000-0000-4000-8000-00000000025a'
+              AND user_id = '00000000-0000-4000-8000-0000000005e1')::jsonb,
 	'[{"id": "00000000-0000-4000-8000-0000000005a1", "name": "X", "team_role": "lead"}]'::jsonb,
-	'user_teams: U''s teams in A with his role (the me object''s teams)');
+	'member_access: U''s teams in A with his role (the me object''s teams)');
 SELECT results_eq('SELECT id FROM homebot.pgtap_scoped ORDER BY id', $$VALUES (1), (2)$$,
 	'a member of team X sees the rows of no team and of X, not of Y (nor of B)');
 SELECT throws_ok($$INSERT INTO homebot.pgtap_scoped
