@@ -146,8 +146,9 @@ BEGIN
 END
 $$;
 
--- member_access_roles: the trigger of role_permissions.
-CREATE OR REPLACE FUNCTION homebot.member_access_roles()
+-- member_access_all: the statement trigger of role_permissions, and of a
+-- TRUNCATE of the other source tables (the owner's, never a request's).
+CREATE OR REPLACE FUNCTION homebot.member_access_all()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
@@ -164,7 +165,7 @@ REVOKE ALL ON FUNCTION
 	homebot.member_access_member(),
 	homebot.member_access_team(),
 	homebot.member_access_rebuild(),
-	homebot.member_access_roles()
+	homebot.member_access_all()
 FROM PUBLIC, homebot_app, homebot_admin;
 
 CREATE OR REPLACE TRIGGER member_access AFTER INSERT ON homebot.memberships
@@ -180,7 +181,13 @@ CREATE OR REPLACE TRIGGER member_access_update AFTER UPDATE ON homebot.teams
 	FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at)
 	EXECUTE FUNCTION homebot.member_access_team();
 CREATE OR REPLACE TRIGGER member_access AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON homebot.role_permissions
-	FOR EACH STATEMENT EXECUTE FUNCTION homebot.member_access_roles();
+	FOR EACH STATEMENT EXECUTE FUNCTION homebot.member_access_all();
+CREATE OR REPLACE TRIGGER member_access_truncate AFTER TRUNCATE ON homebot.user_permissions
+	FOR EACH STATEMENT EXECUTE FUNCTION homebot.member_access_all();
+CREATE OR REPLACE TRIGGER member_access_truncate AFTER TRUNCATE ON homebot.team_members
+	FOR EACH STATEMENT EXECUTE FUNCTION homebot.member_access_all();
+CREATE OR REPLACE TRIGGER member_access_truncate AFTER TRUNCATE ON homebot.teams
+	FOR EACH STATEMENT EXECUTE FUNCTION homebot.member_access_all();
 
 -- Last: the triggers above hold their tables against writers until this
 -- transaction ends, so no change can slip between this and them.

@@ -17,7 +17,7 @@
 --   A = ...36a, B = ...36b; U (...36e1) admin of A and member of B,
 --   V (...36e2) member of A; teams X (...36f1), Y (...36f2) of A
 BEGIN;
-SELECT plan(38);
+SELECT plan(40);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -264,6 +264,16 @@ SELECT ok((pg_temp.access('00000000-0000-4000-8000-00000000036b', '00000000-0000
 SELECT is(pg_temp.stale(), '{}'::text[], 'role_permissions changed: every row right');
 DELETE FROM homebot.role_permissions WHERE role = 'viewer' AND permission = 'audit:read';
 SELECT is(pg_temp.stale(), '{}'::text[], 'role_permissions changed back: every row right');
+
+-- The owner's TRUNCATE of a source table (never a request's).
+INSERT INTO homebot.user_permissions (organization_id, user_id, permission) VALUES
+	('00000000-0000-4000-8000-00000000036a', '00000000-0000-4000-8000-0000000036e2', 'audit:read');
+INSERT INTO homebot.team_members (organization_id, team_id, user_id, team_role) VALUES
+	('00000000-0000-4000-8000-00000000036a', '00000000-0000-4000-8000-0000000036f2', '00000000-0000-4000-8000-0000000036e2', 'lead');
+TRUNCATE homebot.user_permissions;
+SELECT is(pg_temp.stale(), '{}'::text[], 'user_permissions truncated: every row right');
+TRUNCATE homebot.team_members;
+SELECT is(pg_temp.stale(), '{}'::text[], 'team_members truncated: every row right');
 
 -- A membership gone: its row goes with it.
 DELETE FROM homebot.memberships
