@@ -3,11 +3,11 @@
 -- primary key instead of computing the union of the role's and the
 -- member's permissions, sorting it, and aggregating the member's teams on
 -- every request. The rows are derived, never written by a request: the
--- triggers of R__member_access.sql recompute a member's row in the same
+-- triggers of R__access.sql recompute a member's row in the same
 -- transaction as every change that could alter it (the membership's role,
 -- user_permissions, team_members, a team renamed or deleted,
 -- role_permissions), so a revocation applies to the very next request as
--- before. R__member_access.sql also fills the table when it is applied.
+-- before. R__access.sql also fills the table when it is applied.
 --
 -- Not audited (tests/sql/10_orgs_schema.sql): every row here follows from
 -- a write to an audited table, in the same transaction.
@@ -38,3 +38,8 @@ CREATE POLICY definer_access ON homebot.member_access TO CURRENT_USER USING (tru
 CREATE POLICY admin_access ON homebot.member_access TO homebot_admin USING (true) WITH CHECK (true);
 
 GRANT SELECT ON homebot.member_access TO homebot_app, homebot_admin;
+
+-- The rows list permissions comma-separated (authenticate_api_key splits
+-- them again): no permission's name may hold a comma.
+ALTER TABLE homebot.permissions
+	ADD CONSTRAINT permissions_name_no_comma CHECK (strpos(name, ',') = 0);

@@ -542,7 +542,7 @@ END
 $$;
 
 -- user_teams computed a user's teams for the two authenticate functions;
--- member_access (R__member_access.sql) holds them now.
+-- member_access (R__access.sql) holds them now.
 DROP FUNCTION IF EXISTS homebot.user_teams(uuid, uuid);
 
 -- authenticate_api_key: the key with this prefix, its organization and its
@@ -651,7 +651,7 @@ $$;
 -- The permissions and the user's teams (the me object's teams and the
 -- request's team context, app.team_ids and app.team_leads, set with the
 -- rest of the context by lib/db.c) are read ready-made from member_access
--- (R__member_access.sql), whose triggers recompute them in the same
+-- (R__access.sql), whose triggers recompute them in the same
 -- transaction as any change to them.
 -- Uses sessions_pkey, memberships_pkey, users_pkey, organizations_pkey
 -- and member_access_pkey.

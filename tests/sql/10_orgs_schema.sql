@@ -231,7 +231,7 @@ SELECT set_eq(
 -- bookkeeping, changed by every attempt, and the request that enqueued a
 -- job is audited itself, as is each event (it is an audit row); and
 -- member_access, whose rows are derived from audited writes, in their
--- transaction (R__member_access.sql).
+-- transaction (R__access.sql).
 SELECT is(
 	(SELECT coalesce(array_agg(c.oid::regclass::text ORDER BY c.oid::regclass::text), '{}')
 	   FROM pg_class c

@@ -1,4 +1,4 @@
--- homebot.member_access (0024_member_access.sql, R__member_access.sql):
+-- homebot.member_access (0024_member_access.sql, R__access.sql):
 -- each membership's permissions and teams, kept by triggers for
 -- authenticate_session and authenticate_api_key to read ready-made.
 --
@@ -17,7 +17,7 @@
 --   A = ...36a, B = ...36b; U (...36e1) admin of A and member of B,
 --   V (...36e2) member of A; teams X (...36f1), Y (...36f2) of A
 BEGIN;
-SELECT plan(40);
+SELECT plan(48);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -111,6 +111,10 @@ BEGIN
 	PERFORM * FROM dblink_get_result(p_conn) AS t (v text);
 END
 $$;
+-- One text value from a query on pgtap36a.
+CREATE FUNCTION pg_temp.remote(p_sql text) RETURNS text LANGUAGE sql AS $$
+	SELECT v FROM dblink('pgtap36a', p_sql) AS t (v text)
+$$;
 -- The name of team ...36f3 in member M's committed row.
 CREATE FUNCTION pg_temp.committed_team_name(p_user text) RETURNS text LANGUAGE sql AS $$
 	SELECT v FROM dblink('pgtap36a', format(
@@ -127,18 +131,22 @@ CREATE TEMP TABLE pids AS
 SELECT (SELECT pid FROM dblink('pgtap36a', 'SELECT pg_backend_pid()') AS t (pid integer)) AS a,
        (SELECT pid FROM dblink('pgtap36b', 'SELECT pg_backend_pid()') AS t (pid integer)) AS b;
 SELECT pg_temp.cleanup();
--- C (...36c) with W1 (...36e3) and W2 (...36e4), team T (...36f3), no member yet.
+-- C (...36c) with W1 (...36e3), W2 (...36e4) and W3 (...36e5), teams T
+-- (...36f3) and D (...36f4), no member yet.
 SELECT dblink_exec('pgtap36a', $$
 	INSERT INTO homebot.organizations (id, name, slug) VALUES
 		('00000000-0000-4000-8000-00000000036c', 'Org 36C', 'pgtap-36-c');
 	INSERT INTO homebot.users (id, email) VALUES
 		('00000000-0000-4000-8000-0000000036e3', 'pgtap-36-c-w1@example.test'),
-		('00000000-0000-4000-8000-0000000036e4', 'pgtap-36-c-w2@example.test');
+		('00000000-0000-4000-8000-0000000036e4', 'pgtap-36-c-w2@example.test'),
+		('00000000-0000-4000-8000-0000000036e5', 'pgtap-36-c-w3@example.test');
 	INSERT INTO homebot.memberships (organization_id, user_id, role) VALUES
 		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036e3', 'member'),
-		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036e4', 'member');
+		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036e4', 'member'),
+		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036e5', 'member');
 	INSERT INTO homebot.teams (organization_id, id, name, slug) VALUES
-		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036f3', 'T0', 't');
+		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036f3', 'T0', 't'),
+		('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036f4', 'D', 'd');
 $$);
 
 -- Rename first: the member added meanwhile waits, then sees the new name.
@@ -170,6 +178,51 @@ SELECT pg_temp.done('pgtap36a');
 SELECT dblink_exec('pgtap36a', 'COMMIT');
 SELECT is(pg_temp.committed_team_name('00000000-0000-4000-8000-0000000036e4'), 'T2',
 	'a member added, then a rename: the new member''s row has the new name');
+
+-- A team deleted, then a member added to it: the addition waits, then
+-- sees the team gone (no team context of a deleted team).
+SELECT dblink_exec('pgtap36a', 'BEGIN');
+SELECT dblink_exec('pgtap36a', $$UPDATE homebot.teams SET deleted_at = now() WHERE id = '00000000-0000-4000-8000-0000000036f4'$$);
+SELECT dblink_exec('pgtap36b', 'BEGIN');
+SELECT dblink_send_query('pgtap36b', $$INSERT INTO homebot.team_members (organization_id, team_id, user_id, team_role)
+	VALUES ('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036f4',
+	        '00000000-0000-4000-8000-0000000036e3', 'lead')$$);
+SELECT ok(pg_temp.waits_for_lock((SELECT b FROM pids)),
+	'a team deleted, then a member added: the addition waits for the deletion''s transaction');
+SELECT dblink_exec('pgtap36a', 'COMMIT');
+SELECT pg_temp.done('pgtap36b');
+SELECT dblink_exec('pgtap36b', 'COMMIT');
+SELECT is(pg_temp.remote($$SELECT team_ids || ' ' || team_leads FROM homebot.member_access
+                           WHERE user_id = '00000000-0000-4000-8000-0000000036e3'$$),
+	'{00000000-0000-4000-8000-0000000036f3} {}',
+	'a team deleted, then a member added: the deleted team is not in the member''s team context');
+
+-- A member removed while the whole table is rebuilt: the rebuild waits
+-- for the removal, then goes on without the member (it would otherwise
+-- write the member's row again under a membership that is gone). W3 is
+-- in no team and has no extra permission: only the removal's own
+-- trigger takes the lock.
+SELECT dblink_exec('pgtap36b', 'BEGIN');
+SELECT dblink_exec('pgtap36b', $$DELETE FROM homebot.memberships WHERE user_id = '00000000-0000-4000-8000-0000000036e5'$$);
+SELECT dblink_exec('pgtap36a', 'BEGIN');
+SELECT dblink_send_query('pgtap36a', 'SELECT homebot.member_access_rebuild()');
+SELECT ok(pg_temp.waits_for_lock((SELECT a FROM pids)),
+	'a member removed, then a rebuild: the rebuild waits for the removal''s transaction');
+SELECT dblink_exec('pgtap36b', 'COMMIT');
+SELECT pg_temp.done('pgtap36a');
+SELECT dblink_exec('pgtap36a', 'COMMIT');
+SELECT is(pg_temp.remote($$SELECT count(*) FROM homebot.member_access
+                           WHERE user_id = '00000000-0000-4000-8000-0000000036e5'$$), '0',
+	'a member removed, then a rebuild: the rebuild succeeded and the member has no row');
+
+-- Another isolation level is refused (its snapshot would be older than
+-- the lock).
+SELECT dblink_exec('pgtap36a', 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+SELECT is(dblink_exec('pgtap36a', $$INSERT INTO homebot.user_permissions (organization_id, user_id, permission)
+	VALUES ('00000000-0000-4000-8000-00000000036c', '00000000-0000-4000-8000-0000000036e3', 'audit:read')$$, false),
+	'ERROR', 'a change in REPEATABLE READ that would recompute a row fails');
+SELECT alike(dblink_error_message('pgtap36a'), '%READ COMMITTED only%', '... saying why');
+SELECT dblink_exec('pgtap36a', 'ROLLBACK');
 
 SELECT pg_temp.cleanup();
 SELECT dblink_disconnect('pgtap36a');
@@ -289,6 +342,11 @@ SELECT cmp_ok(homebot.member_access_rebuild(), '>=', 2::bigint, 'the rebuild goe
 SELECT is(pg_temp.stale(), '{}'::text[], 'after the rebuild: every row right');
 
 -- The request path: its own organization's rows, read only.
+INSERT INTO homebot.memberships (organization_id, user_id, role) VALUES
+	('00000000-0000-4000-8000-00000000036b', '00000000-0000-4000-8000-0000000036e2', 'viewer');
+SELECT ok((SELECT count(*) FROM homebot.member_access
+            WHERE organization_id = '00000000-0000-4000-8000-00000000036b') > 0,
+	'precondition: B has rows too');
 SET LOCAL ROLE homebot_app;
 SELECT set_config('app.org_id', '00000000-0000-4000-8000-00000000036a', true),
        set_config('app.user_id', '00000000-0000-4000-8000-0000000036e1', true);
@@ -299,6 +357,8 @@ SELECT throws_ok($$UPDATE homebot.member_access SET permissions = 'org:delete'$$
 SELECT throws_ok($$INSERT INTO homebot.member_access VALUES ('00000000-0000-4000-8000-00000000036a',
                    '00000000-0000-4000-8000-0000000036e1', 'org:delete', '[]', '{}', '{}')$$, '42501', NULL,
 	'homebot_app cannot write a row');
+SELECT throws_ok($$DELETE FROM homebot.member_access$$, '42501', NULL,
+	'homebot_app cannot delete a row');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -6,7 +6,9 @@
 -- A repeatable file (docs/migrations.md): everything here can run twice.
 -- Each time it runs it also brings every row up to date (at the end), so
 -- the rows are right however the database got here: a new install, an
--- upgrade from a release without the table, a rollback and up again.
+-- upgrade from a release without the table, a rollback and up again. Its
+-- name sorts it before R__auth.sql, whose functions read the rows: on an
+-- upgrade they are filled (and kept) before anything reads them.
 --
 -- Why the rows cannot go stale under concurrent writers. A row is
 -- computed from several tables, and two transactions may each change one
@@ -20,7 +22,13 @@
 -- concerns it, and one that changes a member after another recomputed
 -- finds the member itself, since it looks its members up after the lock
 -- too. A change of role_permissions (a migration) recomputes every row
--- under an exclusive lock that waits for all of them.
+-- under an exclusive lock that waits for all of them. A membership's
+-- removal takes the lock before its row goes (the cascade deletes the
+-- member's row here): a recomputation never waits on a row being deleted
+-- under it, and a row here is locked only by a transaction that holds
+-- its organization's lock, so no two wait on each other for one. Another
+-- isolation level would read with a snapshot older than the lock, so the
+-- recomputation refuses it.
 
 -- member_access_lock: the organization's lock, and the shared side of the
 -- lock of the whole table (member_access_rebuild takes it exclusively).
@@ -47,6 +55,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 BEGIN
+	IF current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'homebot: member_access is recomputed in READ COMMITTED only, not in %',
+			current_setting('transaction_isolation') USING ERRCODE = '0A000';
+	END IF;
 	INSERT INTO homebot.member_access AS a
 	       (organization_id, user_id, permissions, teams, team_ids, team_leads)
 	SELECT m.organization_id,
@@ -100,6 +112,20 @@ BEGIN
 		PERFORM homebot.member_access_refresh(NEW.organization_id, ARRAY[NEW.user_id]);
 	END IF;
 	RETURN NULL;
+END
+$$;
+
+-- member_access_leave: the trigger before a membership's removal (by any
+-- path, the cascades too): takes the organization's lock before the
+-- cascade deletes the member's row (see the top of this file).
+CREATE OR REPLACE FUNCTION homebot.member_access_leave()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, homebot, pg_temp
+AS $$
+BEGIN
+	PERFORM homebot.member_access_lock(OLD.organization_id);
+	RETURN OLD;
 END
 $$;
 
@@ -163,6 +189,7 @@ REVOKE ALL ON FUNCTION
 	homebot.member_access_lock(uuid),
 	homebot.member_access_refresh(uuid, uuid[]),
 	homebot.member_access_member(),
+	homebot.member_access_leave(),
 	homebot.member_access_team(),
 	homebot.member_access_rebuild(),
 	homebot.member_access_all()
@@ -170,6 +197,8 @@ FROM PUBLIC, homebot_app, homebot_admin;
 
 CREATE OR REPLACE TRIGGER member_access AFTER INSERT ON homebot.memberships
 	FOR EACH ROW EXECUTE FUNCTION homebot.member_access_member();
+CREATE OR REPLACE TRIGGER member_access_leave BEFORE DELETE ON homebot.memberships
+	FOR EACH ROW EXECUTE FUNCTION homebot.member_access_leave();
 CREATE OR REPLACE TRIGGER member_access_update AFTER UPDATE ON homebot.memberships
 	FOR EACH ROW WHEN (OLD.role IS DISTINCT FROM NEW.role)
 	EXECUTE FUNCTION homebot.member_access_member();
