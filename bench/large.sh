@@ -89,15 +89,8 @@ INSERT INTO homebot.memberships (organization_id, user_id, role)
 INSERT INTO homebot.memberships (organization_id, user_id, role, created_at)
      SELECT '$BIG_ORG', id, 'member', now() - interval '30 days' + g * interval '1 second'
        FROM lu WHERE g <= $MEMBERS;
--- Their access rows, as member_access's triggers would write them (no
--- team, no extra permission): the role's permissions.
-INSERT INTO homebot.member_access (organization_id, user_id, permissions, teams, team_ids, team_leads)
-     SELECT m.organization_id, m.user_id, r.permissions, '[]', '{}', '{}'
-       FROM homebot.memberships m
-       JOIN (SELECT role, array_to_string(array_agg(permission ORDER BY permission), ',') AS permissions
-               FROM homebot.role_permissions GROUP BY role) r ON r.role = m.role
-      WHERE NOT EXISTS (SELECT FROM homebot.member_access a
-                         WHERE a.organization_id = m.organization_id AND a.user_id = m.user_id);
+-- Their access rows, which member_access's triggers would have written.
+DO \$\$ BEGIN PERFORM homebot.member_access_rebuild(); END \$\$;
 INSERT INTO homebot.audit_log (organization_id, actor_type, actor_id, action, target_type,
                                target_id, occurred_at)
      SELECT lo.id, 'user', NULL,

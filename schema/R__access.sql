@@ -57,7 +57,8 @@ AS $$
 BEGIN
 	IF current_setting('transaction_isolation') <> 'read committed' THEN
 		RAISE EXCEPTION 'homebot: member_access is recomputed in READ COMMITTED only, not in %',
-			current_setting('transaction_isolation') USING ERRCODE = '0A000';
+			current_setting('transaction_isolation') USING ERRCODE = '0A000',
+			HINT = 'Make this change in a READ COMMITTED transaction (the default).';
 	END IF;
 	INSERT INTO homebot.member_access AS a
 	       (organization_id, user_id, permissions, teams, team_ids, team_leads)
@@ -95,15 +96,16 @@ END
 $$;
 
 -- member_access_member: the trigger of memberships, user_permissions and
--- team_members: recomputes the member the row names (before and after,
--- should an update move it).
+-- team_members: recomputes the member the row names (once; the member
+-- before the change too, should an update move the row to another).
 CREATE OR REPLACE FUNCTION homebot.member_access_member()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, homebot, pg_temp
 AS $$
 BEGIN
-	IF TG_OP <> 'INSERT' THEN
+	IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.organization_id, OLD.user_id)
+	                                           IS DISTINCT FROM (NEW.organization_id, NEW.user_id)) THEN
 		PERFORM homebot.member_access_lock(OLD.organization_id);
 		PERFORM homebot.member_access_refresh(OLD.organization_id, ARRAY[OLD.user_id]);
 	END IF;
