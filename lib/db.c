@@ -6,8 +6,18 @@
 
 #include <poll.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "metrics.h"
+
+/* Statements db_exec_named() may keep prepared on one connection. */
+#define NAMED_MAX	8
+#define NAME_LEN	20	/* "hb_" and 16 hex digits of the text's hash */
+
+struct named_stmt {
+	const char	*sql;		/* the caller's constant */
+	char		 name[NAME_LEN];
+};
 
 struct hb_db {
 	PGconn	*conn;
@@ -20,6 +30,10 @@ struct hb_db {
 	bool	 ever;		/* a connection was opened before */
 	bool	 tx_lost;	/* dropped inside a transaction, not yet ended */
 	unsigned opened;	/* connections opened so far */
+	/* Statements prepared on conn, forgotten with it. */
+	struct named_stmt named[NAMED_MAX];
+	int	 nnamed;
+	bool	 unnamed_only;	/* a transaction pooler was seen in between */
 };
 
 /*
@@ -259,6 +273,7 @@ db_connect(struct hb_db *db, struct hb_error *err)
 	}
 	metrics_db_connection(1, db->ever);
 	db->counted = db->ever = true;
+	db->nnamed = 0;
 	db->opened++;
 	return db->listen[0] != '\0' ? send_listen(db, err) : 0;
 }
@@ -281,6 +296,137 @@ db_exec(struct hb_db *db, const char *sql, int nparams,
 	PQclear(res);
 	/* A failed statement ends the request's transaction too. */
 	db_tx_rollback(db);
+	return NULL;
+}
+
+/*
+ * The name sql is prepared under on every connection of every process:
+ * "hb_" and the first 8 bytes of its SHA-256 in hex. A name therefore
+ * stands for one text wherever it is found, even on a server connection
+ * that a pooler hands over from another process.
+ */
+static void
+stmt_name(const char *sql, char name[NAME_LEN])
+{
+	unsigned char digest[HB_SHA256_LEN];
+
+	crypto_sha256(sql, strlen(sql), digest);
+	memcpy(name, "hb_", 3);
+	crypto_hex(digest, 8, name + 3);
+}
+
+/* The entry of sql prepared on this connection, or NULL. */
+static const struct named_stmt *
+named_find(const struct hb_db *db, const char *sql)
+{
+	for (int i = 0; i < db->nnamed; i++)
+		if (db->named[i].sql == sql)
+			return &db->named[i];
+	return NULL;
+}
+
+static void
+named_forget(struct hb_db *db, const char *sql)
+{
+	for (int i = 0; i < db->nnamed; i++)
+		if (db->named[i].sql == sql) {
+			db->named[i] = db->named[--db->nnamed];
+			return;
+		}
+}
+
+static bool
+has_state(const PGresult *res, const char *state)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return s != NULL && strcmp(s, state) == 0;
+}
+
+/*
+ * Prepares sql on this connection. 42P05 (the name exists already) can
+ * only come through a pooler, from a server connection another process
+ * prepared the same text on: the name is as good as ours. Returns the
+ * entry, or NULL with err set.
+ */
+static const struct named_stmt *
+named_prepare(struct hb_db *db, const char *sql, int nparams,
+    struct hb_error *err)
+{
+	struct named_stmt *st = &db->named[db->nnamed];
+	PGresult *res;
+
+	stmt_name(sql, st->name);
+	res = PQprepare(db->conn, st->name, sql, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    !has_state(res, "42P05")) {
+		fail(db, res, err);
+		PQclear(res);
+		return NULL;
+	}
+	PQclear(res);
+	st->sql = sql;
+	db->nnamed++;
+	return st;
+}
+
+/*
+ * What a failed execution of a prepared statement says about the name:
+ * 26000, the name is missing, means a transaction pooler (PgBouncer
+ * before 1.21) put another server connection behind this one, so this
+ * process prepares nothing from now on; 0A000 with a changed result
+ * type means a migration replaced what the statement reads, and the
+ * name is dropped so the next call prepares it again. Either way the
+ * statement has not run. Returns whether to run it unnamed instead.
+ */
+static bool
+named_lost(struct hb_db *db, const char *sql, const PGresult *res)
+{
+	const struct named_stmt *st = named_find(db, sql);
+	char drop[NAME_LEN + 16];
+
+	if (has_state(res, "26000")) {
+		db->unnamed_only = true;
+		db->nnamed = 0;
+		return true;
+	}
+	if (!has_state(res, "0A000") || st == NULL ||
+	    PQstatus(db->conn) != CONNECTION_OK)
+		return false;
+	snprintf(drop, sizeof(drop), "DEALLOCATE %s", st->name);
+	named_forget(db, sql);
+	PQclear(PQexec(db->conn, drop));
+	return true;
+}
+
+PGresult *
+db_exec_named(struct hb_db *db, const char *sql, int nparams,
+    const char *const *params, struct hb_error *err)
+{
+	const struct named_stmt *st;
+	PGresult *res;
+	ExecStatusType s;
+
+	if (db->unnamed_only)
+		return db_exec(db, sql, nparams, params, err);
+	if (db_connect(db, err) == -1)
+		return NULL;
+	st = named_find(db, sql);
+	if (st == NULL && db->nnamed == NAMED_MAX)
+		return db_exec(db, sql, nparams, params, err);
+	if (st == NULL && (st = named_prepare(db, sql, nparams, err)) == NULL)
+		return NULL;
+	res = PQexecPrepared(db->conn, st->name, nparams, params, NULL, NULL,
+	    0);
+	s = PQresultStatus(res);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return res;
+	if (named_lost(db, sql, res)) {
+		PQclear(res);
+		return db_exec(db, sql, nparams, params, err);
+	}
+	fail(db, res, err);
+	PQclear(res);
 	return NULL;
 }
 

@@ -42,6 +42,19 @@ void		 db_clear_error(struct hb_db *db);
 PGresult	*db_exec(struct hb_db *db, const char *sql, int nparams,
 		    const char *const *params, struct hb_error *err);
 
+/*
+ * db_exec() for the statements of the hot path, which must be cheap:
+ * the statement is prepared once per connection, under a name derived
+ * from its text, and runs from the server's cached plan after that. sql
+ * must be a constant (it is remembered by address), run outside any
+ * transaction, and harmless to run twice: should the name have gone
+ * missing (a transaction-mode pooler in between, after which this
+ * process prepares nothing more) or its plan no longer fit (a migration
+ * changed a result type), the statement runs once more unnamed.
+ */
+PGresult	*db_exec_named(struct hb_db *db, const char *sql, int nparams,
+		    const char *const *params, struct hb_error *err);
+
 /* The request's tenant context; any member may be NULL. */
 struct hb_db_ctx {
 	const char	*org_id;

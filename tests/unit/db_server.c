@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "db.h"
 #include "ready.h"
 #include "tap.h"
@@ -508,12 +509,132 @@ test_send(void)
 	db_free(db);
 }
 
+/* How many statements db's own connection holds prepared. */
+static int
+prepared_count(struct hb_db *db)
+{
+	struct hb_error err = {0};
+	char v[16];
+
+	value(db, "SELECT count(*) FROM pg_prepared_statements", v, sizeof(v),
+	    &err);
+	hb_error_clear(&err);
+	return v[0] != '\0' ? atoi(v) : -1;
+}
+
+/* The first row's column of sql on db through db_exec_named. */
+static const char *
+named_value(struct hb_db *db, const char *sql, const char *param,
+    const char *column, struct hb_error *err)
+{
+	static char v[64];
+	PGresult *res = db_exec_named(db, sql, param != NULL ? 1 : 0,
+	    &param, err);
+	const char *got = res != NULL ? db_value(res, 0, column) : NULL;
+
+	snprintf(v, sizeof(v), "%s", got != NULL ? got : "(none)");
+	PQclear(res);
+	return v;
+}
+
+static const char SQL_TWICE[] = "SELECT $1::int * 2 AS twice";
+static const char SQL_SHAPE[] = "SELECT * FROM unit_named_shape()";
+
+/* Prepared once, answered from then on; what a pooler does to it. */
+static void
+test_named(void)
+{
+	struct hb_db *db = db_new(url, "unit-test");
+	struct hb_error err = {0};
+	unsigned char digest[HB_SHA256_LEN];
+	char name[20], sql[128], v[64];
+
+	crypto_sha256(SQL_TWICE, strlen(SQL_TWICE), digest);
+	memcpy(name, "hb_", 3);
+	crypto_hex(digest, 8, name + 3);
+	is_str(named_value(db, SQL_TWICE, "21", "twice", &err), "42",
+	    "named: the statement answers");
+	snprintf(sql, sizeof(sql), "SELECT statement FROM "
+	    "pg_prepared_statements WHERE name = '%s'", name);
+	value(db, sql, v, sizeof(v), &err);
+	is_str(v, SQL_TWICE, "named: prepared under hb_ and its text's hash");
+	is_str(named_value(db, SQL_TWICE, "50", "twice", &err), "100",
+	    "named: a second call answers from the same statement");
+	snprintf(sql, sizeof(sql), "SELECT generic_plans + custom_plans FROM "
+	    "pg_prepared_statements WHERE name = '%s'", name);
+	value(db, sql, v, sizeof(v), &err);
+	is_str(v, "2", "named: both calls ran the prepared statement");
+	is_int(prepared_count(db), 1, "named: it was prepared once");
+	db_clear_error(db);
+	ok(db_exec_named(db, SQL_TWICE, 1, (const char *[]){ "x" }, &err) ==
+	    NULL && err.status == 400, "named: a bad value is still a 400 "
+	    "(got %d)", err.status);
+	is_str(db_sqlstate(db), "22P02", "named: and its SQLSTATE is kept");
+	hb_error_clear(&err);
+
+	/* What a transaction pooler does: the server connection changes. */
+	PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
+	db_clear_error(db);
+	is_str(named_value(db, SQL_TWICE, "4", "twice", &err), "8",
+	    "named, name gone: the statement still answers");
+	is_str(db_last_error(db), "", "named, name gone: no error is noted");
+	is_int(prepared_count(db), 0,
+	    "named, name gone: nothing is prepared again");
+	is_str(named_value(db, SQL_TWICE, "5", "twice", &err), "10",
+	    "named, name gone: later calls answer unnamed");
+	is_int(prepared_count(db), 0, "named, name gone: and prepare nothing");
+	db_free(db);
+
+	/* A server connection that holds the name already (a pooler's). */
+	db = db_new(url, "unit-test");
+	snprintf(sql, sizeof(sql), "PREPARE %s(int) AS %s", name, SQL_TWICE);
+	PQclear(db_exec(db, sql, 0, NULL, &err));
+	is_str(named_value(db, SQL_TWICE, "6", "twice", &err), "12",
+	    "named, name there already: the statement answers");
+	is_int(prepared_count(db), 1,
+	    "named, name there already: that one is used");
+	db_free(db);
+
+	/* A migration changes what the prepared statement returns. */
+	db = db_new(url, "unit-test");
+	owner_value("CREATE FUNCTION unit_named_shape() RETURNS TABLE (a int)"
+	    " LANGUAGE sql AS 'SELECT 1'", NULL);
+	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "1",
+	    "named, result type: the first shape answers");
+	owner_value("DROP FUNCTION unit_named_shape()", NULL);
+	owner_value("CREATE FUNCTION"
+	    " unit_named_shape() RETURNS TABLE (a int, b text) LANGUAGE sql"
+	    " AS 'SELECT 2, ''two'''", NULL);
+	db_clear_error(db);
+	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "two",
+	    "named, result type changed: the new shape answers");
+	is_str(db_last_error(db), "",
+	    "named, result type changed: no error is noted");
+	is_int(prepared_count(db), 0,
+	    "named, result type changed: the old statement is dropped");
+	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "2",
+	    "named, result type changed: the next call answers");
+	is_int(prepared_count(db), 1,
+	    "named, result type changed: and prepares it again");
+
+	/* A new connection holds no statement: it prepares again. */
+	value(db, "SELECT pg_backend_pid()", v, sizeof(v), &err);
+	terminate(v);
+	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "two",
+	    "named, new connection: the statement answers");
+	is_int(prepared_count(db), 1,
+	    "named, new connection: it is prepared there");
+	owner_value("DROP FUNCTION unit_named_shape()", NULL);
+	hb_error_clear(&err);
+	db_free(db);
+}
+
 int
 main(void)
 {
 	struct hb_db *db;
 
-	plan(98);
+	plan(120);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
@@ -537,6 +658,7 @@ main(void)
 	test_drop_inside_transaction(db);
 	test_notifications();
 	test_send();
+	test_named();
 	db_free(db);
 	PQfinish(owner);
 	return done_testing();
