@@ -6,6 +6,8 @@
 #include "config.h"
 #include "error.h"
 
+struct hb_jwt_cache;
+
 /* The signing and verification keys of this process, loaded once. */
 struct hb_jwt_keys {
 	jwt_alg_t	 alg;
@@ -15,6 +17,7 @@ struct hb_jwt_keys {
 	int		 verify_len;
 	char		 kid[24];	/* "" under HS256 */
 	char		*jwks;		/* owned: the /.well-known/jwks.json body */
+	struct hb_jwt_cache *cache;	/* owned: tokens verified (auth_jwt.c) */
 };
 
 /* The claims of an access token (api.md §2). */
@@ -41,10 +44,14 @@ char	*auth_jwt_sign(const struct hb_jwt_keys *k, const char *issuer,
 	    const struct hb_claims *c);
 /*
  * Verifies signature, algorithm, typ, iss, exp and nbf at time now, and
- * fills *out. Returns 0, or -1 with a 401 invalid_token in err.
+ * fills *out. Returns 0, or -1 with a 401 invalid_token in err. A token
+ * verified before is found by its SHA-256 among the last ones verified
+ * (k->cache) and only its exp and nbf are checked again.
  */
 int	 auth_jwt_verify(const struct hb_jwt_keys *k, const char *issuer,
 	    const char *token, long now, struct hb_claims *out,
 	    struct hb_error *err);
+/* How many verifications the cache has answered so far. */
+unsigned long auth_jwt_cache_hits(const struct hb_jwt_keys *k);
 
 #endif

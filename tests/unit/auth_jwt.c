@@ -1520,10 +1520,78 @@ test_load_failures(void)
 	}
 }
 
+/* ---------------------------------------------------------------- */
+/* The cache of verified tokens                                     */
+/* ---------------------------------------------------------------- */
+
+static void
+test_cache(void)
+{
+	struct hb_jwt_keys k;
+	struct hb_claims first, out;
+	struct hb_error err = {0};
+	char buf[8192], jti[64], *t;
+	unsigned long h;
+	int wrong = 0, n = 3000;
+
+	is_int(auth_jwt_keys_load(&k, &cfg, &err), 0, "cache: keys load");
+	t = lj_hs(NULL);
+	is_int(verify_at(&k, t, NOW, &first, &err), 0,
+	    "cache: a token verifies");
+	is_int(auth_jwt_cache_hits(&k), 0, "cache: the first time in full");
+	ok(verify_at(&k, t, NOW + 1, &out, &err) == 0 &&
+	    memcmp(&out, &first, sizeof(out)) == 0,
+	    "cache: the second time, the same claims");
+	is_int(auth_jwt_cache_hits(&k), 1, "cache: from the cache");
+	refused_at(&k, t, NOW + 840, "from the cache, at exp");
+	is_int(auth_jwt_cache_hits(&k), 2, "cache: exp is checked on a hit");
+	h = auth_jwt_cache_hits(&k);
+	ok(auth_jwt_verify(&k, "someone-else", t, NOW, &out, &err) == -1 &&
+	    err.status == 401, "cache: refused for another issuer");
+	hb_error_clear(&err);
+	is_int(auth_jwt_cache_hits(&k), h, "cache: which is another entry");
+	t[strlen(t) - 2] = t[strlen(t) - 2] == 'A' ? 'B' : 'A';
+	refused_at(&k, t, NOW, "cache: the cached token with another "
+	    "signature");
+	free(t);
+
+	/* nbf: refused before it, accepted at it, refused before it again. */
+	hand_hs(buf, sizeof(buf), &(struct pl){ .nbf = "1750000100" });
+	refused_at(&k, buf, NOW, "cache: nbf ahead");
+	accepted_at(&k, buf, NOW + 100, "cache: at nbf");
+	h = auth_jwt_cache_hits(&k);
+	refused_at(&k, buf, NOW + 50, "cache: before nbf, from the cache");
+	is_int(auth_jwt_cache_hits(&k), h + 1, "cache: nbf is checked on a "
+	    "hit");
+
+	/* More tokens than entries: a hit is always that token's own. */
+	h = auth_jwt_cache_hits(&k);
+	for (int i = 0; i < n; i++) {
+		snprintf(jti, sizeof(jti), "\"0f1e2d3c-4b5a-4968-8776-%012d\"",
+		    i);
+		hand_hs(buf, sizeof(buf), &(struct pl){ .jti = jti });
+		for (int twice = 0; twice < 2; twice++)
+			if (verify_at(&k, buf, NOW, &out, &err) != 0 ||
+			    strncmp(out.jti, jti + 1, 36) != 0)
+				wrong++;
+	}
+	is_int(wrong, 0, "cache: %d tokens verified twice each, each with "
+	    "its own claims", n);
+	is_int(auth_jwt_cache_hits(&k) - h, n, "cache: each second time from "
+	    "the cache");
+	snprintf(jti, sizeof(jti), "\"0f1e2d3c-4b5a-4968-8776-%012d\"", 0);
+	hand_hs(buf, sizeof(buf), &(struct pl){ .jti = jti });
+	ok(verify_at(&k, buf, NOW, &out, &err) == 0 &&
+	    strncmp(out.jti, jti + 1, 36) == 0,
+	    "cache: the first of them still verifies");
+	auth_jwt_keys_free(&k);
+	is_int(auth_jwt_cache_hits(&k), 0, "cache: freed with the keys");
+}
+
 int
 main(void)
 {
-	plan(332);
+	plan(350);
 	test_hs_load();
 	test_hs_roundtrip();
 	test_hs_controls();
@@ -1534,6 +1602,7 @@ main(void)
 	test_hs_claims();
 	test_hs_shapes();
 	test_libjwt_pins();
+	test_cache();
 	make_keys();
 	test_rs256();
 	test_es256();
