@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,22 +23,25 @@
  * The tokens this process verified last, found by the SHA-256 of the
  * issuer and the token: a client sends the same access token with every
  * request while it lives, and its signature and two JSON parses were a
- * quarter of the hot path's work in the program. The digest is kept,
- * never the token, and a token is compared only by it, in constant time.
- * Two ways per set (picked by the digest); a set's older way makes room.
+ * quarter of the hot path's work in the program. Half the digest is kept
+ * (128 bits), never the token, and a token is compared only by it, in
+ * constant time. Four ways per set (picked by the digest); the way used
+ * least recently makes room.
  */
 #define CACHE_SETS	1024	/* a power of two */
+#define CACHE_WAYS	4
+#define CACHE_DIGEST	16
 
 struct cache_entry {
-	unsigned char	 digest[HB_SHA256_LEN];
+	unsigned char	 digest[CACHE_DIGEST];
 	struct hb_claims claims;
+	uint32_t	 used;	/* when last found or put; 0: empty */
 	long		 nbf;	/* LONG_MIN when the token has none */
-	bool		 used;
 };
 
 struct hb_jwt_cache {
-	struct cache_entry set[CACHE_SETS][2];
-	unsigned char	 older[CACHE_SETS];	/* the way to replace next */
+	struct cache_entry set[CACHE_SETS][CACHE_WAYS];
+	uint32_t	 clock;
 	unsigned long	 hits;
 };
 
@@ -372,20 +376,34 @@ token_digest(const char *issuer, const char *token,
 	explicit_bzero(buf, sizeof(buf));
 }
 
+static struct cache_entry *
+cache_set(struct hb_jwt_cache *cache, const unsigned char *digest)
+{
+	return cache->set[((unsigned)digest[0] << 8 | digest[1]) &
+	    (CACHE_SETS - 1)];
+}
+
+/* A tick of the cache's clock, never 0 (the mark of an empty way). */
+static uint32_t
+cache_tick(struct hb_jwt_cache *cache)
+{
+	if (++cache->clock == 0)
+		cache->clock = 1;
+	return cache->clock;
+}
+
 /* The entry of digest, or NULL. */
 static struct cache_entry *
 cache_find(struct hb_jwt_cache *cache, const unsigned char *digest)
 {
-	unsigned s = ((unsigned)digest[0] << 8 | digest[1]) & (CACHE_SETS - 1);
+	struct cache_entry *set = cache_set(cache, digest);
 
-	for (int w = 0; w < 2; w++) {
-		struct cache_entry *e = &cache->set[s][w];
-
-		if (e->used && crypto_equal(e->digest, digest, HB_SHA256_LEN)) {
-			cache->older[s] = (unsigned char)(1 - w);
-			return e;
+	for (int w = 0; w < CACHE_WAYS; w++)
+		if (set[w].used != 0 && crypto_equal(set[w].digest, digest,
+		    CACHE_DIGEST)) {
+			set[w].used = cache_tick(cache);
+			return &set[w];
 		}
-	}
 	return NULL;
 }
 
@@ -393,15 +411,17 @@ static void
 cache_put(struct hb_jwt_cache *cache, const unsigned char *digest,
     const struct hb_claims *c, long nbf)
 {
-	unsigned s = ((unsigned)digest[0] << 8 | digest[1]) & (CACHE_SETS - 1);
-	int w = cache->older[s];
-	struct cache_entry *e = &cache->set[s][w];
+	struct cache_entry *set = cache_set(cache, digest), *e = &set[0];
 
-	memcpy(e->digest, digest, HB_SHA256_LEN);
+	/* The empty way, or the one found or put longest ago. */
+	for (int w = 1; w < CACHE_WAYS && e->used != 0; w++)
+		if (set[w].used == 0 || cache->clock - set[w].used >
+		    cache->clock - e->used)
+			e = &set[w];
+	memcpy(e->digest, digest, CACHE_DIGEST);
 	e->claims = *c;
 	e->nbf = nbf;
-	e->used = true;
-	cache->older[s] = (unsigned char)(1 - w);
+	e->used = cache_tick(cache);
 }
 
 /* A token found in the cache: still within exp and nbf at now? */

@@ -1588,10 +1588,64 @@ test_cache(void)
 	is_int(auth_jwt_cache_hits(&k), 0, "cache: freed with the keys");
 }
 
+/* The set (of 1,024) a token falls in: its digest's first two bytes. */
+static unsigned
+cache_set_of(const char *token)
+{
+	unsigned char d[HB_SHA256_LEN];
+	char buf[8192];
+	int n = snprintf(buf, sizeof(buf), "%s\n%s", ISS, token);
+
+	crypto_sha256(buf, (size_t)n, d);
+	return ((unsigned)d[0] << 8 | d[1]) & 1023;
+}
+
+/* Five tokens of one set: the one found or put longest ago goes first. */
+static void
+test_cache_lru(void)
+{
+	struct hb_jwt_keys k;
+	struct hb_claims out;
+	struct hb_error err = {0};
+	char t[5][2048], buf[2048], jti[64];
+	unsigned want = 0;
+	unsigned long h;
+	int found = 0;
+
+	if (auth_jwt_keys_load(&k, &cfg, &err) == -1) {
+		ok(0, "cache LRU: keys load");
+		return;
+	}
+	for (int i = 0; i < 200000 && found < 5; i++) {
+		snprintf(jti, sizeof(jti), "\"1f1e2d3c-4b5a-4968-8776-%012d\"",
+		    i);
+		hand_hs(buf, sizeof(buf), &(struct pl){ .jti = jti });
+		if (found == 0)
+			want = cache_set_of(buf);
+		if (cache_set_of(buf) == want)
+			snprintf(t[found++], sizeof(t[0]), "%s", buf);
+	}
+	is_int(found, 5, "cache LRU: five tokens of one set");
+	for (int i = 0; i < 4; i++)
+		verify_at(&k, t[i], NOW, &out, &err);
+	verify_at(&k, t[0], NOW, &out, &err);	/* t[1] is now the oldest */
+	verify_at(&k, t[4], NOW, &out, &err);	/* and makes room */
+	h = auth_jwt_cache_hits(&k);
+	ok(verify_at(&k, t[0], NOW, &out, &err) == 0 &&
+	    auth_jwt_cache_hits(&k) == h + 1, "cache LRU: the one found "
+	    "again stays");
+	ok(verify_at(&k, t[1], NOW, &out, &err) == 0 &&
+	    auth_jwt_cache_hits(&k) == h + 1, "cache LRU: the oldest went, "
+	    "and verifies in full");
+	ok(verify_at(&k, t[4], NOW, &out, &err) == 0 &&
+	    auth_jwt_cache_hits(&k) == h + 2, "cache LRU: the newest stays");
+	auth_jwt_keys_free(&k);
+}
+
 int
 main(void)
 {
-	plan(350);
+	plan(354);
 	test_hs_load();
 	test_hs_roundtrip();
 	test_hs_controls();
@@ -1603,6 +1657,7 @@ main(void)
 	test_hs_shapes();
 	test_libjwt_pins();
 	test_cache();
+	test_cache_lru();
 	make_keys();
 	test_rs256();
 	test_es256();
