@@ -11,7 +11,10 @@
  * seeded; several statements may follow each other). That is the most any
  * program making the same round trip can serve here, with no work of its
  * own: the ceiling make bench measures /api/v1/auth/me and reveal
- * against. A statement that fails answers 500.
+ * against. With HELLO_PREPARE=1 the file's one statement is prepared on
+ * the connection at the first request and run from it after that, as
+ * lib/db.c's db_exec_named() runs /me's. A statement that fails answers
+ * 500.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,14 +55,29 @@ read_sql(const char *path, char *sql, size_t size)
 	return n > 0 ? 0 : -1;
 }
 
-/* One round trip of sql on conn: 0 when every statement ran, else -1. */
+/* Prepares sql on conn as "hello": 0, or -1. */
 static int
-round_trip(PGconn *conn, const char *sql)
+prepare(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQprepare(conn, "hello", sql, 0, NULL);
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * One round trip of sql on conn (of the statement prepared, when
+ * prepared): 0 when every statement ran, else -1.
+ */
+static int
+round_trip(PGconn *conn, const char *sql, int prepared)
 {
 	PGresult *res;
 	int rc = 0;
 
-	if (PQsendQuery(conn, sql) != 1)
+	if ((prepared ? PQsendQueryPrepared(conn, "hello", 0, NULL, NULL,
+	    NULL, 0) : PQsendQuery(conn, sql)) != 1)
 		return -1;
 	while ((res = PQgetResult(conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_TUPLES_OK &&
@@ -79,6 +97,7 @@ main(void)
 	PGconn *conn = NULL;
 	FCGX_Request fr;
 	int ready = file == NULL ? 0 : -1;
+	int prepared = getenv("HELLO_PREPARE") != NULL;
 
 	if (url != NULL) {
 		conn = PQconnectdb(url);
@@ -90,9 +109,11 @@ main(void)
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&fr) >= 0) {
-		if (ready == -1)
-			ready = read_sql(file, sql, sizeof(sql));
-		if (conn == NULL || (ready == 0 && round_trip(conn, sql) == 0))
+		if (ready == -1 && (ready = read_sql(file, sql,
+		    sizeof(sql))) == 0 && prepared)
+			ready = prepare(conn, sql);
+		if (conn == NULL || (ready == 0 && round_trip(conn, sql,
+		    prepared) == 0))
 			FCGX_PutStr(answer, (int)sizeof(answer) - 1, fr.out);
 		else
 			FCGX_PutStr(failed, (int)sizeof(failed) - 1, fr.out);

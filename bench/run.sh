@@ -72,7 +72,8 @@ settings() {
 # The others are the same program with a connection to the stack's
 # database as the programs have (scripts/stack.sh's DATABASE_URL), making
 # one round trip per request: /hello-db "SELECT 1", the ceiling of any
-# one-round-trip path; /hello-auth /me's own statement; /hello-reveal a
+# one-round-trip path; /hello-auth /me's own statement (prepared once per
+# connection, as /me's is); /hello-reveal a
 # reveal's statements (authentication, context, secret_reveal), the most
 # any reveal could serve, all in one round trip (ceiling_sql writes both).
 hello_conf() {
@@ -90,6 +91,7 @@ hello_conf() {
 EOF
 			case $name in
 			hello-db) echo "    \"bin-environment\" => ( $db )," ;;
+			hello-auth) echo "    \"bin-environment\" => ( $db, \"HELLO_SQL_FILE\" => \"$D/bench/$name.sql\", \"HELLO_PREPARE\" => \"1\" )," ;;
 			hello-*) echo "    \"bin-environment\" => ( $db, \"HELLO_SQL_FILE\" => \"$D/bench/$name.sql\" )," ;;
 			esac
 			echo '    "max-procs" => 4, "check-local" => "disable" )) )'
@@ -266,7 +268,7 @@ row "**/health ÷ bare FastCGI program**" "$(ratio "$(med health homebot 4)" "$(
 row "GET /api/v1/auth/me, tokens, 32 conn., direct" "$(fig me32 direct)" ""
 row "GET /hello-db (bench/hello.c + one SELECT 1), 32 conn." "$(fig hellodb hello)" ""
 row "**/me ÷ bare FastCGI program with one round trip**" "$(ratio "$(med me32 direct 4)" "$(med hellodb hello 4)")" "(its ceiling)"
-row "GET /hello-auth (bench/hello.c + /me's statement), 32 conn." "$(fig helloauth hello)" ""
+row "GET /hello-auth (bench/hello.c + /me's statement, prepared), 32 conn." "$(fig helloauth hello)" ""
 row "**/me ÷ its statement alone**" "$(ratio "$(med me32 direct 4)" "$(med helloauth hello 4)")" ""
 row "GET /api/v1/auth/me, tokens, 32 conn., PgBouncer" "$(fig me32 pgbouncer)" ""
 row "**/me through PgBouncer ÷ direct, 32 conn.**" "$(ratio "$(med me32 pgbouncer 4)" "$(med me32 direct 4)")" "≥ 0.9×"
