@@ -363,17 +363,14 @@ token_shape(const char *t)
 	return dots == 2 && run > 0;
 }
 
-/* SHA-256 of the issuer, a newline and the token (at most TOKEN_MAX). */
-static void
+/* SHA-256 of the issuer, a newline and the token: 0, or -1. */
+static int
 token_digest(const char *issuer, const char *token,
     unsigned char out[HB_SHA256_LEN])
 {
-	char buf[sizeof(((struct hb_config *)0)->issuer) + TOKEN_MAX + 2];
-	int n = snprintf(buf, sizeof(buf), "%s\n%s", issuer, token);
+	const char *parts[] = { issuer, "\n", token };
 
-	crypto_sha256(buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : 0,
-	    out);
-	explicit_bzero(buf, sizeof(buf));
+	return crypto_sha256_join(parts, 3, out);
 }
 
 static struct cache_entry *
@@ -424,19 +421,31 @@ cache_put(struct hb_jwt_cache *cache, const unsigned char *digest,
 	e->used = cache_tick(cache);
 }
 
-/* A token found in the cache: still within exp and nbf at now? */
-static bool
-cached_valid(const struct cache_entry *e, long now)
-{
-	return e->claims.exp > now && (e->nbf == LONG_MIN || e->nbf <= now);
-}
-
 static int
 invalid_token(struct hb_claims *out, struct hb_error *err)
 {
 	memset(out, 0, sizeof(*out));
 	return hb_fail(err, 401, "invalid_token",
 	    "The access token is not valid.");
+}
+
+/*
+ * The answer for a token found in the cache: its claims while exp and
+ * nbf allow them at now. An expired token's way is emptied.
+ */
+static int
+cache_answer(struct hb_jwt_cache *cache, struct cache_entry *e, long now,
+    struct hb_claims *out, struct hb_error *err)
+{
+	cache->hits++;
+	if (e->claims.exp <= now) {
+		memset(e, 0, sizeof(*e));
+		return invalid_token(out, err);
+	}
+	if (e->nbf != LONG_MIN && e->nbf > now)
+		return invalid_token(out, err);
+	*out = e->claims;
+	return 0;
 }
 
 int
@@ -447,20 +456,17 @@ auth_jwt_verify(const struct hb_jwt_keys *k, const char *issuer,
 	struct cache_entry *hit;
 	jwt_t *jwt = NULL;
 	long nbf = LONG_MIN;
+	bool cached = false;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (token == NULL || strlen(token) > TOKEN_MAX || !token_shape(token))
 		return invalid_token(out, err);
-	if (k->cache != NULL) {
-		token_digest(issuer, token, digest);
-		if ((hit = cache_find(k->cache, digest)) != NULL) {
-			k->cache->hits++;
-			if (!cached_valid(hit, now))
-				return invalid_token(out, err);
-			*out = hit->claims;
-			return 0;
-		}
+	/* Without a digest, the token is verified in full and not kept. */
+	if (k->cache != NULL && token_digest(issuer, token, digest) == 0) {
+		cached = true;
+		if ((hit = cache_find(k->cache, digest)) != NULL)
+			return cache_answer(k->cache, hit, now, out, err);
 	}
 	/*
 	 * libjwt verifies with whatever algorithm the token's header names,
@@ -474,7 +480,7 @@ auth_jwt_verify(const struct hb_jwt_keys *k, const char *issuer,
 	jwt_free(jwt);
 	if (rc == -1)
 		return invalid_token(out, err);
-	if (k->cache != NULL)
+	if (cached)
 		cache_put(k->cache, digest, out, nbf);
 	return 0;
 }

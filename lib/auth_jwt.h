@@ -17,7 +17,8 @@ struct hb_jwt_keys {
 	int		 verify_len;
 	char		 kid[24];	/* "" under HS256 */
 	char		*jwks;		/* owned: the /.well-known/jwks.json body */
-	struct hb_jwt_cache *cache;	/* owned: tokens verified (auth_jwt.c) */
+	/* Owned: the tokens verified, which auth_jwt_verify() updates. */
+	struct hb_jwt_cache *cache;
 };
 
 /* The claims of an access token (api.md §2). */

@@ -121,6 +121,21 @@ crypto_sha256(const void *data, size_t n, unsigned char out[HB_SHA256_LEN])
 	EVP_Digest(data, n, out, &len, sha256_md(), NULL);
 }
 
+int
+crypto_sha256_join(const char *const *parts, int n,
+    unsigned char out[HB_SHA256_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int len = HB_SHA256_LEN;
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, sha256_md(), NULL) == 1;
+
+	for (int i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, out, &len) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
 void
 crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t n, unsigned char out[HB_SHA256_LEN])

@@ -16,6 +16,9 @@ long	crypto_b64url_decode(const char *in, size_t n, unsigned char *out,
 	    size_t outsz);
 void	crypto_sha256(const void *data, size_t n,
 	    unsigned char out[HB_SHA256_LEN]);
+/* SHA-256 of the n strings one after another: 0, or -1 (out unset). */
+int	crypto_sha256_join(const char *const *parts, int n,
+	    unsigned char out[HB_SHA256_LEN]);
 void	crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
 	    size_t n, unsigned char out[HB_SHA256_LEN]);
 /* Compares in time that depends only on n, never on the contents. */

@@ -13,10 +13,14 @@
 /* Statements db_exec_named() may keep prepared on one connection. */
 #define NAMED_MAX	8
 #define NAME_LEN	20	/* "hb_" and 16 hex digits of the text's hash */
+/* Prepared again after this many stale names at most, then run unnamed. */
+#define NAMED_DROPS_MAX	2
 
 struct named_stmt {
 	const char	*sql;		/* the caller's constant */
 	char		 name[NAME_LEN];
+	bool		 prepared;	/* on this connection */
+	int		 drops;		/* times its name went stale */
 };
 
 struct hb_db {
@@ -34,6 +38,7 @@ struct hb_db {
 	struct named_stmt named[NAMED_MAX];
 	int	 nnamed;
 	bool	 unnamed_only;	/* a transaction pooler was seen in between */
+	unsigned prepares;	/* statements prepared so far */
 };
 
 /*
@@ -315,95 +320,96 @@ stmt_name(const char *sql, char name[NAME_LEN])
 	crypto_hex(digest, 8, name + 3);
 }
 
-/* The entry of sql prepared on this connection, or NULL. */
-static const struct named_stmt *
-named_find(const struct hb_db *db, const char *sql)
+/* The entry of sql on this connection, made if need be; NULL when full. */
+static struct named_stmt *
+named_entry(struct hb_db *db, const char *sql)
 {
+	struct named_stmt *st;
+
 	for (int i = 0; i < db->nnamed; i++)
 		if (db->named[i].sql == sql)
 			return &db->named[i];
-	return NULL;
-}
-
-static void
-named_forget(struct hb_db *db, const char *sql)
-{
-	for (int i = 0; i < db->nnamed; i++)
-		if (db->named[i].sql == sql) {
-			db->named[i] = db->named[--db->nnamed];
-			return;
-		}
-}
-
-static bool
-has_state(const PGresult *res, const char *state)
-{
-	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return s != NULL && strcmp(s, state) == 0;
-}
-
-/*
- * Prepares sql on this connection. 42P05 (the name exists already) can
- * only come through a pooler, from a server connection another process
- * prepared the same text on: the name is as good as ours. Returns the
- * entry, or NULL with err set.
- */
-static const struct named_stmt *
-named_prepare(struct hb_db *db, const char *sql, int nparams,
-    struct hb_error *err)
-{
-	struct named_stmt *st = &db->named[db->nnamed];
-	PGresult *res;
-
-	stmt_name(sql, st->name);
-	res = PQprepare(db->conn, st->name, sql, nparams, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    !has_state(res, "42P05")) {
-		fail(db, res, err);
-		PQclear(res);
+	if (db->nnamed == NAMED_MAX)
 		return NULL;
-	}
-	PQclear(res);
+	st = &db->named[db->nnamed++];
+	memset(st, 0, sizeof(*st));
 	st->sql = sql;
-	db->nnamed++;
+	stmt_name(sql, st->name);
 	return st;
 }
 
-/*
- * What a failed execution of a prepared statement says about the name:
- * 26000, the name is missing, means a transaction pooler (PgBouncer
- * before 1.21) put another server connection behind this one, so this
- * process prepares nothing from now on; 0A000 with a changed result
- * type means a migration replaced what the statement reads, and the
- * name is dropped so the next call prepares it again. Either way the
- * statement has not run. Returns whether to run it unnamed instead.
- */
 static bool
-named_lost(struct hb_db *db, const char *sql, const PGresult *res)
+has_state(const PGresult *res, const char *state, size_t n)
 {
-	const struct named_stmt *st = named_find(db, sql);
-	char drop[NAME_LEN + 16];
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-	if (has_state(res, "26000")) {
-		db->unnamed_only = true;
-		db->nnamed = 0;
-		return true;
-	}
-	if (!has_state(res, "0A000") || st == NULL ||
-	    PQstatus(db->conn) != CONNECTION_OK)
-		return false;
-	snprintf(drop, sizeof(drop), "DEALLOCATE %s", st->name);
-	named_forget(db, sql);
-	PQclear(PQexec(db->conn, drop));
-	return true;
+	return s != NULL && strncmp(s, state, n) == 0;
+}
+
+/*
+ * Prepares st on this connection. 42P05 (the name exists already) can
+ * only come through a pooler, from a server connection another process
+ * prepared the same text on: the name is as good as ours. Returns 0, or
+ * -1 with err set.
+ */
+static int
+named_prepare(struct hb_db *db, struct named_stmt *st, int nparams,
+    struct hb_error *err)
+{
+	PGresult *res = PQprepare(db->conn, st->name, st->sql, nparams, NULL);
+	int rc = 0;
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    has_state(res, "42P05", 5)) {
+		st->prepared = true;
+		db->prepares++;
+	} else
+		rc = fail(db, res, err);
+	PQclear(res);
+	return rc;
+}
+
+/* What a failed execution of a prepared statement says of its name. */
+enum named_verdict {
+	NAMED_FAILED,	/* the statement's own failure: report it */
+	NAMED_MISSING,	/* 26000: a pooler changed server connections */
+	NAMED_STALE,	/* 0A000, class 42: what it reads has changed */
+};
+
+static enum named_verdict
+named_verdict(const struct hb_db *db, const PGresult *res)
+{
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		return NAMED_FAILED;
+	if (has_state(res, "26000", 5))
+		return NAMED_MISSING;
+	/*
+	 * A migration replaced what the statement reads: a changed result
+	 * type (0A000), a function or column of another type (class 42).
+	 * The same text planned again reads the new one.
+	 */
+	if (has_state(res, "0A000", 5) || has_state(res, "42", 2))
+		return NAMED_STALE;
+	return NAMED_FAILED;
+}
+
+/* Forgets st's plan on this connection; the next call prepares it anew. */
+static void
+named_drop(struct hb_db *db, struct named_stmt *st)
+{
+	char sql[NAME_LEN + 16];
+
+	snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
+	PQclear(PQexec(db->conn, sql));
+	st->prepared = false;
+	st->drops++;
 }
 
 PGresult *
 db_exec_named(struct hb_db *db, const char *sql, int nparams,
     const char *const *params, struct hb_error *err)
 {
-	const struct named_stmt *st;
+	struct named_stmt *st;
 	PGresult *res;
 	ExecStatusType s;
 
@@ -411,23 +417,40 @@ db_exec_named(struct hb_db *db, const char *sql, int nparams,
 		return db_exec(db, sql, nparams, params, err);
 	if (db_connect(db, err) == -1)
 		return NULL;
-	st = named_find(db, sql);
-	if (st == NULL && db->nnamed == NAMED_MAX)
+	st = PQtransactionStatus(db->conn) == PQTRANS_IDLE ?
+	    named_entry(db, sql) : NULL;
+	if (st == NULL || st->drops >= NAMED_DROPS_MAX)
 		return db_exec(db, sql, nparams, params, err);
-	if (st == NULL && (st = named_prepare(db, sql, nparams, err)) == NULL)
+	if (!st->prepared && named_prepare(db, st, nparams, err) == -1)
 		return NULL;
 	res = PQexecPrepared(db->conn, st->name, nparams, params, NULL, NULL,
 	    0);
 	s = PQresultStatus(res);
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return res;
-	if (named_lost(db, sql, res)) {
+	/* In each case below, the statement did not run: run it unnamed. */
+	switch (named_verdict(db, res)) {
+	case NAMED_MISSING:
 		PQclear(res);
+		db->unnamed_only = true;
 		return db_exec(db, sql, nparams, params, err);
+	case NAMED_STALE:
+		PQclear(res);
+		named_drop(db, st);
+		return db_exec(db, sql, nparams, params, err);
+	case NAMED_FAILED:
+		break;
 	}
 	fail(db, res, err);
 	PQclear(res);
+	db_tx_rollback(db);
 	return NULL;
+}
+
+unsigned
+db_prepares(const struct hb_db *db)
+{
+	return db->prepares;
 }
 
 /*

@@ -46,14 +46,16 @@ PGresult	*db_exec(struct hb_db *db, const char *sql, int nparams,
  * db_exec() for the statements of the hot path, which must be cheap:
  * the statement is prepared once per connection, under a name derived
  * from its text, and runs from the server's cached plan after that. sql
- * must be a constant (it is remembered by address), run outside any
- * transaction, and harmless to run twice: should the name have gone
- * missing (a transaction-mode pooler in between, after which this
- * process prepares nothing more) or its plan no longer fit (a migration
- * changed a result type), the statement runs once more unnamed.
+ * must be a constant (it is remembered by address); inside a transaction
+ * it runs unnamed. Should the name go missing (a transaction-mode pooler
+ * in between: this process prepares nothing more) or its plan go stale
+ * (a migration changed a type it reads: it is prepared again, twice at
+ * most), the statement, which did not run, runs unnamed instead.
  */
 PGresult	*db_exec_named(struct hb_db *db, const char *sql, int nparams,
 		    const char *const *params, struct hb_error *err);
+/* How many statements db_exec_named() has prepared, on any connection. */
+unsigned	 db_prepares(const struct hb_db *db);
 
 /* The request's tenant context; any member may be NULL. */
 struct hb_db_ctx {

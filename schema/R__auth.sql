@@ -641,11 +641,12 @@ $$;
 -- lib/auth.c relies on that end to leave the next statement without it.
 --
 -- A plpgsql function because each server connection caches the plan of its
--- query: the caller sends "SELECT * FROM" it as an unnamed statement, which
--- costs no planning of the joins and which a transaction-mode pooler
--- (PgBouncer) may run on any server connection. It answers in the caller's
--- formats (created_at in RFC 3339 UTC, permissions comma-separated and
--- sorted), so that the statement sent, parsed on every call, stays short. No row, or revoked/disabled/suspended: the
+-- query, whoever calls it: lib/auth.c prepares "SELECT * FROM" it once per
+-- connection (db_exec_named), and sends it unnamed behind a transaction-mode
+-- pooler (PgBouncer) that may run it on any server connection; either way
+-- the joins are not planned again. It answers in the caller's formats
+-- (created_at in RFC 3339 UTC, permissions comma-separated and sorted), so
+-- that the statement sent stays short. No row, or revoked/disabled/suspended: the
 -- caller's to refuse. The role comes from the membership, not the token, so
 -- a role change or removal applies to the very next request.
 -- The permissions and the user's teams (the me object's teams and the

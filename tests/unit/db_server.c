@@ -564,7 +564,8 @@ test_named(void)
 	    "pg_prepared_statements WHERE name = '%s'", name);
 	value(db, sql, v, sizeof(v), &err);
 	is_str(v, "2", "named: both calls ran the prepared statement");
-	is_int(prepared_count(db), 1, "named: it was prepared once");
+	is_int(prepared_count(db), 1, "named: one statement is prepared");
+	is_int(db_prepares(db), 1, "named: and it was prepared once");
 	db_clear_error(db);
 	ok(db_exec_named(db, SQL_TWICE, 1, (const char *[]){ "x" }, &err) ==
 	    NULL && err.status == 400, "named: a bad value is still a 400 "
@@ -616,14 +617,37 @@ test_named(void)
 	    "named, result type changed: the next call answers");
 	is_int(prepared_count(db), 1,
 	    "named, result type changed: and prepares it again");
+	is_int(db_prepares(db), 2, "named, result type changed: a second "
+	    "time");
+
+	/* A third change: the statement is no longer prepared. */
+	owner_value("DROP FUNCTION unit_named_shape()", NULL);
+	owner_value("CREATE FUNCTION unit_named_shape() RETURNS TABLE (a text)"
+	    " LANGUAGE sql AS 'SELECT ''three'''", NULL);
+	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "three",
+	    "named, changed again: the new shape answers");
+	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "three",
+	    "named, changed twice: the next call answers");
+	is_int(prepared_count(db) == 0 && db_prepares(db) == 2, 1,
+	    "named, changed twice: and runs unnamed, not prepared a third "
+	    "time");
 
 	/* A new connection holds no statement: it prepares again. */
 	value(db, "SELECT pg_backend_pid()", v, sizeof(v), &err);
 	terminate(v);
-	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "two",
+	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "three",
 	    "named, new connection: the statement answers");
 	is_int(prepared_count(db), 1,
 	    "named, new connection: it is prepared there");
+
+	/* Inside a transaction: unnamed, nothing prepared. */
+	is_int(db_tx_begin(db, &(struct hb_db_ctx){ .org_id = ORG }, &err), 0,
+	    "named, in a transaction: it begins");
+	is_str(named_value(db, SQL_TWICE, "7", "twice", &err), "14",
+	    "named, in a transaction: the statement answers");
+	is_int(db_prepares(db), 3,
+	    "named, in a transaction: and nothing was prepared");
+	db_tx_rollback(db);
 	owner_value("DROP FUNCTION unit_named_shape()", NULL);
 	hb_error_clear(&err);
 	db_free(db);
@@ -634,7 +658,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(120);
+	plan(128);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
