@@ -283,25 +283,36 @@ db_connect(struct hb_db *db, struct hb_error *err)
 	return db->listen[0] != '\0' ? send_listen(db, err) : 0;
 }
 
-PGresult *
-db_exec(struct hb_db *db, const char *sql, int nparams,
-    const char *const *params, struct hb_error *err)
+static bool
+exec_ok(const PGresult *res)
 {
-	PGresult *res;
-	ExecStatusType st;
+	ExecStatusType st = PQresultStatus(res);
 
-	if (db_connect(db, err) == -1)
-		return NULL;
-	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
-	    0);
-	st = PQresultStatus(res);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return res;
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Reports a statement's failure, releases res and returns NULL. */
+static PGresult *
+exec_failed(struct hb_db *db, PGresult *res, struct hb_error *err)
+{
 	fail(db, res, err);
 	PQclear(res);
 	/* A failed statement ends the request's transaction too. */
 	db_tx_rollback(db);
 	return NULL;
+}
+
+PGresult *
+db_exec(struct hb_db *db, const char *sql, int nparams,
+    const char *const *params, struct hb_error *err)
+{
+	PGresult *res;
+
+	if (db_connect(db, err) == -1)
+		return NULL;
+	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
+	    0);
+	return exec_ok(res) ? res : exec_failed(db, res, err);
 }
 
 /*
@@ -310,17 +321,22 @@ db_exec(struct hb_db *db, const char *sql, int nparams,
  * stands for one text wherever it is found, even on a server connection
  * that a pooler hands over from another process.
  */
-static void
+static int
 stmt_name(const char *sql, char name[NAME_LEN])
 {
 	unsigned char digest[HB_SHA256_LEN];
 
-	crypto_sha256(sql, strlen(sql), digest);
+	if (crypto_sha256_join(&sql, 1, digest) == -1)
+		return -1;
 	memcpy(name, "hb_", 3);
 	crypto_hex(digest, 8, name + 3);
+	return 0;
 }
 
-/* The entry of sql on this connection, made if need be; NULL when full. */
+/*
+ * The entry of sql on this connection, made if need be; NULL when the
+ * table is full or no name could be made (the statement runs unnamed).
+ */
 static struct named_stmt *
 named_entry(struct hb_db *db, const char *sql)
 {
@@ -331,10 +347,12 @@ named_entry(struct hb_db *db, const char *sql)
 			return &db->named[i];
 	if (db->nnamed == NAMED_MAX)
 		return NULL;
-	st = &db->named[db->nnamed++];
+	st = &db->named[db->nnamed];
 	memset(st, 0, sizeof(*st));
+	if (stmt_name(sql, st->name) == -1)
+		return NULL;
 	st->sql = sql;
-	stmt_name(sql, st->name);
+	db->nnamed++;
 	return st;
 }
 
@@ -411,7 +429,6 @@ db_exec_named(struct hb_db *db, const char *sql, int nparams,
 {
 	struct named_stmt *st;
 	PGresult *res;
-	ExecStatusType s;
 
 	if (db->unnamed_only)
 		return db_exec(db, sql, nparams, params, err);
@@ -425,8 +442,7 @@ db_exec_named(struct hb_db *db, const char *sql, int nparams,
 		return NULL;
 	res = PQexecPrepared(db->conn, st->name, nparams, params, NULL, NULL,
 	    0);
-	s = PQresultStatus(res);
-	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+	if (exec_ok(res))
 		return res;
 	/* In each case below, the statement did not run: run it unnamed. */
 	switch (named_verdict(db, res)) {
@@ -441,10 +457,7 @@ db_exec_named(struct hb_db *db, const char *sql, int nparams,
 	case NAMED_FAILED:
 		break;
 	}
-	fail(db, res, err);
-	PQclear(res);
-	db_tx_rollback(db);
-	return NULL;
+	return exec_failed(db, res, err);
 }
 
 unsigned

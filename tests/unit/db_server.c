@@ -539,6 +539,7 @@ named_value(struct hb_db *db, const char *sql, const char *param,
 
 static const char SQL_TWICE[] = "SELECT $1::int * 2 AS twice";
 static const char SQL_SHAPE[] = "SELECT * FROM unit_named_shape()";
+static const char SQL_BAD[] = "SELEC 1";
 
 /* Prepared once, answered from then on; what a pooler does to it. */
 static void
@@ -571,6 +572,15 @@ test_named(void)
 	    NULL && err.status == 400, "named: a bad value is still a 400 "
 	    "(got %d)", err.status);
 	is_str(db_sqlstate(db), "22P02", "named: and its SQLSTATE is kept");
+	hb_error_clear(&err);
+	db_clear_error(db);
+	ok(db_exec_named(db, SQL_BAD, 0, NULL, &err) == NULL &&
+	    err.status == 500, "named, cannot be prepared: a 500 (got %d)",
+	    err.status);
+	is_str(db_sqlstate(db), "42601",
+	    "named, cannot be prepared: the server's SQLSTATE is kept");
+	is_int(db_prepares(db), 1,
+	    "named, cannot be prepared: nothing counts as prepared");
 	hb_error_clear(&err);
 
 	/* What a transaction pooler does: the server connection changes. */
@@ -658,7 +668,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(128);
+	plan(131);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
