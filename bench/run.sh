@@ -5,17 +5,20 @@
 #
 #   1. two throwaway stacks of 1,000 organizations and 10,000 users (bcrypt
 #      cost 12): one straight to PostgreSQL, one through PgBouncer in
-#      transaction mode. GET /health against bench/hello.c, a bare FastCGI
-#      program behind the same lighttpd; /api/v1/auth/me direct against
-#      through PgBouncer, and against bench/hello.c making one round trip
-#      per request: "SELECT 1" (the ceiling of any one-round-trip path),
-#      /me's own statement, a reveal's statements (the ceiling of
-#      reveal); API keys, a members page, an audit page, login; a 200-row
-#      members page with and without Accept-Encoding: gzip
-#      (bytes per answer beside the rates), and /me with gzip asked (it
-#      stays identity: BREACH, see README "Compression"); the second step
-#      of a TOTP login (bench/mfa.py: users enrolled through the API, and
-#      fresh mfa_token and code pairs that bench/verify.lua sends once).
+#      transaction mode, sized as docs/scaling.md says (a pool of one
+#      server connection per core, twice the /me workers of the direct
+#      stack: POOL_SIZE, POOL_ME_PROCS). GET /health against
+#      bench/hello.c, a bare FastCGI program behind the same lighttpd;
+#      /api/v1/auth/me direct against through PgBouncer, and against
+#      bench/hello.c making one round trip per request: "SELECT 1" (the
+#      ceiling of any one-round-trip path), /me's own statement, a
+#      reveal's statements (the ceiling of reveal); API keys, a members
+#      page, an audit page, login; a 200-row members page with and
+#      without Accept-Encoding: gzip (bytes per answer beside the rates),
+#      and /me with gzip asked (it stays identity: BREACH, see README
+#      "Compression"); the second step of a TOTP login (bench/mfa.py:
+#      users enrolled through the API, and fresh mfa_token and code pairs
+#      that bench/verify.lua sends once).
 #   2. with BENCH_LARGE=1: the direct stack grown to 100,000 organizations,
 #      1,000,000 users and 10,000,000 audit rows (seeded in SQL), and /me,
 #      a members page and an audit page with each filter measured again.
@@ -29,9 +32,10 @@
 #      organizations' data keys).
 #
 # Settings: BENCH_SECONDS (10) per wrk run, BENCH_REPS (3) repetitions
-# (the median is reported), BENCH_LARGE=1, PEER_BENCH, BENCH_KEEP=1 keeps
-# the stacks' directories. A benchmark, not a test: it never fails on a
-# missed target.
+# (the median is reported), BENCH_LARGE=1, PEER_BENCH, POOL_SIZE
+# (PgBouncer's default_pool_size; the number of cores), POOL_ME_PROCS
+# (4), BENCH_KEEP=1 keeps the stacks' directories. A benchmark, not a
+# test: it never fails on a missed target.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +44,8 @@ export BUILD=${BUILD:-build}
 DUR=${BENCH_SECONDS:-10}
 REPS=${BENCH_REPS:-3}
 PEER_BENCH=${PEER_BENCH:-$ROOT/../shared/bench}
+POOL_SIZE=${POOL_SIZE:-$(nproc)}
+POOL_ME_PROCS=${POOL_ME_PROCS:-4}
 D=$(mktemp -d /tmp/homebot-bench.XXXXXX)
 P=$(mktemp -d /tmp/homebot-bench-pool.XXXXXX)
 chmod 0755 "$D" "$P"
@@ -123,13 +129,33 @@ EOF
 	chmod 0644 "$D/bench/hello-auth.sql" "$D/bench/hello-reveal.sql"
 }
 
+# The PgBouncer stack's lighttpd.conf: lighttpd.conf unchanged, but /me
+# served by POOL_ME_PROCS workers. Behind a pooler each request makes two
+# hops more, so a worker waits longer for its answer, and more workers
+# keep the cores busy (docs/scaling.md, "Sizing").
+pool_conf() {
+	mkdir -p "$P/bench"
+	cat >"$P/bench/lighttpd.conf" <<EOF
+include "$ROOT/lighttpd.conf"
+\$HTTP["url"] == "/api/v1/auth/me" {
+  fastcgi.server = ( "/api/v1/auth/me" => ((
+    "bin-path" => var.home + "/cgi-bin/me",
+    "socket" => var.rundir + "/me-pooled.sock",
+    "max-procs" => $POOL_ME_PROCS, "check-local" => "disable",
+    "bin-copy-environment" => var.copy_env )) )
+}
+EOF
+}
+
 settings >"$D/settings.env"
 settings >"$P/settings.env"
 hello_conf
+pool_conf
 log "starting the direct stack and the PgBouncer stack"
 HOMEBOT_PORT=$DPORT HOMEBOT_LIGHTTPD_CONF="$D/bench/lighttpd.conf" \
     scripts/stack.sh start "$D" >/dev/null
-HOMEBOT_PORT=$PPORT HOMEBOT_PGBOUNCER=1 scripts/stack.sh start "$P" >/dev/null
+HOMEBOT_PORT=$PPORT HOMEBOT_PGBOUNCER=1 HOMEBOT_PGBOUNCER_POOL=$POOL_SIZE \
+    HOMEBOT_LIGHTTPD_CONF="$P/bench/lighttpd.conf" scripts/stack.sh start "$P" >/dev/null
 log "seeding both: $(/usr/bin/python3 bench/seed.py "$D" "$D" 2>/dev/null)"
 /usr/bin/python3 bench/seed.py "$P" "$P" >/dev/null 2>&1
 # Two verifications a user a run (bench/mfa.py): room for 2,000 a second.
@@ -270,7 +296,7 @@ row "GET /hello-db (bench/hello.c + one SELECT 1), 32 conn." "$(fig hellodb hell
 row "**/me ÷ bare FastCGI program with one round trip**" "$(ratio "$(med me32 direct 4)" "$(med hellodb hello 4)")" "(its ceiling)"
 row "GET /hello-auth (bench/hello.c + /me's statement, prepared), 32 conn." "$(fig helloauth hello)" ""
 row "**/me ÷ its statement alone**" "$(ratio "$(med me32 direct 4)" "$(med helloauth hello 4)")" ""
-row "GET /api/v1/auth/me, tokens, 32 conn., PgBouncer" "$(fig me32 pgbouncer)" ""
+row "GET /api/v1/auth/me, tokens, 32 conn., PgBouncer (pool $POOL_SIZE, $POOL_ME_PROCS /me workers)" "$(fig me32 pgbouncer)" ""
 row "**/me through PgBouncer ÷ direct, 32 conn.**" "$(ratio "$(med me32 pgbouncer 4)" "$(med me32 direct 4)")" "≥ 0.9×"
 row "GET /api/v1/auth/me, tokens, 8 conn., direct" "$(fig me8 direct)" ""
 row "GET /api/v1/auth/me, tokens, 8 conn., PgBouncer" "$(fig me8 pgbouncer)" ""
@@ -292,7 +318,7 @@ row "**create ÷ /me (tokens, 32 conn., direct)**" "$(ratio "$(med create direct
 row "POST /api/v1/auth/login, bcrypt 12, 4 conn." "$(fig login direct)" ""
 row "POST /api/v1/auth/mfa/verify (TOTP, 2nd step), 4 conn." "$(fig verify direct)" ""
 row "one me worker's VmRSS" "$(rss_kb "$D" me) KB" "≤ 12 MB"
-row "homebot_app connections: direct / PgBouncer" "$conns / $pconns" "PgBouncer: ≤ pool (4)"
+row "homebot_app connections: direct / PgBouncer" "$conns / $pconns" "PgBouncer: ≤ pool ($POOL_SIZE)"
 
 if [ "${BENCH_LARGE:-}" = 1 ]; then
 	bench/large.sh "$D" "$DURL"

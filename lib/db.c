@@ -15,6 +15,11 @@
 #define NAME_LEN	20	/* "hb_" and 16 hex digits of the text's hash */
 /* Prepared again after this many stale names at most, then run unnamed. */
 #define NAMED_DROPS_MAX	2
+/* Tries of a call to run under its name, behind a pooler (db_exec_named). */
+#define NAMED_TRIES	4
+/* Missing names past which a process may stop naming (named_missed). */
+#define NAMED_MISSES_MIN	64
+#define NAMED_MISSES_RATIO	8
 
 struct named_stmt {
 	const char	*sql;		/* the caller's constant */
@@ -37,8 +42,10 @@ struct hb_db {
 	/* Statements prepared on conn, forgotten with it. */
 	struct named_stmt named[NAMED_MAX];
 	int	 nnamed;
-	bool	 unnamed_only;	/* a transaction pooler was seen in between */
+	bool	 unnamed_only;	/* names kept going missing: none are used */
 	unsigned prepares;	/* statements prepared so far */
+	unsigned long long misses;	/* names found missing so far */
+	unsigned long long named_runs;	/* statements run under their names */
 };
 
 /*
@@ -365,29 +372,68 @@ has_state(const PGresult *res, const char *state, size_t n)
 }
 
 /*
- * Prepares st on this connection. 42P05 (the name exists already) can
- * only come through a pooler, from a server connection another process
- * prepared the same text on: the name is as good as ours. Returns 0, or
- * -1 with err set.
+ * Whether a failed Parse means the name is there already (42P05). That
+ * can only come through a pooler, from a server connection on which
+ * another process prepared the same text: the name is as good as ours.
  */
-static int
-named_prepare(struct hb_db *db, struct named_stmt *st, int nparams,
-    struct hb_error *err)
+static bool
+name_exists(const PGresult *res)
 {
-	PGresult *res = PQprepare(db->conn, st->name, st->sql, nparams, NULL);
-	int rc = 0;
-
-	if (PQresultStatus(res) == PGRES_COMMAND_OK ||
-	    has_state(res, "42P05", 5)) {
-		st->prepared = true;
-		db->prepares++;
-	} else
-		rc = fail(db, res, err);
-	PQclear(res);
-	return rc;
+	return has_state(res, "42P05", 5);
 }
 
-/* What a failed execution of a prepared statement says of its name. */
+/*
+ * Prepares st and runs it in one round trip: Parse, Bind, Execute and a
+ * single Sync, which a transaction-mode pooler hands to one server
+ * connection whole, so the statement runs where it was just prepared.
+ * Returns the first failure's result (the Parse's, when it failed: the
+ * execution was then skipped) or else the execution's, for the caller to
+ * release; NULL when the connection failed. *parsed tells whether the
+ * Parse succeeded.
+ */
+static PGresult *
+named_prepare_exec(struct hb_db *db, struct named_stmt *st, int nparams,
+    const char *const *params, bool *parsed)
+{
+	PGresult *res, *out = NULL;
+	int idx = 0;		/* 0: the Parse's results, 1: the execution's */
+	bool done = false;
+
+	*parsed = false;
+	if (PQenterPipelineMode(db->conn) != 1 ||
+	    PQsendPrepare(db->conn, st->name, st->sql, nparams, NULL) != 1 ||
+	    PQsendQueryPrepared(db->conn, st->name, nparams, params, NULL,
+	    NULL, 0) != 1 || PQpipelineSync(db->conn) != 1)
+		done = true;
+	while (!done) {
+		res = PQgetResult(db->conn);
+		if (res == NULL) {
+			if (PQstatus(db->conn) != CONNECTION_OK)
+				break;
+			idx++;
+			continue;
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+			done = true;
+		else if (idx == 0 && PQresultStatus(res) == PGRES_COMMAND_OK)
+			*parsed = true;
+		else if (out == NULL &&
+		    PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
+			out = res;
+			continue;
+		}
+		PQclear(res);
+	}
+	if (PQstatus(db->conn) == CONNECTION_OK &&
+	    PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF &&
+	    PQexitPipelineMode(db->conn) != 1) {
+		PQclear(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* What a failed execution of a named statement says of its name. */
 enum named_verdict {
 	NAMED_FAILED,	/* the statement's own failure: report it */
 	NAMED_MISSING,	/* 26000: a pooler changed server connections */
@@ -423,12 +469,85 @@ named_drop(struct hb_db *db, struct named_stmt *st)
 	st->drops++;
 }
 
+/*
+ * A name found missing. Behind a transaction pooler each server
+ * connection needs the statement once, after which none misses it; one
+ * that discards its statements after every transaction would make every
+ * call miss, each miss a round trip more. So past NAMED_MISSES_MIN
+ * misses, more than one in NAMED_MISSES_RATIO calls missing makes this
+ * process stop naming statements.
+ */
+static void
+named_missed(struct hb_db *db, struct named_stmt *st)
+{
+	st->prepared = false;
+	db->misses++;
+	if (db->misses >= NAMED_MISSES_MIN &&
+	    db->misses * NAMED_MISSES_RATIO > db->named_runs)
+		db->unnamed_only = true;
+}
+
+/*
+ * One try at running st under its name: prepared already, or prepared in
+ * the same round trip. Returns the result, the caller's to release, when
+ * the statement ran or failed of itself. NULL otherwise, the statement
+ * not having run: with *retry set when its name was missing or there
+ * already, so that another try may find it; else it is to run unnamed,
+ * or the connection failed.
+ */
+static PGresult *
+named_try(struct hb_db *db, struct named_stmt *st, int nparams,
+    const char *const *params, bool *retry)
+{
+	PGresult *res;
+	bool parsed = true;
+
+	*retry = false;
+	if (st->prepared)
+		res = PQexecPrepared(db->conn, st->name, nparams, params, NULL,
+		    NULL, 0);
+	else
+		res = named_prepare_exec(db, st, nparams, params, &parsed);
+	if (!st->prepared && (parsed || name_exists(res))) {
+		st->prepared = true;
+		db->prepares++;
+	}
+	if (res == NULL || exec_ok(res)) {
+		db->named_runs += res != NULL;
+		return res;
+	}
+	if (!parsed) {
+		/* Here already: run it. Else the text itself failed. */
+		if (name_exists(res)) {
+			PQclear(res);
+			*retry = true;
+			return NULL;
+		}
+		return res;
+	}
+	switch (named_verdict(db, res)) {
+	case NAMED_MISSING:
+		PQclear(res);
+		named_missed(db, st);
+		*retry = !db->unnamed_only;
+		return NULL;
+	case NAMED_STALE:
+		PQclear(res);
+		named_drop(db, st);
+		return NULL;
+	case NAMED_FAILED:
+		break;
+	}
+	return res;
+}
+
 PGresult *
 db_exec_named(struct hb_db *db, const char *sql, int nparams,
     const char *const *params, struct hb_error *err)
 {
 	struct named_stmt *st;
 	PGresult *res;
+	bool retry = true;
 
 	if (db->unnamed_only)
 		return db_exec(db, sql, nparams, params, err);
@@ -438,26 +557,25 @@ db_exec_named(struct hb_db *db, const char *sql, int nparams,
 	    named_entry(db, sql) : NULL;
 	if (st == NULL || st->drops >= NAMED_DROPS_MAX)
 		return db_exec(db, sql, nparams, params, err);
-	if (!st->prepared && named_prepare(db, st, nparams, err) == -1)
-		return NULL;
-	res = PQexecPrepared(db->conn, st->name, nparams, params, NULL, NULL,
-	    0);
-	if (exec_ok(res))
-		return res;
-	/* In each case below, the statement did not run: run it unnamed. */
-	switch (named_verdict(db, res)) {
-	case NAMED_MISSING:
-		PQclear(res);
-		db->unnamed_only = true;
-		return db_exec(db, sql, nparams, params, err);
-	case NAMED_STALE:
-		PQclear(res);
-		named_drop(db, st);
-		return db_exec(db, sql, nparams, params, err);
-	case NAMED_FAILED:
-		break;
+	/*
+	 * Behind a pooler each try may meet another server connection, so
+	 * a name missing, then there already, can take a try each.
+	 */
+	for (int i = 0; i < NAMED_TRIES && retry; i++) {
+		res = named_try(db, st, nparams, params, &retry);
+		if (res != NULL)
+			return exec_ok(res) ? res : exec_failed(db, res, err);
+		if (PQstatus(db->conn) != CONNECTION_OK ||
+		    PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF) {
+			/* Lost, or left mid-pipeline: nothing can follow. */
+			fail(db, NULL, err);
+			if (db->conn != NULL)
+				drop_connection(db);
+			return NULL;
+		}
 	}
-	return exec_failed(db, res, err);
+	/* The statement did not run: run it unnamed. */
+	return db_exec(db, sql, nparams, params, err);
 }
 
 unsigned

@@ -641,10 +641,9 @@ $$;
 -- lib/auth.c relies on that end to leave the next statement without it.
 --
 -- A plpgsql function because each server connection caches the plan of its
--- query, whoever calls it: lib/auth.c prepares "SELECT * FROM" it once per
--- connection (db_exec_named), and sends it unnamed behind a transaction-mode
--- pooler (PgBouncer) that may run it on any server connection; either way
--- the joins are not planned again. It answers in the caller's formats
+-- query, whoever calls it: the joins are not planned again. lib/auth.c
+-- prepares "SELECT * FROM" it once per server connection (db_exec_named),
+-- behind a transaction-mode pooler (PgBouncer) too. It answers in the caller's formats
 -- (created_at in RFC 3339 UTC, permissions comma-separated and sorted), so
 -- that the statement sent stays short. No row, or revoked/disabled/suspended: the
 -- caller's to refuse. The role comes from the membership, not the token, so

@@ -8,6 +8,7 @@ prepared statement, a setting) may be seen by the next.
 
 Deselected, not skipped, in the runs without PgBouncer."""
 import concurrent.futures
+import subprocess
 import uuid
 
 import pytest
@@ -72,6 +73,44 @@ def test_many_programs_and_statements_share_a_smaller_pool(stack):
            f"at most {max(seen)} homebot_app server connections (pool {POOL})")
     log = open(f"{stack.dir}/log/web.log").read()
     assert "prepared statement" not in log
+
+
+def prepared_runs(stack):
+    """How many times the pool's server connections have run statements
+    that lib/db.c prepared (named hb_…): POOL clients each hold a
+    transaction through PgBouncer at once, so each is handed a server
+    connection of its own, and reads that connection's statements."""
+    sql = ("BEGIN; SELECT coalesce(sum(generic_plans + custom_plans), 0)"
+           " FROM pg_prepared_statements WHERE name LIKE 'hb\\_%';"
+           " SELECT pg_sleep(1); COMMIT;")
+    cmd = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql,
+           f"host={stack.dir}/pgbouncer port=6432 user=homebot_app dbname=homebot"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(POOL)]
+    runs = []
+    for p in procs:
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        runs.append(int(out.split()[0]))
+    return runs
+
+
+def test_the_hot_path_runs_prepared_through_the_pool(stack):
+    """The authentication statement is prepared on the server connections
+    it meets (its name is its text's hash, the same in every process), and
+    runs from there: every /me request through the pool is one run of a
+    prepared statement, none is sent unnamed instead."""
+    a = register(stack)
+    assert_status(a.get("/api/v1/auth/me"), 200)
+    before = prepared_runs(stack)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: a.get("/api/v1/auth/me").status, range(300)))
+    assert codes == [200] * 300, codes
+    after = prepared_runs(stack)
+    ran = sum(after) - sum(before)
+    assert ran >= 300, (before, after)
+    report(f"pgbouncer: 300 /me requests ran the prepared statement {ran} times "
+           f"on {sum(1 for x in after if x)} of {POOL} server connections")
 
 
 def test_a_write_and_its_audit_row_through_the_pool(stack):

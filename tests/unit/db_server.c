@@ -589,11 +589,58 @@ test_named(void)
 	is_str(named_value(db, SQL_TWICE, "4", "twice", &err), "8",
 	    "named, name gone: the statement still answers");
 	is_str(db_last_error(db), "", "named, name gone: no error is noted");
-	is_int(prepared_count(db), 0,
-	    "named, name gone: nothing is prepared again");
+	is_int(prepared_count(db), 1,
+	    "named, name gone: it is prepared again");
+	is_int(db_prepares(db), 2, "named, name gone: a second time");
 	is_str(named_value(db, SQL_TWICE, "5", "twice", &err), "10",
-	    "named, name gone: later calls answer unnamed");
-	is_int(prepared_count(db), 0, "named, name gone: and prepare nothing");
+	    "named, name gone: the next call answers");
+	snprintf(sql, sizeof(sql), "SELECT generic_plans + custom_plans FROM "
+	    "pg_prepared_statements WHERE name = '%s'", name);
+	value(db, sql, v, sizeof(v), &err);
+	is_str(v, "2", "named, name gone: both calls ran it prepared");
+	is_int(db_prepares(db), 2,
+	    "named, name gone: and it was not prepared a third time");
+	db_free(db);
+
+	/*
+	 * A pooler that discards statements after every transaction: each
+	 * call misses its name. The 64th miss, in as many calls, makes the
+	 * process stop naming statements.
+	 */
+	db = db_new(url, "unit-test");
+	for (int i = 0, right = 0; i < 70; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		snprintf(sql, sizeof(sql), "%d", 2 * i);
+		PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
+		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
+		    sql) == 0;
+		if (i == 69)
+			is_int(right, 70, "named, always missing: every call "
+			    "answers");
+	}
+	is_int(db_prepares(db), 64,
+	    "named, always missing: prepared 64 times, then no more");
+	is_int(prepared_count(db), 0,
+	    "named, always missing: the last calls ran unnamed");
+	db_free(db);
+
+	/* One call in nine missing, as often: it keeps its name. */
+	db = db_new(url, "unit-test");
+	for (int i = 0, right = 0; i < 640; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		snprintf(sql, sizeof(sql), "%d", 2 * i);
+		if (i % 9 == 8)
+			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
+		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
+		    sql) == 0;
+		if (i == 639)
+			is_int(right, 640, "named, seldom missing: every call "
+			    "answers");
+	}
+	is_int(db_prepares(db), 72,
+	    "named, seldom missing: prepared again after each of 71 misses");
+	is_int(prepared_count(db), 1,
+	    "named, seldom missing: and still prepared");
 	db_free(db);
 
 	/* A server connection that holds the name already (a pooler's). */
@@ -604,6 +651,10 @@ test_named(void)
 	    "named, name there already: the statement answers");
 	is_int(prepared_count(db), 1,
 	    "named, name there already: that one is used");
+	is_str(named_value(db, SQL_TWICE, "7", "twice", &err), "14",
+	    "named, name there already: the next call answers");
+	is_int(db_prepares(db), 1,
+	    "named, name there already: counted as prepared once");
 	db_free(db);
 
 	/* A migration changes what the prepared statement returns. */
@@ -668,7 +719,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(131);
+	plan(141);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
