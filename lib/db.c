@@ -13,8 +13,12 @@
 /* Statements db_exec_named() may keep prepared on one connection. */
 #define NAMED_MAX	8
 #define NAME_LEN	20	/* "hb_" and 16 hex digits of the text's hash */
-/* Prepared again after this many stale names at most, then run unnamed. */
-#define NAMED_DROPS_MAX	2
+/*
+ * Stale names a statement may meet on one connection, each prepared
+ * again, before it runs unnamed there: behind a pooler, every server
+ * connection may hold one after a migration.
+ */
+#define NAMED_DROPS_MAX	8
 /* Tries of a call to run under its name, behind a pooler (db_exec_named). */
 #define NAMED_TRIES	4
 /* Missing names past which a process may stop naming (named_missed). */
@@ -25,6 +29,7 @@ struct named_stmt {
 	const char	*sql;		/* the caller's constant */
 	char		 name[NAME_LEN];
 	bool		 prepared;	/* on this connection */
+	bool		 stale;		/* to DEALLOCATE, then prepare again */
 	int		 drops;		/* times its name went stale */
 };
 
@@ -383,28 +388,50 @@ name_exists(const PGresult *res)
 }
 
 /*
- * Prepares st and runs it in one round trip: Parse, Bind, Execute and a
- * single Sync, which a transaction-mode pooler hands to one server
- * connection whole, so the statement runs where it was just prepared.
- * Returns the first failure's result (the Parse's, when it failed: the
- * execution was then skipped) or else the execution's, for the caller to
- * release; NULL when the connection failed. *parsed tells whether the
- * Parse succeeded.
+ * Queues what prepares st and runs it: Parse, Bind, Execute, after a
+ * DEALLOCATE of its stale name when st->stale. Returns 0, or -1.
+ */
+static int
+send_prepare_exec(struct hb_db *db, const struct named_stmt *st,
+    int nparams, const char *const *params)
+{
+	char drop[NAME_LEN + 16];
+
+	snprintf(drop, sizeof(drop), "DEALLOCATE %s", st->name);
+	if (st->stale && send_stmt(db, drop, 0, NULL) == -1)
+		return -1;
+	if (PQsendPrepare(db->conn, st->name, st->sql, nparams, NULL) != 1 ||
+	    PQsendQueryPrepared(db->conn, st->name, nparams, params, NULL,
+	    NULL, 0) != 1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Prepares st and runs it in one round trip: one pipeline with a single
+ * Sync, which a transaction-mode pooler hands to one server connection
+ * whole, so the statement runs where it was just prepared. Returns the
+ * first failure's result (the DEALLOCATE's or the Parse's, when one
+ * failed: what follows was then skipped) or else the execution's, for
+ * the caller to release; NULL when the pipeline did not reach its Sync
+ * (the connection failed: what ran is unknown). *parsed tells whether
+ * the Parse succeeded.
  */
 static PGresult *
-named_prepare_exec(struct hb_db *db, struct named_stmt *st, int nparams,
-    const char *const *params, bool *parsed)
+named_prepare_exec(struct hb_db *db, const struct named_stmt *st,
+    int nparams, const char *const *params, bool *parsed)
 {
 	PGresult *res, *out = NULL;
-	int idx = 0;		/* 0: the Parse's results, 1: the execution's */
+	/* Which statement's results come: the Parse's is parse_idx. */
+	int idx = 0, parse_idx = st->stale ? 1 : 0;
 	bool done = false;
 
 	*parsed = false;
-	if (PQenterPipelineMode(db->conn) != 1 ||
-	    PQsendPrepare(db->conn, st->name, st->sql, nparams, NULL) != 1 ||
-	    PQsendQueryPrepared(db->conn, st->name, nparams, params, NULL,
-	    NULL, 0) != 1 || PQpipelineSync(db->conn) != 1)
-		done = true;
+	if (PQenterPipelineMode(db->conn) != 1)
+		return NULL;
+	if (send_prepare_exec(db, st, nparams, params) == -1 ||
+	    PQpipelineSync(db->conn) != 1)
+		return NULL;	/* the caller drops the connection */
 	while (!done) {
 		res = PQgetResult(db->conn);
 		if (res == NULL) {
@@ -415,18 +442,20 @@ named_prepare_exec(struct hb_db *db, struct named_stmt *st, int nparams,
 		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 			done = true;
-		else if (idx == 0 && PQresultStatus(res) == PGRES_COMMAND_OK)
+		else if (idx == parse_idx &&
+		    PQresultStatus(res) == PGRES_COMMAND_OK)
 			*parsed = true;
-		else if (out == NULL &&
+		else if (out == NULL && !exec_ok(res) &&
 		    PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
-			out = res;
+			out = res;	/* the first failure */
+			continue;
+		} else if (out == NULL && idx == parse_idx + 1) {
+			out = res;	/* the execution's */
 			continue;
 		}
 		PQclear(res);
 	}
-	if (PQstatus(db->conn) == CONNECTION_OK &&
-	    PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF &&
-	    PQexitPipelineMode(db->conn) != 1) {
+	if (!done || PQexitPipelineMode(db->conn) != 1) {
 		PQclear(out);
 		return NULL;
 	}
@@ -457,25 +486,14 @@ named_verdict(const struct hb_db *db, const PGresult *res)
 	return NAMED_FAILED;
 }
 
-/* Forgets st's plan on this connection; the next call prepares it anew. */
-static void
-named_drop(struct hb_db *db, struct named_stmt *st)
-{
-	char sql[NAME_LEN + 16];
-
-	snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
-	PQclear(PQexec(db->conn, sql));
-	st->prepared = false;
-	st->drops++;
-}
-
 /*
  * A name found missing. Behind a transaction pooler each server
  * connection needs the statement once, after which none misses it; one
  * that discards its statements after every transaction would make every
- * call miss, each miss a round trip more. So past NAMED_MISSES_MIN
- * misses, more than one in NAMED_MISSES_RATIO calls missing makes this
- * process stop naming statements.
+ * call miss, each miss a round trip more. So from NAMED_MISSES_MIN
+ * misses on, more than one miss for every NAMED_MISSES_RATIO runs under a
+ * name (both counted over the process's life) makes it stop naming
+ * statements.
  */
 static void
 named_missed(struct hb_db *db, struct named_stmt *st)
@@ -491,54 +509,73 @@ named_missed(struct hb_db *db, struct named_stmt *st)
  * One try at running st under its name: prepared already, or prepared in
  * the same round trip. Returns the result, the caller's to release, when
  * the statement ran or failed of itself. NULL otherwise, the statement
- * not having run: with *retry set when its name was missing or there
- * already, so that another try may find it; else it is to run unnamed,
- * or the connection failed.
+ * not having run: with *retry set when its name was missing, stale or
+ * there already, so that another try may find it right; else it is to run
+ * unnamed, or the connection failed.
  */
 static PGresult *
 named_try(struct hb_db *db, struct named_stmt *st, int nparams,
     const char *const *params, bool *retry)
 {
+	bool ran_prepared = st->prepared && !st->stale, parsed = false;
 	PGresult *res;
-	bool parsed = true;
 
 	*retry = false;
-	if (st->prepared)
+	if (ran_prepared)
 		res = PQexecPrepared(db->conn, st->name, nparams, params, NULL,
 		    NULL, 0);
-	else
+	else {
 		res = named_prepare_exec(db, st, nparams, params, &parsed);
-	if (!st->prepared && (parsed || name_exists(res))) {
-		st->prepared = true;
-		db->prepares++;
+		if (parsed || name_exists(res)) {
+			st->prepared = true;
+			st->stale = false;
+			db->prepares++;
+		}
 	}
 	if (res == NULL || exec_ok(res)) {
 		db->named_runs += res != NULL;
 		return res;
 	}
-	if (!parsed) {
-		/* Here already: run it. Else the text itself failed. */
-		if (name_exists(res)) {
+	if (ran_prepared) {
+		switch (named_verdict(db, res)) {
+		case NAMED_MISSING:
 			PQclear(res);
-			*retry = true;
+			named_missed(db, st);
+			*retry = !db->unnamed_only;
 			return NULL;
+		case NAMED_STALE:
+			/*
+			 * Prepared again after a DEALLOCATE in the same round
+			 * trip: behind a pooler, the stale name may be on the
+			 * server connection the next try meets, or not.
+			 */
+			PQclear(res);
+			st->stale = ++st->drops < NAMED_DROPS_MAX;
+			*retry = st->stale;
+			return NULL;
+		case NAMED_FAILED:
+			break;
 		}
 		return res;
 	}
-	switch (named_verdict(db, res)) {
-	case NAMED_MISSING:
+	/* Just prepared, it failed of itself: it cannot be stale. */
+	if (parsed)
+		return res;
+	/* The Parse found the name there already: run it. */
+	if (name_exists(res)) {
 		PQclear(res);
+		*retry = true;
+		return NULL;
+	}
+	/* The DEALLOCATE found no name: this server connection lacks it. */
+	if (st->stale && has_state(res, "26000", 5)) {
+		PQclear(res);
+		st->stale = false;
 		named_missed(db, st);
 		*retry = !db->unnamed_only;
 		return NULL;
-	case NAMED_STALE:
-		PQclear(res);
-		named_drop(db, st);
-		return NULL;
-	case NAMED_FAILED:
-		break;
 	}
-	return res;
+	return res;	/* the text itself failed */
 }
 
 PGresult *

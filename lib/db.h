@@ -48,11 +48,11 @@ PGresult	*db_exec(struct hb_db *db, const char *sql, int nparams,
  * from its text, and runs from the server's cached plan after that. sql
  * must be a constant (it is remembered by address); inside a transaction
  * it runs unnamed. Should the name go missing (a transaction-mode pooler
- * handed over another server connection), it is prepared again in the
- * same round trip as its execution; should its plan go stale (a migration
- * changed a type it reads), it is dropped and prepared again, twice at
- * most. A statement whose name could not serve, which did not run, runs
- * unnamed instead; a process whose names keep going missing stops naming.
+ * handed over another server connection) or its plan go stale (a
+ * migration changed a type it reads), it is prepared again in the round
+ * trip that runs it (a stale one 7 times at most per connection). A
+ * statement whose name could not serve, which did not run, runs unnamed
+ * instead; a process whose names keep going missing stops naming.
  */
 PGresult	*db_exec_named(struct hb_db *db, const char *sql, int nparams,
 		    const char *const *params, struct hb_error *err);

@@ -645,8 +645,8 @@ $$;
 -- prepares "SELECT * FROM" it once per server connection (db_exec_named),
 -- behind a transaction-mode pooler (PgBouncer) too. It answers in the caller's formats
 -- (created_at in RFC 3339 UTC, permissions comma-separated and sorted), so
--- that the statement sent stays short. No row, or revoked/disabled/suspended: the
--- caller's to refuse. The role comes from the membership, not the token, so
+-- that the statement sent stays short. No row, or revoked/disabled/
+-- suspended: the caller's to refuse. The role comes from the membership, not the token, so
 -- a role change or removal applies to the very next request.
 -- The permissions and the user's teams (the me object's teams and the
 -- request's team context, app.team_ids and app.team_leads, set with the

@@ -540,6 +540,37 @@ named_value(struct hb_db *db, const char *sql, const char *param,
 static const char SQL_TWICE[] = "SELECT $1::int * 2 AS twice";
 static const char SQL_SHAPE[] = "SELECT * FROM unit_named_shape()";
 static const char SQL_BAD[] = "SELEC 1";
+static const char SQL_RAISE[] = "SELECT unit_named_raise()";
+
+/*
+ * Recreates unit_named_shape() with a result type that differs from the
+ * one before, as a migration would: (a int, b int) when n is even, else
+ * (a text, b int); b answers n.
+ */
+static void
+shape_change(int n)
+{
+	char sql[256];
+
+	owner_value("DROP FUNCTION unit_named_shape()", NULL);
+	snprintf(sql, sizeof(sql), "CREATE FUNCTION unit_named_shape() "
+	    "RETURNS TABLE (a %s, b int) LANGUAGE sql AS 'SELECT %s, %d'",
+	    n % 2 == 0 ? "int" : "text", n % 2 == 0 ? "2" : "''2''", n);
+	owner_value(sql, NULL);
+}
+
+/* The name SQL_SHAPE is prepared under. */
+static const char *
+shape_name(void)
+{
+	static char name[20];
+	unsigned char digest[HB_SHA256_LEN];
+
+	crypto_sha256(SQL_SHAPE, strlen(SQL_SHAPE), digest);
+	memcpy(name, "hb_", 3);
+	crypto_hex(digest, 8, name + 3);
+	return name;
+}
 
 /* Prepared once, answered from then on; what a pooler does to it. */
 static void
@@ -663,40 +694,66 @@ test_named(void)
 	    " LANGUAGE sql AS 'SELECT 1'", NULL);
 	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "1",
 	    "named, result type: the first shape answers");
-	owner_value("DROP FUNCTION unit_named_shape()", NULL);
-	owner_value("CREATE FUNCTION"
-	    " unit_named_shape() RETURNS TABLE (a int, b text) LANGUAGE sql"
-	    " AS 'SELECT 2, ''two'''", NULL);
+	shape_change(2);
 	db_clear_error(db);
-	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "two",
+	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "2",
 	    "named, result type changed: the new shape answers");
 	is_str(db_last_error(db), "",
 	    "named, result type changed: no error is noted");
-	is_int(prepared_count(db), 0,
-	    "named, result type changed: the old statement is dropped");
-	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "2",
-	    "named, result type changed: the next call answers");
 	is_int(prepared_count(db), 1,
-	    "named, result type changed: and prepares it again");
+	    "named, result type changed: the statement is prepared again");
 	is_int(db_prepares(db), 2, "named, result type changed: a second "
 	    "time");
+	snprintf(sql, sizeof(sql), "SELECT generic_plans + custom_plans FROM "
+	    "pg_prepared_statements WHERE name = '%s'", shape_name());
+	value(db, sql, v, sizeof(v), &err);
+	is_str(v, "1", "named, result type changed: and ran from there");
+	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "2",
+	    "named, result type changed: the next call answers");
+	is_int(db_prepares(db), 2,
+	    "named, result type changed: from the same statement");
 
-	/* A third change: the statement is no longer prepared. */
-	owner_value("DROP FUNCTION unit_named_shape()", NULL);
-	owner_value("CREATE FUNCTION unit_named_shape() RETURNS TABLE (a text)"
-	    " LANGUAGE sql AS 'SELECT ''three'''", NULL);
-	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "three",
-	    "named, changed again: the new shape answers");
-	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "three",
-	    "named, changed twice: the next call answers");
-	is_int(prepared_count(db) == 0 && db_prepares(db) == 2, 1,
-	    "named, changed twice: and runs unnamed, not prepared a third "
-	    "time");
+	/* Each stale name met is prepared again, 7 times in all. */
+	for (int i = 3, right = 0; i <= 9; i++) {
+		char want[8];
+
+		shape_change(i);
+		snprintf(want, sizeof(want), "%d", i);
+		right += strcmp(named_value(db, SQL_SHAPE, NULL, "b", &err),
+		    want) == 0;
+		if (i == 9)
+			is_int(right, 7, "named, changed 8 times: each new "
+			    "shape answers");
+	}
+	is_int(db_prepares(db), 8,
+	    "named, changed 8 times: prepared again 7 times, not the 8th");
+	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "9",
+	    "named, changed 8 times: the next call answers");
+	is_int(db_prepares(db), 8,
+	    "named, changed 8 times: and runs unnamed");
+
+	/*
+	 * A statement whose own failure looks like a name's (42P05, raised
+	 * by what it calls) is reported as it is, not tried again.
+	 */
+	owner_value("CREATE FUNCTION unit_named_raise() RETURNS int"
+	    " LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION ''no'' USING"
+	    " ERRCODE = ''42P05''; END'", NULL);
+	db_clear_error(db);
+	ok(db_exec_named(db, SQL_RAISE, 0, NULL, &err) == NULL &&
+	    err.status == 500, "named, fails like a name: a 500 (got %d)",
+	    err.status);
+	is_str(db_sqlstate(db), "42P05", "named, fails like a name: its "
+	    "SQLSTATE is kept");
+	is_int(db_prepares(db), 9, "named, fails like a name: prepared once,"
+	    " not again");
+	owner_value("DROP FUNCTION unit_named_raise()", NULL);
+	hb_error_clear(&err);
 
 	/* A new connection holds no statement: it prepares again. */
 	value(db, "SELECT pg_backend_pid()", v, sizeof(v), &err);
 	terminate(v);
-	is_str(named_value(db, SQL_SHAPE, NULL, "a", &err), "three",
+	is_str(named_value(db, SQL_SHAPE, NULL, "b", &err), "9",
 	    "named, new connection: the statement answers");
 	is_int(prepared_count(db), 1,
 	    "named, new connection: it is prepared there");
@@ -706,7 +763,7 @@ test_named(void)
 	    "named, in a transaction: it begins");
 	is_str(named_value(db, SQL_TWICE, "7", "twice", &err), "14",
 	    "named, in a transaction: the statement answers");
-	is_int(db_prepares(db), 3,
+	is_int(db_prepares(db), 10,
 	    "named, in a transaction: and nothing was prepared");
 	db_tx_rollback(db);
 	owner_value("DROP FUNCTION unit_named_shape()", NULL);
@@ -719,7 +776,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(141);
+	plan(146);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
