@@ -500,6 +500,7 @@ named_missed(struct hb_db *db, struct named_stmt *st)
 {
 	st->prepared = false;
 	db->misses++;
+	metrics_db_name_missing();
 	if (db->misses >= NAMED_MISSES_MIN &&
 	    db->misses * NAMED_MISSES_RATIO > db->named_runs)
 		db->unnamed_only = true;
@@ -530,6 +531,7 @@ named_try(struct hb_db *db, struct named_stmt *st, int nparams,
 			st->prepared = true;
 			st->stale = false;
 			db->prepares++;
+			metrics_db_prepared();
 		}
 	}
 	if (res == NULL || exec_ok(res)) {

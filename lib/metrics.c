@@ -365,6 +365,22 @@ metrics_db_connect_failure(void)
 		    memory_order_relaxed);
 }
 
+void
+metrics_db_prepared(void)
+{
+	if (mx.slot != NULL)
+		atomic_fetch_add_explicit(&mx.slot->db_prepares, 1,
+		    memory_order_relaxed);
+}
+
+void
+metrics_db_name_missing(void)
+{
+	if (mx.slot != NULL)
+		atomic_fetch_add_explicit(&mx.slot->db_name_misses, 1,
+		    memory_order_relaxed);
+}
+
 static bool
 sqlstate_char(char c)
 {

@@ -71,6 +71,12 @@ void	metrics_job(int kind, enum hb_metrics_outcome outcome,
 /* The database connection: opened (+1) or closed (-1). */
 void	metrics_db_connection(int delta, bool reconnect);
 void	metrics_db_connect_failure(void);
+/*
+ * A statement prepared under its name (db_exec_named), and a name the
+ * server connection lacked (a transaction pooler in between).
+ */
+void	metrics_db_prepared(void);
+void	metrics_db_name_missing(void);
 /* A statement failed with this SQLSTATE (counted by its class). */
 void	metrics_db_error(const char *sqlstate);
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define MX_MAGIC	0x584d4248u	/* "HBMX" */
-#define MX_VERSION	1u
+#define MX_VERSION	2u
 #define MX_PROGRAM	64	/* a program name, with its NUL */
 #define MX_NAME		96	/* a route pattern or a job kind, with its NUL */
 #define MX_ROUTES	64	/* route patterns of a program; then "other" */
@@ -56,6 +56,8 @@ struct mx_slot {
 	_Atomic int64_t		db_connections;	/* the owner's, open now */
 	_Atomic uint64_t	db_reconnects;
 	_Atomic uint64_t	db_connect_failures;
+	_Atomic uint64_t	db_prepares;	/* named statements prepared */
+	_Atomic uint64_t	db_name_misses;	/* names a server lacked */
 	_Atomic uint64_t	dropped;	/* requests the table had no room for */
 	/* Names are written before the count that makes them visible. */
 	_Atomic uint32_t	nroutes;

@@ -651,7 +651,7 @@ static void
 render_db(struct render *rd)
 {
 	struct family conn = {0}, rec = {0}, fail = {0}, err = {0},
-	    drop = {0};
+	    drop = {0}, prep = {0}, miss = {0};
 
 	for (size_t i = 0; i < rd->nsnap; i++) {
 		struct mx_slot *s = rd->snap[i].s;
@@ -669,6 +669,10 @@ render_db(struct render *rd)
 			v->value = ld(&s->db_connect_failures);
 		if ((v = family_add(&drop, p, NULL, NULL, NULL)) != NULL)
 			v->value = ld(&s->dropped);
+		if ((v = family_add(&prep, p, NULL, NULL, NULL)) != NULL)
+			v->value = ld(&s->db_prepares);
+		if ((v = family_add(&miss, p, NULL, NULL, NULL)) != NULL)
+			v->value = ld(&s->db_name_misses);
 		for (size_t k = 0; k < MX_CLASSES; k++) {
 			uint32_t key = atomic_load_explicit(
 			    &s->db_errors[k].key, memory_order_acquire);
@@ -689,6 +693,8 @@ render_db(struct render *rd)
 	family_sum(&fail);
 	family_sum(&err);
 	family_sum(&drop);
+	family_sum(&prep);
+	family_sum(&miss);
 	header(rd->out, "homebot_db_connections", "gauge",
 	    "Database connections the live processes hold open.");
 	print_values(rd->out, "homebot_db_connections", L_PROGRAM, &conn);
@@ -703,6 +709,16 @@ render_db(struct render *rd)
 	    "Statements the database failed, by SQLSTATE class.");
 	print_values(rd->out, "homebot_db_statement_errors_total", L_CLASS,
 	    &err);
+	header(rd->out, "homebot_db_statements_prepared_total", "counter",
+	    "Statements of the hot path prepared under their name, on a "
+	    "connection or a pooler's server connection.");
+	print_values(rd->out, "homebot_db_statements_prepared_total",
+	    L_PROGRAM, &prep);
+	header(rd->out, "homebot_db_statement_name_misses_total", "counter",
+	    "Named statements their server connection lacked (a transaction "
+	    "pooler's), prepared again.");
+	print_values(rd->out, "homebot_db_statement_name_misses_total",
+	    L_PROGRAM, &miss);
 	header(rd->out, "homebot_metrics_dropped_total", "counter",
 	    "Requests not counted: their program's slot had no room for "
 	    "another label set.");
@@ -713,6 +729,8 @@ render_db(struct render *rd)
 	family_free(rd, &fail);
 	family_free(rd, &err);
 	family_free(rd, &drop);
+	family_free(rd, &prep);
+	family_free(rd, &miss);
 }
 
 static const char *const STATES[] = { "queued", "running", "dead" };

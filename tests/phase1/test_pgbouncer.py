@@ -110,8 +110,17 @@ def test_the_hot_path_runs_prepared_through_the_pool(stack):
     ran = sum(after) - sum(before)
     # Once each: none unnamed instead, none run twice.
     assert ran == 300, (before, after)
+    metrics = stack.get("/metrics").body.decode()
+    misses = sum(float(line.split()[-1]) for line in metrics.splitlines()
+                 if line.startswith("homebot_db_statement_name_misses_total{"))
+    prepared = sum(float(line.split()[-1]) for line in metrics.splitlines()
+                   if line.startswith("homebot_db_statements_prepared_total{"))
+    # Each process meets each server connection without the name at most
+    # once per statement: a few misses, not one per request.
+    assert prepared >= 1 and misses < 100, (prepared, misses)
     report(f"pgbouncer: 300 /me requests ran the prepared statement {ran} times "
-           f"on {sum(1 for x in after if x)} of {POOL} server connections")
+           f"on {sum(1 for x in after if x)} of {POOL} server connections; "
+           f"all programs: {prepared:.0f} prepared, {misses:.0f} names found missing")
 
 
 def test_a_write_and_its_audit_row_through_the_pool(stack):

@@ -411,6 +411,9 @@ db_and_jobs(void)
 	metrics_db_connection(-1, false);
 	metrics_db_connection(1, true);
 	metrics_db_connect_failure();
+	metrics_db_prepared();
+	metrics_db_prepared();
+	metrics_db_name_missing();
 	metrics_db_error("23505");
 	metrics_db_error("23503");
 	metrics_db_error("40P01");
@@ -446,6 +449,10 @@ test_db_and_jobs(void)
 	    "\"homebot-test\"}"), 1, "a connection opened again counts");
 	is_int((long)sample(text, "homebot_db_connect_failures_total{program="
 	    "\"homebot-test\"}"), 1, "a failed connection attempt counts");
+	is_int((long)sample(text, "homebot_db_statements_prepared_total{"
+	    "program=\"homebot-test\"}"), 2, "a statement prepared counts");
+	is_int((long)sample(text, "homebot_db_statement_name_misses_total{"
+	    "program=\"homebot-test\"}"), 1, "a name found missing counts");
 	is_int((long)sample(text, "homebot_db_statement_errors_total{program="
 	    "\"homebot-test\",class=\"23\"}"), 2,
 	    "statement errors count by SQLSTATE class");
@@ -722,6 +729,14 @@ static const char exact[] =
 "# HELP homebot_db_statement_errors_total Statements the database failed, by SQLSTATE class.\n"
 "# TYPE homebot_db_statement_errors_total counter\n"
 "homebot_db_statement_errors_total{program=\"homebot-a\",class=\"23\"} 3\n"
+"# HELP homebot_db_statements_prepared_total Statements of the hot path prepared under their name, on a connection or a pooler's server connection.\n"
+"# TYPE homebot_db_statements_prepared_total counter\n"
+"homebot_db_statements_prepared_total{program=\"homebot-a\"} 4\n"
+"homebot_db_statements_prepared_total{program=\"homebot-b\"} 0\n"
+"# HELP homebot_db_statement_name_misses_total Named statements their server connection lacked (a transaction pooler's), prepared again.\n"
+"# TYPE homebot_db_statement_name_misses_total counter\n"
+"homebot_db_statement_name_misses_total{program=\"homebot-a\"} 3\n"
+"homebot_db_statement_name_misses_total{program=\"homebot-b\"} 0\n"
 "# HELP homebot_metrics_dropped_total Requests not counted: their program's slot had no room for another label set.\n"
 "# TYPE homebot_metrics_dropped_total counter\n"
 "homebot_metrics_dropped_total{program=\"homebot-a\"} 0\n"
@@ -800,6 +815,8 @@ test_exact(void)
 	hist_set(&s->job[0][HB_METRICS_SUCCEEDED], 5, 1, 20000000);
 	s->db_reconnects = 1;
 	s->db_connect_failures = 2;
+	s->db_prepares = 4;
+	s->db_name_misses = 3;
 	s->db_connections = 1;	/* its process is gone: not counted */
 	s->db_errors[7].key = '2' << 8 | '3';
 	s->db_errors[7].count = 3;
@@ -926,7 +943,7 @@ test_read_dirs_many(void)
 int
 main(void)
 {
-	plan(86);
+	plan(88);
 	if (mkdtemp(base) == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
