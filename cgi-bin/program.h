@@ -71,15 +71,25 @@ send_message(struct hb_request *r, int status, const char *message)
 	return http_json(r, status, body);
 }
 
-/* Answers one page of a collection; rows->data is released. */
+/*
+ * Answers one page of a collection; rows->data is released. A page with
+ * more after it but no cursor to them is a 500, never a last page.
+ */
 static inline int
 send_rows(struct hb_request *r, const struct hb_page *page,
     struct hb_rows *rows)
 {
 	const char *next = page_next_cursor(r, page, rows);
 	struct json_object *data = rows->data;
+	struct hb_error err = { 0 };
 
 	rows->data = NULL;
+	if (rows->more && next == NULL) {
+		json_object_put(data);
+		hb_fail(&err, 500, "internal_error",
+		    "The request could not be completed.");
+		return http_error(r, &err);
+	}
 	return http_send_page(r, data, next);
 }
 

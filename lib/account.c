@@ -83,8 +83,7 @@ token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN], const char *code,
 {
 	if (!auth_refresh_valid(token))
 		return bad_link(code, err);
-	auth_token_hex(token, hex);
-	return 0;
+	return auth_token_hex(token, hex, err);
 }
 
 /* Whether the one row's status column is s. */

@@ -180,7 +180,8 @@ auth_key(struct hb_arena *a, struct hb_db *db, const char *key,
 	if (!auth_api_key_parse(key, prefix))
 		return hb_fail(err, 401, "invalid_api_key",
 		    "The API key is not valid.");
-	auth_token_hex(key, hex);
+	if (auth_token_hex(key, hex, err) == -1)
+		return -1;
 	/* The statement sets the key's tenant context itself. */
 	res = db_exec_named(db, SQL_AUTH_KEY, 2, params, err);
 	if (res == NULL)

@@ -102,7 +102,10 @@ build_jwks(struct hb_jwt_keys *k, EVP_PKEY *pkey)
 	derlen = i2d_PUBKEY(pkey, &der);
 	if (derlen <= 0)
 		return -1;
-	crypto_sha256(der, (size_t)derlen, digest);
+	if (crypto_sha256(der, (size_t)derlen, digest) == -1) {
+		OPENSSL_free(der);
+		return -1;
+	}
 	OPENSSL_free(der);
 	crypto_b64url_encode(digest, 12, k->kid, sizeof(k->kid));
 	snprintf(jwk, sizeof(jwk), "{\"kty\":\"%s\",\"kid\":\"%s\","

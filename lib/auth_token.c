@@ -32,8 +32,7 @@ auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 {
 	if (new_secret(token) == -1)
 		return -1;
-	crypto_sha256(token, HB_SECRET_B64_LEN, hash);
-	return 0;
+	return crypto_sha256(token, HB_SECRET_B64_LEN, hash);
 }
 
 bool
@@ -65,8 +64,7 @@ auth_api_key_new(char key[HB_API_KEY_LEN + 1],
 	memcpy(key + 3, prefix, HB_API_KEY_PREFIX_LEN);
 	key[3 + HB_API_KEY_PREFIX_LEN] = '_';
 	memcpy(key + 4 + HB_API_KEY_PREFIX_LEN, secret, HB_SECRET_B64_LEN + 1);
-	crypto_sha256(key, HB_API_KEY_LEN, hash);
-	return 0;
+	return crypto_sha256(key, HB_API_KEY_LEN, hash);
 }
 
 bool
@@ -99,11 +97,15 @@ auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN])
 	return token;
 }
 
-void
-auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN])
+int
+auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN],
+    struct hb_error *err)
 {
 	unsigned char hash[HB_SHA256_LEN];
 
-	crypto_sha256(token, strlen(token), hash);
+	if (crypto_sha256(token, strlen(token), hash) == -1)
+		return hb_fail(err, 500, "internal_error",
+		    "The request could not be completed.");
 	crypto_hex(hash, sizeof(hash), hex);
+	return 0;
 }

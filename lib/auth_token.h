@@ -5,6 +5,7 @@
 
 #include "arena.h"
 #include "crypto.h"
+#include "error.h"
 
 /* 32 random bytes, base64url: 43 characters. */
 #define HB_SECRET_B64_LEN	43
@@ -22,8 +23,12 @@
  * or no randomness.
  */
 char	*auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN]);
-/* The hex of the SHA-256 of token, the form the tables keep. */
-void	auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN]);
+/*
+ * The hex of the SHA-256 of token, the form the tables keep: 0, or -1
+ * with err set (500) when the digest could not be made.
+ */
+int	auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN],
+	    struct hb_error *err);
 /* A new refresh token (256 bits from the OS) and its SHA-256; 0 or -1. */
 int	auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 	    unsigned char hash[HB_SHA256_LEN]);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -113,12 +114,13 @@ sha256_md(void)
 	return md != NULL ? md : EVP_sha256();
 }
 
-void
+int
 crypto_sha256(const void *data, size_t n, unsigned char out[HB_SHA256_LEN])
 {
 	unsigned int len = HB_SHA256_LEN;
 
-	EVP_Digest(data, n, out, &len, sha256_md(), NULL);
+	return EVP_Digest(data, n, out, &len, sha256_md(), NULL) == 1 &&
+	    len == HB_SHA256_LEN ? 0 : -1;
 }
 
 int
@@ -136,13 +138,16 @@ crypto_sha256_join(const char *const *parts, int n,
 	return ok ? 0 : -1;
 }
 
-void
+int
 crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t n, unsigned char out[HB_SHA256_LEN])
 {
 	unsigned int len = HB_SHA256_LEN;
 
-	HMAC(EVP_sha256(), key, (int)keylen, data, n, out, &len);
+	if (keylen > INT_MAX)
+		return -1;
+	return HMAC(EVP_sha256(), key, (int)keylen, data, n, out, &len) !=
+	    NULL && len == HB_SHA256_LEN ? 0 : -1;
 }
 
 bool

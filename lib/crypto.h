@@ -14,12 +14,20 @@ size_t	crypto_b64url_encode(const unsigned char *in, size_t n, char *out,
 /* Decodes base64url (no padding); returns the length or -1. */
 long	crypto_b64url_decode(const char *in, size_t n, unsigned char *out,
 	    size_t outsz);
-void	crypto_sha256(const void *data, size_t n,
+/*
+ * SHA-256 and HMAC-SHA-256 of n bytes: 0, or -1 when OpenSSL failed (out
+ * is then unset: a caller that went on would hash or compare whatever it
+ * held).
+ */
+__attribute__((warn_unused_result))
+int	crypto_sha256(const void *data, size_t n,
 	    unsigned char out[HB_SHA256_LEN]);
 /* SHA-256 of the n strings one after another: 0, or -1 (out unset). */
+__attribute__((warn_unused_result))
 int	crypto_sha256_join(const char *const *parts, int n,
 	    unsigned char out[HB_SHA256_LEN]);
-void	crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
+__attribute__((warn_unused_result))
+int	crypto_hmac_sha256(const void *key, size_t keylen, const void *data,
 	    size_t n, unsigned char out[HB_SHA256_LEN]);
 /* Compares in time that depends only on n, never on the contents. */
 bool	crypto_equal(const void *a, const void *b, size_t n);

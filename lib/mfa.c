@@ -313,7 +313,12 @@ recovery_new(struct json_object **codes,
 			code[k++] = B32[rnd[j] & 31];
 		}
 		code[MFA_RECOVERY_LEN] = '\0';
-		mfa_recovery_hash(code, hex);
+		if (mfa_recovery_hash(code, hex) == -1) {
+			OPENSSL_cleanse(code, sizeof(code));
+			json_object_put(*codes);
+			*codes = NULL;
+			return -1;
+		}
 		json_object_array_add(*codes, json_object_new_string(code));
 		if (i > 0)
 			*p++ = ',';
@@ -333,6 +338,7 @@ mfa_recovery_hash(const char *code, char hex[2 * HB_SHA256_LEN + 1])
 	char norm[16];
 	unsigned char h[HB_SHA256_LEN];
 	size_t n = 0;
+	int rc;
 
 	for (; *code != '\0'; code++) {
 		char c = (char)tolower((unsigned char)*code);
@@ -345,10 +351,11 @@ mfa_recovery_hash(const char *code, char hex[2 * HB_SHA256_LEN + 1])
 	}
 	if (n != 10)
 		return -1;
-	crypto_sha256(norm, n, h);
-	crypto_hex(h, sizeof(h), hex);
+	rc = crypto_sha256(norm, n, h);
 	OPENSSL_cleanse(norm, sizeof(norm));
-	return 0;
+	if (rc == 0)
+		crypto_hex(h, sizeof(h), hex);
+	return rc;
 }
 
 int
@@ -497,7 +504,8 @@ mfa_challenge_get(struct hb_db *db, const struct vault_keyring *kr,
 
 	memset(s, 0, sizeof(*s));
 	memset(c, 0, sizeof(*c));
-	auth_token_hex(token, c->token_hex);
+	if (auth_token_hex(token, c->token_hex, err) == -1)
+		return -1;
 	params[0] = c->token_hex;
 	if ((res = db_exec(db, SQL_CHALLENGE_GET, 1, params, err)) == NULL)
 		return -1;

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "uuid.h"
 #include "crypto.h"
 #include "page.h"
@@ -13,15 +15,19 @@
  * key that signs access tokens, so neither signature can stand in for
  * the other.
  */
-static void
+static int
 cursor_mac(const struct hb_request *r, const char *payload,
     unsigned char mac[HB_SHA256_LEN])
 {
 	unsigned char key[HB_SHA256_LEN];
+	int rc;
 
-	crypto_hmac_sha256(r->cfg->secret_key, strlen(r->cfg->secret_key),
-	    "homebot cursor", 14, key);
-	crypto_hmac_sha256(key, sizeof(key), payload, strlen(payload), mac);
+	rc = crypto_hmac_sha256(r->cfg->secret_key,
+	    strlen(r->cfg->secret_key), "homebot cursor", 14, key) == 0 &&
+	    crypto_hmac_sha256(key, sizeof(key), payload, strlen(payload),
+	    mac) == 0 ? 0 : -1;
+	OPENSSL_cleanse(key, sizeof(key));
+	return rc;
 }
 
 const char *
@@ -34,9 +40,9 @@ page_cursor(struct hb_request *r, const char *kind, const char *scope,
 
 	n = snprintf(payload, sizeof(payload), "%s|%s|%s|%s", kind, scope,
 	    ts, id);
-	if (n < 0 || (size_t)n >= sizeof(payload))
+	if (n < 0 || (size_t)n >= sizeof(payload) ||
+	    cursor_mac(r, payload, mac) == -1)
 		return NULL;
-	cursor_mac(r, payload, mac);
 	crypto_b64url_encode((unsigned char *)payload, (size_t)n, b64,
 	    sizeof(b64));
 	crypto_b64url_encode(mac, MAC_LEN, macb64, sizeof(macb64));
@@ -71,7 +77,9 @@ cursor_parse(struct hb_request *r, const char *cursor, const char *kind,
 	    sizeof(got)) != MAC_LEN)
 		return bad_cursor(err);
 	payload[n] = '\0';
-	cursor_mac(r, payload, mac);
+	if (cursor_mac(r, payload, mac) == -1)
+		return hb_fail(err, 500, "internal_error",
+		    "The request could not be completed.");
 	if (!crypto_equal(mac, got, MAC_LEN))
 		return bad_cursor(err);
 	snprintf(want, sizeof(want), "%s|%s|", kind, scope);

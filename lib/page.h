@@ -53,10 +53,16 @@ int	 page_query(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    int nextra, const char *ts_col, const char *id_col,
 	    struct hb_rows *rows, struct hb_error *err);
 
-/* The opaque cursor after the row (ts, id), in the arena; NULL if too long. */
+/*
+ * The opaque cursor after the row (ts, id), in the arena; NULL if too
+ * long, or when no memory or no MAC could be had.
+ */
 const char *page_cursor(struct hb_request *r, const char *kind,
 	    const char *scope, const char *ts, const char *id);
-/* The opaque cursor after rows (in the arena), or NULL on the last page. */
+/*
+ * The opaque cursor after rows (in the arena), or NULL on the last page
+ * (and when page_cursor() fails: check rows->more).
+ */
 const char *page_next_cursor(struct hb_request *r, const struct hb_page *p,
 	    const struct hb_rows *rows);
 

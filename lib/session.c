@@ -318,7 +318,8 @@ session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 	*out = (struct hb_login){ 0 };
 	if (new_refresh(a, out, hex, err) == -1)
 		return -1;
-	auth_token_hex(refresh_token, old_hex);
+	if (auth_token_hex(refresh_token, old_hex, err) == -1)
+		return -1;
 	itoa_buf(ttl, refresh_ttl);
 	params[0] = old_hex;
 	params[1] = hex;
@@ -461,7 +462,8 @@ session_invite_lookup(struct hb_db *db, struct hb_arena *a,
 	if (!auth_refresh_valid(invite_token))
 		return hb_fail(err, 401, "invalid_invite",
 		    "The invitation is not valid.");
-	auth_token_hex(invite_token, hex);
+	if (auth_token_hex(invite_token, hex, err) == -1)
+		return -1;
 	res = db_exec(db, SQL_INVITE_LOOKUP, 1, params, err);
 	if (res == NULL)
 		return -1;
@@ -514,8 +516,9 @@ session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 	*out = (struct hb_login){ 0 };
 	if (new_refresh(a, out, hex, err) == -1)
 		return -1;
-	if (in->invite_token != NULL)
-		auth_token_hex(in->invite_token, token);
+	if (in->invite_token != NULL &&
+	    auth_token_hex(in->invite_token, token, err) == -1)
+		return -1;
 	itoa_buf(ttl, in->refresh_ttl);
 	params[0] = in->invite_token != NULL ? token : NULL;
 	params[1] = in->invitation_id;

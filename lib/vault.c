@@ -154,14 +154,17 @@ b64_decode_strict(const char *in, size_t n, unsigned char *out,
  * the key itself, so the same key always has the same id and the id
  * tells nothing of the key.
  */
-static void
+static int
 kid_derive(const unsigned char key[VAULT_KEY_LEN], char *kid)
 {
 	static const char label[] = "homebot vault key id";
 	unsigned char mac[HB_SHA256_LEN];
 
-	crypto_hmac_sha256(key, VAULT_KEY_LEN, label, sizeof(label) - 1, mac);
+	if (crypto_hmac_sha256(key, VAULT_KEY_LEN, label, sizeof(label) - 1,
+	    mac) == -1)
+		return VAULT_E_INTERNAL;
 	crypto_hex(mac, VAULT_KID_DERIVED_LEN / 2, kid);
+	return VAULT_OK;
 }
 
 /*
@@ -191,14 +194,13 @@ key_parse(const char *s, size_t n, struct vault_key *k)
 	    &rawlen);
 	if (rc == VAULT_OK && rawlen != VAULT_KEY_LEN)
 		rc = VAULT_E_KEY_LENGTH;
-	if (rc == VAULT_OK) {
-		if (colon != NULL) {
-			memcpy(k->kid, s, kidlen);
-			k->kid[kidlen] = '\0';
-		} else
-			kid_derive(raw, k->kid);
+	if (rc == VAULT_OK && colon != NULL) {
+		memcpy(k->kid, s, kidlen);
+		k->kid[kidlen] = '\0';
+	} else if (rc == VAULT_OK)
+		rc = kid_derive(raw, k->kid);
+	if (rc == VAULT_OK)
 		memcpy(k->key, raw, VAULT_KEY_LEN);
-	}
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return rc;
 }

@@ -490,9 +490,10 @@ publisher_secret_ok(const struct plugin *p, const char *password)
 
 	if (secret[0] == '\0' || password == NULL)
 		return false;
-	crypto_sha256(secret, strlen(secret), a);
-	crypto_sha256(password, strnlen(password, MAX_CRED + 1), b);
-	same = crypto_equal(a, b, sizeof(a));
+	/* A digest that failed leaves its buffer as it was: refused. */
+	same = crypto_sha256(secret, strlen(secret), a) == 0 &&
+	    crypto_sha256(password, strnlen(password, MAX_CRED + 1), b) == 0 &&
+	    crypto_equal(a, b, sizeof(a));
 	explicit_bzero(a, sizeof(a));
 	explicit_bzero(b, sizeof(b));
 	return same;

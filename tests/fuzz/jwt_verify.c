@@ -98,7 +98,8 @@ sign_hs256(const char *header, const char *payload, const void *key,
 	t[n++] = '.';
 	n += crypto_b64url_encode((const unsigned char *)payload, pn, t + n,
 	    cap - n);
-	crypto_hmac_sha256(key, keylen, t, n, mac);
+	if (crypto_hmac_sha256(key, keylen, t, n, mac) == -1)
+		abort();
 	t[n++] = '.';
 	crypto_b64url_encode(mac, sizeof(mac), t + n, cap - n);
 	return t;

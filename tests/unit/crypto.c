@@ -4,6 +4,7 @@
  * vectors, the constant-time comparison and lowercase hex.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,10 +268,11 @@ test_sha256(void)
 	};
 	unsigned char md[HB_SHA256_LEN];
 	char *million;
+	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		memset(md, 0, sizeof(md));
-		crypto_sha256(v[i][0], strlen(v[i][0]), md);
+		rc |= crypto_sha256(v[i][0], strlen(v[i][0]), md);
 		hex_is(md, sizeof(md), v[i][1], v[i][0][0] != '\0' ?
 		    "SHA-256 of a FIPS 180-2 message" : "SHA-256 of \"\"");
 	}
@@ -278,15 +280,16 @@ test_sha256(void)
 	if (million == NULL)
 		abort();
 	memset(million, 'a', 1000000);
-	crypto_sha256(million, 1000000, md);
+	rc |= crypto_sha256(million, 1000000, md);
 	free(million);
 	hex_is(md, sizeof(md), "cdc76e5c9914fb9281a1c7e284d73e67"
 	    "f1809a48a497200e046d39ccc7112cd0",
 	    "SHA-256 of a million 'a' (FIPS 180-2 B.3)");
 	/* n bytes, not the string: the NUL and what follows count. */
-	crypto_sha256("abc\0def", 3, md);
+	rc |= crypto_sha256("abc\0def", 3, md);
 	hex_is(md, sizeof(md), "ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad", "SHA-256 reads exactly n bytes");
+	is_int(rc, 0, "SHA-256 reports each digest made");
 }
 
 static void
@@ -326,6 +329,7 @@ test_hmac(void)
 	static const int tc[] = { 1, 2, 3, 4, 6, 7 };
 	unsigned char key[200], data[200], md[HB_SHA256_LEN];
 	size_t kn, dn;
+	int rc = 0;
 	char what[64];
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -341,17 +345,18 @@ test_hmac(void)
 		} else
 			dn = unhex(v[i].data, data, sizeof(data));
 		memset(md, 0, sizeof(md));
-		crypto_hmac_sha256(key, kn, data, dn, md);
+		rc |= crypto_hmac_sha256(key, kn, data, dn, md);
 		snprintf(what, sizeof(what), "HMAC-SHA-256: RFC 4231 case %d",
 		    tc[i]);
 		hex_is(md, sizeof(md), v[i].mac, what);
 	}
 	memset(key, 0x0c, 20);
-	crypto_hmac_sha256(key, 20, "Test With Truncation", 20, md);
+	rc |= crypto_hmac_sha256(key, 20, "Test With Truncation", 20, md);
 	hex_is(md, 16, "a3b6167473100ee06e0c796c2955552b",
 	    "HMAC-SHA-256: RFC 4231 case 5 (first 128 bits)");
 	/* keylen counts: the MAC under "Jef" is not case 2's under "Jefe". */
-	crypto_hmac_sha256("Jefe", 3, "what do ya want for nothing?", 28, md);
+	rc |= crypto_hmac_sha256("Jefe", 3, "what do ya want for nothing?", 28,
+	    md);
 	{
 		char h[2 * HB_SHA256_LEN + 1];
 
@@ -359,6 +364,10 @@ test_hmac(void)
 		ok(strcmp(h, v[1].mac) != 0, "HMAC-SHA-256 uses keylen bytes "
 		    "of the key");
 	}
+	is_int(rc, 0, "HMAC-SHA-256 reports each MAC made");
+	/* A key longer than OpenSSL takes is refused, not cut short. */
+	is_int(crypto_hmac_sha256(key, (size_t)INT_MAX + 1, "x", 1, md), -1,
+	    "HMAC-SHA-256 refuses a key longer than INT_MAX");
 }
 
 static void
@@ -427,7 +436,7 @@ test_random(void)
 int
 main(void)
 {
-	plan(120);
+	plan(123);
 	test_b64_vectors();
 	test_b64_roundtrip();
 	test_b64_refused();

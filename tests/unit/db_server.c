@@ -566,7 +566,8 @@ shape_name(void)
 	static char name[20];
 	unsigned char digest[HB_SHA256_LEN];
 
-	crypto_sha256(SQL_SHAPE, strlen(SQL_SHAPE), digest);
+	if (crypto_sha256(SQL_SHAPE, strlen(SQL_SHAPE), digest) == -1)
+		abort();
 	memcpy(name, "hb_", 3);
 	crypto_hex(digest, 8, name + 3);
 	return name;
@@ -581,7 +582,8 @@ test_named(void)
 	unsigned char digest[HB_SHA256_LEN];
 	char name[20], sql[128], v[64];
 
-	crypto_sha256(SQL_TWICE, strlen(SQL_TWICE), digest);
+	if (crypto_sha256(SQL_TWICE, strlen(SQL_TWICE), digest) == -1)
+		abort();
 	memcpy(name, "hb_", 3);
 	crypto_hex(digest, 8, name + 3);
 	is_str(named_value(db, SQL_TWICE, "21", "twice", &err), "42",
