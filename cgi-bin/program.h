@@ -81,14 +81,12 @@ send_rows(struct hb_request *r, const struct hb_page *page,
 {
 	const char *next = page_next_cursor(r, page, rows);
 	struct json_object *data = rows->data;
-	struct hb_error err = { 0 };
 
 	rows->data = NULL;
 	if (rows->more && next == NULL) {
 		json_object_put(data);
-		hb_fail(&err, 500, "internal_error",
+		return hb_fail(&r->err, 500, "internal_error",
 		    "The request could not be completed.");
-		return http_error(r, &err);
 	}
 	return http_send_page(r, data, next);
 }

@@ -531,8 +531,9 @@ named_try(struct hb_db *db, struct named_stmt *st, int nparams,
 			st->prepared = true;
 			st->stale = false;
 			db->prepares++;
-			metrics_db_prepared();
 		}
+		if (parsed)
+			metrics_db_prepared();
 	}
 	if (res == NULL || exec_ok(res)) {
 		db->named_runs += res != NULL;

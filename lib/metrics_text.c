@@ -709,10 +709,10 @@ render_db(struct render *rd)
 	    "Statements the database failed, by SQLSTATE class.");
 	print_values(rd->out, "homebot_db_statement_errors_total", L_CLASS,
 	    &err);
-	header(rd->out, "homebot_db_statements_prepared_total", "counter",
+	header(rd->out, "homebot_db_statement_prepares_total", "counter",
 	    "Statements of the hot path prepared under their name, on a "
 	    "connection or a pooler's server connection.");
-	print_values(rd->out, "homebot_db_statements_prepared_total",
+	print_values(rd->out, "homebot_db_statement_prepares_total",
 	    L_PROGRAM, &prep);
 	header(rd->out, "homebot_db_statement_name_misses_total", "counter",
 	    "Named statements their server connection lacked (a transaction "

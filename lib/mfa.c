@@ -313,8 +313,9 @@ recovery_new(struct json_object **codes,
 			code[k++] = B32[rnd[j] & 31];
 		}
 		code[MFA_RECOVERY_LEN] = '\0';
-		if (mfa_recovery_hash(code, hex) == -1) {
+		if (mfa_recovery_hash(code, hex) != 0) {
 			OPENSSL_cleanse(code, sizeof(code));
+			OPENSSL_cleanse(rnd, sizeof(rnd));
 			json_object_put(*codes);
 			*codes = NULL;
 			return -1;
@@ -353,9 +354,10 @@ mfa_recovery_hash(const char *code, char hex[2 * HB_SHA256_LEN + 1])
 		return -1;
 	rc = crypto_sha256(norm, n, h);
 	OPENSSL_cleanse(norm, sizeof(norm));
-	if (rc == 0)
-		crypto_hex(h, sizeof(h), hex);
-	return rc;
+	if (rc == -1)
+		return -2;
+	crypto_hex(h, sizeof(h), hex);
+	return 0;
 }
 
 int
@@ -544,8 +546,12 @@ mfa_challenge_finish(struct hb_db *db, struct hb_arena *a,
 		snprintf(stepbuf, sizeof(stepbuf), "%" PRIu64, step);
 		params[2] = stepbuf;
 	} else {
-		if (recovery_code == NULL ||
-		    mfa_recovery_hash(recovery_code, hash) == -1)
+		rc = recovery_code != NULL ?
+		    mfa_recovery_hash(recovery_code, hash) : -1;
+		if (rc == -2)
+			return hb_fail(err, 500, "internal_error",
+			    "The request could not be completed.");
+		if (rc == -1)
 			return 1;
 		params[3] = hash;
 	}

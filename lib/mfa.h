@@ -131,7 +131,8 @@ int	mfa_challenge_finish(struct hb_db *db, struct hb_arena *a,
 
 /*
  * A recovery code as typed (any case, dashes and spaces ignored) into the
- * hex of the SHA-256 the table keeps; -1 when it cannot be one.
+ * hex of the SHA-256 the table keeps: 0; -1 when it cannot be one, -2
+ * when the digest could not be made (hex unset either way).
  */
 int	mfa_recovery_hash(const char *code, char hex[2 * 32 + 1]);
 

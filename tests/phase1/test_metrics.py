@@ -87,7 +87,7 @@ def test_metrics_is_text_format_0_0_4_that_promtool_accepts(stack):
                          ("homebot_db_connections", "gauge"),
                          ("homebot_db_reconnects_total", "counter"),
                          ("homebot_db_statement_errors_total", "counter"),
-                         ("homebot_db_statements_prepared_total", "counter"),
+                         ("homebot_db_statement_prepares_total", "counter"),
                          ("homebot_db_statement_name_misses_total", "counter"),
                          ("homebot_jobs", "gauge"),
                          ("homebot_jobs_processed_total", "counter"),
@@ -95,7 +95,7 @@ def test_metrics_is_text_format_0_0_4_that_promtool_accepts(stack):
         assert f"# TYPE {family} {kind}\n" in text, family
     assert total(text, "homebot_db_connections", program="homebot-me") >= 1, \
         "a me worker that answered with the database holds a connection"
-    assert total(text, "homebot_db_statements_prepared_total", program="homebot-me") >= 1, \
+    assert total(text, "homebot_db_statement_prepares_total", program="homebot-me") >= 1, \
         "a me worker that authenticated a token prepared its statement"
     assert total(text, "homebot_db_statement_name_misses_total") == 0, \
         "straight to PostgreSQL, no prepared statement goes missing"

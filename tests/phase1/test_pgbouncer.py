@@ -114,7 +114,7 @@ def test_the_hot_path_runs_prepared_through_the_pool(stack):
     misses = sum(float(line.split()[-1]) for line in metrics.splitlines()
                  if line.startswith("homebot_db_statement_name_misses_total{"))
     prepared = sum(float(line.split()[-1]) for line in metrics.splitlines()
-                   if line.startswith("homebot_db_statements_prepared_total{"))
+                   if line.startswith("homebot_db_statement_prepares_total{"))
     # Each process meets each server connection without the name at most
     # once per statement: a few misses, not one per request.
     assert prepared >= 1 and misses < 100, (prepared, misses)

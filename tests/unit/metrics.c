@@ -449,7 +449,7 @@ test_db_and_jobs(void)
 	    "\"homebot-test\"}"), 1, "a connection opened again counts");
 	is_int((long)sample(text, "homebot_db_connect_failures_total{program="
 	    "\"homebot-test\"}"), 1, "a failed connection attempt counts");
-	is_int((long)sample(text, "homebot_db_statements_prepared_total{"
+	is_int((long)sample(text, "homebot_db_statement_prepares_total{"
 	    "program=\"homebot-test\"}"), 2, "a statement prepared counts");
 	is_int((long)sample(text, "homebot_db_statement_name_misses_total{"
 	    "program=\"homebot-test\"}"), 1, "a name found missing counts");
@@ -729,10 +729,10 @@ static const char exact[] =
 "# HELP homebot_db_statement_errors_total Statements the database failed, by SQLSTATE class.\n"
 "# TYPE homebot_db_statement_errors_total counter\n"
 "homebot_db_statement_errors_total{program=\"homebot-a\",class=\"23\"} 3\n"
-"# HELP homebot_db_statements_prepared_total Statements of the hot path prepared under their name, on a connection or a pooler's server connection.\n"
-"# TYPE homebot_db_statements_prepared_total counter\n"
-"homebot_db_statements_prepared_total{program=\"homebot-a\"} 4\n"
-"homebot_db_statements_prepared_total{program=\"homebot-b\"} 0\n"
+"# HELP homebot_db_statement_prepares_total Statements of the hot path prepared under their name, on a connection or a pooler's server connection.\n"
+"# TYPE homebot_db_statement_prepares_total counter\n"
+"homebot_db_statement_prepares_total{program=\"homebot-a\"} 4\n"
+"homebot_db_statement_prepares_total{program=\"homebot-b\"} 0\n"
 "# HELP homebot_db_statement_name_misses_total Named statements their server connection lacked (a transaction pooler's), prepared again.\n"
 "# TYPE homebot_db_statement_name_misses_total counter\n"
 "homebot_db_statement_name_misses_total{program=\"homebot-a\"} 3\n"
