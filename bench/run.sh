@@ -280,8 +280,11 @@ rss_kb() { # the largest VmRSS of a program's workers in stack dir
 conns=$(psql -X -A -t "host=$D/pg user=postgres dbname=homebot" -c \
     "SELECT count(*) FROM pg_stat_activity WHERE usename = 'homebot_app'
        AND application_name <> 'bench-hello'")
+# The broker plugin's connections (homebot-mqtt*) go straight to
+# PostgreSQL, not through the pool: not counted against it.
 pconns=$(psql -X -A -t "host=$P/pg user=postgres dbname=homebot" -c \
-    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'homebot_app'")
+    "SELECT count(*) FROM pg_stat_activity WHERE usename = 'homebot_app'
+       AND application_name NOT LIKE 'homebot-mqtt%'")
 
 echo
 echo "## Homebot — $(date -u +%FT%TZ), $(nproc) cores, wrk ${DUR} s × $REPS repetitions (medians)"
