@@ -717,7 +717,7 @@ test_named(void)
 
 	/* Each stale name met is prepared again, 7 times in all. */
 	for (int i = 3, right = 0; i <= 9; i++) {
-		char want[8];
+		char want[16];
 
 		shape_change(i);
 		snprintf(want, sizeof(want), "%d", i);
