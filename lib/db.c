@@ -388,6 +388,23 @@ name_exists(const PGresult *res)
 }
 
 /*
+ * The pipeline's next result, the caller's to release; *idx counts the
+ * statements whose results have ended. NULL when the connection failed.
+ */
+static PGresult *
+pipeline_next(struct hb_db *db, int *idx)
+{
+	PGresult *res;
+
+	while ((res = PQgetResult(db->conn)) == NULL) {
+		if (PQstatus(db->conn) != CONNECTION_OK)
+			return NULL;
+		(*idx)++;
+	}
+	return res;
+}
+
+/*
  * Queues what prepares st and runs it: Parse, Bind, Execute, after a
  * DEALLOCATE of its stale name when st->stale. Returns 0, or -1.
  */
@@ -432,14 +449,7 @@ named_prepare_exec(struct hb_db *db, const struct named_stmt *st,
 	if (send_prepare_exec(db, st, nparams, params) == -1 ||
 	    PQpipelineSync(db->conn) != 1)
 		return NULL;	/* the caller drops the connection */
-	while (!done) {
-		res = PQgetResult(db->conn);
-		if (res == NULL) {
-			if (PQstatus(db->conn) != CONNECTION_OK)
-				break;
-			idx++;
-			continue;
-		}
+	while (!done && (res = pipeline_next(db, &idx)) != NULL) {
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 			done = true;
 		else if (idx == parse_idx &&
@@ -638,14 +648,7 @@ pipeline_collect(struct hb_db *db, int want, PGresult **out,
 	bool done = false;
 
 	*out = NULL;
-	while (!done) {
-		res = PQgetResult(db->conn);
-		if (res == NULL) {
-			if (PQstatus(db->conn) != CONNECTION_OK)
-				break;
-			idx++;
-			continue;
-		}
+	while (!done && (res = pipeline_next(db, &idx)) != NULL) {
 		switch (PQresultStatus(res)) {
 		case PGRES_PIPELINE_SYNC:
 			done = true;
