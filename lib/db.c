@@ -207,6 +207,21 @@ fail(struct hb_db *db, const PGresult *res, struct hb_error *err)
 }
 
 /*
+ * Reports a failure after which the connection can carry nothing more
+ * (lost, or left in the middle of a pipeline), and drops it if fail()
+ * has not already. Returns -1.
+ */
+static int
+fail_unusable(struct hb_db *db, struct hb_error *err)
+{
+	int rc = fail(db, NULL, err);
+
+	if (db->conn != NULL)
+		drop_connection(db);
+	return rc;
+}
+
+/*
  * Reads whatever an idle connection has received. A shut-down server
  * first sends its FATAL message, then closes: one PQconsumeInput() reads
  * the message and reports success, so read on while the socket stays
@@ -618,9 +633,7 @@ db_exec_named(struct hb_db *db, const char *sql, int nparams,
 		if (PQstatus(db->conn) != CONNECTION_OK ||
 		    PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF) {
 			/* Lost, or left mid-pipeline: nothing can follow. */
-			fail(db, NULL, err);
-			if (db->conn != NULL)
-				drop_connection(db);
+			fail_unusable(db, err);
 			return NULL;
 		}
 	}
@@ -711,9 +724,7 @@ db_tenant_query(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    send_context(db, ctx) == -1 ||
 	    send_stmt(db, sql, nparams, params) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
-		fail(db, NULL, err);
-		if (db->conn != NULL)
-			drop_connection(db);
+		fail_unusable(db, err);
 		return NULL;
 	}
 	if (pipeline_collect(db, want, &res, err) == -1) {
@@ -736,10 +747,7 @@ db_tx_begin(struct hb_db *db, const struct hb_db_ctx *ctx,
 	    send_stmt(db, "BEGIN", 0, NULL) == -1 ||
 	    send_context(db, ctx) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
-		fail(db, NULL, err);
-		if (db->conn != NULL)
-			drop_connection(db);
-		return -1;
+		return fail_unusable(db, err);
 	}
 	if (pipeline_collect(db, -1, &res, err) == -1) {
 		db_tx_rollback(db);
@@ -779,9 +787,7 @@ db_tx_finish(struct hb_db *db, int n, const struct hb_db_stmt *stmts,
 	if (n < 1 || sent < n ||
 	    send_stmt(db, "COMMIT", 0, NULL) == -1 ||
 	    PQpipelineSync(db->conn) != 1) {
-		fail(db, NULL, err);
-		if (db->conn != NULL)
-			drop_connection(db);
+		fail_unusable(db, err);
 		db_tx_rollback(db);
 		return NULL;
 	}
@@ -1006,10 +1012,7 @@ db_pipeline(struct hb_db *db, int timeout_ms, int n, const char *const *sql,
 		return unavailable(db, err);
 	}
 lost:
-	fail(db, NULL, err);
-	if (db->conn != NULL)
-		drop_connection(db);
-	return -1;
+	return fail_unusable(db, err);
 }
 
 int
@@ -1084,12 +1087,8 @@ db_send(struct hb_db *db, const char *sql, int nparams,
 {
 	if (db_connect(db, err) == -1)
 		return -1;
-	if (send_stmt(db, sql, nparams, params) == -1) {
-		fail(db, NULL, err);
-		if (db->conn != NULL)
-			drop_connection(db);
-		return -1;
-	}
+	if (send_stmt(db, sql, nparams, params) == -1)
+		return fail_unusable(db, err);
 	return 0;
 }
 
@@ -1103,12 +1102,8 @@ db_sent_done(struct hb_db *db, struct hb_error *err)
 		note_error(db, "the connection was lost", NULL);
 		return unavailable(db, err);
 	}
-	if (PQconsumeInput(db->conn) == 0) {
-		fail(db, NULL, err);
-		if (db->conn != NULL)
-			drop_connection(db);
-		return -1;
-	}
+	if (PQconsumeInput(db->conn) == 0)
+		return fail_unusable(db, err);
 	/* Every result up to the end of the statement, none waited for. */
 	while (!PQisBusy(db->conn)) {
 		if ((res = PQgetResult(db->conn)) == NULL)

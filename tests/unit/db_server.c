@@ -541,6 +541,12 @@ static const char SQL_TWICE[] = "SELECT $1::int * 2 AS twice";
 static const char SQL_SHAPE[] = "SELECT * FROM unit_named_shape()";
 static const char SQL_BAD[] = "SELEC 1";
 static const char SQL_RAISE[] = "SELECT unit_named_raise()";
+/* Each ends the server connection that runs it (the second when told). */
+static const char SQL_SUICIDE[] =
+    "SELECT pg_terminate_backend(pg_backend_pid()) AS alive";
+static const char SQL_MAYBE[] = "SELECT CASE WHEN die THEN "
+    "pg_terminate_backend(pg_backend_pid()) ELSE true END AS alive "
+    "FROM unit_named_lost";
 
 /*
  * Recreates unit_named_shape() with a result type that differs from the
@@ -773,12 +779,64 @@ test_named(void)
 	db_free(db);
 }
 
+/*
+ * The server connection ends under a named statement: while the
+ * pipeline that prepares and runs it is read, then while it runs
+ * prepared. Either is a 503, the connection is dropped, and the next
+ * call prepares the statement on a new one.
+ */
+static void
+test_named_lost(void)
+{
+	struct hb_db *db = db_new(url, "unit-test");
+	struct hb_error err = {0};
+	char v[64];
+	PGresult *res;
+
+	res = db_exec_named(db, SQL_SUICIDE, 0, NULL, &err);
+	ok(res == NULL && err.status == 503, "named, lost while prepared and "
+	    "run: a 503 (got %d)", err.status);
+	PQclear(res);
+	ok(db_socket(db) == -1, "named, lost while prepared and run: the "
+	    "connection is dropped");
+	hb_error_clear(&err);
+	is_str(named_value(db, SQL_TWICE, "8", "twice", &err), "16",
+	    "named, lost while prepared and run: the next call answers");
+
+	/* Prepared on this connection first, then lost when it runs. */
+	owner_value("CREATE TABLE unit_named_lost (die boolean)", NULL);
+	owner_value("GRANT SELECT ON unit_named_lost TO PUBLIC", NULL);
+	owner_value("INSERT INTO unit_named_lost VALUES (false)", NULL);
+	is_str(named_value(db, SQL_MAYBE, NULL, "alive", &err), "t",
+	    "named, lost when run prepared: it runs first");
+	is_int(prepared_count(db), 2,
+	    "named, lost when run prepared: both statements are prepared");
+	owner_value("UPDATE unit_named_lost SET die = true", NULL);
+	res = db_exec_named(db, SQL_MAYBE, 0, NULL, &err);
+	ok(res == NULL && err.status == 503, "named, lost when run prepared: "
+	    "a 503 (got %d)", err.status);
+	PQclear(res);
+	ok(db_socket(db) == -1, "named, lost when run prepared: the connection "
+	    "is dropped");
+	hb_error_clear(&err);
+	owner_value("UPDATE unit_named_lost SET die = false", NULL);
+	is_str(named_value(db, SQL_MAYBE, NULL, "alive", &err), "t",
+	    "named, lost when run prepared: the next call answers");
+	value(db, "SELECT count(*) FROM pg_prepared_statements", v, sizeof(v),
+	    &err);
+	is_str(v, "1", "named, lost when run prepared: it is prepared on the "
+	    "new connection");
+	owner_value("DROP TABLE unit_named_lost", NULL);
+	hb_error_clear(&err);
+	db_free(db);
+}
+
 int
 main(void)
 {
 	struct hb_db *db;
 
-	plan(146);
+	plan(155);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
@@ -803,6 +861,7 @@ main(void)
 	test_notifications();
 	test_send();
 	test_named();
+	test_named_lost();
 	db_free(db);
 	PQfinish(owner);
 	return done_testing();
