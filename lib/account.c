@@ -57,17 +57,6 @@ itoa16(char buf[16], int v)
 	snprintf(buf, 16, "%d", v);
 }
 
-/* A new token (in a) and the hex of its hash: 0, or -1 with a 503. */
-static int
-new_token(struct hb_arena *a, const char **token, char hex[HB_TOKEN_HEX_LEN],
-    struct hb_error *err)
-{
-	if ((*token = auth_token_new(a, hex)) == NULL)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
-	return 0;
-}
-
 /* -1 with 401 code: a token that is unknown, used or expired. */
 static int
 bad_link(const char *code, struct hb_error *err)
@@ -116,7 +105,7 @@ account_verify_send(struct hb_db *db, const struct hb_config *cfg,
 	PGresult *res;
 	int rc = 0;
 
-	if (new_token(a, &token, hex, err) == -1)
+	if ((token = auth_token_new(a, hex, err)) == NULL)
 		return -1;
 	itoa16(ttl, cfg->verify_token_ttl);
 	itoa16(max, cfg->mail_per_hour);
@@ -200,7 +189,7 @@ account_forgot(struct hb_db *db, const struct hb_config *cfg,
 	 * As the other account functions, without a context but the trace,
 	 * which the mail's job carries.
 	 */
-	if (new_token(a, &token, hex, err) == -1 ||
+	if ((token = auth_token_new(a, hex, err)) == NULL ||
 	    db_tx_begin(db, &traced, err) == -1)
 		return -1;
 	itoa16(ttl, cfg->reset_token_ttl);
@@ -323,7 +312,7 @@ account_email_change(struct hb_db *db, const struct hb_db_ctx *ctx,
 	PGresult *res;
 	int rc = 0;
 
-	if (new_token(a, &token, hex, err) == -1 ||
+	if ((token = auth_token_new(a, hex, err)) == NULL ||
 	    db_tx_begin(db, ctx, err) == -1)
 		return -1;
 	itoa16(ttl, cfg->verify_token_ttl);

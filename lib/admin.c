@@ -82,9 +82,8 @@ admin_org_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 	int rc;
 
 	*org = NULL;
-	if ((token = auth_token_new(a, hex)) == NULL)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
+	if ((token = auth_token_new(a, hex, err)) == NULL)
+		return -1;
 	snprintf(ttl, sizeof(ttl), "%d", cfg->invite_token_ttl);
 	snprintf(max, sizeof(max), "%d", cfg->mail_per_hour);
 	res = db_tenant_query(db, ctx, true, SQL_CREATE_ORG, 10, params, err);

@@ -92,9 +92,8 @@ apikey_create(struct hb_db *db, const struct hb_db_ctx *ctx,
 	PGresult *res;
 
 	*key = NULL;
-	if (auth_api_key_new(plain, prefix, hash) == -1)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
+	if (auth_api_key_new(plain, prefix, hash, err) == -1)
+		return -1;
 	crypto_hex(hash, sizeof(hash), hex);
 	snprintf(days, sizeof(days), "%d", in->expires_in_days);
 	actor_params(ctx, params);

@@ -16,6 +16,21 @@ b64url_chars(const char *s, size_t n)
 }
 
 static int
+no_randomness(struct hb_error *err)
+{
+	return hb_fail(err, 503, "service_unavailable",
+	    "No randomness available.");
+}
+
+/* A digest or an allocation that failed: the server's fault. */
+static int
+internal(struct hb_error *err)
+{
+	return hb_fail(err, 500, "internal_error",
+	    "The request could not be completed.");
+}
+
+static int
 new_secret(char out[HB_SECRET_B64_LEN + 1])
 {
 	unsigned char raw[32];
@@ -28,11 +43,13 @@ new_secret(char out[HB_SECRET_B64_LEN + 1])
 
 int
 auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
-    unsigned char hash[HB_SHA256_LEN])
+    unsigned char hash[HB_SHA256_LEN], struct hb_error *err)
 {
 	if (new_secret(token) == -1)
-		return -1;
-	return crypto_sha256(token, HB_SECRET_B64_LEN, hash);
+		return no_randomness(err);
+	if (crypto_sha256(token, HB_SECRET_B64_LEN, hash) == -1)
+		return internal(err);
+	return 0;
 }
 
 bool
@@ -44,19 +61,20 @@ auth_refresh_valid(const char *s)
 
 int
 auth_api_key_new(char key[HB_API_KEY_LEN + 1],
-    char prefix[HB_API_KEY_PREFIX_LEN + 1], unsigned char hash[HB_SHA256_LEN])
+    char prefix[HB_API_KEY_PREFIX_LEN + 1], unsigned char hash[HB_SHA256_LEN],
+    struct hb_error *err)
 {
 	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char raw[HB_API_KEY_PREFIX_LEN];
 	char secret[HB_SECRET_B64_LEN + 1];
 
 	if (crypto_random(raw, sizeof(raw)) == -1 || new_secret(secret) == -1)
-		return -1;
+		return no_randomness(err);
 	/* 252 = 7 * 36: bytes above it are rerolled to avoid bias. */
 	for (int i = 0; i < HB_API_KEY_PREFIX_LEN; i++) {
 		while (raw[i] >= 252)
 			if (crypto_random(&raw[i], 1) == -1)
-				return -1;
+				return no_randomness(err);
 		prefix[i] = alnum[raw[i] % 36];
 	}
 	prefix[HB_API_KEY_PREFIX_LEN] = '\0';
@@ -64,7 +82,9 @@ auth_api_key_new(char key[HB_API_KEY_LEN + 1],
 	memcpy(key + 3, prefix, HB_API_KEY_PREFIX_LEN);
 	key[3 + HB_API_KEY_PREFIX_LEN] = '_';
 	memcpy(key + 4 + HB_API_KEY_PREFIX_LEN, secret, HB_SECRET_B64_LEN + 1);
-	return crypto_sha256(key, HB_API_KEY_LEN, hash);
+	if (crypto_sha256(key, HB_API_KEY_LEN, hash) == -1)
+		return internal(err);
+	return 0;
 }
 
 bool
@@ -86,12 +106,17 @@ auth_api_key_parse(const char *key, char prefix[HB_API_KEY_PREFIX_LEN + 1])
 }
 
 char *
-auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN])
+auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN],
+    struct hb_error *err)
 {
 	unsigned char hash[HB_SHA256_LEN];
 	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX);
 
-	if (token == NULL || auth_refresh_new(token, hash) == -1)
+	if (token == NULL) {
+		internal(err);
+		return NULL;
+	}
+	if (auth_refresh_new(token, hash, err) == -1)
 		return NULL;
 	crypto_hex(hash, sizeof(hash), hex);
 	return token;
@@ -104,8 +129,7 @@ auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN],
 	unsigned char hash[HB_SHA256_LEN];
 
 	if (crypto_sha256(token, strlen(token), hash) == -1)
-		return hb_fail(err, 500, "internal_error",
-		    "The request could not be completed.");
+		return internal(err);
 	crypto_hex(hash, sizeof(hash), hex);
 	return 0;
 }

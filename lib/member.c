@@ -118,9 +118,8 @@ member_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 	*member = NULL;
 	/* The invite token: 256 bits, only its hash is stored, only mailed. */
-	if ((token = auth_token_new(a, hex)) == NULL)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
+	if ((token = auth_token_new(a, hex, err)) == NULL)
+		return -1;
 	snprintf(ttl, sizeof(ttl), "%d", cfg->invite_token_ttl);
 	snprintf(max, sizeof(max), "%d", cfg->mail_per_hour);
 	res = db_tenant_query(db, ctx, true, SQL_INVITE, 5, params, err);
@@ -153,9 +152,8 @@ member_resend_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 	PGresult *res;
 	int rc = 0;
 
-	if ((token = auth_token_new(a, hex)) == NULL)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
+	if ((token = auth_token_new(a, hex, err)) == NULL)
+		return -1;
 	snprintf(ttl, sizeof(ttl), "%d", cfg->invite_token_ttl);
 	snprintf(max, sizeof(max), "%d", cfg->mail_per_hour);
 	res = db_tenant_query(db, ctx, true, SQL_RESEND, 4, params, err);

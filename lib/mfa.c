@@ -485,9 +485,8 @@ mfa_challenge_new(struct hb_db *db, struct hb_arena *a, const char *user_id,
 	    ttl };
 	PGresult *res;
 
-	if ((*token = auth_token_new(a, hex)) == NULL)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
+	if ((*token = auth_token_new(a, hex, err)) == NULL)
+		return -1;
 	snprintf(ttl, sizeof(ttl), "%d", MFA_TOKEN_TTL);
 	if ((res = db_exec(db, SQL_CHALLENGE_NEW, 6, params, err)) == NULL)
 		return -1;

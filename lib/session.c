@@ -131,17 +131,6 @@ login_from_row(struct hb_arena *a, const PGresult *res, struct hb_login *l)
 		l->mfa_enabled = db_bool(res, 0, "mfa_enabled");
 }
 
-/* A fresh refresh token in l and the hex of its hash: 0, or -1 (503). */
-static int
-new_refresh(struct hb_arena *a, struct hb_login *l,
-    char hex[HB_TOKEN_HEX_LEN], struct hb_error *err)
-{
-	if ((l->refresh_token = auth_token_new(a, hex)) == NULL)
-		return hb_fail(err, 503, "service_unavailable",
-		    "No randomness available.");
-	return 0;
-}
-
 static void
 itoa_buf(char buf[16], long v)
 {
@@ -186,7 +175,7 @@ session_register(struct hb_db *db, const struct hb_db_ctx *ctx,
 
 	*out = (struct hb_login){ .email = in->email, .role = "owner",
 	    .full_name = in->full_name != NULL ? in->full_name : "" };
-	if (new_refresh(a, out, hex, err) == -1)
+	if ((out->refresh_token = auth_token_new(a, hex, err)) == NULL)
 		return -1;
 	itoa_buf(ttl, in->refresh_ttl);
 	params[0] = in->email;
@@ -283,7 +272,7 @@ session_start(struct hb_db *db, const struct hb_db_ctx *ctx,
 	int rc;
 
 	*out = (struct hb_login){ .user_id = in->user_id };
-	if (new_refresh(a, out, hex, err) == -1)
+	if ((out->refresh_token = auth_token_new(a, hex, err)) == NULL)
 		return -1;
 	itoa_buf(ttl, in->refresh_ttl);
 	params[0] = in->user_id;
@@ -316,7 +305,7 @@ session_refresh(struct hb_db *db, const struct hb_db_ctx *ctx,
 		return hb_fail(err, 401, "invalid_refresh_token",
 		    "The refresh token is not valid.");
 	*out = (struct hb_login){ 0 };
-	if (new_refresh(a, out, hex, err) == -1)
+	if ((out->refresh_token = auth_token_new(a, hex, err)) == NULL)
 		return -1;
 	if (auth_token_hex(refresh_token, old_hex, err) == -1)
 		return -1;
@@ -514,7 +503,7 @@ session_accept_invite(struct hb_db *db, const struct hb_db_ctx *ctx,
 		return hb_fail(err, 401, "invalid_invite",
 		    "The invitation is not valid.");
 	*out = (struct hb_login){ 0 };
-	if (new_refresh(a, out, hex, err) == -1)
+	if ((out->refresh_token = auth_token_new(a, hex, err)) == NULL)
 		return -1;
 	if (in->invite_token != NULL &&
 	    auth_token_hex(in->invite_token, token, err) == -1)

@@ -110,7 +110,7 @@ api_key(const char *prefix)
 	char key[HB_API_KEY_LEN + 1], pfx[HB_API_KEY_PREFIX_LEN + 1];
 	unsigned char hash[HB_SHA256_LEN];
 
-	if (auth_api_key_new(key, pfx, hash) == -1)
+	if (auth_api_key_new(key, pfx, hash, &(struct hb_error){0}) == -1)
 		return "";
 	snprintf(header, sizeof(header), "%s%s", prefix, key);
 	return header;

@@ -66,11 +66,12 @@ test_refresh_new(void)
 	char *sorted[N];
 	unsigned char hash[HB_SHA256_LEN], raw[40];
 	int bad_rc = 0, bad_shape = 0, bad_hash = 0, invalid = 0, bad_raw = 0;
+	struct hb_error err = {0};
 
 	for (int i = 0; i < N; i++) {
 		memset(tokens[i], '#', sizeof(tokens[i]));
 		memset(hash, 0, sizeof(hash));
-		if (auth_refresh_new(tokens[i], hash) != 0)
+		if (auth_refresh_new(tokens[i], hash, &err) != 0)
 			bad_rc++;
 		if (!matches("^[A-Za-z0-9_-]{43}$", tokens[i]))
 			bad_shape++;
@@ -136,11 +137,12 @@ test_api_key_new(void)
 	int bad_rc = 0, bad_shape = 0, bad_prefix = 0, bad_hash = 0;
 	int unparsed = 0, bad_raw = 0, seen[256] = { 0 }, alphabet = 0;
 	int prefixes_equal = 0;
+	struct hb_error err = {0};
 
 	for (int i = 0; i < N; i++) {
 		memset(keys[i], '#', sizeof(keys[i]));
 		memset(prefix, '#', sizeof(prefix));
-		if (auth_api_key_new(keys[i], prefix, hash) != 0)
+		if (auth_api_key_new(keys[i], prefix, hash, &err) != 0)
 			bad_rc++;
 		if (!matches("^hb_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$", keys[i]))
 			bad_shape++;
@@ -259,11 +261,39 @@ test_api_key_parse(void)
 	    prefix), "a refresh token is not an API key");
 }
 
+/* The opaque token in an arena, and the hex the tables keep of it. */
+static void
+test_token_new(void)
+{
+	struct hb_arena a;
+	struct hb_error err = {0};
+	char hex[HB_TOKEN_HEX_LEN], again[HB_TOKEN_HEX_LEN], want[65];
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	const char *token;
+
+	arena_init(&a);
+	memset(hex, '#', sizeof(hex));
+	token = auth_token_new(&a, hex, &err);
+	ok(token != NULL && err.status == 0, "auth_token_new makes a token");
+	if (token == NULL)
+		token = "";
+	ok(auth_refresh_valid(token), "it has a refresh token's shape");
+	SHA256((const unsigned char *)token, strlen(token), digest);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(want + 2 * i, 3, "%02x", digest[i]);
+	is_str(hex, want, "its hex is the SHA-256 of its text");
+	is_int(auth_token_hex(token, again, &err), 0,
+	    "auth_token_hex reads the token");
+	is_str(again, want, "and gives the same hex");
+	arena_free(&a);
+}
+
 int
 main(void)
 {
-	plan(65);
+	plan(70);
 	test_refresh_new();
+	test_token_new();
 	test_refresh_valid();
 	test_api_key_new();
 	test_api_key_parse();
