@@ -120,7 +120,7 @@ credential(const struct hb_request *r, bool *is_key)
 
 static int
 auth_jwt(struct hb_arena *a, const char *issuer, struct hb_db *db,
-    const struct hb_jwt_keys *k,
+    struct hb_jwt_keys *k,
     unsigned flags, const char *token, struct hb_principal *who,
     struct hb_error *err)
 {
@@ -216,7 +216,7 @@ auth_key(struct hb_arena *a, struct hb_db *db, const char *key,
 
 int
 auth_credential(struct hb_arena *a, const char *issuer, struct hb_db *db,
-    const struct hb_jwt_keys *keys, unsigned flags, const char *cred,
+    struct hb_jwt_keys *keys, unsigned flags, const char *cred,
     bool is_key, struct hb_principal *who, struct hb_error *err)
 {
 	memset(who, 0, sizeof(*who));
@@ -227,7 +227,7 @@ auth_credential(struct hb_arena *a, const char *issuer, struct hb_db *db,
 
 int
 auth_request(struct hb_request *r, struct hb_db *db,
-    const struct hb_jwt_keys *keys, unsigned flags, struct hb_principal *who,
+    struct hb_jwt_keys *keys, unsigned flags, struct hb_principal *who,
     struct hb_error *err)
 {
 	bool is_key;

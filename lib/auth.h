@@ -71,7 +71,7 @@ struct hb_principal {
  * err; no transaction stays open.
  */
 int	 auth_request(struct hb_request *r, struct hb_db *db,
-	    const struct hb_jwt_keys *keys, unsigned flags,
+	    struct hb_jwt_keys *keys, unsigned flags,
 	    struct hb_principal *who, struct hb_error *err);
 
 /*
@@ -82,7 +82,7 @@ int	 auth_request(struct hb_request *r, struct hb_db *db,
  * caller's to check.
  */
 int	 auth_credential(struct hb_arena *a, const char *issuer,
-	    struct hb_db *db, const struct hb_jwt_keys *keys, unsigned flags,
+	    struct hb_db *db, struct hb_jwt_keys *keys, unsigned flags,
 	    const char *cred, bool is_key, struct hb_principal *who,
 	    struct hb_error *err);
 

@@ -452,7 +452,7 @@ cache_answer(struct hb_jwt_cache *cache, struct cache_entry *e, long now,
 }
 
 int
-auth_jwt_verify(const struct hb_jwt_keys *k, const char *issuer,
+auth_jwt_verify(struct hb_jwt_keys *k, const char *issuer,
     const char *token, long now, struct hb_claims *out, struct hb_error *err)
 {
 	unsigned char digest[HB_SHA256_LEN];

@@ -47,9 +47,10 @@ char	*auth_jwt_sign(const struct hb_jwt_keys *k, const char *issuer,
  * Verifies signature, algorithm, typ, iss, exp and nbf at time now, and
  * fills *out. Returns 0, or -1 with a 401 invalid_token in err. A token
  * verified before is found by its SHA-256 among the last ones verified
- * (k->cache) and only its exp and nbf are checked again.
+ * (k->cache, which this updates) and only its exp and nbf are checked
+ * again.
  */
-int	 auth_jwt_verify(const struct hb_jwt_keys *k, const char *issuer,
+int	 auth_jwt_verify(struct hb_jwt_keys *k, const char *issuer,
 	    const char *token, long now, struct hb_claims *out,
 	    struct hb_error *err);
 /* How many verifications the cache has answered so far. */

@@ -67,7 +67,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static int
-verify(const struct hb_jwt_keys *k, const char *token)
+verify(struct hb_jwt_keys *k, const char *token)
 {
 	struct hb_claims c;
 	struct hb_error err = {0};

@@ -264,7 +264,7 @@ json_str(const char *text, const char *name, char *out, size_t outsz)
 /* ---------------------------------------------------------------- */
 
 static int
-verify_at(const struct hb_jwt_keys *k, const char *token, long now,
+verify_at(struct hb_jwt_keys *k, const char *token, long now,
     struct hb_claims *out, struct hb_error *err)
 {
 	hb_error_clear(err);
@@ -282,7 +282,7 @@ cleared(const struct hb_claims *c)
 
 /* Expects a 401 invalid_token and nothing of the claims left behind. */
 static void
-refused_at(const struct hb_jwt_keys *k, const char *token, long now,
+refused_at(struct hb_jwt_keys *k, const char *token, long now,
     const char *what)
 {
 	struct hb_claims out;
@@ -300,13 +300,13 @@ refused_at(const struct hb_jwt_keys *k, const char *token, long now,
 }
 
 static void
-refused(const struct hb_jwt_keys *k, const char *token, const char *what)
+refused(struct hb_jwt_keys *k, const char *token, const char *what)
 {
 	refused_at(k, token, NOW, what);
 }
 
 static bool
-accepted_at(const struct hb_jwt_keys *k, const char *token, long now,
+accepted_at(struct hb_jwt_keys *k, const char *token, long now,
     const char *what)
 {
 	struct hb_claims out;
@@ -321,7 +321,7 @@ accepted_at(const struct hb_jwt_keys *k, const char *token, long now,
 }
 
 static bool
-accepted(const struct hb_jwt_keys *k, const char *token, const char *what)
+accepted(struct hb_jwt_keys *k, const char *token, const char *what)
 {
 	return accepted_at(k, token, NOW, what);
 }
@@ -1215,7 +1215,7 @@ b64url_text(const char *s)
 
 /* What RS256 and ES256 share: the signed token and its header. */
 static char *
-asym_roundtrip(const struct hb_jwt_keys *k, const char *name,
+asym_roundtrip(struct hb_jwt_keys *k, const char *name,
     const char *alg)
 {
 	struct hb_claims c, out;
@@ -1253,7 +1253,7 @@ asym_roundtrip(const struct hb_jwt_keys *k, const char *name,
 
 /* The attacks with any asymmetric key. */
 static void
-asym_attacks(const struct hb_jwt_keys *k, const char *name, jwt_alg_t alg,
+asym_attacks(struct hb_jwt_keys *k, const char *name, jwt_alg_t alg,
     const char *priv_path, const char *other_path)
 {
 	char what[128], pay[4096], buf[8192];
