@@ -156,12 +156,14 @@ page_collect(const PGresult *res, const struct hb_page *p,
 	/* One row more than asked for: there is a next page. */
 	if (PQntuples(res) <= p->limit)
 		return;
+	rows->more = true;
 	ts = db_value(res, p->limit - 1, ts_col);
 	id = db_value(res, p->limit - 1, id_col);
-	if (ts == NULL || id == NULL || strlen(ts) >= sizeof(rows->last_ts) ||
+	/* No position a cursor can hold: no cursor, never a last page. */
+	if (ts == NULL || id == NULL || *ts == '\0' || *id == '\0' ||
+	    strlen(ts) >= sizeof(rows->last_ts) ||
 	    strlen(id) >= sizeof(rows->last_id))
 		return;
-	rows->more = true;
 	memcpy(rows->last_ts, ts, strlen(ts) + 1);
 	memcpy(rows->last_id, id, strlen(id) + 1);
 }
@@ -170,7 +172,7 @@ const char *
 page_next_cursor(struct hb_request *r, const struct hb_page *p,
     const struct hb_rows *rows)
 {
-	if (!rows->more)
+	if (!rows->more || rows->last_ts[0] == '\0' || rows->last_id[0] == '\0')
 		return NULL;
 	return page_cursor(r, p->kind, p->scope, rows->last_ts, rows->last_id);
 }

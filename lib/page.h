@@ -60,8 +60,10 @@ int	 page_query(struct hb_db *db, const struct hb_db_ctx *ctx,
 const char *page_cursor(struct hb_request *r, const char *kind,
 	    const char *scope, const char *ts, const char *id);
 /*
- * The opaque cursor after rows (in the arena), or NULL on the last page
- * (and when page_cursor() fails: check rows->more).
+ * The opaque cursor after rows (in the arena), or NULL on the last page,
+ * and also when there is a next page but no cursor to it: the last row
+ * had no position a cursor can hold, or page_cursor() failed. Check
+ * rows->more.
  */
 const char *page_next_cursor(struct hb_request *r, const struct hb_page *p,
 	    const struct hb_rows *rows);

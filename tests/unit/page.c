@@ -365,10 +365,84 @@ test_send(void)
 	http_request_done(&r);
 }
 
+/*
+ * A collection read through page_query: its 2nd and 4th rows have no
+ * timestamp, so no cursor can follow them.
+ */
+static const char SQL_ROWS[] = "SELECT g AS n, CASE WHEN g % 2 = 0 THEN "
+    "NULL ELSE '" ROW_TS "' END AS created_at, '" ROW_ID "' AS id "
+    "FROM generate_series(1, 5) g WHERE ($1::text IS NULL OR true) AND "
+    "($2::uuid IS NULL OR true) ORDER BY g LIMIT $3::int";
+
+/* page_query of SQL_ROWS with ?limit=; the next cursor, or NULL. */
+static const char *
+query_page(struct hb_db *db, const char *limit, struct hb_rows *rows,
+    int *n)
+{
+	struct hb_request r;
+	struct hb_page p;
+	struct hb_error err = {0};
+	const struct hb_db_ctx ctx = { .org_id = ORG_A };
+	const char *params[3], *next = NULL;
+	static char out[512];
+
+	*n = -1;
+	request(&r, &cfg, limit);
+	if (page_parse(&r, "things", ORG_A, &p, &err) == 0 &&
+	    page_query(db, &ctx, &p, SQL_ROWS, params, 0, "created_at", "id",
+	    rows, &err) == 0) {
+		*n = (int)json_object_array_length(rows->data);
+		next = page_next_cursor(&r, &p, rows);
+		json_object_put(rows->data);
+		rows->data = NULL;
+	} else
+		diag("page_query: %d %s", err.status, err.message);
+	if (next != NULL)
+		snprintf(out, sizeof(out), "%s", next);
+	http_request_done(&r);
+	hb_error_clear(&err);
+	return next != NULL ? out : NULL;
+}
+
+static void
+test_query(void)
+{
+	const char *url = getenv("HOMEBOT_TEST_DATABASE_URL");
+	struct hb_db *db;
+	struct hb_rows rows;
+	struct hb_page p;
+	struct hb_error err = {0};
+	const char *next;
+	char q[600];
+	int n;
+
+	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
+	    "database (scripts/check.sh sets it)");
+	if (url == NULL || url[0] == '\0')
+		return;
+	db = db_new(url, "unit-page");
+	next = query_page(db, "limit=3", &rows, &n);
+	ok(n == 3 && rows.more && next != NULL, "page_query, 3 of 5 rows: a "
+	    "page with a next cursor (%d rows)", n);
+	snprintf(q, sizeof(q), "cursor=%s", next != NULL ? next : "");
+	ok(next != NULL && parse(&cfg, q, "things", ORG_A, &p, &err) == 0 &&
+	    strcmp(p.ts, ROW_TS) == 0 && strcmp(p.id, ROW_ID) == 0,
+	    "page_query: the cursor holds the last row's position");
+	next = query_page(db, "limit=2", &rows, &n);
+	ok(n == 2 && rows.more, "page_query, last row without a timestamp: "
+	    "there is still a next page (%d rows)", n);
+	ok(next == NULL, "page_query, last row without a timestamp: but no "
+	    "cursor to it, which send_rows answers with a 500");
+	next = query_page(db, "limit=5", &rows, &n);
+	ok(n == 5 && !rows.more && next == NULL, "page_query, all 5 rows: "
+	    "the last page");
+	db_free(db);
+}
+
 int
 main(void)
 {
-	plan(108);
+	plan(114);
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.secret_key, sizeof(cfg.secret_key), "%s",
 	    "page-test-secret-0123456789abcdef");
@@ -381,6 +455,7 @@ main(void)
 	test_cursor_roundtrip();
 	test_cursor_refused();
 	test_send();
+	test_query();
 	fake_io_free(&io);
 	arena_free(&arena);
 	return done_testing();
