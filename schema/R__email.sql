@@ -330,6 +330,7 @@ DECLARE
 	v_old text;
 	v_constraint text;
 	v_context text[];
+	v_org uuid;
 BEGIN
 	v_token := homebot.email_token_take('email_change', p_token_hash);
 	IF v_token.id IS NULL THEN
@@ -358,6 +359,14 @@ BEGIN
 	-- Nor do invitations sent to it: whoever moves the account to another
 	-- address leaves them behind (the invitations go with the memberships).
 	-- An organization that still wants the old address invites it again.
+	-- Their organizations' locks come first, in the order of their ids:
+	-- the removals' triggers would take them in row order, and two such
+	-- changes at once could each hold a lock the other waits for.
+	FOR v_org IN SELECT DISTINCT m.organization_id FROM homebot.memberships m
+	              WHERE m.user_id = v_user.id AND m.status = 'invited'
+	              ORDER BY 1 LOOP
+		PERFORM homebot.member_access_lock(v_org);
+	END LOOP;
 	DELETE FROM homebot.memberships m WHERE m.user_id = v_user.id AND m.status = 'invited';
 
 	v_context := homebot.audit_context_default(p_ip, p_user_agent, p_request_id);

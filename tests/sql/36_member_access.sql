@@ -17,7 +17,7 @@
 --   A = ...36a, B = ...36b; U (...36e1) admin of A and member of B,
 --   V (...36e2) member of A; teams X (...36f1), Y (...36f2) of A
 BEGIN;
-SELECT plan(48);
+SELECT plan(51);
 
 CREATE EXTENSION IF NOT EXISTS dblink;
 
@@ -214,6 +214,50 @@ SELECT dblink_exec('pgtap36a', 'COMMIT');
 SELECT is(pg_temp.remote($$SELECT count(*) FROM homebot.member_access
                            WHERE user_id = '00000000-0000-4000-8000-0000000036e5'$$), '0',
 	'a member removed, then a rebuild: the rebuild succeeded and the member has no row');
+
+-- A user removed from several organizations at once (the invitations an
+-- email change leaves behind) takes their locks in the order of their
+-- ids, whatever the rows' order: two such removals can then never each
+-- hold a lock the other waits for. W4 (...36e6) is invited to H (...36cf)
+-- first, then to L (...36ca); the second session holds H's lock, so the
+-- change waits for H while holding L's.
+SELECT dblink_exec('pgtap36a', $$
+	INSERT INTO homebot.organizations (id, name, slug) VALUES
+		('00000000-0000-4000-8000-0000000036cf', 'Org 36H', 'pgtap-36-c-h'),
+		('00000000-0000-4000-8000-0000000036ca', 'Org 36L', 'pgtap-36-c-l');
+	INSERT INTO homebot.users (id, email) VALUES
+		('00000000-0000-4000-8000-0000000036e6', 'pgtap-36-c-w4@example.test');
+	INSERT INTO homebot.memberships (organization_id, user_id, role, status, invited_email) VALUES
+		('00000000-0000-4000-8000-0000000036cf', '00000000-0000-4000-8000-0000000036e6', 'member', 'invited',
+		 'pgtap-36-c-w4@example.test');
+	INSERT INTO homebot.memberships (organization_id, user_id, role, status, invited_email) VALUES
+		('00000000-0000-4000-8000-0000000036ca', '00000000-0000-4000-8000-0000000036e6', 'member', 'invited',
+		 'pgtap-36-c-w4@example.test');
+	DO $d$ BEGIN
+		PERFORM homebot.email_token_issue('00000000-0000-4000-8000-0000000036e6', 'email_change',
+		                                  'pgtap-36-c-w4-new@example.test', sha256('pgtap-36-change'), 3600);
+	END $d$;
+$$);
+SELECT dblink_exec('pgtap36b', 'BEGIN');
+SELECT dblink_exec('pgtap36b', $q$DO $d$ BEGIN
+	PERFORM homebot.member_access_lock('00000000-0000-4000-8000-0000000036cf');
+END $d$$q$);
+SELECT dblink_exec('pgtap36a', 'BEGIN');
+SELECT dblink_send_query('pgtap36a', $$SELECT status FROM homebot.email_change_confirm(sha256('pgtap-36-change'),
+                                                                                     NULL, NULL, NULL)$$);
+SELECT ok(pg_temp.waits_for_lock((SELECT a FROM pids)),
+	'a user removed from two organizations: waits for the one whose lock another session holds');
+SELECT ok(EXISTS (SELECT FROM pg_locks l, pids,
+                         LATERAL (SELECT hashtextextended('homebot.member_access 00000000-0000-4000-8000-0000000036ca', 0) AS k) h
+                   WHERE l.pid = pids.a AND l.locktype = 'advisory' AND l.granted
+                     AND l.classid::bigint = (h.k >> 32) & 4294967295 AND l.objid::bigint = h.k & 4294967295),
+	'... holding, meanwhile, the lock of the one whose id comes first');
+SELECT dblink_exec('pgtap36b', 'COMMIT');
+SELECT pg_temp.done('pgtap36a');
+SELECT dblink_exec('pgtap36a', 'COMMIT');
+SELECT is(pg_temp.remote($$SELECT count(*) FROM homebot.memberships
+                           WHERE user_id = '00000000-0000-4000-8000-0000000036e6'$$), '0',
+	'a user removed from two organizations: the change went through, and both invitations with it');
 
 -- Another isolation level is refused (its snapshot would be older than
 -- the lock).
