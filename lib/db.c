@@ -21,9 +21,14 @@
 #define NAMED_DROPS_MAX	8
 /* Tries of a call to run under its name, behind a pooler (db_exec_named). */
 #define NAMED_TRIES	4
-/* Missing names past which a process may stop naming (named_missed). */
-#define NAMED_MISSES_MIN	64
+/*
+ * Names found missing are judged once per NAMED_WINDOW runs under a name
+ * (named_ran): more than one miss for every NAMED_MISSES_RATIO runs, in
+ * NAMED_BAD_WINDOWS windows in a row, makes a process stop naming.
+ */
+#define NAMED_WINDOW		512
 #define NAMED_MISSES_RATIO	8
+#define NAMED_BAD_WINDOWS	2
 
 struct named_stmt {
 	const char	*sql;		/* the caller's constant */
@@ -49,8 +54,9 @@ struct hb_db {
 	int	 nnamed;
 	bool	 unnamed_only;	/* names kept going missing: none are used */
 	unsigned prepares;	/* statements prepared so far */
-	unsigned long long misses;	/* names found missing so far */
-	unsigned long long named_runs;	/* statements run under their names */
+	unsigned window_runs;	/* runs under a name in this window */
+	unsigned window_misses;	/* names found missing in it */
+	int	 bad_windows;	/* windows in a row with too many misses */
 };
 
 /*
@@ -511,24 +517,36 @@ named_verdict(const struct hb_db *db, const PGresult *res)
 	return NAMED_FAILED;
 }
 
-/*
- * A name found missing. Behind a transaction pooler each server
- * connection needs the statement once, after which none misses it; one
- * that discards its statements after every transaction would make every
- * call miss, each miss a round trip more. So from NAMED_MISSES_MIN
- * misses on, more than one miss for every NAMED_MISSES_RATIO runs under a
- * name (both counted over the process's life) makes it stop naming
- * statements.
- */
+/* A name found missing on the server connection: judged by named_ran. */
 static void
 named_missed(struct hb_db *db, struct named_stmt *st)
 {
 	st->prepared = false;
-	db->misses++;
+	db->window_misses++;
 	metrics_db_name_missing();
-	if (db->misses >= NAMED_MISSES_MIN &&
-	    db->misses * NAMED_MISSES_RATIO > db->named_runs)
+}
+
+/*
+ * A statement ran under its name. Behind a transaction pooler each server
+ * connection needs the statement once, after which none misses it: new
+ * server connections (a large pool starting, or connections replaced)
+ * make misses come in bursts that end. A pooler that discards its
+ * statements after every transaction makes every call miss, each miss a
+ * round trip more, for good. So the misses are judged per window of
+ * runs, and only windows of too many in a row make the process stop
+ * naming statements.
+ */
+static void
+named_ran(struct hb_db *db)
+{
+	if (++db->window_runs < NAMED_WINDOW)
+		return;
+	if (db->window_misses * NAMED_MISSES_RATIO <= db->window_runs)
+		db->bad_windows = 0;
+	else if (++db->bad_windows >= NAMED_BAD_WINDOWS)
 		db->unnamed_only = true;
+	db->window_runs = 0;
+	db->window_misses = 0;
 }
 
 /*
@@ -561,7 +579,8 @@ named_try(struct hb_db *db, struct named_stmt *st, int nparams,
 			metrics_db_prepared();
 	}
 	if (res == NULL || exec_ok(res)) {
-		db->named_runs += res != NULL;
+		if (res != NULL)
+			named_ran(db);
 		return res;
 	}
 	if (ran_prepared) {

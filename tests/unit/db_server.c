@@ -586,7 +586,7 @@ test_named(void)
 	struct hb_db *db = db_new(url, "unit-test");
 	struct hb_error err = {0};
 	unsigned char digest[HB_SHA256_LEN];
-	char name[20], sql[128], v[64];
+	char name[20], sql[128], v[64], before[64];
 
 	if (crypto_sha256(SQL_TWICE, strlen(SQL_TWICE), digest) == -1)
 		abort();
@@ -643,24 +643,53 @@ test_named(void)
 
 	/*
 	 * A pooler that discards statements after every transaction: each
-	 * call misses its name. The 64th miss, in as many calls, makes the
-	 * process stop naming statements.
+	 * call misses its name. Two windows of 512 runs with a miss in each
+	 * make the process stop naming statements.
 	 */
 	db = db_new(url, "unit-test");
-	for (int i = 0, right = 0; i < 70; i++) {
+	for (int i = 0, right = 0; i < 1030; i++) {
 		snprintf(v, sizeof(v), "%d", i);
 		snprintf(sql, sizeof(sql), "%d", 2 * i);
 		PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
 		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
 		    sql) == 0;
-		if (i == 69)
-			is_int(right, 70, "named, always missing: every call "
+		if (i == 1029)
+			is_int(right, 1030, "named, always missing: every call "
 			    "answers");
 	}
-	is_int(db_prepares(db), 64,
-	    "named, always missing: prepared 64 times, then no more");
+	is_int(db_prepares(db), 1024,
+	    "named, always missing: prepared 1,024 times, then no more");
 	is_int(prepared_count(db), 0,
 	    "named, always missing: the last calls ran unnamed");
+	db_free(db);
+
+	/*
+	 * Bursts of misses that end, as a large pool's new server
+	 * connections make: 99 in the first 100 calls, then none, then 100
+	 * more from the 1,025th call. Windows of too many that are not in a
+	 * row: it keeps its name.
+	 */
+	db = db_new(url, "unit-test");
+	for (int i = 0, right = 0; i < 1600; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		snprintf(sql, sizeof(sql), "%d", 2 * i);
+		if (i < 100 || (i >= 1024 && i < 1124))
+			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
+		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
+		    sql) == 0;
+		if (i == 1599)
+			is_int(right, 1600, "named, bursts of misses: every "
+			    "call answers");
+	}
+	is_int(db_prepares(db), 200,
+	    "named, bursts of misses: prepared again after each of 199");
+	snprintf(sql, sizeof(sql), "SELECT generic_plans + custom_plans FROM "
+	    "pg_prepared_statements WHERE name = '%s'", name);
+	value(db, sql, before, sizeof(before), &err);
+	named_value(db, SQL_TWICE, "3", "twice", &err);
+	value(db, sql, v, sizeof(v), &err);
+	is_int(atoi(v) - atoi(before), 1,
+	    "named, bursts of misses: the next call still runs under its name");
 	db_free(db);
 
 	/* One call in nine missing, as often: it keeps its name. */
@@ -836,7 +865,7 @@ main(void)
 {
 	struct hb_db *db;
 
-	plan(155);
+	plan(158);
 	url = getenv("HOMEBOT_TEST_DATABASE_URL");
 	test_unreachable_server();
 	ok(url != NULL && url[0] != '\0', "HOMEBOT_TEST_DATABASE_URL names a "
