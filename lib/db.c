@@ -27,7 +27,7 @@
  * NAMED_BAD_WINDOWS windows in a row, makes a process stop naming.
  */
 #define NAMED_WINDOW		512
-#define NAMED_MISSES_RATIO	8
+#define NAMED_MISSES_RATIO	2
 #define NAMED_BAD_WINDOWS	2
 
 struct named_stmt {

@@ -579,6 +579,22 @@ shape_name(void)
 	return name;
 }
 
+/* How many times one more call of SQL_TWICE ran under name (0 or 1). */
+static int
+runs_under_name(struct hb_db *db, const char *name)
+{
+	struct hb_error err = {0};
+	char sql[128], before[32], after[32];
+
+	snprintf(sql, sizeof(sql), "SELECT generic_plans + custom_plans FROM "
+	    "pg_prepared_statements WHERE name = '%s'", name);
+	value(db, sql, before, sizeof(before), &err);
+	named_value(db, SQL_TWICE, "3", "twice", &err);
+	value(db, sql, after, sizeof(after), &err);
+	hb_error_clear(&err);
+	return atoi(after) - atoi(before);
+}
+
 /* Prepared once, answered from then on; what a pooler does to it. */
 static void
 test_named(void)
@@ -586,7 +602,7 @@ test_named(void)
 	struct hb_db *db = db_new(url, "unit-test");
 	struct hb_error err = {0};
 	unsigned char digest[HB_SHA256_LEN];
-	char name[20], sql[128], v[64], before[64];
+	char name[20], sql[128], v[64];
 
 	if (crypto_sha256(SQL_TWICE, strlen(SQL_TWICE), digest) == -1)
 		abort();
@@ -665,7 +681,7 @@ test_named(void)
 
 	/*
 	 * Bursts of misses that end, as a large pool's new server
-	 * connections make: 99 in the first 100 calls, then none, then 100
+	 * connections make: 299 in the first 300 calls, then none, then 300
 	 * more from the 1,025th call. Windows of too many that are not in a
 	 * row: it keeps its name.
 	 */
@@ -673,7 +689,7 @@ test_named(void)
 	for (int i = 0, right = 0; i < 1600; i++) {
 		snprintf(v, sizeof(v), "%d", i);
 		snprintf(sql, sizeof(sql), "%d", 2 * i);
-		if (i < 100 || (i >= 1024 && i < 1124))
+		if (i < 300 || (i >= 1024 && i < 1324))
 			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
 		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
 		    sql) == 0;
@@ -681,34 +697,30 @@ test_named(void)
 			is_int(right, 1600, "named, bursts of misses: every "
 			    "call answers");
 	}
-	is_int(db_prepares(db), 200,
-	    "named, bursts of misses: prepared again after each of 199");
-	snprintf(sql, sizeof(sql), "SELECT generic_plans + custom_plans FROM "
-	    "pg_prepared_statements WHERE name = '%s'", name);
-	value(db, sql, before, sizeof(before), &err);
-	named_value(db, SQL_TWICE, "3", "twice", &err);
-	value(db, sql, v, sizeof(v), &err);
-	is_int(atoi(v) - atoi(before), 1,
+	is_int(db_prepares(db), 600,
+	    "named, bursts of misses: prepared again after each of 599");
+	is_int(runs_under_name(db, name), 1,
 	    "named, bursts of misses: the next call still runs under its name");
 	db_free(db);
 
-	/* One call in nine missing, as often: it keeps its name. */
+	/* One call in three missing, for good: it keeps its name. */
 	db = db_new(url, "unit-test");
-	for (int i = 0, right = 0; i < 640; i++) {
+	for (int i = 0, right = 0; i < 1100; i++) {
 		snprintf(v, sizeof(v), "%d", i);
 		snprintf(sql, sizeof(sql), "%d", 2 * i);
-		if (i % 9 == 8)
+		if (i % 3 == 2)
 			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
 		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
 		    sql) == 0;
-		if (i == 639)
-			is_int(right, 640, "named, seldom missing: every call "
-			    "answers");
+		if (i == 1099)
+			is_int(right, 1100, "named, one in three missing: every "
+			    "call answers");
 	}
-	is_int(db_prepares(db), 72,
-	    "named, seldom missing: prepared again after each of 71 misses");
-	is_int(prepared_count(db), 1,
-	    "named, seldom missing: and still prepared");
+	is_int(db_prepares(db), 367,
+	    "named, one in three missing: prepared again after each of 366");
+	is_int(runs_under_name(db, name), 1,
+	    "named, one in three missing: the next call still runs under its "
+	    "name");
 	db_free(db);
 
 	/* A server connection that holds the name already (a pooler's). */
