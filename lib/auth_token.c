@@ -38,6 +38,7 @@ new_secret(char out[HB_SECRET_B64_LEN + 1])
 	if (crypto_random(raw, sizeof(raw)) == -1)
 		return -1;
 	crypto_b64url_encode(raw, sizeof(raw), out, HB_SECRET_B64_LEN + 1);
+	explicit_bzero(raw, sizeof(raw));
 	return 0;
 }
 
@@ -47,8 +48,10 @@ auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 {
 	if (new_secret(token) == -1)
 		return no_randomness(err);
-	if (crypto_sha256(token, HB_SECRET_B64_LEN, hash) == -1)
+	if (crypto_sha256(token, HB_SECRET_B64_LEN, hash) == -1) {
+		explicit_bzero(token, HB_REFRESH_TOKEN_MAX);
 		return internal(err);
+	}
 	return 0;
 }
 
@@ -73,8 +76,10 @@ auth_api_key_new(char key[HB_API_KEY_LEN + 1],
 	/* 252 = 7 * 36: bytes above it are rerolled to avoid bias. */
 	for (int i = 0; i < HB_API_KEY_PREFIX_LEN; i++) {
 		while (raw[i] >= 252)
-			if (crypto_random(&raw[i], 1) == -1)
+			if (crypto_random(&raw[i], 1) == -1) {
+				explicit_bzero(secret, sizeof(secret));
 				return no_randomness(err);
+			}
 		prefix[i] = alnum[raw[i] % 36];
 	}
 	prefix[HB_API_KEY_PREFIX_LEN] = '\0';
@@ -82,8 +87,11 @@ auth_api_key_new(char key[HB_API_KEY_LEN + 1],
 	memcpy(key + 3, prefix, HB_API_KEY_PREFIX_LEN);
 	key[3 + HB_API_KEY_PREFIX_LEN] = '_';
 	memcpy(key + 4 + HB_API_KEY_PREFIX_LEN, secret, HB_SECRET_B64_LEN + 1);
-	if (crypto_sha256(key, HB_API_KEY_LEN, hash) == -1)
+	explicit_bzero(secret, sizeof(secret));
+	if (crypto_sha256(key, HB_API_KEY_LEN, hash) == -1) {
+		explicit_bzero(key, HB_API_KEY_LEN + 1);
 		return internal(err);
+	}
 	return 0;
 }
 

@@ -32,7 +32,7 @@ int	auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN],
 	    struct hb_error *err);
 /*
  * A new refresh token (256 bits from the OS) and its SHA-256: 0, or -1
- * with err set as auth_token_new() sets it.
+ * with err set as auth_token_new() sets it and no secret left in token.
  */
 int	auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 	    unsigned char hash[HB_SHA256_LEN], struct hb_error *err);
@@ -40,7 +40,7 @@ int	auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 bool	auth_refresh_valid(const char *s);
 /*
  * A new API key "hb_<prefix>_<secret>", its prefix and SHA-256: 0, or -1
- * with err set as auth_token_new() sets it.
+ * with err set as auth_token_new() sets it and no secret left in key.
  */
 int	auth_api_key_new(char key[HB_API_KEY_LEN + 1],
 	    char prefix[HB_API_KEY_PREFIX_LEN + 1],
