@@ -579,6 +579,49 @@ shape_name(void)
 	return name;
 }
 
+/*
+ * n calls of SQL_TWICE on db, the name dropped before call i (as a
+ * pooler's other server connection would lack it) whenever lose(i);
+ * how many of them answered right.
+ */
+static int
+calls_losing_names(struct hb_db *db, int n, bool (*lose)(int))
+{
+	struct hb_error err = {0};
+	char v[16], want[16];
+	int right = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		snprintf(want, sizeof(want), "%d", 2 * i);
+		if (lose(i))
+			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
+		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
+		    want) == 0;
+	}
+	hb_error_clear(&err);
+	return right;
+}
+
+static bool
+lose_always(int i)
+{
+	(void)i;
+	return true;
+}
+
+static bool
+lose_in_bursts(int i)
+{
+	return i < 300 || (i >= 1024 && i < 1324);
+}
+
+static bool
+lose_one_in_three(int i)
+{
+	return i % 3 == 2;
+}
+
 /* How many times one more call of SQL_TWICE ran under name (0 or 1). */
 static int
 runs_under_name(struct hb_db *db, const char *name)
@@ -663,16 +706,8 @@ test_named(void)
 	 * make the process stop naming statements.
 	 */
 	db = db_new(url, "unit-test");
-	for (int i = 0, right = 0; i < 1030; i++) {
-		snprintf(v, sizeof(v), "%d", i);
-		snprintf(sql, sizeof(sql), "%d", 2 * i);
-		PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
-		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
-		    sql) == 0;
-		if (i == 1029)
-			is_int(right, 1030, "named, always missing: every call "
-			    "answers");
-	}
+	is_int(calls_losing_names(db, 1030, lose_always), 1030,
+	    "named, always missing: every call answers");
 	is_int(db_prepares(db), 1024,
 	    "named, always missing: prepared 1,024 times, then no more");
 	is_int(prepared_count(db), 0,
@@ -686,17 +721,8 @@ test_named(void)
 	 * row: it keeps its name.
 	 */
 	db = db_new(url, "unit-test");
-	for (int i = 0, right = 0; i < 1600; i++) {
-		snprintf(v, sizeof(v), "%d", i);
-		snprintf(sql, sizeof(sql), "%d", 2 * i);
-		if (i < 300 || (i >= 1024 && i < 1324))
-			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
-		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
-		    sql) == 0;
-		if (i == 1599)
-			is_int(right, 1600, "named, bursts of misses: every "
-			    "call answers");
-	}
+	is_int(calls_losing_names(db, 1600, lose_in_bursts), 1600,
+	    "named, bursts of misses: every call answers");
 	is_int(db_prepares(db), 600,
 	    "named, bursts of misses: prepared again after each of 599");
 	is_int(runs_under_name(db, name), 1,
@@ -705,17 +731,9 @@ test_named(void)
 
 	/* One call in three missing, for good: it keeps its name. */
 	db = db_new(url, "unit-test");
-	for (int i = 0, right = 0; i < 1100; i++) {
-		snprintf(v, sizeof(v), "%d", i);
-		snprintf(sql, sizeof(sql), "%d", 2 * i);
-		if (i % 3 == 2)
-			PQclear(db_exec(db, "DEALLOCATE ALL", 0, NULL, &err));
-		right += strcmp(named_value(db, SQL_TWICE, v, "twice", &err),
-		    sql) == 0;
-		if (i == 1099)
-			is_int(right, 1100, "named, one in three missing: every "
-			    "call answers");
-	}
+	is_int(calls_losing_names(db, 1100, lose_one_in_three), 1100,
+	    "named, one in three missing: every call "
+	    "answers");
 	is_int(db_prepares(db), 367,
 	    "named, one in three missing: prepared again after each of 366");
 	is_int(runs_under_name(db, name), 1,
