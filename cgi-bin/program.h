@@ -85,8 +85,7 @@ send_rows(struct hb_request *r, const struct hb_page *page,
 	rows->data = NULL;
 	if (rows->more && next == NULL) {
 		json_object_put(data);
-		return hb_fail(&r->err, 500, "internal_error",
-		    "The request could not be completed.");
+		return hb_fail_internal(&r->err);
 	}
 	return http_send_page(r, data, next);
 }

@@ -22,14 +22,6 @@ no_randomness(struct hb_error *err)
 	    "No randomness available.");
 }
 
-/* A digest or an allocation that failed: the server's fault. */
-static int
-internal(struct hb_error *err)
-{
-	return hb_fail(err, 500, "internal_error",
-	    "The request could not be completed.");
-}
-
 static int
 new_secret(char out[HB_SECRET_B64_LEN + 1])
 {
@@ -50,7 +42,7 @@ auth_refresh_new(char token[HB_REFRESH_TOKEN_MAX],
 		return no_randomness(err);
 	if (crypto_sha256(token, HB_SECRET_B64_LEN, hash) == -1) {
 		explicit_bzero(token, HB_REFRESH_TOKEN_MAX);
-		return internal(err);
+		return hb_fail_internal(err);
 	}
 	return 0;
 }
@@ -90,7 +82,7 @@ auth_api_key_new(char key[HB_API_KEY_LEN + 1],
 	explicit_bzero(secret, sizeof(secret));
 	if (crypto_sha256(key, HB_API_KEY_LEN, hash) == -1) {
 		explicit_bzero(key, HB_API_KEY_LEN + 1);
-		return internal(err);
+		return hb_fail_internal(err);
 	}
 	return 0;
 }
@@ -121,7 +113,7 @@ auth_token_new(struct hb_arena *a, char hex[HB_TOKEN_HEX_LEN],
 	char *token = arena_alloc(a, HB_REFRESH_TOKEN_MAX);
 
 	if (token == NULL) {
-		internal(err);
+		hb_fail_internal(err);
 		return NULL;
 	}
 	if (auth_refresh_new(token, hash, err) == -1)
@@ -137,7 +129,7 @@ auth_token_hex(const char *token, char hex[HB_TOKEN_HEX_LEN],
 	unsigned char hash[HB_SHA256_LEN];
 
 	if (crypto_sha256(token, strlen(token), hash) == -1)
-		return internal(err);
+		return hb_fail_internal(err);
 	crypto_hex(hash, sizeof(hash), hex);
 	return 0;
 }

@@ -208,8 +208,7 @@ fail(struct hb_db *db, const PGresult *res, struct hb_error *err)
 		err->retry_after = 1;
 		return -1;
 	}
-	return hb_fail(err, 500, "internal_error",
-	    "The request could not be completed.");
+	return hb_fail_internal(err);
 }
 
 /*
@@ -1000,8 +999,7 @@ db_pipeline(struct hb_db *db, int timeout_ms, int n, const char *const *sql,
 	for (int i = 0; i < n && i < PIPELINE_MAX; i++)
 		res[i] = NULL;
 	if (n < 1 || n > PIPELINE_MAX)
-		return hb_fail(err, 500, "internal_error",
-		    "The request could not be completed.");
+		return hb_fail_internal(err);
 	if (db_connect(db, err) == -1)
 		return -1;
 	snprintf(timeout, sizeof(timeout), "%d", timeout_ms);

@@ -33,6 +33,13 @@ hb_error_clear(struct hb_error *err)
 }
 
 int
+hb_fail_internal(struct hb_error *err)
+{
+	return hb_fail(err, 500, "internal_error",
+	    "The request could not be completed.");
+}
+
+int
 hb_fail_missing(struct hb_error *err, const char *noun)
 {
 	return hb_fail(err, 404, "not_found", "No such %s.", noun);

@@ -19,6 +19,8 @@ struct hb_error {
 int	hb_fail(struct hb_error *err, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void	hb_error_clear(struct hb_error *err);
+/* 500 internal_error, the server's own fault; returns -1. */
+int	hb_fail_internal(struct hb_error *err);
 /* 404 not_found "No such <noun>."; returns -1. */
 int	hb_fail_missing(struct hb_error *err, const char *noun);
 /* 412 precondition_failed: the <noun> changed since If-Match; -1. */

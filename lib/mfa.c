@@ -548,8 +548,7 @@ mfa_challenge_finish(struct hb_db *db, struct hb_arena *a,
 		rc = recovery_code != NULL ?
 		    mfa_recovery_hash(recovery_code, hash) : -1;
 		if (rc == -2)
-			return hb_fail(err, 500, "internal_error",
-			    "The request could not be completed.");
+			return hb_fail_internal(err);
 		if (rc == -1)
 			return 1;
 		params[3] = hash;

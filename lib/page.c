@@ -78,8 +78,7 @@ cursor_parse(struct hb_request *r, const char *cursor, const char *kind,
 		return bad_cursor(err);
 	payload[n] = '\0';
 	if (cursor_mac(r, payload, mac) == -1)
-		return hb_fail(err, 500, "internal_error",
-		    "The request could not be completed.");
+		return hb_fail_internal(err);
 	if (!crypto_equal(mac, got, MAC_LEN))
 		return bad_cursor(err);
 	snprintf(want, sizeof(want), "%s|%s|", kind, scope);
